@@ -1,0 +1,86 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Chain.Core.Hashing;
+
+/// <summary>
+/// Every hash in the protocol is SHA-256 over a domain tag followed by the data, so two kinds of
+/// object can never share a hash. The tag is the ASCII string "chain/v1/" + name, preceded by its
+/// length as one byte (see docs/protocol.md, "Hashing").
+/// </summary>
+public enum HashDomain : byte
+{
+    Address,
+    Transaction,
+    BlockHeader,
+    Vote,
+    Commit,
+    Receipt,
+    ValidatorSet,
+    Tensor,
+    Model,
+}
+
+public static class DomainHash
+{
+    private static readonly byte[][] Tags = BuildTags();
+
+    private static byte[][] BuildTags()
+    {
+        var values = Enum.GetValues<HashDomain>();
+        var tags = new byte[values.Length][];
+        foreach (var d in values)
+        {
+            var name = "chain/v1/" + TagName(d);
+            var bytes = Encoding.ASCII.GetBytes(name);
+            tags[(int)d] = [(byte)bytes.Length, .. bytes];
+        }
+        return tags;
+    }
+
+    /// <summary>The domain's name as it appears in the tag, e.g. "tx".</summary>
+    public static string TagName(HashDomain domain) => domain switch
+    {
+        HashDomain.Address => "address",
+        HashDomain.Transaction => "tx",
+        HashDomain.BlockHeader => "header",
+        HashDomain.Vote => "vote",
+        HashDomain.Commit => "commit",
+        HashDomain.Receipt => "receipt",
+        HashDomain.ValidatorSet => "validators",
+        HashDomain.Tensor => "tensor",
+        HashDomain.Model => "model",
+        _ => throw new ArgumentOutOfRangeException(nameof(domain)),
+    };
+
+    /// <summary>The tag bytes (length byte + ASCII name) that prefix the data.</summary>
+    public static ReadOnlySpan<byte> Tag(HashDomain domain) => Tags[(int)domain];
+
+    public static Hash32 Compute(HashDomain domain, ReadOnlySpan<byte> data)
+    {
+        var tag = Tag(domain);
+        Span<byte> digest = stackalloc byte[Hash32.Size];
+        if (data.Length <= 480)
+        {
+            // Small inputs (votes, addresses, headers): one contiguous buffer on the stack, no allocation.
+            Span<byte> buffer = stackalloc byte[tag.Length + data.Length];
+            tag.CopyTo(buffer);
+            data.CopyTo(buffer[tag.Length..]);
+            SHA256.HashData(buffer, digest);
+            return new Hash32(digest);
+        }
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hasher.AppendData(Tag(domain));
+        hasher.AppendData(data);
+        hasher.GetHashAndReset(digest);
+        return new Hash32(digest);
+    }
+
+    /// <summary>Plain SHA-256 with no domain tag (used only where a standard demands it, e.g. RFC 6962 Merkle nodes).</summary>
+    public static Hash32 Sha256(ReadOnlySpan<byte> data)
+    {
+        Span<byte> digest = stackalloc byte[Hash32.Size];
+        SHA256.HashData(data, digest);
+        return new Hash32(digest);
+    }
+}
