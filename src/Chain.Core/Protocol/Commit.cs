@@ -1,0 +1,126 @@
+using Chain.Core.Codec;
+using Chain.Core.Crypto;
+using Chain.Core.Hashing;
+using MessagePack;
+
+namespace Chain.Core.Protocol;
+
+/// <summary>One validator's precommit inside a commit: enough to rebuild and check the signed vote.</summary>
+public readonly record struct CommitSignature(Address Validator, ulong TimestampMs, Signature Signature);
+
+/// <summary>
+/// Proof that a block was finalized: precommit signatures for <see cref="BlockHash"/> at
+/// (<see cref="Height"/>, <see cref="Round"/>) from validators holding more than 2/3 of the power.
+/// Signatures are sorted by strictly ascending validator address (one canonical order, no duplicates).
+/// Encoding: <c>[height, round, blockHash: bin32, [[validator: bin20, timestampMs, signature: bin64], ...]]</c>.
+/// </summary>
+public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
+{
+    private readonly CommitSignature[] _signatures;
+    private Hash32? _hash;
+
+    public Commit(Height height, Round round, Hash32 blockHash, IEnumerable<CommitSignature> signatures)
+    {
+        _signatures = signatures.OrderBy(s => s.Validator).ToArray();
+        if (_signatures.Length == 0) throw new ArgumentException("a commit needs at least one signature", nameof(signatures));
+        if (_signatures.Length > ProtocolLimits.MaxValidators)
+            throw new ArgumentException($"more than {ProtocolLimits.MaxValidators} signatures", nameof(signatures));
+        for (int i = 1; i < _signatures.Length; i++)
+            if (_signatures[i].Validator == _signatures[i - 1].Validator)
+                throw new ArgumentException($"validator {_signatures[i].Validator} signs twice", nameof(signatures));
+        Height = height;
+        Round = round;
+        BlockHash = blockHash;
+    }
+
+    public Height Height { get; }
+    public Round Round { get; }
+    public Hash32 BlockHash { get; }
+    public IReadOnlyList<CommitSignature> Signatures => _signatures;
+    public Hash32 Hash => _hash ??= DomainHash.Compute(HashDomain.Commit, Encoded.Span);
+
+    public static string KindName => "commit";
+    public static int MaxEncodedSize => ProtocolLimits.MaxCommitBytes;
+
+    /// <summary>The precommit vote that <paramref name="signature"/> signs.</summary>
+    public Vote PrecommitFor(in CommitSignature signature) =>
+        new(VoteType.Precommit, Height, Round, BlockHash, signature.TimestampMs, signature.Validator);
+
+    /// <summary>
+    /// Checks that this commit finalizes <paramref name="expectedBlockHash"/> at <paramref name="expectedHeight"/>
+    /// under <paramref name="validators"/>: every signer is a validator, every signature is valid for
+    /// <paramref name="chainId"/>, and the signers hold more than 2/3 of the power.
+    /// </summary>
+    public bool Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, out string reason)
+    {
+        if (Height != expectedHeight)
+        {
+            reason = $"commit is for height {Height}, expected {expectedHeight}";
+            return false;
+        }
+        if (BlockHash != expectedBlockHash)
+        {
+            reason = $"commit is for block {BlockHash}, expected {expectedBlockHash}";
+            return false;
+        }
+        ulong signedPower = 0;
+        foreach (var sig in _signatures)
+        {
+            if (!validators.TryGet(sig.Validator, out var validator, out _))
+            {
+                reason = $"signer {sig.Validator} is not a validator";
+                return false;
+            }
+            if (!Ed25519.Verify(validator.PublicKey, PrecommitFor(sig).SignBytes(chainId), sig.Signature))
+            {
+                reason = $"bad precommit signature from {sig.Validator}";
+                return false;
+            }
+            signedPower += validator.Power; // cannot overflow: total power is bounded by MaxTotalVotingPower
+        }
+        if (!validators.IsSupermajority(signedPower))
+        {
+            reason = $"signers hold {signedPower} of {validators.TotalPower} voting power, not more than 2/3";
+            return false;
+        }
+        reason = "";
+        return true;
+    }
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(4);
+        writer.Write(Height.Value);
+        writer.Write(Round.Value);
+        writer.Write(BlockHash);
+        writer.WriteArrayHeader(_signatures.Length);
+        foreach (var s in _signatures)
+        {
+            writer.WriteArrayHeader(3);
+            writer.Write(s.Validator);
+            writer.Write(s.TimestampMs);
+            writer.Write(s.Signature);
+        }
+    }
+
+    public static Commit ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(4, "commit");
+        var height = new Height(reader.ReadUInt64("height"));
+        var round = new Round(reader.ReadUInt32("round"));
+        var blockHash = reader.ReadHash32("block hash");
+        long at = reader.Offset;
+        int count = reader.ReadArrayCount("commit signatures", ProtocolLimits.MaxValidators);
+        if (count == 0) throw reader.Error(DecodeError.InvalidValue, "a commit needs at least one signature", at);
+        var signatures = new CommitSignature[count];
+        for (int i = 0; i < count; i++)
+        {
+            long sigAt = reader.Offset;
+            reader.ReadArrayHeader(3, "commit signature");
+            signatures[i] = new CommitSignature(reader.ReadAddress("validator"), reader.ReadUInt64("timestamp"), reader.ReadSignature("signature"));
+            if (i > 0 && signatures[i].Validator.CompareTo(signatures[i - 1].Validator) <= 0)
+                throw reader.Error(DecodeError.NonCanonical, "commit signatures are not in strictly ascending validator order", sigAt);
+        }
+        return new Commit(height, round, blockHash, signatures);
+    }
+}

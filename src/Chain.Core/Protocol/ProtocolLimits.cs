@@ -1,0 +1,39 @@
+namespace Chain.Core.Protocol;
+
+/// <summary>
+/// Hard limits on every protocol object. Decoders refuse anything larger before allocating for it,
+/// so a peer cannot make a node spend memory it did not agree to.
+/// </summary>
+public static class ProtocolLimits
+{
+    /// <summary>Largest ONNX model a RegisterModel transaction may carry.</summary>
+    public const int MaxModelBytes = 4 << 20;
+
+    /// <summary>Largest canonical tensor an Infer transaction may carry, and largest output in a receipt.</summary>
+    public const int MaxTensorBytes = 1 << 20;
+
+    /// <summary>Largest signed transaction: a maximal model plus envelope.</summary>
+    public const int MaxTransactionBytes = MaxModelBytes + 4096;
+
+    public const int MaxModelNameBytes = 64;
+
+    public const int MaxTransactionsPerBlock = 10_000;
+
+    public const int MaxBlockBytes = 32 << 20;
+
+    public const int MaxValidators = 256;
+
+    /// <summary>
+    /// Bound on the total voting power, so that 3 × power sums never overflow 64 bits
+    /// (the same bound CometBFT uses: int64 max / 8).
+    /// </summary>
+    public const ulong MaxTotalVotingPower = long.MaxValue / 8;
+
+    public const int MaxReceiptBytes = MaxTensorBytes + 1024;
+
+    public const int MaxVoteBytes = 256;
+
+    public const int MaxCommitBytes = 128 + MaxValidators * 128;
+
+    public const int MaxHeaderBytes = 1024;
+}

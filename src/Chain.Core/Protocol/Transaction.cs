@@ -1,0 +1,254 @@
+using Chain.Core.Codec;
+using Chain.Core.Crypto;
+using MessagePack;
+
+namespace Chain.Core.Protocol;
+
+/// <summary>The kind tag of a transaction body; its value is the first item of the body array.</summary>
+public enum TransactionKind : byte
+{
+    Transfer = 1,
+    RegisterModel = 2,
+    Infer = 3,
+}
+
+/// <summary>
+/// The unsigned part of a transaction: who sends it (the Ed25519 public key, from which the address
+/// derives), on which chain, with which nonce and fee, and what it does.
+/// Encoding: <c>[chainId: str, sender: bin32, nonce: uint, fee: uint, body: array]</c>.
+/// </summary>
+public sealed class Transaction : CanonicalObject<Transaction>, ICanonicalObject<Transaction>
+{
+    public Transaction(ChainId chainId, PublicKey sender, ulong nonce, ulong fee, TransactionBody body)
+    {
+        if (chainId.Value is null) throw new ArgumentException("chain id is not set", nameof(chainId));
+        ChainId = chainId;
+        Sender = sender;
+        Nonce = nonce;
+        Fee = fee;
+        Body = body ?? throw new ArgumentNullException(nameof(body));
+    }
+
+    public ChainId ChainId { get; }
+    public PublicKey Sender { get; }
+    public Address SenderAddress => Sender.Address;
+    public ulong Nonce { get; }
+    public ulong Fee { get; }
+    public TransactionBody Body { get; }
+
+    public static string KindName => "transaction";
+    public static int MaxEncodedSize => ProtocolLimits.MaxTransactionBytes;
+
+    /// <summary>The bytes the sender signs: tx tag, chain id, and this encoding.</summary>
+    public byte[] SignBytes() => Crypto.SignBytes.Build(SignDomain.Transaction, ChainId, Encoded.Span);
+
+    public SignedTransaction Sign(PrivateKey key)
+    {
+        if (key.PublicKey != Sender)
+            throw new ArgumentException($"key {key.Address} is not the sender {SenderAddress}", nameof(key));
+        return new SignedTransaction(this, key.Sign(SignBytes()));
+    }
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(5);
+        writer.Write(ChainId.Value);
+        writer.Write(Sender);
+        writer.Write(Nonce);
+        writer.Write(Fee);
+        Body.WriteTo(ref writer);
+    }
+
+    public static Transaction ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(5, "transaction");
+        var chainId = reader.ReadChainId("chain id");
+        var sender = reader.ReadPublicKey("sender");
+        ulong nonce = reader.ReadUInt64("nonce");
+        ulong fee = reader.ReadUInt64("fee");
+        var body = TransactionBody.ReadFrom(ref reader);
+        return new Transaction(chainId, sender, nonce, fee, body);
+    }
+}
+
+/// <summary>What a transaction does. Encoding: <c>[kind: uint, ...fields]</c> with a fixed arity per kind.</summary>
+public abstract class TransactionBody
+{
+    private protected TransactionBody() { }
+
+    public abstract TransactionKind Kind { get; }
+
+    internal abstract int FieldCount { get; }
+
+    internal void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(FieldCount + 1);
+        writer.Write((byte)Kind);
+        WriteFields(ref writer);
+    }
+
+    private protected abstract void WriteFields(ref MessagePackWriter writer);
+
+    internal static TransactionBody ReadFrom(ref CanonicalReader reader)
+    {
+        long at = reader.Offset;
+        int count = reader.ReadArrayCount("transaction body", 8);
+        if (count == 0) throw reader.Error(DecodeError.WrongArity, "transaction body is empty", at);
+        long kindAt = reader.Offset;
+        byte kind = reader.ReadByte("body kind");
+        int expected = kind switch
+        {
+            (byte)TransactionKind.Transfer => TransferBody.Fields,
+            (byte)TransactionKind.RegisterModel => RegisterModelBody.Fields,
+            (byte)TransactionKind.Infer => InferBody.Fields,
+            _ => throw reader.Error(DecodeError.InvalidValue, $"unknown transaction kind {kind}", kindAt),
+        };
+        if (count != expected + 1)
+            throw reader.Error(DecodeError.WrongArity,
+                $"{(TransactionKind)kind} body has {count} item(s), expected {expected + 1}", at);
+        return (TransactionKind)kind switch
+        {
+            TransactionKind.Transfer => new TransferBody(reader.ReadAddress("recipient"), reader.ReadUInt64("amount")),
+            TransactionKind.RegisterModel => new RegisterModelBody(
+                reader.ReadString("model name", ProtocolLimits.MaxModelNameBytes),
+                reader.ReadBytes("model bytes", ProtocolLimits.MaxModelBytes)),
+            _ => new InferBody(
+                reader.ReadHash32("model id"),
+                reader.ReadBytes("input tensor", ProtocolLimits.MaxTensorBytes),
+                reader.ReadUInt64("max gas")),
+        };
+    }
+}
+
+/// <summary>Moves <see cref="Amount"/> from the sender to <see cref="Recipient"/>.</summary>
+public sealed class TransferBody(Address recipient, ulong amount) : TransactionBody
+{
+    internal const int Fields = 2;
+    public Address Recipient { get; } = recipient;
+    public ulong Amount { get; } = amount;
+    public override TransactionKind Kind => TransactionKind.Transfer;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(Recipient);
+        writer.Write(Amount);
+    }
+}
+
+/// <summary>Registers an ONNX model; its id is the model-domain hash of <see cref="ModelBytes"/>.</summary>
+public sealed class RegisterModelBody : TransactionBody
+{
+    internal const int Fields = 2;
+    private readonly byte[] _modelBytes;
+
+    public RegisterModelBody(string name, ReadOnlySpan<byte> modelBytes)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > ProtocolLimits.MaxModelNameBytes)
+            throw new ArgumentException($"model name longer than {ProtocolLimits.MaxModelNameBytes} bytes", nameof(name));
+        if (modelBytes.Length > ProtocolLimits.MaxModelBytes)
+            throw new ArgumentException($"model of {modelBytes.Length} bytes exceeds {ProtocolLimits.MaxModelBytes}", nameof(modelBytes));
+        Name = name;
+        _modelBytes = modelBytes.ToArray();
+    }
+
+    public string Name { get; }
+    public ReadOnlyMemory<byte> ModelBytes => _modelBytes;
+    public Hash32 ModelId => Hashing.DomainHash.Compute(Hashing.HashDomain.Model, _modelBytes);
+    public override TransactionKind Kind => TransactionKind.RegisterModel;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(Name);
+        writer.Write(_modelBytes);
+    }
+}
+
+/// <summary>Runs model <see cref="ModelId"/> on <see cref="Input"/> (a canonical tensor encoding), paying at most <see cref="MaxGas"/>.</summary>
+public sealed class InferBody : TransactionBody
+{
+    internal const int Fields = 3;
+    private readonly byte[] _input;
+
+    public InferBody(Hash32 modelId, ReadOnlySpan<byte> input, ulong maxGas)
+    {
+        if (input.Length > ProtocolLimits.MaxTensorBytes)
+            throw new ArgumentException($"input of {input.Length} bytes exceeds {ProtocolLimits.MaxTensorBytes}", nameof(input));
+        ModelId = modelId;
+        _input = input.ToArray();
+        MaxGas = maxGas;
+    }
+
+    public Hash32 ModelId { get; }
+    public ReadOnlyMemory<byte> Input => _input;
+    public ulong MaxGas { get; }
+    public override TransactionKind Kind => TransactionKind.Infer;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(ModelId);
+        writer.Write(_input);
+        writer.Write(MaxGas);
+    }
+}
+
+/// <summary>
+/// A transaction with its sender's signature. Encoding: <c>[transaction, signature: bin64]</c>.
+/// Its hash (the tx id) covers the signature too; Ed25519 signatures as verified here are not malleable.
+/// </summary>
+public sealed class SignedTransaction : CanonicalObject<SignedTransaction>, ICanonicalObject<SignedTransaction>
+{
+    private Hash32? _hash;
+
+    public SignedTransaction(Transaction transaction, Signature signature)
+    {
+        Transaction = transaction ?? throw new ArgumentNullException(nameof(transaction));
+        Signature = signature;
+    }
+
+    public Transaction Transaction { get; }
+    public Signature Signature { get; }
+
+    public Hash32 Hash => _hash ??= Hashing.DomainHash.Compute(Hashing.HashDomain.Transaction, Encoded.Span);
+
+    public static string KindName => "signed transaction";
+    public static int MaxEncodedSize => ProtocolLimits.MaxTransactionBytes;
+
+    /// <summary>
+    /// Checks the chain id and the signature. Returns false with a reason a user can act on;
+    /// the chain id is checked first so that a transaction for another chain says so.
+    /// </summary>
+    public bool Verify(ChainId expectedChainId, out string reason)
+    {
+        if (Transaction.ChainId != expectedChainId)
+        {
+            reason = $"wrong chain id: transaction is for '{Transaction.ChainId}', this chain is '{expectedChainId}'";
+            return false;
+        }
+        if (!Ed25519.Verify(Transaction.Sender, Transaction.SignBytes(), Signature))
+        {
+            reason = $"bad signature from {Transaction.SenderAddress}";
+            return false;
+        }
+        reason = "";
+        return true;
+    }
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(2);
+        Transaction.WriteTo(ref writer);
+        writer.Write(Signature);
+    }
+
+    public static SignedTransaction ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(2, "signed transaction");
+        var tx = Transaction.ReadFrom(ref reader);
+        var signature = reader.ReadSignature("signature");
+        return new SignedTransaction(tx, signature);
+    }
+}
