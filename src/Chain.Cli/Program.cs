@@ -1,0 +1,3 @@
+using Chain.Cli;
+
+return await CliApp.Build().Parse(args).InvokeAsync();
