@@ -1,0 +1,63 @@
+namespace Chain.Inference.Runtime;
+
+/// <summary>The outcome of comparing a fast executor with the canonical one on a set of inputs.</summary>
+public sealed record FastPathReport(string Fast, int Cases, int Matched, string? FirstMismatch)
+{
+    public bool Agrees => Cases > 0 && Matched == Cases;
+
+    public override string ToString() => Agrees
+        ? $"{Fast}: {Matched}/{Cases} bit-identical"
+        : $"{Fast}: {Matched}/{Cases} bit-identical; first mismatch: {FirstMismatch}";
+}
+
+/// <summary>
+/// The start-up (and on-demand) self-check: the fast path is used for a model only if it reproduced
+/// the canonical executor's output bytes on every case. One mismatch anywhere and the node uses the
+/// canonical executor for that model, and says so.
+/// </summary>
+public static class FastPathCheck
+{
+    public static FastPathReport Compare(IModelExecutor canonical, IModelExecutor fast, IEnumerable<IReadOnlyList<NamedTensor>> cases)
+    {
+        int total = 0, matched = 0;
+        string? first = null;
+        foreach (var inputs in cases)
+        {
+            total++;
+            string? mismatch;
+            try
+            {
+                mismatch = FirstDifference(canonical.Run(inputs), fast.Run(inputs));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                mismatch = $"{fast.Description} failed: {e.Message}";
+            }
+            if (mismatch is null) matched++;
+            else first ??= $"case {total - 1}: {mismatch}";
+        }
+        return new FastPathReport(fast.Description, total, matched, first);
+    }
+
+    /// <summary>Null when both output lists are byte-identical (names, types, shapes, data); else what differs first.</summary>
+    public static string? FirstDifference(IReadOnlyList<NamedTensor> expected, IReadOnlyList<NamedTensor> actual)
+    {
+        if (expected.Count != actual.Count) return $"{actual.Count} outputs, expected {expected.Count}";
+        for (int i = 0; i < expected.Count; i++)
+        {
+            var e = expected[i].Value;
+            var a = actual[i].Value;
+            var name = expected[i].Name;
+            if (e.ElementType != a.ElementType)
+                return $"output '{name}' is {TensorElementTypes.Name(a.ElementType)}, expected {TensorElementTypes.Name(e.ElementType)}";
+            if (!e.ShapeEquals(a.Shape)) return $"output '{name}' has shape {a.ShapeText}, expected {e.ShapeText}";
+            var at = e.Data.CommonPrefixLength(a.Data);
+            if (at != e.Data.Length)
+            {
+                var size = TensorElementTypes.SizeOf(e.ElementType);
+                return $"output '{name}' differs first at element {at / size} (byte {at})";
+            }
+        }
+        return null;
+    }
+}
