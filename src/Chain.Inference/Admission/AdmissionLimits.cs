@@ -1,0 +1,43 @@
+using Chain.Core.Protocol;
+
+namespace Chain.Inference.Admission;
+
+/// <summary>
+/// Every admission limit and cost constant in one place (docs/onnx-subset.md quotes them). Changing any
+/// of them changes which models a validator admits, so they are consensus rules.
+/// </summary>
+public static class AdmissionLimits
+{
+    /// <summary>Supported ai.onnx opset versions (inclusive).</summary>
+    public const long MinOpset = 10, MaxOpset = 21;
+
+    public const int MaxModelBytes = ProtocolLimits.MaxModelBytes;
+
+    public const int MaxNodes = 4096;
+
+    /// <summary>Largest single dimension of any tensor in the graph.</summary>
+    public const long MaxDim = 1 << 22;
+
+    /// <summary>Most elements in any one tensor (input, constant or intermediate).</summary>
+    public const long MaxTensorElements = 1 << 22;
+
+    /// <summary>Most multiply-accumulates (pooling window comparisons count as one) in one inference.</summary>
+    public const long MaxMacs = 2_000_000_000;
+
+    /// <summary>The int32 accumulator bound: K·max|a−a_zp|·max|b−b_zp| + max|bias| must not exceed it.</summary>
+    public const long MaxAccumulator = int.MaxValue;
+
+    /// <summary>
+    /// Without VNNI, x86 multiplies u8×s8 with vpmaddubsw, which saturates the sum of each adjacent
+    /// pair to int16. 255·64·2 = 32640 fits; 255·65·2 does not. So s8 operands (after zero point)
+    /// multiplied with u8 must lie in [MinS8Weight, MaxS8Weight].
+    /// </summary>
+    public const int MinS8Weight = -64, MaxS8Weight = 63;
+
+    /// <summary>Gas = GasBase + ceil(MACs / MacsPerGas) + ceil(elements / ElementsPerGas).</summary>
+    public const long GasBase = 1_000, MacsPerGas = 1_000, ElementsPerGas = 1_000;
+
+    /// <summary>The gas one inference costs, from <see cref="AdmissionReport.TotalMacs"/> and <see cref="AdmissionReport.TotalElements"/>.</summary>
+    public static long Gas(long macs, long elements) =>
+        GasBase + (macs + MacsPerGas - 1) / MacsPerGas + (elements + ElementsPerGas - 1) / ElementsPerGas;
+}

@@ -1,0 +1,374 @@
+using Chain.Inference.Onnx;
+using T = Chain.Inference.TensorElementType;
+
+namespace Chain.Inference.Admission;
+
+public static partial class ModelAdmission
+{
+    // Per-op rules: input types, static output shape, MACs and accumulator bounds.
+    private sealed partial class Checker
+    {
+        private TensorInfo MatMulInteger(out long macs)
+        {
+            InputCount(2, 4);
+            Outputs(1);
+            var a = Int(0);
+            var b = Int(1);
+            RequireTypes(a, 0, T.UInt8, T.Int8);
+            RequireTypes(b, 1, T.UInt8, T.Int8);
+            ZeroPointMatches(2, IntOpt(2), a.ElementType);
+            ZeroPointMatches(3, IntOpt(3), b.ElementType);
+            var shape = MatMulShape(a.Shape, b.Shape, out var k);
+            CheckAccumulator(0, a, 2, 1, b, 3, k, 0);
+            macs = checked(Product(shape) * k);
+            return new TensorInfo(T.Int32, shape);
+        }
+
+        private TensorInfo QLinearMatMul(out long macs)
+        {
+            InputCount(8, 8);
+            Outputs(1);
+            var a = Int(0);
+            var b = Int(3);
+            RequireTypes(a, 0, T.UInt8, T.Int8);
+            RequireTypes(b, 3, T.UInt8, T.Int8);
+            Scale(1);
+            Scale(4);
+            Scale(6);
+            ZeroPointMatches(2, IntOpt(2), a.ElementType);
+            ZeroPointMatches(5, IntOpt(5), b.ElementType);
+            var yzp = IntOpt(7);
+            var outType = yzp?.ElementType ?? a.ElementType;
+            if (!IsEight(outType)) Fail("type", $"{Op} output zero point must be uint8 or int8");
+            var shape = MatMulShape(a.Shape, b.Shape, out var k);
+            CheckAccumulator(0, a, 2, 3, b, 5, k, 0);
+            macs = checked(Product(shape) * k);
+            return new TensorInfo(outType, shape);
+        }
+
+        private TensorInfo ConvInteger(out long macs)
+        {
+            InputCount(2, 4);
+            Outputs(1);
+            var x = Int(0);
+            var w = Int(1);
+            RequireTypes(x, 0, T.UInt8, T.Int8);
+            RequireTypes(w, 1, T.UInt8, T.Int8);
+            ZeroPointMatches(2, IntOpt(2), x.ElementType);
+            ZeroPointMatches(3, IntOpt(3), w.ElementType);
+            var shape = ConvShape(x, w, out var k, out macs);
+            CheckAccumulator(0, x, 2, 1, w, 3, k, 0);
+            return new TensorInfo(T.Int32, shape);
+        }
+
+        private TensorInfo QLinearConv(out long macs)
+        {
+            InputCount(8, 9);
+            Outputs(1);
+            var x = Int(0);
+            var w = Int(3);
+            RequireTypes(x, 0, T.UInt8, T.Int8);
+            RequireTypes(w, 3, T.UInt8, T.Int8);
+            Scale(1);
+            Scale(4);
+            Scale(6);
+            ZeroPointMatches(2, IntOpt(2), x.ElementType);
+            ZeroPointMatches(5, IntOpt(5), w.ElementType);
+            var yzp = IntOpt(7);
+            var outType = yzp?.ElementType ?? x.ElementType;
+            if (!IsEight(outType)) Fail("type", $"{Op} output zero point must be uint8 or int8");
+            var shape = ConvShape(x, w, out var k, out macs);
+            long maxBias = 0;
+            if (IntOpt(8) is { } bias)
+            {
+                RequireTypes(bias, 8, T.Int32);
+                if (bias.Rank != 1 || bias.Shape[0] != w.Shape[0]) Fail("shape", $"{Op} bias must be 1-D with {w.Shape[0]} values");
+                var biasName = _node.Inputs[8];
+                if (!_consts.ContainsKey(biasName))
+                    Fail("overflow", $"{Op} bias '{biasName}' is not a constant, so the int32 accumulator cannot be bounded");
+                var (lo, hi) = RangeOf(biasName, T.Int32);
+                maxBias = Math.Max(Math.Abs(lo), Math.Abs(hi));
+            }
+            CheckAccumulator(0, x, 2, 3, w, 5, k, maxBias);
+            return new TensorInfo(outType, shape);
+        }
+
+        private int[] ConvShape(TensorInfo x, TensorInfo w, out long k, out long macs)
+        {
+            if (x.Rank < 3) Fail("shape", $"{Op} input must be [N, C, spatial...], got {x}");
+            if (w.Rank != x.Rank) Fail("shape", $"{Op} weights {w} must have the input's rank {x.Rank}");
+            var group = _node.GetInt("group", 1);
+            int c = x.Shape[1], m = w.Shape[0];
+            if (group < 1 || c % group != 0 || m % group != 0 || w.Shape[1] * group != c)
+                Fail("shape", $"{Op} channels do not match: input {x}, weights {w}, group {group}");
+            var kernel = w.Shape[2..];
+            if (_node.GetInts("kernel_shape") is { } ks && !ks.SequenceEqual(kernel.Select(d => (long)d)))
+                Fail("attribute", $"{Op} kernel_shape [{string.Join(",", ks)}] does not match weights {w}");
+            var spatial = Window(x.Shape, kernel, pool: false);
+            int[] shape = [x.Shape[0], m, .. spatial];
+            k = checked(w.Shape[1] * Product(kernel));
+            macs = checked(Product(shape) * k);
+            return shape;
+        }
+
+        private TensorInfo QuantizeLinear()
+        {
+            InputCount(2, 3);
+            Outputs(1);
+            var xName = _node.Inputs[0];
+            var x = Input(0, true)!;
+            if (x.ElementType == T.Float)
+            {
+                if (!_consts.ContainsKey(xName))
+                    Fail("float", $"{Op} quantizes the computed float value '{xName}'; only int32 values or float constants may be quantized");
+            }
+            else RequireTypes(x, 0, T.Int32);
+            var scale = Scale(1);
+            var zp = IntOpt(2);
+            TensorElementType outType;
+            if (zp is not null) outType = zp.ElementType;
+            else if (_node.Find("output_dtype") is { } dt) outType = (TensorElementType)dt.AsInt();
+            else outType = T.UInt8;
+            if (outType is not (T.UInt8 or T.Int8 or T.UInt16 or T.Int16))
+                Fail("type", $"{Op} output type {TensorElementTypes.Name(outType)} is not supported");
+            if (_node.GetInt("block_size", 0) != 0) Fail("attribute", $"{Op} blocked quantization is not supported");
+            CheckPerAxis(x, scale, zp);
+            return new TensorInfo(outType, x.Shape);
+        }
+
+        private TensorInfo DequantizeLinear()
+        {
+            InputCount(2, 3);
+            Outputs(1);
+            var x = Int(0);
+            RequireTypes(x, 0, T.UInt8, T.Int8, T.Int32);
+            var scale = Scale(1);
+            var zp = IntOpt(2);
+            ZeroPointMatches(2, zp, x.ElementType);
+            if (_node.GetInt("block_size", 0) != 0) Fail("attribute", $"{Op} blocked quantization is not supported");
+            CheckPerAxis(x, scale, zp);
+            var output = _node.Outputs[0];
+            // The one place a float may appear: the model's final answer, computed by a specified formula.
+            if (!_graphOutputs.Contains(output))
+                Fail("float", $"{Op} output '{output}' is float and is not a graph output; floats may only leave the model, never feed another op");
+            if (_consumers.TryGetValue(output, out var users) && users.Count > 0)
+                Fail("float", $"{Op} output '{output}' is float and feeds {users[0].DisplayName}; floats may not feed anything");
+            return new TensorInfo(T.Float, x.Shape);
+        }
+
+        private void CheckPerAxis(TensorInfo x, Tensor scale, TensorInfo? zp)
+        {
+            if (scale.ElementCount == 1 && scale.Rank <= 1)
+            {
+                if (zp is not null && (zp.ElementCount != 1 || zp.Rank > 1)) Fail("shape", $"{Op} zero point must be a scalar like its scale");
+                return;
+            }
+            if (scale.Rank != 1) Fail("shape", $"{Op} scale must be a scalar or 1-D");
+            if (x.Rank == 0) Fail("shape", $"{Op} per-axis scale needs an input of rank ≥ 1");
+            var axis = Axis(_node.GetInt("axis", 1), x.Rank);
+            if (scale.Shape[0] != x.Shape[axis])
+                Fail("shape", $"{Op} has {scale.Shape[0]} scales for axis {axis} of length {x.Shape[axis]}");
+            if (zp is not null && !zp.Shape.SequenceEqual(scale.Shape.ToArray())) Fail("shape", $"{Op} zero point shape must match its scale");
+        }
+
+        private static readonly TensorElementType[] SmallInts = [T.UInt8, T.Int8, T.UInt16, T.Int16];
+
+        private TensorInfo Binary()
+        {
+            InputCount(2, 2);
+            Outputs(1);
+            var a = Int(0);
+            var b = Int(1);
+            if (a.ElementType != b.ElementType) Fail("type", $"{Op} inputs differ in type: {a} and {b}");
+            if (SmallInts.Contains(a.ElementType)) MinOpset(14, $"on {TensorElementTypes.Name(a.ElementType)}");
+            return new TensorInfo(a.ElementType, Broadcast(a.Shape, b.Shape));
+        }
+
+        private TensorInfo Max()
+        {
+            InputCount(1, 64);
+            Outputs(1);
+            MinOpset(12, "on integer tensors");
+            var first = Int(0);
+            var shape = first.Shape;
+            for (var i = 1; i < _node.Inputs.Count; i++)
+            {
+                var t = Int(i);
+                if (t.ElementType != first.ElementType) Fail("type", $"{Op} inputs differ in type: {first} and {t}");
+                shape = Broadcast(shape, t.Shape);
+            }
+            return new TensorInfo(first.ElementType, shape);
+        }
+
+        private TensorInfo Clip()
+        {
+            InputCount(1, 3);
+            Outputs(1);
+            MinOpset(12, "on integer tensors");
+            var x = Int(0);
+            for (var i = 1; i <= 2; i++)
+            {
+                if (IntOpt(i) is not { } bound) continue;
+                if (bound.ElementType != x.ElementType) Fail("type", $"{Op} bound '{_node.Inputs[i]}' is {bound}, input is {x}");
+                if (bound.ElementCount != 1 || bound.Rank > 1) Fail("shape", $"{Op} bound '{_node.Inputs[i]}' must be a scalar");
+            }
+            return new TensorInfo(x.ElementType, x.Shape);
+        }
+
+        private TensorInfo Relu()
+        {
+            InputCount(1, 1);
+            Outputs(1);
+            MinOpset(14, "on integer tensors");
+            var x = Int(0);
+            // ONNX defines Relu for signed integers only.
+            RequireTypes(x, 0, T.Int8, T.Int16, T.Int32, T.Int64);
+            return new TensorInfo(x.ElementType, x.Shape);
+        }
+
+        private TensorInfo MaxPool(out long macs)
+        {
+            InputCount(1, 1);
+            Outputs(1);
+            MinOpset(12, "on integer tensors");
+            var x = Int(0);
+            RequireTypes(x, 0, T.UInt8, T.Int8);
+            if (x.Rank < 3) Fail("shape", $"{Op} input must be [N, C, spatial...], got {x}");
+            var kernel = _node.GetInts("kernel_shape") ?? Fail<long[]>("attribute", $"{Op} needs kernel_shape");
+            if (kernel.Length != x.Rank - 2 || kernel.Any(k => k < 1 || k > AdmissionLimits.MaxDim))
+                Fail("attribute", $"{Op} kernel_shape [{string.Join(",", kernel)}] does not fit input {x}");
+            if (_node.GetInt("storage_order", 0) != 0) Fail("attribute", $"{Op} storage_order only affects Indices, which are not supported");
+            var k = kernel.Select(v => (int)v).ToArray();
+            int[] shape = [x.Shape[0], x.Shape[1], .. Window(x.Shape, k, pool: true)];
+            macs = checked(Product(shape) * Product(k));
+            return new TensorInfo(x.ElementType, shape);
+        }
+
+        private TensorInfo Reshape()
+        {
+            InputCount(2, 2);
+            Outputs(1);
+            var x = Int(0);
+            var shapeName = _node.Inputs[1];
+            if (Input(1, true) is null || !_consts.TryGetValue(shapeName, out var shapeTensor))
+                Fail<int>("dynamic-shape", $"{Op} shape '{shapeName}' must be a constant initializer");
+            shapeTensor = _consts[shapeName];
+            if (shapeTensor.ElementType != T.Int64 || shapeTensor.Rank != 1) Fail("type", $"{Op} shape '{shapeName}' must be a 1-D int64 tensor");
+            var requested = shapeTensor.Elements<long>().ToArray();
+            var allowZero = _node.GetInt("allowzero", 0) != 0;
+            var result = new long[requested.Length];
+            var inferred = -1;
+            for (var i = 0; i < requested.Length; i++)
+            {
+                var d = requested[i];
+                if (d == -1)
+                {
+                    if (inferred >= 0) Fail("shape", $"{Op} shape has more than one -1");
+                    inferred = i;
+                    result[i] = 1;
+                }
+                else if (d == 0 && !allowZero)
+                {
+                    if (i >= x.Rank) Fail("shape", $"{Op} shape copies dimension {i}, which input {x} lacks");
+                    result[i] = x.Shape[i];
+                }
+                else if (d < 0 || d > AdmissionLimits.MaxDim) Fail("shape", $"{Op} shape holds {d}");
+                else result[i] = d;
+            }
+            var known = result.Aggregate(1L, (a, d) => checked(a * d));
+            if (inferred >= 0)
+            {
+                if (known == 0 || x.ElementCount % known != 0) Fail("shape", $"{Op} cannot reshape {x} to [{string.Join(",", requested)}]");
+                result[inferred] = x.ElementCount / known;
+            }
+            else if (known != x.ElementCount) Fail("shape", $"{Op} cannot reshape {x} ({x.ElementCount} elements) to [{string.Join(",", requested)}]");
+            if (result.Any(d => d > AdmissionLimits.MaxDim)) Fail("limit", $"{Op} output dimension exceeds {AdmissionLimits.MaxDim}");
+            return new TensorInfo(x.ElementType, result.Select(d => (int)d).ToArray());
+        }
+
+        private TensorInfo Flatten()
+        {
+            InputCount(1, 1);
+            Outputs(1);
+            var x = Int(0);
+            var axis = Axis(_node.GetInt("axis", 1), x.Rank, allowRank: true);
+            return new TensorInfo(x.ElementType, [checked((int)Product(x.Shape[..axis])), checked((int)Product(x.Shape[axis..]))]);
+        }
+
+        private TensorInfo Transpose()
+        {
+            InputCount(1, 1);
+            Outputs(1);
+            var x = Int(0);
+            var perm = _node.GetInts("perm") ?? Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
+            if (perm.Length != x.Rank || perm.Order().Select((p, i) => p != i).Any(b => b))
+                Fail("attribute", $"{Op} perm [{string.Join(",", perm)}] is not a permutation of {x.Rank} axes");
+            return new TensorInfo(x.ElementType, perm.Select(p => x.Shape[p]).ToArray());
+        }
+
+        private TensorInfo Concat()
+        {
+            InputCount(1, 256);
+            Outputs(1);
+            var first = Int(0);
+            var axisAttr = _node.Find("axis") ?? Fail<OnnxAttribute>("attribute", $"{Op} needs an axis");
+            if (first.Rank == 0) Fail("shape", $"{Op} cannot concatenate scalars");
+            var axis = Axis(axisAttr.AsInt(), first.Rank);
+            var shape = first.Shape.ToArray();
+            for (var i = 1; i < _node.Inputs.Count; i++)
+            {
+                var t = Int(i);
+                if (t.ElementType != first.ElementType || t.Rank != first.Rank ||
+                    Enumerable.Range(0, t.Rank).Any(d => d != axis && t.Shape[d] != first.Shape[d]))
+                    Fail("shape", $"{Op} input {t} does not match {first} outside axis {axis}");
+                shape[axis] = checked(shape[axis] + t.Shape[axis]);
+            }
+            return new TensorInfo(first.ElementType, shape);
+        }
+
+        private TensorInfo Gather()
+        {
+            InputCount(2, 2);
+            Outputs(1);
+            var data = Int(0);
+            var indices = Int(1);
+            RequireTypes(indices, 1, T.Int32, T.Int64);
+            if (data.Rank == 0) Fail("shape", $"{Op} data must have rank ≥ 1");
+            var axis = Axis(_node.GetInt("axis", 0), data.Rank);
+            var n = data.Shape[axis];
+            if (_consts.TryGetValue(_node.Inputs[1], out var idx))
+            {
+                foreach (var v in Values(idx))
+                    if (v < -n || v >= n) Fail("shape", $"{Op} index {v} is out of range for axis length {n}");
+            }
+            return new TensorInfo(data.ElementType, [.. data.Shape[..axis], .. indices.Shape, .. data.Shape[(axis + 1)..]]);
+        }
+
+        private TensorInfo ArgMax()
+        {
+            InputCount(1, 1);
+            Outputs(1);
+            var x = Int(0);
+            if (x.Rank == 0) Fail("shape", $"{Op} input must have rank ≥ 1");
+            var axis = Axis(_node.GetInt("axis", 0), x.Rank);
+            if (x.Shape[axis] == 0) Fail("shape", $"{Op} axis {axis} is empty");
+            var keep = _node.GetInt("keepdims", 1) != 0;
+            var shape = keep
+                ? x.Shape.Select((d, i) => i == axis ? 1 : d).ToArray()
+                : x.Shape.Where((_, i) => i != axis).ToArray();
+            return new TensorInfo(T.Int64, shape);
+        }
+
+        private TensorInfo Cast()
+        {
+            InputCount(1, 1);
+            Outputs(1);
+            var x = Int(0);
+            var toAttr = _node.Find("to") ?? Fail<OnnxAttribute>("attribute", $"{Op} needs 'to'");
+            var to = toAttr.AsInt();
+            if (to is < 1 or > 255 || !TensorElementTypes.IsInteger((TensorElementType)to))
+                Fail(to is 1 or 10 or 11 or 16 ? "float" : "type", $"{Op} to type {to} is not an integer type; only casts between integer types are admitted");
+            return new TensorInfo((TensorElementType)to, x.Shape);
+        }
+    }
+}

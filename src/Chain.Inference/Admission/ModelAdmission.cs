@@ -1,0 +1,219 @@
+using Chain.Core.Hashing;
+using Chain.Inference.Onnx;
+using Chain.Inference.Protobuf;
+
+namespace Chain.Inference.Admission;
+
+/// <summary>
+/// Decides whether model bytes may be registered for consensus inference (rules in docs/onnx-subset.md):
+/// well-formed subset, supported opset and ops, integer arithmetic only, static shapes within limits,
+/// accumulators that cannot overflow int32 and no int16 saturation hazard on x86, and bounded cost.
+/// The check is a pure function of the bytes, so every validator reaches the same verdict.
+/// </summary>
+public static partial class ModelAdmission
+{
+    public static AdmissionReport Check(ReadOnlySpan<byte> bytes)
+    {
+        var id = DomainHash.Compute(HashDomain.Model, bytes);
+        var empty = new Dictionary<string, TensorInfo>();
+        if (bytes.Length > AdmissionLimits.MaxModelBytes)
+            return Refused(id, bytes.Length, null, new("size", $"model is {bytes.Length} bytes, more than the limit of {AdmissionLimits.MaxModelBytes}", null));
+        OnnxModel model;
+        try
+        {
+            model = OnnxModel.Parse(bytes);
+        }
+        catch (OnnxFormatException e)
+        {
+            return Refused(id, bytes.Length, null, new("format", e.Message, null));
+        }
+        return new Checker(model, id, bytes.Length).Run();
+    }
+
+    private static AdmissionReport Refused(Core.Hash32 id, int size, OnnxModel? model, AdmissionReason reason) =>
+        new(id, size, model, [reason], [], new Dictionary<string, TensorInfo>(), 0, 0);
+
+    private sealed partial class Checker(OnnxModel model, Core.Hash32 id, int size)
+    {
+        private readonly List<AdmissionReason> _reasons = [];
+        private readonly Dictionary<string, TensorInfo> _values = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Tensor> _consts = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, OnnxNode> _producers = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<OnnxNode>> _consumers = new(StringComparer.Ordinal);
+        private long _opset;
+
+        public AdmissionReport Run()
+        {
+            var nodesOut = new List<NodeAdmission>();
+            long macs = 0, elements = 0;
+            if (CheckOpsets() && CheckGraph(out var order))
+            {
+                SeedValues();
+                foreach (var index in order)
+                {
+                    var node = model.Graph.Nodes[index];
+                    var before = _reasons.Count;
+                    var result = CheckNode(node, out var nodeMacs);
+                    var outs = new List<TensorInfo?>();
+                    for (var i = 0; i < node.Outputs.Count; i++)
+                    {
+                        var name = node.Outputs[i];
+                        TensorInfo? info = null;
+                        if (name.Length > 0 && result is not null && i < result.Length && result[i] is { } r)
+                        {
+                            if (CheckTensorSize(node, name, r))
+                            {
+                                info = r;
+                                _values[name] = r;
+                                elements += r.ElementCount;
+                            }
+                        }
+                        outs.Add(info);
+                    }
+                    if (result is not null && _reasons.Count == before)
+                    {
+                        macs = checked(macs + nodeMacs);
+                        nodesOut.Add(new NodeAdmission(index, node.Name, node.OpType, outs, nodeMacs));
+                    }
+                }
+                CheckOutputs();
+                if (macs > AdmissionLimits.MaxMacs)
+                    Refuse("cost", $"the model needs {macs} multiply-accumulates, more than the limit of {AdmissionLimits.MaxMacs}", null);
+            }
+            return new AdmissionReport(id, size, model, _reasons, nodesOut, _values, macs, elements);
+        }
+
+        private void Refuse(string code, string message, OnnxNode? node) => _reasons.Add(new(code, message, node?.DisplayName));
+
+        private bool CheckOpsets()
+        {
+            var ok = true;
+            var defaults = 0;
+            foreach (var o in model.OpsetImports)
+            {
+                if (o.Domain is "" or "ai.onnx")
+                {
+                    defaults++;
+                    _opset = o.Version;
+                    if (o.Version is < AdmissionLimits.MinOpset or > AdmissionLimits.MaxOpset)
+                    {
+                        Refuse("opset", $"ai.onnx opset {o.Version} is outside the supported range {AdmissionLimits.MinOpset}–{AdmissionLimits.MaxOpset}", null);
+                        ok = false;
+                    }
+                }
+                else
+                {
+                    Refuse("opset", $"opset domain '{o.Domain}' is not supported; only ai.onnx is", null);
+                    ok = false;
+                }
+            }
+            if (defaults != 1)
+            {
+                Refuse("opset", defaults == 0 ? "the model imports no ai.onnx opset" : "the model imports the ai.onnx opset more than once", null);
+                ok = false;
+            }
+            return ok;
+        }
+
+        private bool CheckGraph(out IReadOnlyList<int> order)
+        {
+            var g = model.Graph;
+            order = [];
+            if (g.Nodes.Count > AdmissionLimits.MaxNodes)
+            {
+                Refuse("limit", $"the graph has {g.Nodes.Count} nodes, more than the limit of {AdmissionLimits.MaxNodes}", null);
+                return false;
+            }
+            var check = GraphValidation.Check(g);
+            foreach (var issue in check.Issues) _reasons.Add(new(issue.Code, issue.Message, issue.Node));
+            if (!check.Ok) return false;
+            if (g.Outputs.Count == 0)
+            {
+                Refuse("graph", "the graph has no outputs", null);
+                return false;
+            }
+            order = check.Order;
+            foreach (var n in g.Nodes)
+            {
+                foreach (var o in n.Outputs) if (o.Length > 0) _producers[o] = n;
+                foreach (var i in n.Inputs.Where(i => i.Length > 0).Distinct())
+                {
+                    if (!_consumers.TryGetValue(i, out var list)) _consumers[i] = list = [];
+                    list.Add(n);
+                }
+            }
+            foreach (var o in g.Outputs) _graphOutputs.Add(o.Name);
+            return true;
+        }
+
+        private void SeedValues()
+        {
+            foreach (var t in model.Graph.Initializers)
+            {
+                var info = new TensorInfo(t.Value.ElementType, t.Value.Shape.ToArray());
+                _consts[t.Name] = t.Value;
+                if (CheckTensorSize(null, t.Name, info)) _values[t.Name] = info;
+            }
+            foreach (var v in model.Graph.Inputs)
+            {
+                if (v.ElemType == 0 || !TensorElementTypes.IsKnown(v.ElementType))
+                {
+                    Refuse("input", $"graph input '{v.Name}' has element type {v.ElemType}, which is not supported", null);
+                    continue;
+                }
+                if (!TensorElementTypes.IsInteger(v.ElementType))
+                {
+                    Refuse("float", $"graph input '{v.Name}' is {TensorElementTypes.Name(v.ElementType)}; consensus inputs must be integer tensors", null);
+                    continue;
+                }
+                if (v.Shape is null || v.StaticShape is not { } shape)
+                {
+                    var text = v.Shape is null ? "no shape" : $"shape [{string.Join(",", v.Shape)}]";
+                    Refuse("dynamic-shape", $"graph input '{v.Name}' has {text}; every input dimension (batch included) must be a fixed number", null);
+                    continue;
+                }
+                if (shape.Length > Tensor.MaxRank || shape.Any(d => d < 0 || d > AdmissionLimits.MaxDim))
+                {
+                    Refuse("limit", $"graph input '{v.Name}' has shape [{string.Join(",", shape)}]: dimensions must be 0–{AdmissionLimits.MaxDim}, rank at most {Tensor.MaxRank}", null);
+                    continue;
+                }
+                var info = new TensorInfo(v.ElementType, shape.Select(d => (int)d).ToArray());
+                if (info.ElementCount * TensorElementTypes.SizeOf(v.ElementType) > Core.Protocol.ProtocolLimits.MaxTensorBytes)
+                {
+                    Refuse("limit", $"graph input '{v.Name}' {info} is larger than the {Core.Protocol.ProtocolLimits.MaxTensorBytes} bytes a transaction may carry", null);
+                    continue;
+                }
+                _values[v.Name] = info;
+            }
+        }
+
+        private bool CheckTensorSize(OnnxNode? node, string name, TensorInfo info)
+        {
+            if (info.Rank > Tensor.MaxRank || info.Shape.Any(d => d < 0 || d > AdmissionLimits.MaxDim) ||
+                info.Shape.Aggregate(1.0, (a, d) => a * d) > AdmissionLimits.MaxTensorElements)
+            {
+                Refuse("limit", $"value '{name}' would be {info}: more than rank {Tensor.MaxRank}, a dimension over {AdmissionLimits.MaxDim} or over {AdmissionLimits.MaxTensorElements} elements", node);
+                return false;
+            }
+            return true;
+        }
+
+        private void CheckOutputs()
+        {
+            foreach (var o in model.Graph.Outputs)
+            {
+                if (!_values.TryGetValue(o.Name, out var info)) continue; // a reason was already given upstream
+                if (o.ElemType != 0 && o.ElemType != (int)info.ElementType)
+                    Refuse("shape", $"graph output '{o.Name}' is declared {TensorElementTypes.Name(o.ElementType)} but is {info}", null);
+                if (o.Shape is { } declared)
+                {
+                    var mismatch = declared.Count != info.Rank ||
+                                   declared.Select((d, i) => d.Value is { } v && v != info.Shape[i]).Any(b => b);
+                    if (mismatch)
+                        Refuse("shape", $"graph output '{o.Name}' is declared [{string.Join(",", declared)}] but is {info}", null);
+                }
+            }
+        }
+    }
+}
