@@ -1,0 +1,209 @@
+namespace Chain.Inference.Kernels;
+
+public static partial class CanonicalOps
+{
+    /// <summary>
+    /// ONNX ConvInteger (NCHW; 1, 2 or 3 spatial dimensions): int32 y = Σ (x − x_zp)(w − w_zp), with
+    /// padded positions contributing zero. x_zero_point is a scalar; w_zero_point a scalar or 1-D of M
+    /// (per output channel). Empty pads/strides/dilations mean 0/1/1; auto_pad must already be resolved
+    /// into <paramref name="pads"/> (begin values for every spatial axis, then end values).
+    /// </summary>
+    public static Tensor ConvInteger(Tensor x, Tensor w, Tensor? xZeroPoint, Tensor? wZeroPoint,
+        ReadOnlySpan<int> pads, ReadOnlySpan<int> strides, ReadOnlySpan<int> dilations, int group)
+    {
+        const string op = "ConvInteger";
+        var geo = ConvGeometry.Of(op, x, w, pads, strides, dilations, group);
+        var (xzp, wzp) = ConvZeroPoints(op, x, w, xZeroPoint, wZeroPoint, geo.M);
+        var acc = ConvAccumulate(geo, x, w, xzp, wzp);
+        return KernelArgs.Make(TensorElementType.Int32, geo.OutShape, acc);
+    }
+
+    /// <summary>
+    /// ONNX QLinearConv with the chain's requantization: acc as ConvInteger plus the optional int32
+    /// bias[M] (wrapping add), then y = saturate(roundHalfToEven(float32(acc) · m[oc]) + y_zp) with
+    /// m[oc] = float32(float32(x_s · w_s[oc]) / y_s). w_scale/w_zero_point: scalar or 1-D of M.
+    /// </summary>
+    public static Tensor QLinearConv(Tensor x, Tensor xScale, Tensor xZeroPoint, Tensor w, Tensor wScale,
+        Tensor wZeroPoint, Tensor yScale, Tensor yZeroPoint, Tensor? bias,
+        ReadOnlySpan<int> pads, ReadOnlySpan<int> strides, ReadOnlySpan<int> dilations, int group)
+    {
+        const string op = "QLinearConv";
+        var geo = ConvGeometry.Of(op, x, w, pads, strides, dilations, group);
+        var (xzp, wzp) = ConvZeroPoints(op, x, w, xZeroPoint, wZeroPoint, geo.M);
+        if (xScale.ElementCount != 1) throw new InferenceException(op, "x_scale must be a scalar");
+        if (yScale.ElementCount != 1 || yZeroPoint.ElementCount != 1)
+            throw new InferenceException(op, "y_scale and y_zero_point must be scalars");
+        KernelArgs.RequireType(op, "y_zero_point", yZeroPoint, Int8Types);
+        var sx = KernelArgs.Scales(op, "x_scale", xScale)[0];
+        var sy = KernelArgs.Scales(op, "y_scale", yScale)[0];
+        var sw = KernelArgs.Expand(op, "w_scale", wScale, KernelArgs.Scales(op, "w_scale", wScale), geo.M, "per output channel");
+        var yzp = KernelArgs.Ints(yZeroPoint)[0];
+        int[]? b = null;
+        if (bias is not null)
+        {
+            KernelArgs.RequireType(op, "B", bias, TensorElementType.Int32);
+            if (bias.Rank != 1 || bias.Shape[0] != geo.M)
+                throw new InferenceException(op, $"bias has shape {bias.ShapeText}, expected [{geo.M}]");
+            b = bias.Elements<int>().ToArray();
+        }
+        var mult = new float[geo.M];
+        for (var oc = 0; oc < geo.M; oc++) mult[oc] = CheckedMultiplier(op, sx, sw[oc], sy);
+
+        var acc = ConvAccumulate(geo, x, w, xzp, wzp);
+        var (qmin, qmax) = KernelArgs.Range(yZeroPoint.ElementType);
+        var y = new byte[acc.Length];
+        long plane = geo.OutPositions;
+        for (long i = 0; i < acc.Length; i++)
+        {
+            var oc = (int)(i / plane % geo.M);
+            var v = b is null ? acc[i] : unchecked(acc[i] + b[oc]);
+            y[i] = (byte)Requantize.Apply(v, mult[oc], yzp, qmin, qmax);
+        }
+        return KernelArgs.MakeBytes(yZeroPoint.ElementType, geo.OutShape, y);
+    }
+
+    private static (int X, int[] W) ConvZeroPoints(string op, Tensor x, Tensor w, Tensor? xZeroPoint, Tensor? wZeroPoint, int m)
+    {
+        var xzp = 0;
+        if (xZeroPoint is not null)
+        {
+            if (xZeroPoint.ElementType != x.ElementType) throw new InferenceException(op, "x_zero_point type differs from x");
+            if (xZeroPoint.ElementCount != 1) throw new InferenceException(op, "x_zero_point must be a scalar");
+            xzp = KernelArgs.Ints(xZeroPoint)[0];
+        }
+        return (xzp, ZeroPoints(op, "w_zero_point", w, wZeroPoint, m, "per output channel"));
+    }
+
+    /// <summary>Convolution shapes normalised to three spatial axes (missing leading axes have size 1).</summary>
+    private sealed class ConvGeometry
+    {
+        public int N, C, M, Group, Cg, Mg, Kc;
+        public readonly int[] In = new int[3], Kernel = new int[3], Out = new int[3];
+        public readonly int[] PadBegin = new int[3], Stride = new int[3], Dilation = new int[3];
+        public int[] OutShape = [];
+        public long OutPositions => (long)Out[0] * Out[1] * Out[2];
+
+        public static ConvGeometry Of(string op, Tensor x, Tensor w, ReadOnlySpan<int> pads, ReadOnlySpan<int> strides,
+            ReadOnlySpan<int> dilations, int group)
+        {
+            KernelArgs.RequireType(op, "x", x, Int8Types);
+            KernelArgs.RequireType(op, "w", w, Int8Types);
+            var s = x.Rank - 2;
+            if (s < 1 || s > 3) throw new InferenceException(op, $"x must be N×C×spatial with 1 to 3 spatial axes, got {x.ShapeText}");
+            if (w.Rank != x.Rank) throw new InferenceException(op, $"w {w.ShapeText} and x {x.ShapeText} differ in rank");
+            var g = new ConvGeometry { N = x.Shape[0], C = x.Shape[1], M = w.Shape[0], Group = group };
+            if (group < 1 || g.C % group != 0 || g.M % group != 0)
+                throw new InferenceException(op, $"group {group} does not divide channels {g.C} and feature maps {g.M}");
+            g.Cg = g.C / group;
+            g.Mg = g.M / group;
+            if (w.Shape[1] != g.Cg) throw new InferenceException(op, $"w has {w.Shape[1]} input channels per group, x needs {g.Cg}");
+            if (pads.Length != 0 && pads.Length != 2 * s) throw new InferenceException(op, $"pads needs {2 * s} values");
+            if (strides.Length != 0 && strides.Length != s) throw new InferenceException(op, $"strides needs {s} values");
+            if (dilations.Length != 0 && dilations.Length != s) throw new InferenceException(op, $"dilations needs {s} values");
+            var outShape = new List<int> { g.N, g.M };
+            for (var d = 0; d < 3; d++)
+            {
+                var sd = d - (3 - s); // index among the real spatial axes, negative for the padding axes
+                g.In[d] = sd < 0 ? 1 : x.Shape[2 + sd];
+                g.Kernel[d] = sd < 0 ? 1 : w.Shape[2 + sd];
+                g.PadBegin[d] = sd < 0 || pads.Length == 0 ? 0 : pads[sd];
+                var padEnd = sd < 0 || pads.Length == 0 ? 0 : pads[s + sd];
+                g.Stride[d] = sd < 0 || strides.Length == 0 ? 1 : strides[sd];
+                g.Dilation[d] = sd < 0 || dilations.Length == 0 ? 1 : dilations[sd];
+                if (g.PadBegin[d] < 0 || padEnd < 0 || g.Stride[d] < 1 || g.Dilation[d] < 1)
+                    throw new InferenceException(op, "pads must be ≥ 0, strides and dilations ≥ 1");
+                var span = (long)(g.Kernel[d] - 1) * g.Dilation[d] + 1;
+                var extent = (long)g.In[d] + g.PadBegin[d] + padEnd - span;
+                if (extent < 0) throw new InferenceException(op, $"kernel {w.ShapeText} is larger than the padded input {x.ShapeText}");
+                g.Out[d] = (int)(extent / g.Stride[d] + 1);
+                if (sd >= 0) outShape.Add(g.Out[d]);
+            }
+            g.Kc = KernelArgs.CheckedCount(op, (long)g.Cg * g.Kernel[0] * g.Kernel[1] * g.Kernel[2]);
+            g.OutShape = outShape.ToArray();
+            KernelArgs.CheckedCount(op, KernelArgs.Product(g.OutShape));
+            return g;
+        }
+    }
+
+    private const int Im2ColRows = 512;
+
+    /// <summary>
+    /// im2col + GEMM, transposed so the weights are the packed B: for each image and group,
+    /// C[p, oc] = Σ_k patch[p, k] · W[oc, k], with patches built in chunks of output positions.
+    /// </summary>
+    private static int[] ConvAccumulate(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw)
+    {
+        var path = KernelOptions.Current;
+        bool xSigned = x.ElementType == TensorElementType.Int8, wSigned = w.ElementType == TensorElementType.Int8;
+        var positions = (int)g.OutPositions;
+        var acc = new int[(long)g.N * g.M * positions];
+        if (acc.Length == 0) return acc;
+        var xData = x.Data;
+        var wData = w.Data;
+        var packed = new PackedB[g.Group];
+        var zb = new int[g.Group][];
+        for (var gi = 0; gi < g.Group; gi++)
+        {
+            packed[gi] = new PackedB(wData.Slice(gi * g.Mg * g.Kc, g.Mg * g.Kc), wSigned, g.Kc, g.Mg, 1, g.Kc, path);
+            zb[gi] = new int[g.Mg];
+            for (var j = 0; j < g.Mg; j++) zb[gi][j] = wSigned ? wzpRaw[gi * g.Mg + j] : wzpRaw[gi * g.Mg + j] - 128;
+        }
+        var za = new int[Math.Min(Im2ColRows, positions)];
+        Array.Fill(za, xSigned ? xzpRaw + 128 : xzpRaw);
+        var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
+        var cols = new byte[za.Length * g.Kc];
+        var tile = new int[za.Length * g.Mg];
+        long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
+
+        for (var n = 0; n < g.N; n++)
+        for (var gi = 0; gi < g.Group; gi++)
+        {
+            var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
+            for (var p0 = 0; p0 < positions; p0 += Im2ColRows)
+            {
+                var pc = Math.Min(Im2ColRows, positions - p0);
+                Im2Col(g, image, p0, pc, padByte, cols);
+                Int8Gemm.Multiply(pc, cols, g.Kc, xSigned, za.AsSpan(0, pc), packed[gi], zb[gi], tile);
+                for (var oc = 0; oc < g.Mg; oc++)
+                {
+                    var dst = acc.AsSpan((int)(((long)n * g.M + gi * g.Mg + oc) * positions + p0), pc);
+                    for (var p = 0; p < pc; p++) dst[p] = tile[p * g.Mg + oc];
+                }
+            }
+        }
+        return acc;
+    }
+
+    private static void Im2Col(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> cols)
+    {
+        int inD = g.In[0], inH = g.In[1], inW = g.In[2];
+        int oH = g.Out[1], oW = g.Out[2];
+        int kD = g.Kernel[0], kH = g.Kernel[1], kW = g.Kernel[2];
+        for (var r = 0; r < pc; r++)
+        {
+            var p = p0 + r;
+            int ow = p % oW, oh = p / oW % oH, od = p / oW / oH;
+            var row = cols.Slice(r * g.Kc, g.Kc);
+            var t = 0;
+            for (var c = 0; c < g.Cg; c++)
+            {
+                var chan = image.Slice(c * inD * inH * inW);
+                for (var kd = 0; kd < kD; kd++)
+                {
+                    var id = od * g.Stride[0] - g.PadBegin[0] + kd * g.Dilation[0];
+                    for (var kh = 0; kh < kH; kh++)
+                    {
+                        var ih = oh * g.Stride[1] - g.PadBegin[1] + kh * g.Dilation[1];
+                        var rowOk = (uint)id < (uint)inD && (uint)ih < (uint)inH;
+                        var baseIdx = (id * inH + ih) * inW;
+                        for (var kw = 0; kw < kW; kw++)
+                        {
+                            var iw = ow * g.Stride[2] - g.PadBegin[2] + kw * g.Dilation[2];
+                            row[t++] = rowOk && (uint)iw < (uint)inW ? chan[baseIdx + iw] : padByte;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,339 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Chain.Inference.Kernels;
+
+/// <summary>
+/// B (K×N) of an int8 GEMM in canonical signed form (b−128 for uint8 sources, so every path multiplies
+/// u8×s8), laid out once per call for the chosen path.
+/// </summary>
+internal sealed class PackedB
+{
+    /// <summary>Columns per panel of the SIMD layouts (two 8-lane int32 vectors).</summary>
+    public const int PanelWidth = 16;
+
+    public int K { get; }
+    public int N { get; }
+    /// <summary>K rounded up to the path's step (4 for VNNI, 2 for pmaddwd); the padding is zero.</summary>
+    public int Kp { get; }
+    public GemmPath Path { get; }
+    /// <summary>Scalar: column-major N×K so the reference dot product walks memory linearly.</summary>
+    public sbyte[]? Columns { get; }
+    /// <summary>VNNI: per panel, per 4-k group, 16 columns × 4 consecutive k bytes.</summary>
+    public sbyte[]? Quads { get; }
+    /// <summary>pmaddwd: per panel, per 2-k group, 16 columns × 2 consecutive k int16 values.</summary>
+    public short[]? Pairs { get; }
+    /// <summary>Σ_k b[k,n] (canonical), for the zero-point correction of the SIMD paths.</summary>
+    public int[] ColumnSums { get; }
+
+    public int Panels => (N + PanelWidth - 1) / PanelWidth;
+
+    /// <summary>
+    /// Packs element (k, n) found at <c>src[k*strideK + n*strideN]</c>; <paramref name="signed"/> says
+    /// whether the source bytes are int8 (else uint8, shifted by −128).
+    /// </summary>
+    public PackedB(ReadOnlySpan<byte> src, bool signed, int k, int n, int strideK, int strideN, GemmPath path)
+    {
+        K = k;
+        N = n;
+        Path = path;
+        var flip = signed ? (byte)0 : (byte)0x80;
+        ColumnSums = new int[n];
+        switch (path)
+        {
+            case GemmPath.Scalar:
+                Kp = k;
+                Columns = new sbyte[(long)n * k];
+                for (var j = 0; j < n; j++)
+                for (var i = 0; i < k; i++)
+                    Columns[(long)j * k + i] = (sbyte)(src[i * strideK + j * strideN] ^ flip);
+                break;
+            case GemmPath.AvxVnni:
+                Kp = (k + 3) & ~3;
+                Quads = new sbyte[(long)Panels * Kp * PanelWidth];
+                for (var j = 0; j < n; j++)
+                {
+                    int p = j / PanelWidth, c = j % PanelWidth;
+                    long panel = (long)p * Kp * PanelWidth;
+                    for (var i = 0; i < k; i++)
+                    {
+                        var v = (sbyte)(src[i * strideK + j * strideN] ^ flip);
+                        Quads[panel + (i >> 2) * 64 + c * 4 + (i & 3)] = v;
+                        ColumnSums[j] += v;
+                    }
+                }
+                break;
+            default:
+                Kp = (k + 1) & ~1;
+                Pairs = new short[(long)Panels * Kp * PanelWidth];
+                for (var j = 0; j < n; j++)
+                {
+                    int p = j / PanelWidth, c = j % PanelWidth;
+                    long panel = (long)p * Kp * PanelWidth;
+                    for (var i = 0; i < k; i++)
+                    {
+                        var v = (sbyte)(src[i * strideK + j * strideN] ^ flip);
+                        Pairs[panel + (i >> 1) * 32 + c * 2 + (i & 1)] = v;
+                        ColumnSums[j] += v;
+                    }
+                }
+                break;
+        }
+    }
+}
+
+/// <summary>
+/// C[m,n] = Σ_k (a[m,k] − za[m]) · (b[k,n] − zb[n]) in int32 with two's-complement wraparound.
+/// A is canonicalised to uint8 (int8 sources are xor-ed with 0x80, i.e. +128, with the zero point moved
+/// the same way), B to int8; the differences, and so the result, are unchanged.
+/// The SIMD paths compute Σab − zb·Σa − za·Σb + K·za·zb: equal to the direct sum modulo 2³², and so
+/// bit-identical to the scalar path whatever the values (docs/inference-semantics.md).
+/// </summary>
+internal static class Int8Gemm
+{
+    private const int RowBlock = 64; // rows of A packed at a time: 64×K bytes stays in L2
+    private const int MicroRows = 4;
+
+    /// <param name="a">Row-major M×K raw bytes, row stride <paramref name="lda"/>.</param>
+    /// <param name="aSigned">Whether A's bytes are int8 (canonicalised by +128 here).</param>
+    /// <param name="za">Canonical A zero point per row (length M): the raw zero point, +128 for int8 A.</param>
+    /// <param name="zb">Canonical B zero point per column (length N): the raw zero point, −128 for uint8 B.</param>
+    /// <param name="c">M×N output, row stride N.</param>
+    public static void Multiply(int m, ReadOnlySpan<byte> a, int lda, bool aSigned, ReadOnlySpan<int> za,
+        PackedB b, ReadOnlySpan<int> zb, Span<int> c)
+    {
+        int n = b.N, k = b.K;
+        if (za.Length != m || zb.Length != n || c.Length < (long)m * n)
+            throw new ArgumentException("GEMM operand sizes disagree");
+        if (m == 0 || n == 0) return;
+        var flip = aSigned ? (byte)0x80 : (byte)0;
+        switch (b.Path)
+        {
+            case GemmPath.Scalar:
+                MultiplyScalar(m, n, k, a, lda, flip, za, b.Columns!, zb, c);
+                break;
+            default:
+                MultiplySimd(m, n, k, a, lda, flip, za, b, zb, c);
+                break;
+        }
+    }
+
+    private static void MultiplyScalar(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
+        ReadOnlySpan<int> za, ReadOnlySpan<sbyte> bCols, ReadOnlySpan<int> zb, Span<int> c)
+    {
+        var row = new int[k];
+        for (var i = 0; i < m; i++)
+        {
+            var arow = a.Slice(i * lda, k);
+            for (var t = 0; t < k; t++) row[t] = (arow[t] ^ flip) - za[i];
+            for (var j = 0; j < n; j++)
+            {
+                var col = bCols.Slice(j * k, k);
+                var z = zb[j];
+                var s = 0;
+                for (var t = 0; t < k; t++) s = unchecked(s + row[t] * (col[t] - z));
+                c[i * n + j] = s;
+            }
+        }
+    }
+
+    private static unsafe void MultiplySimd(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
+        ReadOnlySpan<int> za, PackedB b, ReadOnlySpan<int> zb, Span<int> c)
+    {
+        var kp = b.Kp;
+        var vnni = b.Path == GemmPath.AvxVnni;
+        // VNNI reads A as bytes (4 per broadcast); pmaddwd paths as int32 words holding two uint16 values.
+        var aBytes = vnni ? new byte[RowBlock * kp] : null;
+        var aWords = vnni ? null : new int[RowBlock * (kp / 2)];
+        var rowSums = new int[RowBlock];
+        var tile = new int[MicroRows * PackedB.PanelWidth];
+        var colSums = b.ColumnSums;
+
+        fixed (byte* ab = aBytes)
+        fixed (int* aw = aWords)
+        fixed (sbyte* bq = b.Quads)
+        fixed (short* bp = b.Pairs)
+        fixed (int* tp = tile)
+        {
+            for (var m0 = 0; m0 < m; m0 += RowBlock)
+            {
+                var mb = Math.Min(RowBlock, m - m0);
+                var mbp = (mb + MicroRows - 1) / MicroRows * MicroRows;
+                PackA(a, lda, flip, m0, mb, mbp, k, kp, aBytes, aWords, rowSums);
+                for (var p = 0; p < b.Panels; p++)
+                {
+                    var n0 = p * PackedB.PanelWidth;
+                    var nb = Math.Min(PackedB.PanelWidth, n - n0);
+                    for (var r0 = 0; r0 < mbp; r0 += MicroRows)
+                    {
+                        switch (b.Path)
+                        {
+                            case GemmPath.AvxVnni:
+                                KernelVnni(ab + r0 * kp, kp, bq + (long)p * kp * PackedB.PanelWidth, tp);
+                                break;
+                            case GemmPath.Avx2:
+                                KernelAvx2(aw + r0 * (kp / 2), kp / 2, bp + (long)p * kp * PackedB.PanelWidth, tp);
+                                break;
+                            default:
+                                KernelSse2(aw + r0 * (kp / 2), kp / 2, bp + (long)p * kp * PackedB.PanelWidth, tp);
+                                break;
+                        }
+                        var rows = Math.Min(MicroRows, mb - r0);
+                        for (var r = 0; r < rows; r++)
+                        {
+                            var i = m0 + r0 + r;
+                            int zai = za[i], sa = rowSums[r0 + r];
+                            var outRow = c.Slice(i * n + n0, nb);
+                            // Wrapping int32 throughout: the identity holds modulo 2^32.
+                            unchecked
+                            {
+                                var kza = k * zai;
+                                for (var j = 0; j < nb; j++)
+                                {
+                                    var zbj = zb[n0 + j];
+                                    outRow[j] = tp[r * PackedB.PanelWidth + j] - zbj * sa - zai * colSums[n0 + j] + kza * zbj;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void PackA(ReadOnlySpan<byte> a, int lda, byte flip, int m0, int mb, int mbp, int k, int kp,
+        byte[]? bytes, int[]? words, int[] rowSums)
+    {
+        if (bytes is not null) Array.Clear(bytes, 0, mbp * kp);
+        else Array.Clear(words!, 0, mbp * (kp / 2));
+        for (var r = 0; r < mb; r++)
+        {
+            var src = a.Slice((m0 + r) * lda, k);
+            var sum = 0;
+            if (bytes is not null)
+            {
+                var dst = bytes.AsSpan(r * kp, k);
+                for (var t = 0; t < k; t++)
+                {
+                    var v = (byte)(src[t] ^ flip);
+                    dst[t] = v;
+                    sum += v;
+                }
+            }
+            else
+            {
+                var dst = words.AsSpan(r * (kp / 2), kp / 2);
+                for (var t = 0; t < k; t++)
+                {
+                    var v = src[t] ^ flip;
+                    dst[t >> 1] |= (t & 1) == 0 ? v : v << 16;
+                    sum += v;
+                }
+            }
+            rowSums[r] = sum;
+        }
+        for (var r = mb; r < mbp; r++) rowSums[r] = 0;
+    }
+
+    // 4 rows × 16 columns; per 4-k step: 2 B loads, 4 broadcasts, 8 vpdpbusd (exact: u8·s8 products
+    // summed four at a time cannot exceed int32, and the accumulate wraps).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelVnni(byte* a, int kp, sbyte* b, int* tile)
+    {
+        Vector256<int> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<int> c20 = default, c21 = default, c30 = default, c31 = default;
+        byte* a1 = a + kp, a2 = a1 + kp, a3 = a2 + kp;
+        for (var t = 0; t < kp; t += 4)
+        {
+            var b0 = Avx.LoadVector256(b);
+            var b1 = Avx.LoadVector256(b + 32);
+            b += 64;
+            var x = Vector256.Create(*(int*)(a + t)).AsByte();
+            c00 = AvxVnni.MultiplyWideningAndAdd(c00, x, b0);
+            c01 = AvxVnni.MultiplyWideningAndAdd(c01, x, b1);
+            x = Vector256.Create(*(int*)(a1 + t)).AsByte();
+            c10 = AvxVnni.MultiplyWideningAndAdd(c10, x, b0);
+            c11 = AvxVnni.MultiplyWideningAndAdd(c11, x, b1);
+            x = Vector256.Create(*(int*)(a2 + t)).AsByte();
+            c20 = AvxVnni.MultiplyWideningAndAdd(c20, x, b0);
+            c21 = AvxVnni.MultiplyWideningAndAdd(c21, x, b1);
+            x = Vector256.Create(*(int*)(a3 + t)).AsByte();
+            c30 = AvxVnni.MultiplyWideningAndAdd(c30, x, b0);
+            c31 = AvxVnni.MultiplyWideningAndAdd(c31, x, b1);
+        }
+        Avx.Store(tile, c00); Avx.Store(tile + 8, c01);
+        Avx.Store(tile + 16, c10); Avx.Store(tile + 24, c11);
+        Avx.Store(tile + 32, c20); Avx.Store(tile + 40, c21);
+        Avx.Store(tile + 48, c30); Avx.Store(tile + 56, c31);
+    }
+
+    // Same tile with vpmaddwd: A and B widened to int16, so each pair product sum is at most
+    // 2·255·128 and the instruction's only overflow case (−32768·−32768 twice) cannot occur.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelAvx2(int* a, int groups, short* b, int* tile)
+    {
+        Vector256<int> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<int> c20 = default, c21 = default, c30 = default, c31 = default;
+        int* a1 = a + groups, a2 = a1 + groups, a3 = a2 + groups;
+        for (var g = 0; g < groups; g++)
+        {
+            var b0 = Avx.LoadVector256(b);
+            var b1 = Avx.LoadVector256(b + 16);
+            b += 32;
+            var x = Vector256.Create(a[g]).AsInt16();
+            c00 = Avx2.Add(c00, Avx2.MultiplyAddAdjacent(x, b0));
+            c01 = Avx2.Add(c01, Avx2.MultiplyAddAdjacent(x, b1));
+            x = Vector256.Create(a1[g]).AsInt16();
+            c10 = Avx2.Add(c10, Avx2.MultiplyAddAdjacent(x, b0));
+            c11 = Avx2.Add(c11, Avx2.MultiplyAddAdjacent(x, b1));
+            x = Vector256.Create(a2[g]).AsInt16();
+            c20 = Avx2.Add(c20, Avx2.MultiplyAddAdjacent(x, b0));
+            c21 = Avx2.Add(c21, Avx2.MultiplyAddAdjacent(x, b1));
+            x = Vector256.Create(a3[g]).AsInt16();
+            c30 = Avx2.Add(c30, Avx2.MultiplyAddAdjacent(x, b0));
+            c31 = Avx2.Add(c31, Avx2.MultiplyAddAdjacent(x, b1));
+        }
+        Avx.Store(tile, c00); Avx.Store(tile + 8, c01);
+        Avx.Store(tile + 16, c10); Avx.Store(tile + 24, c11);
+        Avx.Store(tile + 32, c20); Avx.Store(tile + 40, c21);
+        Avx.Store(tile + 48, c30); Avx.Store(tile + 56, c31);
+    }
+
+    // 128-bit pmaddwd over the same packed layout, one half-panel (8 columns) at a time to stay within
+    // the 16 xmm registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelSse2(int* a, int groups, short* b, int* tile)
+    {
+        for (var half = 0; half < 2; half++)
+        {
+            Vector128<int> c00 = default, c01 = default, c10 = default, c11 = default;
+            Vector128<int> c20 = default, c21 = default, c30 = default, c31 = default;
+            int* a1 = a + groups, a2 = a1 + groups, a3 = a2 + groups;
+            var bb = b + half * 16;
+            for (var g = 0; g < groups; g++)
+            {
+                var b0 = Sse2.LoadVector128(bb);
+                var b1 = Sse2.LoadVector128(bb + 8);
+                bb += 32;
+                var x = Vector128.Create(a[g]).AsInt16();
+                c00 = Sse2.Add(c00, Sse2.MultiplyAddAdjacent(x, b0));
+                c01 = Sse2.Add(c01, Sse2.MultiplyAddAdjacent(x, b1));
+                x = Vector128.Create(a1[g]).AsInt16();
+                c10 = Sse2.Add(c10, Sse2.MultiplyAddAdjacent(x, b0));
+                c11 = Sse2.Add(c11, Sse2.MultiplyAddAdjacent(x, b1));
+                x = Vector128.Create(a2[g]).AsInt16();
+                c20 = Sse2.Add(c20, Sse2.MultiplyAddAdjacent(x, b0));
+                c21 = Sse2.Add(c21, Sse2.MultiplyAddAdjacent(x, b1));
+                x = Vector128.Create(a3[g]).AsInt16();
+                c30 = Sse2.Add(c30, Sse2.MultiplyAddAdjacent(x, b0));
+                c31 = Sse2.Add(c31, Sse2.MultiplyAddAdjacent(x, b1));
+            }
+            var t = tile + half * 8;
+            Sse2.Store(t, c00); Sse2.Store(t + 4, c01);
+            Sse2.Store(t + 16, c10); Sse2.Store(t + 20, c11);
+            Sse2.Store(t + 32, c20); Sse2.Store(t + 36, c21);
+            Sse2.Store(t + 48, c30); Sse2.Store(t + 52, c31);
+        }
+    }
+}
