@@ -67,11 +67,12 @@ public ref struct ProtoReader
             if (_pos >= _data.Length) throw new OnnxFormatException("truncated varint", start);
             var b = _data[_pos++];
             // The tenth byte may only carry the top bit of a 64-bit value.
+            if (i == 9 && b >= 0x80) throw new OnnxFormatException("varint is longer than 10 bytes", start);
             if (i == 9 && b > 1) throw new OnnxFormatException("varint overflows 64 bits", start);
             value |= (ulong)(b & 0x7f) << (7 * i);
             if (b < 0x80) return value;
         }
-        throw new OnnxFormatException("varint is longer than 10 bytes", start);
+        throw new InvalidOperationException("unreachable: the tenth byte always ends the loop");
     }
 
     /// <summary>An int64/int32 field: protobuf encodes negatives as 10-byte two's complement.</summary>
