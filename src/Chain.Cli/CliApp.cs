@@ -23,6 +23,8 @@ public static class CliApp
         root.Add(VersionCommand.Create());
         root.Add(KeysCommand.Create());
         root.Add(ModelCommand.Create());
+        root.Add(InferCommand.Create());
+        root.Add(ConformanceCommand.Create());
         return root;
     }
 
