@@ -15,8 +15,11 @@ namespace Chain.Storage;
 /// </summary>
 public sealed class BlockStore
 {
-    private static readonly byte[] LatestHeightKey = "block_store/latest_height"u8.ToArray();
-    private static readonly byte[] ChainIdKey = "block_store/chain_id"u8.ToArray();
+    /// <summary>Meta key of the highest stored height (8 bytes, big-endian).</summary>
+    public static ReadOnlySpan<byte> LatestHeightKey => "block_store/latest_height"u8;
+
+    /// <summary>Meta key of the chain id (ASCII), fixed by the first block saved.</summary>
+    public static ReadOnlySpan<byte> ChainIdKey => "block_store/chain_id"u8;
 
     private readonly IKeyValueStore _store;
     private readonly Lock _writeLock = new();
@@ -28,22 +31,32 @@ public sealed class BlockStore
         _store = store ?? throw new ArgumentNullException(nameof(store));
         if (_store.Get(Column.Meta, LatestHeightKey) is { } latest)
         {
-            if (latest.Length != 8) throw new StoreCorruptedException("block store: latest height record is not 8 bytes");
+            if (latest.Length != 8)
+                throw new StoreCorruptedException(Column.Meta, LatestHeightKey, $"latest height record is {latest.Length} bytes, expected 8");
             _latest = new Height(BinaryPrimitives.ReadUInt64BigEndian(latest));
         }
         if (_store.Get(Column.Meta, ChainIdKey) is { } chain)
         {
             var value = System.Text.Encoding.ASCII.GetString(chain);
-            if (!ChainId.IsValid(value, out var reason)) throw new StoreCorruptedException($"block store: stored chain id is invalid: {reason}");
+            if (!Core.ChainId.IsValid(value, out var reason))
+                throw new StoreCorruptedException(Column.Meta, ChainIdKey, $"stored chain id is invalid: {reason}");
             _chainId = new ChainId(value);
         }
+        if (_latest is not null && _chainId is null)
+            throw new StoreCorruptedException(Column.Meta, ChainIdKey, "blocks are stored but the chain id is missing");
     }
 
     /// <summary>The highest stored height, or null for an empty store.</summary>
-    public Height? LatestHeight => _latest;
+    public Height? LatestHeight
+    {
+        get { lock (_writeLock) return _latest; }
+    }
 
     /// <summary>The chain these blocks belong to, fixed by the first block saved.</summary>
-    public ChainId? ChainId => _chainId;
+    public ChainId? ChainId
+    {
+        get { lock (_writeLock) return _chainId; }
+    }
 
     /// <summary>
     /// Appends <paramref name="block"/> with the commit that finalized it and its receipts, atomically and durably.
@@ -62,10 +75,12 @@ public sealed class BlockStore
                 throw new BlockStoreException($"block at height {height} does not extend the store (next height is {expected})");
             if (_chainId is { } chain && block.Header.ChainId != chain)
                 throw new BlockStoreException($"block is for chain '{block.Header.ChainId}', the store holds chain '{chain}'");
+            if (!block.ValidateBasic(block.Header.ChainId, out var invalid))
+                throw new BlockStoreException($"block {height} is invalid: {invalid}");
             if (height.Value > 1)
             {
                 var parent = LoadHeader(new Height(height.Value - 1))
-                    ?? throw new StoreCorruptedException($"block store: header {height.Value - 1} is missing below the latest height");
+                    ?? throw new StoreCorruptedException(Column.Headers, Keys.Height(height.Value - 1), "header is missing below the latest height");
                 if (block.Header.LastBlockHash != parent.Hash)
                     throw new BlockStoreException($"block {height} links to {block.Header.LastBlockHash}, but the stored block {height.Value - 1} is {parent.Hash}");
             }
@@ -87,7 +102,7 @@ public sealed class BlockStore
                 .Put(Column.Commits, key, commit.Encoded.Span);
             for (int i = 0; i < receipts.Count; i++)
             {
-                var location = Location(height, i);
+                var location = Keys.HeightIndex(height.Value, (uint)i);
                 batch.Put(Column.Receipts, location, receipts[i].Encoded.Span);
                 batch.Put(Column.TxIndex, block.Transactions[i].Hash.Bytes, location);
             }
@@ -99,22 +114,26 @@ public sealed class BlockStore
         }
     }
 
-    public Block? LoadBlock(Height height) => Load<Block>(Column.Blocks, Keys.Height(height.Value), height);
+    public Block? LoadBlock(Height height) => Load<Block>(Column.Blocks, Keys.Height(height.Value));
 
-    public BlockHeader? LoadHeader(Height height) => Load<BlockHeader>(Column.Headers, Keys.Height(height.Value), height);
+    public BlockHeader? LoadHeader(Height height) => Load<BlockHeader>(Column.Headers, Keys.Height(height.Value));
 
     /// <summary>The commit that finalized the block at <paramref name="height"/>.</summary>
-    public Commit? LoadCommit(Height height) => Load<Commit>(Column.Commits, Keys.Height(height.Value), height);
+    public Commit? LoadCommit(Height height) => Load<Commit>(Column.Commits, Keys.Height(height.Value));
 
     public Receipt? LoadReceipt(Height height, int index) =>
-        index < 0 ? null : Load<Receipt>(Column.Receipts, Location(height, index), height);
+        index < 0 ? null : Load<Receipt>(Column.Receipts, Keys.HeightIndex(height.Value, (uint)index));
 
     /// <summary>All receipts of a block, in transaction order.</summary>
     public IReadOnlyList<Receipt> LoadReceipts(Height height)
     {
         var receipts = new List<Receipt>();
-        foreach (var (_, value) in _store.IteratePrefix(Column.Receipts, Keys.Height(height.Value)))
-            receipts.Add(Decode<Receipt>(value, height));
+        foreach (var (key, value) in _store.IteratePrefix(Column.Receipts, Keys.Height(height.Value)))
+        {
+            if (key.Length != 12 || Keys.ReadHeightIndex(key).Index != receipts.Count)
+                throw new StoreCorruptedException(Column.Receipts, key, $"receipt key out of sequence (expected index {receipts.Count} of height {height})");
+            receipts.Add(Decode<Receipt>(Column.Receipts, key, value));
+        }
         return receipts;
     }
 
@@ -123,34 +142,29 @@ public sealed class BlockStore
     {
         var value = _store.Get(Column.TxIndex, transactionHash.Bytes);
         if (value is null) return null;
-        if (value.Length != 12) throw new StoreCorruptedException($"block store: tx index entry for {transactionHash} is {value.Length} bytes, expected 12");
-        return (new Height(BinaryPrimitives.ReadUInt64BigEndian(value)), (int)BinaryPrimitives.ReadUInt32BigEndian(value.AsSpan(8)));
+        if (value.Length != 12)
+            throw new StoreCorruptedException(Column.TxIndex, transactionHash.Bytes, $"tx index entry is {value.Length} bytes, expected 12");
+        var (height, index) = Keys.ReadHeightIndex(value);
+        return (new Height(height), (int)index);
     }
 
-    private T? Load<T>(Column column, byte[] key, Height height) where T : class, ICanonicalObject<T>
+    private T? Load<T>(Column column, byte[] key) where T : class, ICanonicalObject<T>
     {
         var value = _store.Get(column, key);
-        return value is null ? null : Decode<T>(value, height);
+        return value is null ? null : Decode<T>(column, key, value);
     }
 
-    private static T Decode<T>(byte[] value, Height height) where T : ICanonicalObject<T>
+    private static T Decode<T>(Column column, byte[] key, byte[] value) where T : ICanonicalObject<T>
     {
         try
         {
             return Canonical.Decode<T>(value);
         }
-        catch (CanonicalEncodingException e)
+        catch (Exception e) when (e is CanonicalEncodingException or ArgumentException)
         {
-            throw new StoreCorruptedException($"block store: stored {T.KindName} at height {height} is damaged: {e.Message}", e);
+            // ArgumentException: well-formed bytes that an object constructor still refuses.
+            throw new StoreCorruptedException(column, key, $"stored {T.KindName} does not decode: {e.Message}", e);
         }
-    }
-
-    private static byte[] Location(Height height, int index)
-    {
-        var key = new byte[12];
-        BinaryPrimitives.WriteUInt64BigEndian(key, height.Value);
-        BinaryPrimitives.WriteUInt32BigEndian(key.AsSpan(8), checked((uint)index));
-        return key;
     }
 }
 
