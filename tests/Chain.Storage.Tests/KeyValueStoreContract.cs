@@ -204,7 +204,7 @@ public abstract class KeyValueStoreContract : IDisposable
     {
         using var store = CreateStore();
         const int Keys = 16;
-        const int Batches = 300;
+        const int Batches = 100;
         var writer = Task.Run(() =>
         {
             for (int round = 1; round <= Batches; round++)
