@@ -22,6 +22,7 @@ public static class CliApp
         root.Add(Home);
         root.Add(VersionCommand.Create());
         root.Add(KeysCommand.Create());
+        root.Add(WalkthroughCommand.Create());
         root.Add(ModelCommand.Create());
         root.Add(InferCommand.Create());
         root.Add(ConformanceCommand.Create());
