@@ -49,8 +49,9 @@ internal sealed record TrainingLog(double[] EpochLoss);
 /// </summary>
 internal static class Trainer
 {
-    public static TrainingLog Train(FloatNet net, MnistSet set, TrainingOptions o, Action<string>? log)
+    public static TrainingLog Train(FloatNet net, MnistSet set, TrainingOptions o, Action<string>? log, int maxThreads = -1)
     {
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxThreads };
         var rng = new Rng(o.Seed ^ 0x5EED_0F_0DE5UL);
         var order = Enumerable.Range(0, set.Count).ToArray();
         var parts = o.Partitions;
@@ -68,7 +69,7 @@ internal static class Trainer
             for (var start = 0; start < set.Count; start += o.BatchSize)
             {
                 var count = Math.Min(o.BatchSize, set.Count - start);
-                Parallel.For(0, parts, p =>
+                Parallel.For(0, parts, parallel, p =>
                 {
                     var g = grads[p];
                     foreach (var a in g) Array.Clear(a);
