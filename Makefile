@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run bench clean mnist genesis-models
+.PHONY: all build test run bench clean mnist genesis-models genesis-onnx
 
 all: build
 
@@ -42,9 +42,16 @@ $(addprefix $(MNIST_DIR)/,$(MNIST_FILES)) &:
 	cd $(MNIST_DIR) && sha256sum --quiet -c $(CURDIR)/genesis/models/mnist.sha256
 	@touch $(addprefix $(MNIST_DIR)/,$(MNIST_FILES))
 
-# Trains and quantizes both genesis models (seeded, deterministic) into genesis/models/*.quant.json.
+# Trains and quantizes both genesis models (seeded, deterministic) into genesis/models/*.quant.json,
+# then exports them (below).
 genesis-models: mnist
 	$(DOTNET) run -c Release --project tools/Chain.ModelTrainer -- --data $(MNIST_DIR) --out genesis/models
+	$(MAKE) genesis-onnx
+
+# Exports the committed genesis/models/*.quant.json to ONNX, checks admission, measures canonical-executor
+# accuracy on the 10k MNIST test set against the integer reference, and writes genesis/models/vectors.json.
+genesis-onnx: mnist
+	$(DOTNET) run -c Release --project tools/Chain.ModelTrainer -- --data $(MNIST_DIR) --out genesis/models --export
 
 clean:
 	$(DOTNET) clean Chain.sln -c $(CONFIG) >/dev/null || true

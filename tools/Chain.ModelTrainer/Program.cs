@@ -6,12 +6,15 @@ using Chain.ModelTool;
 //   [--data .data/mnist] [--out genesis/models] [--seed N] [--only mlp|cnn] [--per-tensor]
 //   or: [--data ..] [--out genesis/models] --golden DIR   (no training: loads {out}/*.quant.json, prints int8 accuracy and
 //        writes DIR/{mlp,cnn}.t10k-logits.u8, the reference u8 logits of all test images, 10 per image, for checking an export)
+//   or: [--data ..] [--out genesis/models] --export   (no training: exports {out}/*.quant.json to {out}/*.onnx, checks admission,
+//        measures canonical-executor accuracy on the 10k test set against the integer reference, writes {out}/vectors.json)
 // --per-tensor quantizes weights with one scale per tensor instead of per output channel (for comparison).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 string data = ".data/mnist", outDir = "genesis/models", only = "";
 var seed = GenesisModelRecipe.DefaultSeed;
 var perChannel = true;
 string? golden = null;
+var export = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -22,6 +25,7 @@ for (var i = 0; i < args.Length; i++)
         case "--only": only = args[++i]; break;
         case "--per-tensor": perChannel = false; break;
         case "--golden": golden = args[++i]; break;
+        case "--export": export = true; break;
         default:
             Console.Error.WriteLine($"unknown argument {args[i]}");
             return 2;
@@ -53,6 +57,23 @@ if (golden != null)
         File.WriteAllBytes(Path.Combine(golden, $"{name}.t10k-logits.u8"), logits);
         Console.WriteLine($"{name}: int8 test accuracy {correct / (double)t10k.Count:P2}; reference logits in {golden}");
     }
+    return 0;
+}
+if (export)
+{
+    var t10k = MnistSet.Load(data, "t10k");
+    var reports = new List<GenesisExportReport>();
+    foreach (var name in new[] { "mlp", "cnn" })
+    {
+        var clock = Stopwatch.StartNew();
+        var model = QuantizedModelJson.Deserialize(File.ReadAllText(Path.Combine(outDir, $"{name}.quant.json")));
+        var r = GenesisExport.Export(model, Path.Combine(outDir, $"{name}.onnx"), t10k);
+        reports.Add(r);
+        Console.WriteLine($"{name}: {r.OnnxBytes:N0} bytes, model id {r.ModelId}, {r.Macs:N0} MACs, gas {r.Gas:N0}; " +
+            $"canonical int8 accuracy {r.CanonicalAccuracy:P2} on {t10k.Count:N0} test images; {r.ReferenceMismatches} differences from the integer reference ({clock.Elapsed.TotalSeconds:F1} s)");
+        if (r.ReferenceMismatches != 0) return 1;
+    }
+    File.WriteAllText(Path.Combine(outDir, "vectors.json"), GenesisExport.VectorsJson(reports));
     return 0;
 }
 var train = MnistSet.Load(data, "train");
