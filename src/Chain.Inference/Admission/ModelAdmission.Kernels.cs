@@ -102,6 +102,7 @@ public static partial class ModelAdmission
             if (group < 1 || c % group != 0 || m % group != 0 || w.Shape[1] * group != c)
                 Fail("shape", $"{Op} channels do not match: input {x}, weights {w}, group {group}");
             var kernel = w.Shape[2..];
+            if (kernel.Any(d => d < 1)) Fail("shape", $"{Op} kernel {w} has an empty dimension");
             if (_node.GetInts("kernel_shape") is { } ks && !ks.SequenceEqual(kernel.Select(d => (long)d)))
                 Fail("attribute", $"{Op} kernel_shape [{string.Join(",", ks)}] does not match weights {w}");
             var spatial = Window(x.Shape, kernel, pool: false);
