@@ -146,6 +146,9 @@ public static partial class ModelAdmission
             var scale = Scale(1);
             var zp = IntOpt(2);
             ZeroPointMatches(2, zp, x.ElementType);
+            // ONNX: int32 inputs have no zero point (it is defined as 0).
+            if (x.ElementType == T.Int32 && zp is not null && RangeOf(_node.Inputs[2], T.Int32) != (0, 0))
+                Fail("attribute", $"{Op} on int32 must have no zero point (or a constant 0)");
             if (_node.GetInt("block_size", 0) != 0) Fail("attribute", $"{Op} blocked quantization is not supported");
             CheckPerAxis(x, scale, zp);
             var output = _node.Outputs[0];
