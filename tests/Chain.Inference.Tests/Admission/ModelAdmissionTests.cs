@@ -286,4 +286,31 @@ public class ModelAdmissionTests
         Assert.Equal("format", Assert.Single(report.Reasons).Code);
         Assert.Null(report.Model);
     }
+
+    [Fact]
+    public void Per_axis_scales_must_match_the_axis_length()
+    {
+        OnnxModel Quant(int scales) => Model([Node("QuantizeLinear", ["x", "s", "zp"], ["y"], OnnxAttribute.Of("axis", 1L))],
+            [Value("x", T.Int32, 2, 3)], [Value("y", T.Int8, 2, 3)],
+            [Float("s", [scales], Enumerable.Repeat(0.5f, scales).ToArray()), Int8("zp", [scales], new sbyte[scales])]);
+        Assert.True(Check(Quant(3)).Admitted);
+        Assert.Contains("2 scales for axis 1 of length 3", Refused(Quant(2), "shape").Message);
+    }
+
+    [Fact]
+    public void Int32_dequantize_has_no_zero_point()
+    {
+        OnnxModel Deq(int zp) => Model([Node("DequantizeLinear", ["x", "s", "zp"], ["y"])],
+            [Value("x", T.Int32, 4)], [Value("y", T.Float, 4)], [Float("s", [], 0.5f), Int32("zp", [], zp)]);
+        Assert.True(Check(Deq(0)).Admitted);
+        Assert.Contains("no zero point", Refused(Deq(3), "attribute").Message);
+    }
+
+    [Fact]
+    public void MaxPool_indices_output_is_refused()
+    {
+        var model = Model([Node("MaxPool", ["x"], ["y", "idx"], OnnxAttribute.Of("kernel_shape", [2L, 2L]))],
+            [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
+        Assert.Contains("output 1 ('idx')", Refused(model, "unsupported-op").Message);
+    }
 }
