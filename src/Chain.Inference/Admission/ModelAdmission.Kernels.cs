@@ -102,6 +102,7 @@ public static partial class ModelAdmission
             if (group < 1 || c % group != 0 || m % group != 0 || w.Shape[1] * group != c)
                 Fail("shape", $"{Op} channels do not match: input {x}, weights {w}, group {group}");
             var kernel = w.Shape[2..];
+            if (kernel.Any(d => d < 1)) Fail("shape", $"{Op} kernel {w} has an empty dimension");
             if (_node.GetInts("kernel_shape") is { } ks && !ks.SequenceEqual(kernel.Select(d => (long)d)))
                 Fail("attribute", $"{Op} kernel_shape [{string.Join(",", ks)}] does not match weights {w}");
             var spatial = Window(x.Shape, kernel, pool: false);
@@ -145,6 +146,9 @@ public static partial class ModelAdmission
             var scale = Scale(1);
             var zp = IntOpt(2);
             ZeroPointMatches(2, zp, x.ElementType);
+            // ONNX: int32 inputs have no zero point (it is defined as 0).
+            if (x.ElementType == T.Int32 && zp is not null && RangeOf(_node.Inputs[2], T.Int32) != (0, 0))
+                Fail("attribute", $"{Op} on int32 must have no zero point (or a constant 0)");
             if (_node.GetInt("block_size", 0) != 0) Fail("attribute", $"{Op} blocked quantization is not supported");
             CheckPerAxis(x, scale, zp);
             var output = _node.Outputs[0];

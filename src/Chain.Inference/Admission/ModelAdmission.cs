@@ -27,7 +27,15 @@ public static partial class ModelAdmission
         {
             return Refused(id, bytes.Length, null, new("format", e.Message, null));
         }
-        return new Checker(model, id, bytes.Length).Run();
+        try
+        {
+            return new Checker(model, id, bytes.Length).Run();
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            // A rule that failed unexpectedly is a bug, but refusing is deterministic and keeps validators up.
+            return Refused(id, bytes.Length, model, new("internal", $"admission failed: {e.GetType().Name}: {e.Message}", null));
+        }
     }
 
     private static AdmissionReport Refused(Core.Hash32 id, int size, OnnxModel? model, AdmissionReason reason) =>
@@ -73,7 +81,8 @@ public static partial class ModelAdmission
                     }
                     if (result is not null && _reasons.Count == before)
                     {
-                        macs = checked(macs + nodeMacs);
+                        // Saturate: the cap check below refuses anything this large anyway.
+                        macs = macs > long.MaxValue - nodeMacs ? long.MaxValue : macs + nodeMacs;
                         nodesOut.Add(new NodeAdmission(index, node.Name, node.OpType, outs, nodeMacs));
                     }
                 }

@@ -54,23 +54,29 @@ internal static class TensorData
         }
         else
         {
+            // Count check before allocating, so dims alone cannot make the reader allocate.
+            var (have, field) = type switch
+            {
+                TensorElementType.Float => (floats.Count, "float_data"),
+                TensorElementType.Double => (doubles.Count, "double_data"),
+                TensorElementType.Int64 => (int64s.Count, "int64_data"),
+                TensorElementType.UInt64 or TensorElementType.UInt32 => (uint64s.Count, "uint64_data"),
+                _ => (int32s.Count, "int32_data"),
+            };
+            Check(name, have, count, field, offset);
             data = new byte[count * size];
             switch (type)
             {
                 case TensorElementType.Float:
-                    Check(name, floats.Count, count, "float_data", offset);
                     MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(floats)).CopyTo(data);
                     break;
                 case TensorElementType.Double:
-                    Check(name, doubles.Count, count, "double_data", offset);
                     MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(doubles)).CopyTo(data);
                     break;
                 case TensorElementType.Int64:
-                    Check(name, int64s.Count, count, "int64_data", offset);
                     MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(int64s)).CopyTo(data);
                     break;
                 case TensorElementType.UInt64 or TensorElementType.UInt32:
-                    Check(name, uint64s.Count, count, "uint64_data", offset);
                     for (var i = 0; i < count; i++)
                     {
                         var v = (ulong)uint64s[i];
@@ -82,7 +88,6 @@ internal static class TensorData
                     break;
                 default:
                     // ONNX stores every integer type of 32 bits or fewer (and bool) in int32_data.
-                    Check(name, int32s.Count, count, "int32_data", offset);
                     var (min, max) = Range(type);
                     for (var i = 0; i < count; i++)
                     {

@@ -110,6 +110,9 @@ public class OnnxModelTests
             Assert.Throws<OnnxFormatException>(() => OnnxTensorProto.Parse(TensorProto(6, [1], w => { w.WriteInt64(5, 1); w.WriteBytes(9, [0, 0, 0, 0]); }))).Message);
         Assert.Contains("data type 8",
             Assert.Throws<OnnxFormatException>(() => OnnxTensorProto.Parse(TensorProto(8, [1], _ => { }))).Message);
+        // Large dims with no data fail on the count before anything is allocated for them.
+        Assert.Contains("int64_data has 0 values but shape needs 4194304",
+            Assert.Throws<OnnxFormatException>(() => OnnxTensorProto.Parse(TensorProto(7, [1 << 22], _ => { }))).Message);
         Assert.Contains("more elements than a model can hold",
             Assert.Throws<OnnxFormatException>(() => OnnxTensorProto.Parse(TensorProto(2, [1 << 20, 1 << 20], _ => { }))).Message);
     }
