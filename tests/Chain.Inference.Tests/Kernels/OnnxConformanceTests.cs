@@ -14,11 +14,12 @@ public class OnnxConformanceTests
     {
         var env = Environment.GetEnvironmentVariable("ONNX_CONFORMANCE_DIR");
         if (!string.IsNullOrEmpty(env) && Directory.Exists(env)) return env;
-        // Walk up from the test binaries to the repository root, then to its sibling shared/.
+        // ../shared/onnx-conformance from the repository root; worktrees sit deeper, so every ancestor
+        // of the test binaries is tried.
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "..", "shared", "onnx-conformance");
-            if (File.Exists(Path.Combine(dir.FullName, "Chain.sln")) && Directory.Exists(candidate)) return candidate;
+            var candidate = Path.Combine(dir.FullName, "shared", "onnx-conformance");
+            if (Directory.Exists(candidate)) return candidate;
         }
         return null;
     }
