@@ -86,9 +86,12 @@ public class GemmTests
         var rng = new Random(7);
         var a = Random8(rng, TensorElementType.Int8, [2, 1, 3, 5]);
         var b = Random8(rng, TensorElementType.UInt8, [3, 5, 4]);
+        var azp = S8([3], -7, 0, 100);
+        var bzp = U8([4], 0, 1, 128, 255);
+        var b2 = Random8(rng, TensorElementType.UInt8, [5, 4]);
         foreach (var path in SupportedPaths)
         {
-            var y = Run(path, () => CanonicalOps.MatMulInteger(a, b));
+            var y = Run(path, () => CanonicalOps.MatMulInteger(a, b, azp, bzp));
             Assert.Equal(new[] { 2, 3, 3, 4 }, y.Shape.ToArray());
             var c = y.Elements<int>();
             for (int i0 = 0; i0 < 2; i0++)
@@ -97,9 +100,36 @@ public class GemmTests
             for (int col = 0; col < 4; col++)
             {
                 long s = 0;
-                for (int t = 0; t < 5; t++) s += At(a, (i0 * 3 + r) * 5 + t) * At(b, (i1 * 5 + t) * 4 + col);
+                for (int t = 0; t < 5; t++) s += (At(a, (i0 * 3 + r) * 5 + t) - At(azp, r)) * (At(b, (i1 * 5 + t) * 4 + col) - At(bzp, col));
                 Assert.Equal(s, c[((i0 * 3 + i1) * 3 + r) * 4 + col]);
             }
+            // B without batch dimensions: all of A's batches run as one tall GEMM with per-row zero points tiled.
+            var tall = Run(path, () => CanonicalOps.MatMulInteger(a, b2, azp, bzp));
+            Assert.Equal(new[] { 2, 1, 3, 4 }, tall.Shape.ToArray());
+            for (int i0 = 0; i0 < 2; i0++)
+            for (int r = 0; r < 3; r++)
+            for (int col = 0; col < 4; col++)
+            {
+                long s = 0;
+                for (int t = 0; t < 5; t++) s += (At(a, (i0 * 3 + r) * 5 + t) - At(azp, r)) * (At(b2, t * 4 + col) - At(bzp, col));
+                Assert.Equal(s, tall.Elements<int>()[(i0 * 3 + r) * 4 + col]);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_broadcast_against_batched_B()
+    {
+        var rng = new Random(8);
+        var a = Random8(rng, TensorElementType.UInt8, [3, 6]);
+        var b = Random8(rng, TensorElementType.Int8, [4, 6, 2]);
+        var y = CanonicalOps.MatMulInteger(a, b, U8([], 9));
+        Assert.Equal(new[] { 4, 3, 2 }, y.Shape.ToArray());
+        for (int bi = 0; bi < 4; bi++)
+        {
+            var slice = Tensor.Create(TensorElementType.Int8, [6, 2], b.Data.Slice(bi * 12, 12));
+            var expected = CanonicalOps.MatMulInteger(a, slice, U8([], 9)).Elements<int>().ToArray();
+            Assert.Equal(expected, y.Elements<int>().Slice(bi * 6, 6).ToArray());
         }
     }
 
@@ -131,5 +161,18 @@ public class GemmTests
     {
         Assert.Equal(GemmPath.Scalar, Run(GemmPath.Scalar, () => KernelOptions.Current));
         Assert.True(KernelOptions.IsSupported(KernelOptions.BestSupported));
+        var before = KernelOptions.ForceScalar;
+        try
+        {
+            KernelOptions.ForceScalar = true;
+            Assert.Equal(GemmPath.Scalar, KernelOptions.Current);
+            using (KernelOptions.Use(KernelOptions.BestSupported)) Assert.Equal(KernelOptions.BestSupported, KernelOptions.Current);
+            KernelOptions.ForceScalar = false;
+            Assert.Equal(KernelOptions.BestSupported, KernelOptions.Current);
+        }
+        finally
+        {
+            KernelOptions.ForceScalar = before;
+        }
     }
 }
