@@ -1,0 +1,120 @@
+using Chain.Inference.Kernels;
+using static Chain.Inference.Tests.Kernels.KernelTestUtil;
+
+namespace Chain.Inference.Tests.Kernels;
+
+public class ConvTests
+{
+    /// <summary>Direct 2-D convolution in long: the definition, with padding contributing zero.</summary>
+    private static int[] Naive(Tensor x, Tensor w, int xzp, int[] wzp, int[] pads, int[] strides, int[] dil, int group, out int[] shape)
+    {
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        int m = w.Shape[0], cg = w.Shape[1], kh = w.Shape[2], kw = w.Shape[3];
+        int oh = (h + pads[0] + pads[2] - ((kh - 1) * dil[0] + 1)) / strides[0] + 1;
+        int ow = (wd + pads[1] + pads[3] - ((kw - 1) * dil[1] + 1)) / strides[1] + 1;
+        shape = [n, m, oh, ow];
+        var y = new int[n * m * oh * ow];
+        int mg = m / group;
+        for (int b = 0; b < n; b++)
+        for (int oc = 0; oc < m; oc++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        {
+            long s = 0;
+            var g = oc / mg;
+            for (int ci = 0; ci < cg; ci++)
+            for (int u = 0; u < kh; u++)
+            for (int v = 0; v < kw; v++)
+            {
+                int ih = i * strides[0] - pads[0] + u * dil[0], iw = j * strides[1] - pads[1] + v * dil[1];
+                if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
+                var xv = At(x, ((b * c + g * cg + ci) * h + ih) * wd + iw) - xzp;
+                var wv = At(w, ((oc * cg + ci) * kh + u) * kw + v) - wzp[oc];
+                s += (long)xv * wv;
+            }
+            y[((b * m + oc) * oh + i) * ow + j] = unchecked((int)s);
+        }
+        return y;
+    }
+
+    [Fact]
+    public void Onnx_documentation_example_without_padding()
+    {
+        // ConvInteger operator doc: x uint8 1×1×3×3 = 2..10, zp 1; w uint8 1×1×2×2 all 1.
+        var x = U8([1, 1, 3, 3], 2, 3, 4, 5, 6, 7, 8, 9, 10);
+        var w = U8([1, 1, 2, 2], 1, 1, 1, 1);
+        foreach (var path in SupportedPaths)
+        {
+            var y = Run(path, () => CanonicalOps.ConvInteger(x, w, U8([], 1), null, [], [], [], 1));
+            Assert.Equal(new[] { 1, 1, 2, 2 }, y.Shape.ToArray());
+            Assert.Equal(new[] { 12, 16, 24, 28 }, y.Elements<int>().ToArray());
+            var padded = Run(path, () => CanonicalOps.ConvInteger(x, w, U8([], 1), null, [1, 1, 1, 1], [], [], 1));
+            Assert.Equal(new[] { 1, 3, 5, 3, 5, 12, 16, 9, 11, 24, 28, 15, 7, 15, 17, 9 }, padded.Elements<int>().ToArray());
+        }
+    }
+
+    [Fact]
+    public void Random_convolutions_match_direct_convolution_on_every_path()
+    {
+        var rng = new Random(424242);
+        TensorElementType[] types = [TensorElementType.UInt8, TensorElementType.Int8];
+        for (var trial = 0; trial < 40; trial++)
+        {
+            var group = new[] { 1, 1, 2, 3 }[rng.Next(4)];
+            int cg = rng.Next(1, 5), mg = rng.Next(1, 7);
+            int c = cg * group, m = mg * group;
+            int kh = rng.Next(1, 4), kw = rng.Next(1, 4);
+            int[] dil = [rng.Next(1, 3), rng.Next(1, 3)];
+            int[] pads = [rng.Next(0, 3), rng.Next(0, 3), rng.Next(0, 3), rng.Next(0, 3)];
+            int[] strides = [rng.Next(1, 3), rng.Next(1, 3)];
+            int h = (kh - 1) * dil[0] + 1 + rng.Next(0, 9), wd = (kw - 1) * dil[1] + 1 + rng.Next(0, 30);
+            var n = rng.Next(1, 3);
+            var tx = types[rng.Next(2)];
+            var tw = types[rng.Next(2)];
+            var x = Random8(rng, tx, [n, c, h, wd]);
+            var w = Random8(rng, tw, [m, cg, kh, kw]);
+            var xzp = Random8(rng, tx, []);
+            var perChannel = rng.Next(2) == 0;
+            var wzp = Random8(rng, tw, perChannel ? [m] : []);
+            var wz = Enumerable.Range(0, m).Select(i => At(wzp, perChannel ? i : 0)).ToArray();
+            var expected = Naive(x, w, At(xzp, 0), wz, pads, strides, dil, group, out var shape);
+            foreach (var path in SupportedPaths)
+            {
+                var y = Run(path, () => CanonicalOps.ConvInteger(x, w, xzp, wzp, pads, strides, dil, group));
+                Assert.Equal(shape, y.Shape.ToArray());
+                Assert.True(expected.SequenceEqual(y.Elements<int>().ToArray()), $"trial {trial} path {path}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Large_im2col_spanning_several_chunks_agrees_across_paths()
+    {
+        var rng = new Random(99);
+        var x = Random8(rng, TensorElementType.UInt8, [1, 8, 30, 30]);
+        var w = Random8(rng, TensorElementType.Int8, [20, 8, 3, 3]);
+        var reference = Run(GemmPath.Scalar, () => CanonicalOps.ConvInteger(x, w, U8([], 128), S8([], 0), [1, 1, 1, 1], [], [], 1));
+        foreach (var path in SupportedPaths)
+            SameBytes(reference, Run(path, () => CanonicalOps.ConvInteger(x, w, U8([], 128), S8([], 0), [1, 1, 1, 1], [], [], 1)), path.ToString());
+    }
+
+    [Fact]
+    public void One_dimensional_convolution_is_supported()
+    {
+        var x = S8([1, 1, 5], 1, 2, 3, 4, 5);
+        var w = S8([1, 1, 2], 1, -1);
+        var y = CanonicalOps.ConvInteger(x, w, null, null, [0, 0], [2], [], 1);
+        Assert.Equal(new[] { 1, 1, 2 }, y.Shape.ToArray());
+        Assert.Equal(new[] { -1, -1 }, y.Elements<int>().ToArray());
+    }
+
+    [Fact]
+    public void Shape_errors_are_refused()
+    {
+        var x = U8([1, 2, 3, 3], new byte[18]);
+        Assert.Contains("group", Assert.Throws<InferenceException>(() => CanonicalOps.ConvInteger(x, U8([3, 1, 1, 1], 1, 1, 1), null, null, [], [], [], 2)).Message);
+        Assert.Contains("input channels", Assert.Throws<InferenceException>(() => CanonicalOps.ConvInteger(x, U8([1, 1, 1, 1], 1), null, null, [], [], [], 1)).Message);
+        Assert.Contains("larger", Assert.Throws<InferenceException>(() => CanonicalOps.ConvInteger(x, U8([1, 2, 4, 4], new byte[32]), null, null, [], [], [], 1)).Message);
+        Assert.Contains("pads", Assert.Throws<InferenceException>(() => CanonicalOps.ConvInteger(x, U8([1, 2, 1, 1], 1, 1), null, null, [1], [], [], 1)).Message);
+    }
+}
