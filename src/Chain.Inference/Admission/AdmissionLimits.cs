@@ -9,7 +9,7 @@ namespace Chain.Inference.Admission;
 public static class AdmissionLimits
 {
     /// <summary>Supported ai.onnx opset versions (inclusive).</summary>
-    public const long MinOpset = 10, MaxOpset = 21;
+    public const long MinOpset = 10, MaxOpset = 25;
 
     public const int MaxModelBytes = ProtocolLimits.MaxModelBytes;
 

@@ -5,22 +5,9 @@ namespace Chain.Inference.Tests.Admission;
 /// <summary>Finds the shared ONNX backend node test data (never copied into the project).</summary>
 internal static class Conformance
 {
-    public static string Directory()
-    {
-        if (Environment.GetEnvironmentVariable("ONNX_CONFORMANCE_DIR") is { Length: > 0 } env) return env;
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Chain.sln"))) dir = dir.Parent;
-        Assert.True(dir is not null, "cannot find the repository root (Chain.sln) above " + AppContext.BaseDirectory);
-        // ../shared/onnx-conformance from the repository root; a git worktree sits one level deeper, so
-        // the same relative folder is also looked for above the root.
-        for (var d = dir.Parent; d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "onnx-conformance");
-            if (System.IO.Directory.Exists(candidate)) return candidate;
-        }
-        Assert.Fail("ONNX conformance data not found: set ONNX_CONFORMANCE_DIR or provide ../shared/onnx-conformance");
-        return "";
-    }
+    public static string Directory() =>
+        Chain.Inference.Conformance.ConformanceRunner.Locate()
+        ?? throw new InvalidOperationException("ONNX conformance data not found: set ONNX_CONFORMANCE_DIR or provide ../shared/onnx-conformance");
 
     public static IEnumerable<string> Cases() =>
         System.IO.Directory.GetDirectories(Directory(), "test_*").Order(StringComparer.Ordinal);

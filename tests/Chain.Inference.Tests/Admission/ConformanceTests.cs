@@ -5,20 +5,18 @@ namespace Chain.Inference.Tests.Admission;
 
 /// <summary>
 /// Admission over the official ONNX backend node cases. What is refused as shipped, and why:
-/// - opset: dequantizelinear*, quantizelinear*, flatten*, reshape* (opset 25) and maxpool* (opset 22) are
-///   outside the supported range 10–21.
-/// - float: add, matmul_2d, gemm_default_no_bias, argmax*, relu and dynamicquantizelinear take float32
-///   graph inputs; qlinearconv and qlinearmatmul* take their scales as float32 graph inputs (a deployed
+/// - float: add, matmul_2d, gemm_default_no_bias, argmax*, relu, dynamicquantizelinear, maxpool_2d_default/pads,
+///   flatten*, reshape*, quantizelinear* and dequantizelinear* take float32 graph inputs; qlinearconv and qlinearmatmul* take their scales as float32 graph inputs (a deployed
 ///   model carries scales as initializers; the "normalized" test below freezes them).
 /// - unsupported-op: MatMul, Gemm and DynamicQuantizeLinear are not in the subset.
-/// Admitted as shipped: clip_default_int8_*, convinteger_without_padding, matmulinteger.
+/// Admitted as shipped: clip_default_int8_*, convinteger_without_padding, matmulinteger, maxpool_2d_uint8 (opset 22).
 /// </summary>
 public class ConformanceTests
 {
     private static readonly HashSet<string> AdmittedAsShipped =
     [
         "test_clip_default_int8_inbounds", "test_clip_default_int8_max", "test_clip_default_int8_min",
-        "test_convinteger_without_padding", "test_matmulinteger",
+        "test_convinteger_without_padding", "test_matmulinteger", "test_maxpool_2d_uint8",
     ];
 
     /// <summary>Float computations: refused even after normalization, with these codes.</summary>

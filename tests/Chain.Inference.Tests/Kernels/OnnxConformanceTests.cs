@@ -10,20 +10,6 @@ namespace Chain.Inference.Tests.Kernels;
 /// </summary>
 public class OnnxConformanceTests
 {
-    private static string? Root()
-    {
-        var env = Environment.GetEnvironmentVariable("ONNX_CONFORMANCE_DIR");
-        if (!string.IsNullOrEmpty(env) && Directory.Exists(env)) return env;
-        // ../shared/onnx-conformance from the repository root; worktrees sit deeper, so every ancestor
-        // of the test binaries is tried.
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "onnx-conformance");
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
     public static TheoryData<string> Cases => new(
         "test_matmulinteger", "test_convinteger_without_padding",
         "test_qlinearmatmul_2D_int8_float32", "test_qlinearmatmul_2D_uint8_float32", "test_qlinearmatmul_3D_uint8_float32",
@@ -36,10 +22,9 @@ public class OnnxConformanceTests
     [MemberData(nameof(Cases))]
     public void Kernel_reproduces_the_official_expected_output(string name)
     {
-        var root = Root();
-        // xunit 2 has no runtime skip; without the shared data there is nothing to compare against.
-        if (root is null) return;
-        var dir = Path.Combine(root!, name);
+        var root = Chain.Inference.Conformance.ConformanceRunner.Locate()
+            ?? throw new InvalidOperationException("ONNX conformance cases not found: expected ../shared/onnx-conformance beside the repository or $ONNX_CONFORMANCE_DIR");
+        var dir = Path.Combine(root, name);
         var (node, graphInputs) = ReadModel(File.ReadAllBytes(Path.Combine(dir, "model.onnx")));
         foreach (var set in Directory.GetDirectories(dir, "test_data_set_*").Order())
         {

@@ -59,7 +59,7 @@ public class HostileInputTests
     [Fact]
     public void Every_truncation_of_a_conformance_model_is_refused_cleanly()
     {
-        var bytes = File.ReadAllBytes(Path.Combine(Conformance.Directory(), "test_qlinearconv", "model.onnx"));
+        var bytes = File.ReadAllBytes(Path.Combine(Tests.Admission.Conformance.Directory(), "test_qlinearconv", "model.onnx"));
         for (var n = 0; n < bytes.Length; n++)
         {
             var prefix = bytes.AsSpan(0, n).ToArray();

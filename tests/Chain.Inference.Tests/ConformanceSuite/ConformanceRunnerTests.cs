@@ -1,7 +1,7 @@
 using Chain.Inference.Conformance;
 using Xunit.Abstractions;
 
-namespace Chain.Inference.Tests.Conformance;
+namespace Chain.Inference.Tests.ConformanceSuite;
 
 public class ConformanceRunnerTests(ITestOutputHelper output)
 {
