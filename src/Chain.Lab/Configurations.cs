@@ -33,10 +33,10 @@ public abstract class LabConfiguration
 
     public override string ToString() => Name;
 
-    /// <summary>Runs every input once after one untimed warm-up run (JIT, ORT first-run allocation).</summary>
-    protected static ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, string? detail = null)
+    /// <summary>Runs every input once, timed, after untimed warm-up runs (JIT tiering, ORT first-run allocation).</summary>
+    protected static ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, string? detail = null)
     {
-        executor.Run(inputs[0].Tensors);
+        WarmUp(() => executor.Run(inputs[0].Tensors), spec.WarmupMs);
         var hashes = new string[inputs.Count];
         var clock = new Stopwatch();
         for (int i = 0; i < inputs.Count; i++)
@@ -48,10 +48,25 @@ public abstract class LabConfiguration
         }
         return new ConfigRun(hashes, clock.Elapsed.TotalMilliseconds / inputs.Count, detail);
     }
+
+    /// <summary>
+    /// Repeats <paramref name="run"/> for about <paramref name="milliseconds"/> (at least once, at most 200 times):
+    /// long enough for .NET to move hot kernels from tier-0 to optimised code, so latencies compare code, not JIT state.
+    /// </summary>
+    public static void WarmUp(Action run, int milliseconds)
+    {
+        var clock = Stopwatch.StartNew();
+        var count = 0;
+        do
+        {
+            run();
+            count++;
+        } while (clock.ElapsedMilliseconds < milliseconds && count < 200);
+    }
 }
 
-/// <summary>How the input set was generated, so a child process can rebuild it exactly.</summary>
-public sealed record LabInputSpec(int PerPattern, int Seed);
+/// <summary>How the input set was generated, so a child process can rebuild it exactly, and how long to warm up before timing.</summary>
+public sealed record LabInputSpec(int PerPattern, int Seed, int WarmupMs = 0);
 
 /// <summary>The canonical executor in-process with <see cref="KernelOptions.Use"/> forcing one GEMM path.</summary>
 public sealed class CanonicalPathConfiguration(GemmPath path) : LabConfiguration
@@ -63,7 +78,7 @@ public sealed class CanonicalPathConfiguration(GemmPath path) : LabConfiguration
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
         using var scope = KernelOptions.Use(Path);
-        return Time(model.Canonical!, inputs);
+        return Time(model.Canonical!, inputs, spec);
     }
 
     public override IReadOnlyList<NodeOutputHash> Trace(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, int index)
@@ -84,7 +99,7 @@ public sealed class OrtConfiguration(OrtSettings settings) : LabConfiguration
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
         using var ort = new OrtExecutor(model.Bytes, Settings);
-        return Time(ort, inputs);
+        return Time(ort, inputs, spec);
     }
 
     public override IReadOnlyList<NodeOutputHash> Trace(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, int index)

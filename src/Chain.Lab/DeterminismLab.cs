@@ -48,6 +48,9 @@ public sealed class LabOptions
     public int InputsPerPattern { get; init; } = 20;
     public int Seed { get; init; } = 1;
 
+    /// <summary>Untimed warm-up per configuration and model before latencies are taken.</summary>
+    public int WarmupMs { get; init; } = 200;
+
     /// <summary>How long the int8 peak microbenchmark runs.</summary>
     public TimeSpan PeakDuration { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -80,7 +83,7 @@ public static class DeterminismLab
     public static LabReport Run(IReadOnlyList<LabModel> models, IReadOnlyList<LabConfiguration> configurations, LabOptions options,
         Action<LabProgress>? progress = null)
     {
-        var spec = new LabInputSpec(options.InputsPerPattern, options.Seed);
+        var spec = new LabInputSpec(options.InputsPerPattern, options.Seed, options.WarmupMs);
         var prepared = models.Select(PreparedModel.Load).ToArray();
         try
         {
@@ -153,7 +156,7 @@ public static class DeterminismLab
                 }
                 else
                 {
-                    node = "(not localised: node outputs agree when traced)";
+                    node = "(not localised: every node output agrees once intermediates are exposed, e.g. a fusion that exposing them prevents)";
                 }
             }
             catch (Exception e) when (e is not OutOfMemoryException)

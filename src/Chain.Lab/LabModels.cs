@@ -30,6 +30,29 @@ public static class LabModels
     public static IReadOnlyList<LabModel> Adversarial() => [GemmTies(), GemmBigAccumulator(), ConvOdd()];
 
     /// <summary>
+    /// The two genesis models, looked up as genesis/models/*.onnx in <paramref name="startDirectory"/> or the
+    /// nearest folder above it (so the command works from anywhere inside the repository).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">A genesis model is in none of those folders.</exception>
+    public static IReadOnlyList<LabModel> Genesis(string startDirectory)
+    {
+        var list = new List<LabModel>();
+        foreach (var relative in new[] { GenesisMlp, GenesisCnn })
+        {
+            string? found = null;
+            for (var dir = new DirectoryInfo(startDirectory); dir is not null && found is null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, relative);
+                if (File.Exists(candidate)) found = candidate;
+            }
+            if (found is null)
+                throw new FileNotFoundException($"genesis model {relative} not found in {startDirectory} or any folder above it", relative);
+            list.Add(new LabModel("genesis-" + Path.GetFileNameWithoutExtension(relative), File.ReadAllBytes(found)));
+        }
+        return list;
+    }
+
+    /// <summary>
     /// QLinearMatMul u8×s8 with a_scale=1, b_scale=1, y_scale=2: the requantization multiplier is exactly 0.5,
     /// so every odd accumulator lands on a .5 tie. Sparse ±1 weights keep outputs mostly unsaturated.
     /// </summary>

@@ -42,13 +42,13 @@ public static class LabWorker
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     /// <param name="only">Run just this input index (trace requests), or all when null.</param>
-    public static void Run(byte[] modelBytes, int perPattern, int seed, bool trace, int? only, TextWriter output)
+    public static void Run(byte[] modelBytes, int perPattern, int seed, bool trace, int? only, int warmupMs, TextWriter output)
     {
         using var canonical = CanonicalExecutor.Load(modelBytes);
         var inputs = LabInputs.Create(canonical.Inputs, perPattern, seed);
         output.WriteLine(JsonSerializer.Serialize(new WorkerHeader(KernelOptions.Current.ToString().ToLowerInvariant(),
             Avx512F.IsSupported, Avx2.IsSupported, Vector128.IsHardwareAccelerated), Json));
-        canonical.Run(inputs[0].Tensors);
+        LabConfiguration.WarmUp(() => canonical.Run(inputs[0].Tensors), warmupMs);
         var clock = new Stopwatch();
         for (int i = 0; i < inputs.Count; i++)
         {
@@ -165,6 +165,7 @@ public sealed class ChildProcessConfiguration(IReadOnlyList<string> disabled, IW
         try
         {
             var args = new List<string> { LabWorker.Command, "--model", file, "--inputs", spec.PerPattern.ToString(), "--seed", spec.Seed.ToString() };
+            if (spec.WarmupMs > 0) args.AddRange(["--warmup-ms", spec.WarmupMs.ToString()]);
             if (trace) args.Add("--trace");
             if (only is { } o) args.AddRange(["--only", o.ToString()]);
             return LabWorker.Parse(launcher.Run(Disabled.ToDictionary(d => d, _ => "0"), args));

@@ -25,10 +25,11 @@ internal static class DeterminismCommand
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file" };
         var report = new Option<string?>("--report") { Description = "Write report.json, report.md and chart.png into this folder" };
         var noChild = new Option<bool>("--no-child") { Description = "Skip the child-process configurations (DOTNET_Enable*=0)" };
+        var warmup = new Option<int>("--warmup-ms") { Description = "Untimed warm-up per configuration before latencies are taken", DefaultValueFactory = _ => 200 };
         var command = new Command("determinism",
             "Measure bit-exactness of the canonical executor across GEMM paths and CPU feature sets, and of ONNX Runtime across optimisation levels and threads")
         {
-            model, inputs, seed, json, report, noChild,
+            model, inputs, seed, json, report, noChild, warmup,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -41,7 +42,7 @@ internal static class DeterminismCommand
             try
             {
                 lab = LabConsole.RunWithProgress(output, progress =>
-                    DeterminismLab.Run(models, configurations, new LabOptions { InputsPerPattern = perPattern, Seed = result.GetValue(seed) }, progress));
+                    DeterminismLab.Run(models, configurations, new LabOptions { InputsPerPattern = perPattern, Seed = result.GetValue(seed), WarmupMs = Math.Max(0, result.GetValue(warmup)) }, progress));
             }
             catch (ModelRefusedException e)
             {
@@ -67,14 +68,15 @@ internal static class DeterminismCommand
         var seed = new Option<int>("--seed") { Required = true };
         var trace = new Option<bool>("--trace");
         var only = new Option<int?>("--only");
-        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only };
+        var warmup = new Option<int>("--warmup-ms");
+        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup };
         command.Hidden = true;
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var bytes = InferCommand.ReadFile(result.GetValue(model)!, "model");
             try
             {
-                LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), output);
+                LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output);
             }
             catch (ModelRefusedException e)
             {
@@ -91,11 +93,13 @@ internal static class DeterminismCommand
         switch (model)
         {
             case "genesis":
-                foreach (var file in new[] { LabModels.GenesisMlp, LabModels.GenesisCnn })
+                try
                 {
-                    var path = FindUpwards(file)
-                        ?? throw new CliException($"genesis model {file} not found in this folder or any above it (build the genesis models first, or use --model adversarial / --model FILE)");
-                    list.Add(new LabModel(Path.GetFileNameWithoutExtension(file), InferCommand.ReadFile(path, "model")));
+                    list.AddRange(LabModels.Genesis(Directory.GetCurrentDirectory()));
+                }
+                catch (FileNotFoundException e)
+                {
+                    throw new CliException($"{e.Message} (produce the genesis models first, or use --model adversarial / --model FILE)");
                 }
                 list.AddRange(LabModels.Adversarial());
                 break;
@@ -115,25 +119,19 @@ internal static class DeterminismCommand
         return list;
     }
 
-    private static string? FindUpwards(string relative)
-    {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
     private static void Print(TextWriter output, LabReport lab)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        // Redirected output reports 80 columns; the table is unreadable that narrow.
+        console.Profile.Width = Math.Max(console.Profile.Width, 180);
         output.WriteLine($"int8 peak (single thread, {lab.Peak.Instruction}): {lab.Peak.Gops:F1} GOPS; {lab.InputsPerModel} inputs per model");
         var table = new Table().AddColumns("model", "configuration", "bit-match", "first divergent node", "ms", "GOPS", "% peak");
         foreach (var r in lab.Rows)
         {
             var colour = r.FullMatch ? "green" : r.Consensus ? "red" : "yellow";
-            var node = r.Error is not null ? "error: " + r.Error : r.DivergentNode is null ? "" : $"{r.DivergentNode} ({r.DivergentOp}) at {r.FirstDivergentInput}";
+            var node = r.Error is not null ? "error: " + r.Error
+                : r.DivergentNode is null ? ""
+                : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
             table.AddRow(Markup.Escape(r.Model + (r.Consensus ? "" : " (float)")), Markup.Escape(r.Configuration),
                 $"[{colour}]{r.Matches}/{r.Runs} ({r.MatchRate * 100:F1}%)[/]", Markup.Escape(node),
                 r.MeanLatencyMs.ToString("F3"), r.Gops.ToString("F2"), (r.PeakFraction * 100).ToString("F1"));
