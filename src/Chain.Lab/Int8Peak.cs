@@ -22,18 +22,24 @@ public static class Int8Peak
             : Avx2.IsSupported ? ("vpmaddubsw+vpmaddwd ymm (AVX2)", 8L * 32, Avx2Chain)
             : ("scalar int32 multiply-add", 8L, Scalar);
         body(Iterations / 16); // JIT and warm the core before timing
-        long calls = 0;
+        // Best of five windows: a peak is a maximum, and on a shared machine any window can be interrupted.
+        var best = 0.0;
         int sink = 0;
-        var clock = Stopwatch.StartNew();
-        do
+        var window = duration / 5;
+        for (int w = 0; w < 5; w++)
         {
-            sink ^= body(Iterations);
-            calls++;
-        } while (clock.Elapsed < duration);
-        clock.Stop();
+            long calls = 0;
+            var clock = Stopwatch.StartNew();
+            do
+            {
+                sink ^= body(Iterations);
+                calls++;
+            } while (clock.Elapsed < window);
+            clock.Stop();
+            best = Math.Max(best, 2.0 * macsPerCall * Iterations * calls / clock.Elapsed.TotalSeconds / 1e9);
+        }
         GC.KeepAlive(sink);
-        var ops = 2.0 * macsPerCall * Iterations * calls;
-        return new PeakResult(name, ops / clock.Elapsed.TotalSeconds / 1e9);
+        return new PeakResult(name, best);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -80,7 +80,7 @@ public static class LabReportWriter
         plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         plot.Axes.Bottom.TickLabelStyle.FontSize = 10;
-        plot.Axes.Bottom.MinimumSize = 260;
+        plot.Axes.Bottom.MinimumSize = 280;
         plot.YLabel("log10(mean latency, µs)");
         plot.Title("Determinism lab: latency per configuration (green/blue = 100% bit-match, red = diverged)");
         plot.Axes.Margins(bottom: 0);

@@ -130,7 +130,8 @@ public sealed class ProcessWorkerLauncher(string fileName, IReadOnlyList<string>
 public sealed class ChildProcessConfiguration(IReadOnlyList<string> disabled, IWorkerLauncher launcher) : LabConfiguration
 {
     public IReadOnlyList<string> Disabled { get; } = disabled;
-    public override string Name => "child " + string.Join(",", Disabled.Select(d => d + "=0"));
+    // "DOTNET_Enable" is dropped from the name to keep report columns and chart labels short.
+    public override string Name => "child " + string.Join(",", Disabled.Select(d => d.Replace("DOTNET_Enable", "", StringComparison.Ordinal) + "=0"));
     public override ConfigKind Kind => ConfigKind.ChildProcess;
 
     /// <summary>Each variable alone, then all three.</summary>

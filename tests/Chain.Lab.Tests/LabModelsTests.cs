@@ -108,3 +108,16 @@ public class LabModelsTests
         }
     }
 }
+
+public class Int8PeakTests
+{
+    [Fact]
+    public void Peak_names_the_instruction_and_measures_a_positive_rate()
+    {
+        var peak = Int8Peak.Measure(TimeSpan.FromMilliseconds(100));
+        Assert.True(peak.Gops > 0.1, $"{peak.Gops} GOPS");
+        var expected = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? "AVX-VNNI"
+            : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2" : "scalar";
+        Assert.Contains(expected, peak.Instruction);
+    }
+}

@@ -50,6 +50,7 @@ public class WorkerTests
         var run = config.Run(prepared, inputs, new LabInputSpec(1, 8));
         Assert.Equal(CanonicalHashes(model, 1, 8), run.OutputHashes);
         Assert.Contains("child path scalar", run.Detail);
+        Assert.Equal("child HWIntrinsic=0", config.Name);
         Assert.Contains("hw=False", run.Detail);
         // Tracing goes through the child too: both nodes of a two-node model, same hashes as in-process.
         using var conv = PreparedModel.Load(LabModels.ConvOdd());
