@@ -50,7 +50,7 @@ public abstract class LabConfiguration
     }
 
     /// <summary>
-    /// Repeats <paramref name="run"/> for about <paramref name="milliseconds"/> (at least once, at most 200 times):
+    /// Repeats <paramref name="run"/> for about <paramref name="milliseconds"/> (at least once, at most 100,000 times):
     /// long enough for .NET to move hot kernels from tier-0 to optimised code, so latencies compare code, not JIT state.
     /// </summary>
     public static void WarmUp(Action run, int milliseconds)
@@ -61,7 +61,7 @@ public abstract class LabConfiguration
         {
             run();
             count++;
-        } while (clock.ElapsedMilliseconds < milliseconds && count < 200);
+        } while (clock.ElapsedMilliseconds < milliseconds && count < 100_000);
     }
 }
 
