@@ -26,6 +26,8 @@ public static class CliApp
         root.Add(ModelCommand.Create());
         root.Add(InferCommand.Create());
         root.Add(ConformanceCommand.Create());
+        root.Add(DeterminismCommand.Create());
+        root.Add(DeterminismCommand.CreateWorker());
         return root;
     }
 

@@ -1,0 +1,188 @@
+using Chain.Inference.Kernels;
+using Chain.Inference.Runtime;
+
+namespace Chain.Lab;
+
+/// <summary>One configuration on one model: how often it reproduced the reference bytes, where it first diverged, how fast it ran.</summary>
+public sealed record LabRow(
+    string Model,
+    string Configuration,
+    ConfigKind Kind,
+    bool Consensus,
+    int Runs,
+    int Matches,
+    double MatchRate,
+    string? FirstDivergentInput,
+    string? DivergentNode,
+    string? DivergentOp,
+    double MeanLatencyMs,
+    double Gops,
+    double PeakFraction,
+    string? Detail,
+    string? Error)
+{
+    public bool FullMatch => Error is null && Runs > 0 && Matches == Runs;
+}
+
+public sealed record LabModelInfo(string Name, string ModelId, bool IsFloat, long Macs, string Reference, int Nodes);
+
+public sealed record LabReport(
+    string Machine,
+    string BestGemmPath,
+    PeakResult Peak,
+    int InputsPerPattern,
+    int Seed,
+    int InputsPerModel,
+    IReadOnlyList<LabModelInfo> Models,
+    IReadOnlyList<LabRow> Rows)
+{
+    /// <summary>True when every consensus (integer model) configuration reproduced the reference on every input.</summary>
+    public bool ConsensusAllMatch => Rows.Where(r => r.Consensus).All(r => r.FullMatch);
+}
+
+/// <summary>Progress of a lab run: finished (model, configuration) pairs out of the total, and what runs next.</summary>
+public readonly record struct LabProgress(int Done, int Total, string Current);
+
+public sealed class LabOptions
+{
+    public int InputsPerPattern { get; init; } = 20;
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Untimed warm-up per configuration and model before latencies are taken.</summary>
+    public int WarmupMs { get; init; } = 200;
+
+    /// <summary>How long the int8 peak microbenchmark runs.</summary>
+    public TimeSpan PeakDuration { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Null to measure; a value to skip the benchmark (tests).</summary>
+    public PeakResult? Peak { get; init; }
+}
+
+/// <summary>
+/// The determinism lab. For each model it computes the reference outputs — the canonical executor on the
+/// best GEMM path, in this process (for the float contrast model: ORT, optimisations off, one thread) — then
+/// runs every configuration on the same inputs and compares output bytes input by input. On the first
+/// mismatch it traces both sides node by node to name the first node whose output differs.
+/// </summary>
+public static class DeterminismLab
+{
+    public static readonly OrtSettings FloatReference = new(OrtOptimization.Disabled, 1);
+
+    /// <summary>Every in-process GEMM path the CPU supports, the child-process variants (when a launcher is given) and ORT at 4 levels × 1/2/4 threads.</summary>
+    public static IReadOnlyList<LabConfiguration> DefaultConfigurations(IWorkerLauncher? launcher)
+    {
+        var list = new List<LabConfiguration>();
+        list.AddRange(Enum.GetValues<GemmPath>().Where(KernelOptions.IsSupported).Select(p => new CanonicalPathConfiguration(p)));
+        if (launcher is not null) list.AddRange(ChildProcessConfiguration.Standard(launcher));
+        foreach (var level in Enum.GetValues<OrtOptimization>())
+            foreach (var threads in new[] { 1, 2, 4 })
+                list.Add(new OrtConfiguration(new OrtSettings(level, threads)));
+        return list;
+    }
+
+    public static LabReport Run(IReadOnlyList<LabModel> models, IReadOnlyList<LabConfiguration> configurations, LabOptions options,
+        Action<LabProgress>? progress = null)
+    {
+        var spec = new LabInputSpec(options.InputsPerPattern, options.Seed, options.WarmupMs);
+        var prepared = models.Select(PreparedModel.Load).ToArray();
+        try
+        {
+            var total = prepared.Sum(m => configurations.Count(c => c.AppliesTo(m)) + 1) + 1;
+            var done = 0;
+            void Step(string label) => progress?.Invoke(new LabProgress(done++, total, label));
+
+            Step("int8 peak");
+            var peak = options.Peak ?? Int8Peak.Measure(options.PeakDuration);
+            var rows = new List<LabRow>();
+            var infos = new List<LabModelInfo>();
+            var inputsPerModel = 0;
+            foreach (var model in prepared)
+            {
+                var inputs = LabInputs.Create(model.Inputs, spec.PerPattern, spec.Seed);
+                inputsPerModel = inputs.Count;
+                Step($"{model.Name}: reference");
+                LabConfiguration reference = model.IsFloat
+                    ? new OrtConfiguration(FloatReference)
+                    : new CanonicalPathConfiguration(KernelOptions.BestSupported);
+                var expected = reference.Run(model, inputs, spec);
+                infos.Add(new LabModelInfo(model.Name, Chain.Core.Hashing.DomainHash.Compute(Chain.Core.Hashing.HashDomain.Model, model.Bytes).ToString(),
+                    model.IsFloat, model.Macs, reference.Name, model.Order.Count));
+                foreach (var config in configurations.Where(c => c.AppliesTo(model)))
+                {
+                    Step($"{model.Name}: {config.Name}");
+                    rows.Add(Measure(model, inputs, spec, reference, expected, config, peak));
+                }
+            }
+            progress?.Invoke(new LabProgress(total, total, "done"));
+            return new LabReport(Environment.MachineName + $" ({Environment.ProcessorCount} cpus)", KernelOptions.BestSupported.ToString().ToLowerInvariant(),
+                peak, spec.PerPattern, spec.Seed, inputsPerModel, infos, rows);
+        }
+        finally
+        {
+            foreach (var m in prepared) m.Dispose();
+        }
+    }
+
+    private static LabRow Measure(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, LabConfiguration reference,
+        ConfigRun expected, LabConfiguration config, PeakResult peak)
+    {
+        var consensus = !model.IsFloat;
+        ConfigRun run;
+        try
+        {
+            run = config.Run(model, inputs, spec);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new LabRow(model.Name, config.Name, config.Kind, consensus, inputs.Count, 0, 0, null, null, null, 0, 0, 0, null, e.Message);
+        }
+        var matches = 0;
+        int? first = null;
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (run.OutputHashes[i] == expected.OutputHashes[i]) matches++;
+            else first ??= i;
+        }
+        string? node = null, op = null, detail = run.Detail;
+        if (first is { } index)
+        {
+            try
+            {
+                var divergent = DivergenceLocator.FirstDivergence(reference.Trace(model, inputs, spec, index), config.Trace(model, inputs, spec, index));
+                if (divergent is { } d)
+                {
+                    node = d.Node;
+                    op = d.OpType;
+                }
+                else
+                {
+                    node = "(not localised: every node output agrees once intermediates are exposed, e.g. a fusion that exposing them prevents)";
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                node = $"(trace failed: {e.Message})";
+            }
+        }
+        var gops = run.MeanLatencyMs > 0 ? 2.0 * model.Macs / (run.MeanLatencyMs * 1e-3) / 1e9 : 0;
+        return new LabRow(model.Name, config.Name, config.Kind, consensus, inputs.Count, matches, (double)matches / inputs.Count,
+            first is { } f ? inputs[f].Label : null, node, op, run.MeanLatencyMs, gops, peak.Gops > 0 ? gops / peak.Gops : 0, detail, null);
+    }
+}
+
+/// <summary>Finds the first node, in the reference's execution order, whose output hash differs between two traces.</summary>
+public static class DivergenceLocator
+{
+    /// <returns>The reference's entry for that node, or null when every node both traces share agrees.</returns>
+    public static NodeOutputHash? FirstDivergence(IReadOnlyList<NodeOutputHash> reference, IReadOnlyList<NodeOutputHash> actual)
+    {
+        var byOutput = new Dictionary<string, NodeOutputHash>(StringComparer.Ordinal);
+        foreach (var a in actual) byOutput[a.Output] = a;
+        foreach (var r in reference)
+        {
+            // A node the other side did not record (e.g. fused away) is skipped; one it recorded differently is the answer.
+            if (byOutput.TryGetValue(r.Output, out var a) && a.Hash != r.Hash) return r;
+        }
+        return null;
+    }
+}

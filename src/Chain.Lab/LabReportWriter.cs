@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ScottPlot;
+
+namespace Chain.Lab;
+
+/// <summary>Writes a <see cref="LabReport"/> as JSON, a Markdown table and a PNG chart.</summary>
+public static class LabReportWriter
+{
+    public const string JsonFile = "report.json", MarkdownFile = "report.md", ChartFile = "chart.png";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static string ToJson(LabReport report) => JsonSerializer.Serialize(report, Json);
+
+    public static LabReport FromJson(string json) =>
+        JsonSerializer.Deserialize<LabReport>(json, Json) ?? throw new InvalidDataException("empty lab report");
+
+    /// <summary>Writes report.json, report.md and chart.png into <paramref name="directory"/> (created if needed).</summary>
+    public static void WriteAll(LabReport report, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, JsonFile), ToJson(report));
+        File.WriteAllText(Path.Combine(directory, MarkdownFile), ToMarkdown(report));
+        WriteChart(report, Path.Combine(directory, ChartFile));
+    }
+
+    public static string ToMarkdown(LabReport report)
+    {
+        var md = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine("# Determinism lab report").AppendLine();
+        md.AppendLine(c, $"- machine: {report.Machine}; best GEMM path: {report.BestGemmPath}");
+        md.AppendLine(c, $"- int8 peak (single thread, {report.Peak.Instruction}): {report.Peak.Gops:F1} GOPS");
+        md.AppendLine(c, $"- inputs: {report.InputsPerPattern} per pattern family, {report.InputsPerModel} per model, seed {report.Seed}");
+        md.AppendLine(c, $"- verdict: {(report.ConsensusAllMatch ? "every consensus configuration matched the canonical reference bit for bit" : "SOME CONSENSUS CONFIGURATION DIVERGED")}");
+        md.AppendLine().AppendLine("| model | MACs | reference | model id |").AppendLine("|---|---:|---|---|");
+        foreach (var m in report.Models)
+            md.AppendLine(c, $"| {m.Name}{(m.IsFloat ? " (float contrast)" : "")} | {m.Macs:N0} | {m.Reference} | {m.ModelId[..16]}… |");
+        md.AppendLine().AppendLine("| model | configuration | bit-match | rate | first divergent node | latency ms | GOPS | % of peak | note |")
+            .AppendLine("|---|---|---:|---:|---|---:|---:|---:|---|");
+        foreach (var r in report.Rows)
+        {
+            var node = r.DivergentNode is null ? "—" : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
+            var note = r.Error is not null ? "error: " + r.Error : r.Detail ?? "";
+            md.AppendLine(c, $"| {r.Model} | {r.Configuration} | {r.Matches}/{r.Runs} | {r.MatchRate * 100:F1}% | {Escape(node)} | {r.MeanLatencyMs:F4} | {r.Gops:F2} | {r.PeakFraction * 100:F1}% | {Escape(note)} |");
+        }
+        return md.ToString();
+    }
+
+    private static string Escape(string text) => text.Replace("|", "\\|").Replace("\n", " ");
+
+    /// <summary>Mean latency per configuration and model (log scale); red bars are configurations that diverged.</summary>
+    public static void WriteChart(LabReport report, string path)
+    {
+        var plot = new Plot();
+        var bars = new List<Bar>();
+        var ticks = new List<Tick>();
+        var position = 0.0;
+        string? lastModel = null;
+        foreach (var r in report.Rows)
+        {
+            if (lastModel is not null && lastModel != r.Model) position += 1; // a gap between models
+            lastModel = r.Model;
+            var colour = r.Error is not null ? Colors.Gray : r.FullMatch ? (r.Consensus ? Colors.SeaGreen : Colors.SteelBlue) : Colors.Crimson;
+            // Log10 of microseconds keeps sub-millisecond and second-long runs readable on one axis.
+            bars.Add(new Bar { Position = position, Value = Math.Log10(Math.Max(r.MeanLatencyMs * 1000, 1)), FillColor = colour });
+            ticks.Add(new Tick(position, $"{r.Model} · {r.Configuration}"));
+            position += 1;
+        }
+        plot.Add.Bars(bars);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Axes.Bottom.TickLabelStyle.FontSize = 10;
+        plot.Axes.Bottom.MinimumSize = 280;
+        plot.YLabel("log10(mean latency, µs)");
+        plot.Title("Determinism lab: latency per configuration (green/blue = 100% bit-match, red = diverged)");
+        plot.Axes.Margins(bottom: 0);
+        plot.SavePng(path, Math.Max(900, 18 * bars.Count + 200), 700);
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Chain.Core;
+using Chain.Inference.Kernels;
+using Chain.Inference.Runtime;
+
+namespace Chain.Lab;
+
+/// <summary>The first line a worker prints: what the child process's runtime let it use.</summary>
+public sealed record WorkerHeader(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("avx512f")] bool Avx512F,
+    [property: JsonPropertyName("avx2")] bool Avx2,
+    [property: JsonPropertyName("hw_intrinsics")] bool HardwareIntrinsics);
+
+public sealed record WorkerNode(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("node")] string Node,
+    [property: JsonPropertyName("op")] string Op,
+    [property: JsonPropertyName("output")] string Output,
+    [property: JsonPropertyName("hash")] string Hash);
+
+/// <summary>One line per input: its output hash, latency and (when asked) the node trace.</summary>
+public sealed record WorkerResult(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("hash")] string Hash,
+    [property: JsonPropertyName("ms")] double Milliseconds,
+    [property: JsonPropertyName("trace")] IReadOnlyList<WorkerNode>? Trace);
+
+/// <summary>
+/// The child side of the process configurations (`chain determinism-worker`): runs the canonical executor
+/// on the lab's input set, as rebuilt from (N, seed), and prints JSON lines on stdout. It runs in a process
+/// whose DOTNET_Enable* variables decide which instruction sets .NET (and so the kernels) may use.
+/// </summary>
+public static class LabWorker
+{
+    public const string Command = "determinism-worker";
+
+    private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    /// <param name="only">Run just this input index (trace requests), or all when null.</param>
+    public static void Run(byte[] modelBytes, int perPattern, int seed, bool trace, int? only, int warmupMs, TextWriter output)
+    {
+        using var canonical = CanonicalExecutor.Load(modelBytes);
+        var inputs = LabInputs.Create(canonical.Inputs, perPattern, seed);
+        output.WriteLine(JsonSerializer.Serialize(new WorkerHeader(KernelOptions.Current.ToString().ToLowerInvariant(),
+            Avx512F.IsSupported, Avx2.IsSupported, Vector128.IsHardwareAccelerated), Json));
+        LabConfiguration.WarmUp(() => canonical.Run(inputs[0].Tensors), warmupMs);
+        var clock = new Stopwatch();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (only is { } o && o != i) continue;
+            clock.Restart();
+            var outputs = canonical.Run(inputs[i].Tensors);
+            clock.Stop();
+            IReadOnlyList<WorkerNode>? nodes = null;
+            if (trace)
+            {
+                nodes = canonical.RunTraced(inputs[i].Tensors).Trace
+                    .Select(t => new WorkerNode(t.NodeIndex, t.Node, t.OpType, t.Output, t.Hash.ToString())).ToArray();
+            }
+            output.WriteLine(JsonSerializer.Serialize(new WorkerResult(i, LabInputs.OutputHash(outputs), clock.Elapsed.TotalMilliseconds, nodes), Json));
+        }
+    }
+
+    /// <summary>Parses a worker's stdout.</summary>
+    public static (WorkerHeader Header, IReadOnlyList<WorkerResult> Results) Parse(string stdout)
+    {
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length == 0) throw new InvalidOperationException("the worker printed nothing");
+        var header = JsonSerializer.Deserialize<WorkerHeader>(lines[0], Json) ?? throw new InvalidOperationException("bad worker header");
+        var results = lines.Skip(1).Select(l => JsonSerializer.Deserialize<WorkerResult>(l, Json)
+            ?? throw new InvalidOperationException($"bad worker line: {l}")).ToArray();
+        return (header, results);
+    }
+
+    internal static NodeOutputHash ToNodeHash(WorkerNode n) => new(n.Index, n.Node, n.Op, n.Output, Hash32.Parse(n.Hash));
+}
+
+/// <summary>Starts a worker process with extra environment variables and returns its stdout.</summary>
+public interface IWorkerLauncher
+{
+    string Run(IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> arguments);
+}
+
+/// <summary>Launches <c>fileName leadingArguments... arguments...</c>, e.g. the chain apphost, or <c>dotnet chain.dll</c>.</summary>
+public sealed class ProcessWorkerLauncher(string fileName, IReadOnlyList<string> leadingArguments) : IWorkerLauncher
+{
+    public string FileName { get; } = fileName;
+    public IReadOnlyList<string> LeadingArguments { get; } = leadingArguments;
+
+    /// <summary>
+    /// The running program itself: the apphost when started as `chain`, or `dotnet entry.dll` when started
+    /// through the dotnet host (where the process path is dotnet, not chain).
+    /// </summary>
+    public static ProcessWorkerLauncher ForCurrentProcess()
+    {
+        var processPath = Environment.ProcessPath ?? throw new InvalidOperationException("the process path is unknown");
+        if (Path.GetFileNameWithoutExtension(processPath) != "dotnet") return new ProcessWorkerLauncher(processPath, []);
+        var entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
+        if (string.IsNullOrEmpty(entry)) throw new InvalidOperationException("the entry assembly's location is unknown");
+        return new ProcessWorkerLauncher(processPath, [entry]);
+    }
+
+    public string Run(IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> arguments)
+    {
+        var start = new ProcessStartInfo(FileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in LeadingArguments.Concat(arguments)) start.ArgumentList.Add(a);
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {FileName}");
+        // Both pipes are drained concurrently so a chatty stderr cannot block the child.
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"worker exited with {process.ExitCode}: {stderr.Result.Trim()}");
+        return stdout.Result;
+    }
+}
+
+/// <summary>The canonical executor in a child process with the given DOTNET_Enable* variables set to 0.</summary>
+public sealed class ChildProcessConfiguration(IReadOnlyList<string> disabled, IWorkerLauncher launcher) : LabConfiguration
+{
+    public IReadOnlyList<string> Disabled { get; } = disabled;
+    // "DOTNET_Enable" is dropped from the name to keep report columns and chart labels short.
+    public override string Name => "child " + string.Join(",", Disabled.Select(d => d.Replace("DOTNET_Enable", "", StringComparison.Ordinal) + "=0"));
+    public override ConfigKind Kind => ConfigKind.ChildProcess;
+
+    /// <summary>Each variable alone, then all three.</summary>
+    public static IReadOnlyList<ChildProcessConfiguration> Standard(IWorkerLauncher launcher) =>
+    [
+        new(["DOTNET_EnableAVX512F"], launcher),
+        new(["DOTNET_EnableAVX2"], launcher),
+        new(["DOTNET_EnableHWIntrinsic"], launcher),
+        new(["DOTNET_EnableAVX512F", "DOTNET_EnableAVX2", "DOTNET_EnableHWIntrinsic"], launcher),
+    ];
+
+    public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
+    {
+        var (header, results) = Launch(model, spec, trace: false, only: null);
+        if (results.Count != inputs.Count)
+            throw new InvalidOperationException($"worker returned {results.Count} results for {inputs.Count} inputs");
+        var detail = $"child path {header.Path} (avx512f={header.Avx512F}, avx2={header.Avx2}, hw={header.HardwareIntrinsics})";
+        return new ConfigRun(results.OrderBy(r => r.Index).Select(r => r.Hash).ToArray(), results.Average(r => r.Milliseconds), detail);
+    }
+
+    public override IReadOnlyList<NodeOutputHash> Trace(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, int index)
+    {
+        var (_, results) = Launch(model, spec, trace: true, only: index);
+        var result = results.SingleOrDefault(r => r.Index == index) ?? throw new InvalidOperationException($"worker did not trace input {index}");
+        return (result.Trace ?? []).Select(LabWorker.ToNodeHash).ToArray();
+    }
+
+    private (WorkerHeader, IReadOnlyList<WorkerResult>) Launch(PreparedModel model, LabInputSpec spec, bool trace, int? only)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"chain-lab-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(file, model.Bytes);
+        try
+        {
+            var args = new List<string> { LabWorker.Command, "--model", file, "--inputs", spec.PerPattern.ToString(), "--seed", spec.Seed.ToString() };
+            if (spec.WarmupMs > 0) args.AddRange(["--warmup-ms", spec.WarmupMs.ToString()]);
+            if (trace) args.Add("--trace");
+            if (only is { } o) args.AddRange(["--only", o.ToString()]);
+            return LabWorker.Parse(launcher.Run(Disabled.ToDictionary(d => d, _ => "0"), args));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
