@@ -144,7 +144,7 @@ public static partial class CanonicalOps
         var zb = new int[g.Group][];
         for (var gi = 0; gi < g.Group; gi++)
         {
-            packed[gi] = new PackedB(wData.Slice(gi * g.Mg * g.Kc, g.Mg * g.Kc), wSigned, g.Kc, g.Mg, 1, g.Kc, path);
+            packed[gi] = PackedWeightCache.Get(w, gi * g.Mg * g.Kc, wSigned, g.Kc, g.Mg, 1, g.Kc, path);
             zb[gi] = new int[g.Mg];
             for (var j = 0; j < g.Mg; j++) zb[gi][j] = wSigned ? wzpRaw[gi * g.Mg + j] : wzpRaw[gi * g.Mg + j] - 128;
         }

@@ -133,7 +133,7 @@ public static partial class CanonicalOps
         {
             // One B for every batch: pack it once and run the batches as one tall GEMM (A's matrices
             // are contiguous and in output order, because only B could have been broadcast).
-            var packed = new PackedB(bData, bSigned, k, n, n, 1, path);
+            var packed = PackedWeightCache.Get(b, 0, bSigned, k, n, n, 1, path);
             var rows = (int)(g.BatchCount * m);
             var zaAll = new int[rows];
             for (var r = 0; r < rows; r++) zaAll[r] = za[r % m];
@@ -154,7 +154,7 @@ public static partial class CanonicalOps
         {
             var bo = Offset(ob, g.OutBatch, g.BBatchStrides);
             if (!cache.TryGetValue(bo, out var packed))
-                cache[bo] = packed = new PackedB(bData.Slice((int)(bo * k * n), k * n), bSigned, k, n, n, 1, path);
+                cache[bo] = packed = PackedWeightCache.Get(b, (int)(bo * k * n), bSigned, k, n, n, 1, path);
             var ao = Offset(ob, g.OutBatch, g.ABatchStrides);
             Int8Gemm.Multiply(m, aData.Slice((int)(ao * m * k), m * k), k, aSigned, za, packed, zb,
                 c.AsSpan((int)(ob * m * n), m * n));
