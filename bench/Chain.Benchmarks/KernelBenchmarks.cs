@@ -99,7 +99,9 @@ public class KernelBenchmarks
             var report = summary[benchmarkCase];
             if (report?.ResultStatistics is null) return "-";
             var name = benchmarkCase.Descriptor.WorkloadMethod.Name;
-            var ops = name switch
+            var ops = benchmarkCase.Descriptor.Type == typeof(InferenceBenchmarks)
+                ? 2.0 * InferenceBenchmarks.MacsOf((string)benchmarkCase.Parameters["Model"])
+                : name switch
             {
                 nameof(QLinearConv3x3) => 2.0 * 64 * 56 * 56 * 64 * 9,
                 nameof(KernelPeakBenchmarks.VpdpbusdPeak) => KernelPeakBenchmarks.VnniOps,

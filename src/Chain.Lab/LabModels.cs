@@ -103,6 +103,24 @@ public static class LabModels
         return new LabModel("gemm-bigacc", Build(graph));
     }
 
+    /// <summary>
+    /// A large GEMM for throughput: MatMulInteger u8 [M,K] × s8 [K,N] with seeded weights in [−64, 63]
+    /// (admissible on every x86 path). Not in the determinism sets; used by the benchmarks.
+    /// </summary>
+    public static LabModel LargeGemm(int m = 256, int k = 1024, int n = 1024)
+    {
+        var random = new Random(1024);
+        var weights = new sbyte[k * n];
+        for (int i = 0; i < weights.Length; i++) weights[i] = (sbyte)random.Next(-64, 64);
+        var graph = new OnnxGraph("gemm-large",
+            [Node("gemm", "MatMulInteger", ["a", "w"], "y")],
+            [Const("w", TensorElementType.Int8, [k, n], weights)],
+            [Value("a", TensorElementType.UInt8, m, k)],
+            [Value("y", TensorElementType.Int32, m, n)],
+            []);
+        return new LabModel($"gemm-{m}x{k}x{n}", Build(graph));
+    }
+
     /// <summary>Two QLinearConvs with odd channel counts (3→5 padded, 5→7 strided) and per-channel weight scales.</summary>
     public static LabModel ConvOdd() => ConvOdd(corruptSecondLayer: false);
 
