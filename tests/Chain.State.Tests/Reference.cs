@@ -110,12 +110,12 @@ internal sealed class Gen(int seed)
 internal static class TreeExtensions
 {
     /// <summary>Applies and commits one version, as a block commit would.</summary>
-    public static StateUpdate Commit(this IKeyValueStore store, ulong? baseVersion, ulong version, IEnumerable<(Hash32 Key, byte[]? Value)> changes)
+    public static StateUpdate Commit(this IKeyValueStore store, ulong? baseVersion, ulong version, IEnumerable<(Hash32 Key, byte[]? Value)> changes, bool sync = false)
     {
         var update = new SparseMerkleTree(store).Apply(baseVersion, version, changes);
         var batch = new StoreBatch();
         update.WriteTo(batch);
-        store.Write(batch);
+        store.Write(batch, sync);
         return update;
     }
 }
