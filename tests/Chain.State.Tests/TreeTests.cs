@@ -48,7 +48,8 @@ public class TreeTests
             Gen.ApplyToModel(model, batch);
             Assert.Equal(Reference.Root(model), update.Root);
             Assert.Equal(update.Root, tree.Root(version));
-            foreach (var (k, v) in model) Assert.Equal(v, tree.Get(k, version));
+            // Every value at the last version; a sample at the others keeps the run short.
+            foreach (var (k, v) in version == 25 ? model : model.Take(25)) Assert.Equal(v, tree.Get(k, version));
             for (int i = 0; i < 20; i++)
             {
                 var absent = gen.Key(model.Keys.ToList());
