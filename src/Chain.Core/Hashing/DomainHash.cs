@@ -19,6 +19,8 @@ public enum HashDomain : byte
     ValidatorSet,
     Tensor,
     Model,
+    /// <summary>Authenticated-state tree nodes and values; a kind byte separates them (docs/state.md).</summary>
+    State,
 }
 
 public static class DomainHash
@@ -50,6 +52,7 @@ public static class DomainHash
         HashDomain.ValidatorSet => "validators",
         HashDomain.Tensor => "tensor",
         HashDomain.Model => "model",
+        HashDomain.State => "state",
         _ => throw new ArgumentOutOfRangeException(nameof(domain)),
     };
 
