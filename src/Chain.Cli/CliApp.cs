@@ -50,6 +50,12 @@ public static class CliApp
             error.WriteLine($"error: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Files the user named: a missing folder or a permission problem is their error, not a crash.
+            error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
     }
 }
 

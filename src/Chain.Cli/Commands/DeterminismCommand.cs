@@ -49,7 +49,11 @@ internal static class DeterminismCommand
                 throw new CliException($"{e.Message} (the lab measures consensus models, which must be admitted)");
             }
             Print(output, lab);
-            if (result.GetValue(json) is { } jsonFile) File.WriteAllText(jsonFile, LabReportWriter.ToJson(lab));
+            if (result.GetValue(json) is { } jsonFile)
+            {
+                if (Path.GetDirectoryName(Path.GetFullPath(jsonFile)) is { } parent) Directory.CreateDirectory(parent);
+                File.WriteAllText(jsonFile, LabReportWriter.ToJson(lab));
+            }
             if (result.GetValue(report) is { } dir)
             {
                 LabReportWriter.WriteAll(lab, dir);
