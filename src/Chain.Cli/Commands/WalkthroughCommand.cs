@@ -5,6 +5,8 @@ using Chain.Core.Codec;
 using Chain.Core.Crypto;
 using Chain.Core.Merkle;
 using Chain.Core.Protocol;
+using Chain.Inference;
+using Chain.Inference.Runtime;
 using Chain.Storage;
 using Spectre.Console;
 
@@ -59,6 +61,23 @@ internal static class WalkthroughCommand
         Check("key files written with mode 0600 and read back", Directory.GetFiles(keyDir).All(f => File.GetUnixFileMode(f) == (UnixFileMode.UserRead | UnixFileMode.UserWrite)));
         var validators = new ValidatorSet(validatorKeys.Select((k, i) => new Validator(k.PublicKey, 10 + (ulong)i)));
 
+        // 1b. The genesis models: admitted, loaded into the canonical executor, known answers checked, and
+        // the ONNX Runtime fast path enabled only if it reproduces canonical bytes on the self-check.
+        var modelsDir = GenesisModels.Locate(Directory.GetCurrentDirectory())
+            ?? throw new CliException("genesis/models (with vectors.json) not found in this folder or above it; run from the repository");
+        var genesis = GenesisModels.Load(modelsDir);
+        using var engine = new InferenceEngine();
+        foreach (var model in genesis)
+        {
+            var inputName = CanonicalExecutor.Load(model.Bytes).Inputs[0].Name;
+            var choice = engine.Load(model.Bytes, GenesisModels.Vectors(model, inputName));
+            Check($"{model.Name} admitted; {model.Digits.Count} known answers reproduced by the canonical executor", engine.IsLoaded(model.ModelId));
+            console.MarkupLine($"{Markup.Escape(model.Name)}: {(choice.UsesFastPath ? "[green]ONNX Runtime fast path on[/]" : "[yellow]canonical executor only[/]")} ({Markup.Escape(choice.Check?.ToString() ?? choice.Reason)})");
+        }
+        var digits = genesis.SelectMany(m => m.Digits.Select(d => (Model: m, Digit: d))).ToArray();
+        var inferences = new List<(int Height, string Model, int Label, long Predicted, Hash32 OutputHash)>();
+        int nextDigit = 0;
+
         // 2. Blocks, each finalized by a commit of validators 0..2 (33+ of 46 power).
         var dbPath = Path.Combine(dataDir, "db");
         var built = new List<(Block Block, Commit Commit, Receipt[] Receipts)>();
@@ -81,16 +100,19 @@ internal static class WalkthroughCommand
                     TransactionBody body = (t % 3) switch
                     {
                         0 => new TransferBody(accountKeys[(sender + 1) % accountKeys.Count].Address, (ulong)random.Next(1, 1000)),
-                        1 => new InferBody(new Hash32(System.Security.Cryptography.SHA256.HashData([(byte)h])), RandomBytes(random, 794), 5_000_000),
-                        _ => new RegisterModelBody($"model-{h}-{t}", RandomBytes(random, 2048)),
+                        1 => InferDigit(digits[nextDigit++ % digits.Length]),
+                        _ => new RegisterModelBody($"model-{h}-{t}", genesis[t % genesis.Count].Bytes),
                     };
                     txs.Add(new Transaction(Chain, key.PublicKey, nonces[sender]++, 10, body).Sign(key));
                 }
                 foreach (var tx in txs)
                     Check($"signature of tx {tx.Hash.ToString()[..12]} verifies", tx.Verify(Chain, out var why), why);
 
-                // Receipts record only what the foundation can decide (the signature check); execution comes later.
-                var receipts = txs.Select(tx => new Receipt(tx.Hash, ReceiptStatus.Success, 0)).ToArray();
+                // Infer transactions run for real (canonical bytes, fast path if it proved equal); other kinds
+                // record the signature check only until the execution layer lands.
+                var receipts = txs.Select(tx => tx.Transaction.Body is InferBody infer
+                    ? Infer(engine, tx, infer, h, genesis, inferences)
+                    : new Receipt(tx.Hash, ReceiptStatus.Success, 0)).ToArray();
                 var proposer = validatorKeys[(h - 1) % validatorKeys.Count];
                 var header = new BlockHeader(Chain, new Height((ulong)h), time += 1000, lastHash, lastCommit?.Hash ?? default,
                     Block.ComputeTransactionsRoot(txs), Block.ComputeReceiptsRoot(receipts), default,
@@ -167,6 +189,12 @@ internal static class WalkthroughCommand
                 block.Header.TransactionsRoot.ToString()[..16], $"{power}/{validators.TotalPower}", block.Encoded.Length.ToString("N0"));
         }
         console.Write(table);
+        var inferenceTable = new Table().Title("[bold]inference receipts[/]: real MNIST test digits through the genesis models");
+        inferenceTable.AddColumns("height", "model", "label", "predicted", "output hash");
+        foreach (var r in inferences)
+            inferenceTable.AddRow(r.Height.ToString(), Markup.Escape(r.Model), r.Label.ToString(),
+                r.Predicted == r.Label ? $"[green]{r.Predicted}[/]" : $"[red]{r.Predicted}[/]", r.OutputHash.ToString()[..16]);
+        console.Write(inferenceTable);
         console.MarkupLine($"[green]{checks.Count} checks passed[/]: {proofs} inclusion proofs, {heights} commits, 4 tamper refusals.");
         console.MarkupLine($"write {heights} blocks (synced batches): {writeElapsed.TotalMilliseconds:F0} ms; reopen + reload + verify: {verifyElapsed.TotalMilliseconds:F0} ms");
         console.MarkupLine($"data: [blue]{Path.GetFullPath(dataDir)}[/]");
@@ -199,11 +227,25 @@ internal static class WalkthroughCommand
         return KeyFile.Read(path);
     }
 
-    private static byte[] RandomBytes(Random random, int length)
+    private static InferBody InferDigit((GenesisModel Model, GenesisDigit Digit) pick) =>
+        new(pick.Model.ModelId, Canonical.Encode(GenesisModels.ImageTensor(pick.Digit.Pixels)), 5_000_000);
+
+    /// <summary>Runs one Infer transaction and returns its receipt; checks the result against the shipped known answer.</summary>
+    private static Receipt Infer(InferenceEngine engine, SignedTransaction tx, InferBody body, int height,
+        IReadOnlyList<GenesisModel> genesis, List<(int, string, int, long, Hash32)> log)
     {
-        var bytes = new byte[length];
-        random.NextBytes(bytes);
-        return bytes;
+        var model = genesis.Single(m => m.ModelId == body.ModelId);
+        var input = Canonical.Decode<Tensor>(body.Input);
+        var canonical = engine.Canonical(model.ModelId);
+        var outputs = engine.Run(model.ModelId, [new NamedTensor(canonical.Inputs[0].Name, input)], verify: true);
+        var output = outputs[0].Value;
+        var predicted = outputs.Single(o => o.Name == "class").Value.Elements<long>()[0];
+        var digit = model.Digits.Single(d => GenesisModels.ImageTensor(d.Pixels).Hash == input.Hash);
+        if (output.Hash != digit.OutputHash)
+            throw new CliException($"inference of test digit {digit.TestIndex} gave {output.Hash}, the shipped answer is {digit.OutputHash}");
+        log.Add((height, model.Name, digit.Label, predicted, output.Hash));
+        return new Receipt(tx.Hash, ReceiptStatus.Success, 0,
+            new InferenceResult(model.ModelId, GenesisModels.SemanticsVersion, input.Hash, output.Hash, Canonical.Encode(output)));
     }
 
     /// <summary>Recreates the directory, but only if it is empty or one this command made.</summary>

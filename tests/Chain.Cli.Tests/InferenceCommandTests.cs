@@ -1,0 +1,86 @@
+using Chain.Core.Codec;
+using Chain.Inference;
+using Chain.Inference.Runtime;
+
+namespace Chain.Cli.Tests;
+
+public class InferenceCommandTests
+{
+    private static string Genesis(string file) =>
+        Path.Combine(GenesisModels.Locate(AppContext.BaseDirectory) ?? throw new InvalidOperationException("genesis/models not found"), file);
+
+    [Fact]
+    public void Infer_on_a_genesis_digit_prints_the_shipped_output_hash_under_both_executors()
+    {
+        var model = GenesisModels.Load(Path.GetDirectoryName(Genesis("vectors.json"))!)[0];
+        var digit = model.Digits[0];
+        var inputFile = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(inputFile, Canonical.Encode(GenesisModels.ImageTensor(digit.Pixels)));
+            foreach (var executor in new[] { "canonical", "ort" })
+            {
+                var outcome = CliHarness.Run("infer", "--model", Genesis("mlp.onnx"), "--input", inputFile, "--executor", executor);
+                Assert.True(outcome.ExitCode == 0, outcome.Error);
+                Assert.Contains(digit.OutputHash.ToString(), outcome.Output);
+            }
+        }
+        finally
+        {
+            File.Delete(inputFile);
+        }
+    }
+
+    [Fact]
+    public void Infer_refuses_a_wrong_shape_a_bad_file_and_an_unadmitted_model()
+    {
+        var wrongShape = Path.GetTempFileName();
+        var garbage = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(wrongShape, Canonical.Encode(Tensor.Create(TensorElementType.UInt8, [1, 784], new byte[784])));
+            File.WriteAllBytes(garbage, [0xc1, 0x00, 0x01]);
+            var outcome = CliHarness.Run("infer", "--model", Genesis("mlp.onnx"), "--input", wrongShape);
+            Assert.Equal(1, outcome.ExitCode);
+            Assert.Contains("expected uint8[1,1,28,28]", outcome.Error);
+            outcome = CliHarness.Run("infer", "--model", Genesis("mlp.onnx"), "--input", garbage);
+            Assert.Equal(1, outcome.ExitCode);
+            Assert.Contains("neither a canonical tensor nor an ONNX TensorProto", outcome.Error);
+            outcome = CliHarness.Run("infer", "--model", garbage, "--input", "random:1");
+            Assert.Equal(1, outcome.ExitCode);
+            Assert.Contains("model refused", outcome.Error);
+        }
+        finally
+        {
+            File.Delete(wrongShape);
+            File.Delete(garbage);
+        }
+    }
+
+    [Fact]
+    public void Conformance_command_passes_on_the_shared_cases()
+    {
+        var outcome = CliHarness.Run("conformance", "--json");
+        Assert.True(outcome.ExitCode == 0, outcome.Output + outcome.Error);
+        Assert.Contains("\"verdict\": \"Passed\"", outcome.Output);
+        Assert.Contains("\"verdict\": \"RefusedAsExpected\"", outcome.Output);
+        Assert.DoesNotContain("\"verdict\": \"Failed\"", outcome.Output);
+    }
+
+    [Fact]
+    public void Walkthrough_runs_real_inference_and_every_check_passes()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "chain-walkthrough-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var outcome = CliHarness.Run("walkthrough", "--data", dir, "--heights", "2");
+            Assert.True(outcome.ExitCode == 0, outcome.Error);
+            Assert.Contains("checks passed", outcome.Output);
+            Assert.Contains("inference receipts", outcome.Output);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}
