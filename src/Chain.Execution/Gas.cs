@@ -16,10 +16,14 @@ public static class Gas
     public static ulong Limit(Transaction tx, ExecutionParameters p) => tx.Body switch
     {
         TransferBody => p.TransferGas,
-        RegisterModelBody r => Add(p.RegisterModelGas, Mul(p.ModelByteGas, (ulong)r.ModelBytes.Length)),
+        RegisterModelBody r => Register(r, p),
         InferBody i => i.MaxGas,
         _ => throw new ArgumentOutOfRangeException(nameof(tx), $"unknown transaction kind {tx.Body.Kind}"),
     };
+
+    /// <summary>Gas of a RegisterModel: RegisterModelGas + ModelByteGas × model bytes.</summary>
+    public static ulong Register(RegisterModelBody body, ExecutionParameters p) =>
+        Add(p.RegisterModelGas, Mul(p.ModelByteGas, (ulong)body.ModelBytes.Length));
 
     /// <summary>The part of an Infer's gas that does not depend on the model: InferGas + InputByteGas × input bytes.</summary>
     public static ulong InferIntrinsic(InferBody body, ExecutionParameters p) =>
