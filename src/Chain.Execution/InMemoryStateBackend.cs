@@ -52,6 +52,12 @@ public sealed class InMemoryStateBackend : IStateBackend
         return backend;
     }
 
+    /// <summary>A copy of every committed entry (tests diff states with it).</summary>
+    internal Dictionary<Hash32, byte[]> Snapshot()
+    {
+        lock (_lock) return _values.ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
     public byte[]? Get(Hash32 key)
     {
         lock (_lock) return _values.TryGetValue(key, out var v) ? (byte[])v.Clone() : null;
