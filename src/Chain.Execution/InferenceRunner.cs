@@ -79,11 +79,13 @@ public sealed class InferenceRunner
     private InferenceOutcome Compute(Hash32 modelId, Func<byte[]> modelBytes, Tensor input)
     {
         if (!_engine.IsLoaded(modelId)) _engine.Load(modelBytes());
-        var spec = _engine.Canonical(modelId).Inputs[0];
+        var canonical = _engine.Canonical(modelId);
+        var spec = canonical.Inputs[0];
+        var recorded = canonical.OutputNames[0]; // receipts record the first declared output
         try
         {
             var outputs = _engine.Run(modelId, [new NamedTensor(spec.Name, input)]);
-            return new InferenceOutcome(outputs[0].Value, null);
+            return new InferenceOutcome(outputs.First(o => o.Name == recorded).Value, null);
         }
         catch (InferenceException e)
         {

@@ -18,9 +18,9 @@ public static class ModelRegistry
     private const int TensorEnvelopeBytes = 64;
 
     /// <summary>
-    /// Runs admission and the chain's own rules: exactly one input and one output (an Infer carries one
-    /// tensor and a receipt holds one), both integer tensors, and both small enough to fit a transaction
-    /// and a receipt. Pure function of the bytes: every node reaches the same verdict.
+    /// Runs admission and the chain's own rules: exactly one input (an Infer carries one tensor), at least
+    /// one output, of which the first is the one a receipt records; input and that output integer tensors,
+    /// small enough to fit a transaction and a receipt. Pure function of the bytes: every node reaches the same verdict.
     /// </summary>
     public static ModelCheck Check(ReadOnlySpan<byte> modelBytes, Address owner, string name, ulong height)
     {
@@ -32,8 +32,9 @@ public static class ModelRegistry
         var inputs = graph.Inputs.Where(i => !initializers.Contains(i.Name)).ToArray();
         if (inputs.Length != 1)
             return new ModelCheck(report.ModelId, null, $"a chain model takes exactly one input tensor, this one takes {inputs.Length}");
-        if (graph.Outputs.Count != 1)
-            return new ModelCheck(report.ModelId, null, $"a chain model has exactly one output tensor, this one has {graph.Outputs.Count}");
+        // Receipts record one tensor: the first declared output (e.g. logits; a derived class index may follow).
+        if (graph.Outputs.Count == 0)
+            return new ModelCheck(report.ModelId, null, "the model declares no output");
         if (!report.Values.TryGetValue(inputs[0].Name, out var input) || !report.Values.TryGetValue(graph.Outputs[0].Name, out var output))
             return new ModelCheck(report.ModelId, null, "admission did not type the model's input and output");
         var inSig = new TensorSignature(input.ElementType, input.Shape.ToArray());
