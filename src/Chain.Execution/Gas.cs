@@ -11,13 +11,14 @@ public static class Gas
 {
     /// <summary>
     /// The gas a transaction reserves: Transfer = TransferGas; RegisterModel = RegisterModelGas + ModelByteGas × bytes;
-    /// Infer = its declared maxGas. Counted against the block gas limit and priced by the minimum fee.
+    /// Infer = its declared maxGas, but at least the intrinsic part (so even an Infer that runs out of gas at
+    /// once pays for the bytes it puts in a block). Counted against the block gas limit and priced by the minimum fee.
     /// </summary>
     public static ulong Limit(Transaction tx, ExecutionParameters p) => tx.Body switch
     {
         TransferBody => p.TransferGas,
         RegisterModelBody r => Register(r, p),
-        InferBody i => i.MaxGas,
+        InferBody i => Math.Max(i.MaxGas, InferIntrinsic(i, p)),
         _ => throw new ArgumentOutOfRangeException(nameof(tx), $"unknown transaction kind {tx.Body.Kind}"),
     };
 

@@ -105,7 +105,7 @@ internal static class Fixture
         new Transaction(chain ?? Chain, from.PublicKey, nonce, fee, new TransferBody(to, amount)).Sign(from);
 
     public static SignedTransaction Infer(PrivateKey from, ulong nonce, Hash32 model, byte[] input, ulong maxGas = 10_000, ulong? fee = null) =>
-        new Transaction(Chain, from.PublicKey, nonce, fee ?? maxGas, new InferBody(model, input, maxGas)).Sign(from);
+        new Transaction(Chain, from.PublicKey, nonce, fee ?? Math.Max(maxGas, 10_000), new InferBody(model, input, maxGas)).Sign(from);
 
     public static SignedTransaction Register(PrivateKey from, ulong nonce, string name, byte[] model, ulong? fee = null) =>
         new Transaction(Chain, from.PublicKey, nonce, fee ?? Gas.Add(Params.RegisterModelGas, (ulong)model.Length), new RegisterModelBody(name, model)).Sign(from);

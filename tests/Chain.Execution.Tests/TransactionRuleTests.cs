@@ -140,6 +140,10 @@ public class TransactionRuleTests
         AssertRejected(Transfer(User(1), 0, User(2).Address, 5, fee: Params.TransferGas - 1), RejectCode.FeeTooLow);
 
     [Fact]
+    public void A_zero_gas_infer_is_not_free() =>
+        AssertRejected(Infer(User(1), 0, GenesisModelId, Input(1), maxGas: 0, fee: 0), RejectCode.FeeTooLow);
+
+    [Fact]
     public void Oversized_transaction_is_rejected() =>
         AssertRejected(Register(User(1), 0, "big", MatMulModel(3, 256, 256)), RejectCode.TooLarge);
 
