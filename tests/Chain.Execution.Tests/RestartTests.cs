@@ -95,14 +95,40 @@ public sealed class RestartTests : IDisposable
         Assert.True(counting.LastSync);
     }
 
+    [Fact]
+    public void A_failed_block_write_stops_the_executor_until_reopened()
+    {
+        var inner = new InMemoryStore();
+        var store = new CountingStore(inner);
+        var executor = new ChainExecutor(Fixture.Genesis(), store, new InMemoryStateBackend(), Runner());
+        var proposal = executor.BuildBlock(Context(executor, null), [Transfer(User(1), 0, User(2).Address, 1)]);
+        store.FailNext = true;
+        Assert.Throws<StorageException>(() => executor.Commit(proposal.Block, CommitFor(proposal.Block)));
+        Assert.Null(inner.Get(Column.Headers, Keys.Height(1)));
+        var error = Assert.Throws<InvalidOperationException>(() => executor.BuildBlock(Context(executor, null), []));
+        Assert.Contains("reopen", error.Message);
+
+        // Reopened from what is on disk (genesis only), the node is consistent and can commit the block.
+        var reopened = new ChainExecutor(Fixture.Genesis(), inner, InMemoryStateBackend.Load(inner), Runner());
+        Assert.Equal(Executor().StateRoot, reopened.StateRoot);
+        reopened.Commit(proposal.Block, CommitFor(proposal.Block));
+        Assert.Equal(proposal.Block.Header.StateRoot, reopened.StateRoot);
+    }
+
     private sealed class CountingStore(IKeyValueStore inner) : IKeyValueStore
     {
+        public bool FailNext;
         public int Writes;
         public StoreBatch? LastBatch;
         public bool LastSync;
 
         public void Write(StoreBatch batch, bool sync = true)
         {
+            if (FailNext)
+            {
+                FailNext = false;
+                throw new StorageException("injected write failure");
+            }
             Writes++;
             LastBatch = batch;
             LastSync = sync;
