@@ -1,0 +1,347 @@
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Merkle;
+using Chain.Core.Protocol;
+using Chain.Storage;
+
+namespace Chain.Execution;
+
+/// <summary>Read access to the committed ledger, for the mempool and RPC.</summary>
+public interface ILedgerView
+{
+    ChainId ChainId { get; }
+    ExecutionParameters Parameters { get; }
+    Height Height { get; }
+    Account GetAccount(Address address);
+    ModelInfo? GetModel(Hash32 modelId);
+    byte[]? GetModelCode(Hash32 modelId);
+    bool IsIncluded(Hash32 transactionHash);
+}
+
+/// <summary>
+/// The state machine driven by consensus. <see cref="BuildBlock"/> (proposer) and <see cref="VerifyProposal"/>
+/// (validator) execute a block against the committed state without writing anything; <see cref="Commit"/>
+/// writes the block, its commit, receipts and state changes in one synced batch. A proposal that never
+/// commits leaves no trace. See docs/execution.md.
+/// </summary>
+public sealed class ChainExecutor : ILedgerView
+{
+    /// <summary>Meta key of the genesis hash the store was initialized with.</summary>
+    public static ReadOnlySpan<byte> GenesisHashKey => "execution/genesis_hash"u8;
+
+    /// <summary>Room left in a block for its header and last commit when packing transactions.</summary>
+    private const int BlockEnvelopeBytes = 64 << 10;
+
+    private sealed record Executed(IReadOnlyList<Receipt> Receipts, IReadOnlyDictionary<Hash32, byte[]?> Changes, Hash32 StateRoot);
+
+    private readonly Genesis _genesis;
+    private readonly IKeyValueStore _store;
+    private readonly PiggybackStore _piggyback;
+    private readonly IStateBackend _state;
+    private readonly StateMachine _machine;
+    private readonly Dictionary<Hash32, Executed> _executed = [];
+    private readonly Lock _lock = new();
+    private BlockHeader? _last;
+    private bool _faulted;
+
+    /// <summary>
+    /// Opens execution on <paramref name="store"/>. An empty store is initialized with the genesis state;
+    /// a used one must have been initialized with the same genesis, and its state must be at its latest block.
+    /// </summary>
+    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference)
+    {
+        _genesis = genesis ?? throw new ArgumentNullException(nameof(genesis));
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _state = state ?? throw new ArgumentNullException(nameof(state));
+        _machine = new StateMachine(genesis.ChainId, genesis.Parameters, inference ?? throw new ArgumentNullException(nameof(inference)));
+        _piggyback = new PiggybackStore(store);
+        Blocks = new BlockStore(_piggyback);
+
+        var storedGenesis = store.Get(Column.Meta, GenesisHashKey);
+        if (state.Version is null)
+        {
+            if (storedGenesis is not null || Blocks.LatestHeight is not null)
+                throw new InvalidOperationException("the store has blocks or a genesis but the state backend is empty: open the state that belongs to this store");
+            var batch = new StoreBatch();
+            state.Commit(0, genesis.InitialState(), batch);
+            batch.Put(Column.Meta, GenesisHashKey, genesis.Hash.Bytes);
+            store.Write(batch, sync: true);
+        }
+        else
+        {
+            if (storedGenesis is null || new Hash32(storedGenesis) != genesis.Hash)
+                throw new InvalidOperationException($"the store was initialized with genesis {(storedGenesis is null ? "(none)" : new Hash32(storedGenesis).ToString())}, not {genesis.Hash}");
+            ulong latest = Blocks.LatestHeight?.Value ?? 0;
+            if (state.Version != latest)
+                throw new InvalidOperationException($"state is at version {state.Version} but the latest stored block is {latest}");
+            if (latest > 0)
+            {
+                _last = Blocks.LoadHeader(new Height(latest)) ?? throw new StoreCorruptedException($"header {latest} is missing");
+                if (_last.StateRoot != state.Root)
+                    throw new InvalidOperationException($"state root {state.Root} differs from block {latest}'s state root {_last.StateRoot}");
+            }
+        }
+    }
+
+    public BlockStore Blocks { get; }
+    public Genesis Genesis => _genesis;
+    public ChainId ChainId => _genesis.ChainId;
+    public ExecutionParameters Parameters => _genesis.Parameters;
+
+    /// <summary>Height of the last committed block (0 before the first).</summary>
+    public Height Height => new(_last?.Height.Value ?? 0);
+
+    /// <summary>Root of the committed state.</summary>
+    public Hash32 StateRoot => _state.Root;
+
+    public Account GetAccount(Address address) =>
+        _state.Get(StateKeys.Account(address)) is { } b ? Canonical.Decode<Account>(b) : Account.Empty;
+
+    public ModelInfo? GetModel(Hash32 modelId) =>
+        _state.Get(StateKeys.Model(modelId)) is { } b ? Canonical.Decode<ModelInfo>(b) : null;
+
+    public byte[]? GetModelCode(Hash32 modelId) => _state.Get(StateKeys.ModelCode(modelId));
+
+    public bool IsIncluded(Hash32 transactionHash) => Blocks.FindTransaction(transactionHash) is not null;
+
+    /// <summary>
+    /// Proposer: executes <paramref name="candidates"/> in the given order (the mempool's order), leaving out
+    /// any that cannot be included (and every later transaction of that sender), those over the block gas or
+    /// byte limit, and fills in the header: transactions, receipts and state roots.
+    /// </summary>
+    public Proposal BuildBlock(ProposalContext context, IEnumerable<SignedTransaction> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(candidates);
+        lock (_lock)
+        {
+            ThrowIfFaulted();
+            var height = Height.Next;
+            if (CheckContext(height, context.TimeMs, context.Proposer, context.LastCommit) is { } bad)
+                throw new ArgumentException($"cannot propose block {height}: {bad.Message}", nameof(context));
+
+            var overlay = new StateOverlay(_state);
+            var included = new List<SignedTransaction>();
+            var receipts = new List<Receipt>();
+            var skipped = new List<SkippedTransaction>();
+            var blockedSenders = new HashSet<Address>();
+            var seen = new HashSet<Hash32>();
+            ulong gas = 0;
+            long bytes = 0;
+            foreach (var tx in candidates)
+            {
+                if (included.Count == ProtocolLimits.MaxTransactionsPerBlock) break;
+                var sender = tx.Transaction.SenderAddress;
+                if (!seen.Add(tx.Hash)) continue;
+                if (blockedSenders.Contains(sender))
+                {
+                    skipped.Add(new(tx, new(RejectCode.BadNonce, "an earlier transaction of this sender was left out")));
+                    continue;
+                }
+                ulong limit = Gas.Limit(tx.Transaction, Parameters);
+                if (Gas.Add(gas, limit) > Parameters.BlockGasLimit || bytes + tx.Encoded.Length > ProtocolLimits.MaxBlockBytes - BlockEnvelopeBytes)
+                {
+                    blockedSenders.Add(sender);
+                    skipped.Add(new(tx, new(RejectCode.GasLimitTooHigh, "does not fit in the rest of the block")));
+                    continue;
+                }
+                var (receipt, rejection) = _machine.Apply(tx, overlay, context.Proposer, height.Value);
+                if (rejection is not null)
+                {
+                    blockedSenders.Add(sender);
+                    skipped.Add(new(tx, rejection));
+                    continue;
+                }
+                gas += limit;
+                bytes += tx.Encoded.Length;
+                included.Add(tx);
+                receipts.Add(receipt!);
+            }
+
+            var stateRoot = _state.ComputeRoot(overlay.Changes);
+            var header = new BlockHeader(ChainId, height, context.TimeMs,
+                _last?.Hash ?? Hash32.Zero, context.LastCommit?.Hash ?? Hash32.Zero,
+                Block.ComputeTransactionsRoot(included), Block.ComputeReceiptsRoot(receipts), stateRoot,
+                _genesis.Validators.Hash, _genesis.Validators.Hash, MerkleTree.EmptyRoot, context.Proposer);
+            var block = new Block(header, included, context.LastCommit);
+            _executed[block.Hash] = new Executed(receipts, overlay.Changes, stateRoot);
+            return new Proposal(block, receipts, skipped);
+        }
+    }
+
+    /// <summary>
+    /// Validator: checks <paramref name="block"/> against the committed chain and re-executes it. When the
+    /// proposer's <paramref name="claimedReceipts"/> are given, the first differing receipt is named field by
+    /// field; then the receipts root and the state root are compared. Writes nothing.
+    /// </summary>
+    public VerifyResult VerifyProposal(Block block, IReadOnlyList<Receipt>? claimedReceipts = null)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        lock (_lock)
+        {
+            ThrowIfFaulted();
+            var (failure, executed) = Verify(block, claimedReceipts);
+            if (failure is not null) return new VerifyResult(failure, executed?.Receipts ?? [], executed?.StateRoot ?? Hash32.Zero);
+            _executed[block.Hash] = executed!;
+            return new VerifyResult(null, executed!.Receipts, executed.StateRoot);
+        }
+    }
+
+    /// <summary>
+    /// Finalizes <paramref name="block"/>: checks that <paramref name="commit"/> finalizes it under the
+    /// validator set, re-executes it if this node has not yet, and writes block, commit, receipts and state
+    /// changes in one synced batch. Throws (writing nothing) if the block or commit is invalid.
+    /// </summary>
+    public IReadOnlyList<Receipt> Commit(Block block, Commit commit)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        ArgumentNullException.ThrowIfNull(commit);
+        lock (_lock)
+        {
+            ThrowIfFaulted();
+            if (!commit.Verify(ChainId, _genesis.Validators, block.Height, block.Hash, out var reason))
+                throw new InvalidOperationException($"commit does not finalize block {block.Hash} at {block.Height}: {reason}");
+            if (!_executed.TryGetValue(block.Hash, out var executed))
+            {
+                var (failure, result) = Verify(block, null);
+                if (failure is not null) throw new InvalidOperationException($"committed block {block.Hash} is invalid here: {failure.Message}");
+                executed = result!;
+            }
+            else if (block.Height != Height.Next)
+            {
+                throw new InvalidOperationException($"block {block.Height} does not follow the committed height {Height}");
+            }
+
+            _piggyback.Stage(batch => _state.Commit(block.Height.Value, executed.Changes, batch));
+            try
+            {
+                Blocks.Save(block, commit, executed.Receipts);
+            }
+            catch (BlockStoreException)
+            {
+                _piggyback.Unstage(); // refused before writing: the state was not touched
+                throw;
+            }
+            catch
+            {
+                // The state may have advanced in memory while the write failed: only a reopen is safe.
+                _faulted = true;
+                throw;
+            }
+            _last = block.Header;
+            _executed.Clear();
+            return executed.Receipts;
+        }
+    }
+
+    private (VerifyFailure?, Executed?) Verify(Block block, IReadOnlyList<Receipt>? claimed)
+    {
+        var header = block.Header;
+        if (!block.ValidateBasic(ChainId, out var invalid))
+            return (new(VerifyFailureKind.InvalidBlock, invalid), null);
+        if (CheckContext(header.Height, header.TimeMs, header.Proposer, block.LastCommit) is { } context)
+            return (context, null);
+        var lastHash = _last?.Hash ?? Hash32.Zero;
+        if (header.LastBlockHash != lastHash)
+            return (new(VerifyFailureKind.WrongParent, $"block links to parent {header.LastBlockHash}, the committed block is {lastHash}",
+                Field: "lastBlockHash", Expected: lastHash.ToString(), Actual: header.LastBlockHash.ToString()), null);
+        if (header.ValidatorsHash != _genesis.Validators.Hash || header.NextValidatorsHash != _genesis.Validators.Hash)
+            return (new(VerifyFailureKind.WrongValidators, $"validators hash {header.ValidatorsHash} / next {header.NextValidatorsHash}, expected {_genesis.Validators.Hash}",
+                Field: "validatorsHash", Expected: _genesis.Validators.Hash.ToString(), Actual: header.ValidatorsHash.ToString()), null);
+        if (header.EvidenceRoot != MerkleTree.EmptyRoot)
+            return (new(VerifyFailureKind.EvidenceRoot, "evidence is not supported yet; the evidence root must be the empty root",
+                Field: "evidenceRoot", Expected: MerkleTree.EmptyRoot.ToString(), Actual: header.EvidenceRoot.ToString()), null);
+
+        var overlay = new StateOverlay(_state);
+        var receipts = new List<Receipt>(block.Transactions.Count);
+        ulong gas = 0;
+        for (int i = 0; i < block.Transactions.Count; i++)
+        {
+            var tx = block.Transactions[i];
+            gas = Gas.Add(gas, Gas.Limit(tx.Transaction, Parameters));
+            if (gas > Parameters.BlockGasLimit)
+                return (new(VerifyFailureKind.BlockGasLimit, $"transaction {i} ({tx.Hash}) takes the block's gas past {Parameters.BlockGasLimit}",
+                    i, tx.Hash), null);
+            var (receipt, rejection) = _machine.Apply(tx, overlay, header.Proposer, header.Height.Value);
+            if (rejection is not null)
+                return (new(VerifyFailureKind.UnincludableTransaction, $"transaction {i} ({tx.Hash}) cannot be included: {rejection}",
+                    i, tx.Hash, "code", "includable", rejection.Code.ToString()), null);
+            receipts.Add(receipt!);
+        }
+        var stateRoot = _state.ComputeRoot(overlay.Changes);
+        var executed = new Executed(receipts, overlay.Changes, stateRoot);
+
+        if (claimed is not null)
+        {
+            if (claimed.Count != receipts.Count)
+                return (new(VerifyFailureKind.ReceiptCount, $"{claimed.Count} receipts for {receipts.Count} transactions",
+                    Expected: receipts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    Actual: claimed.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)), executed);
+            for (int i = 0; i < receipts.Count; i++)
+                if (CompareReceipt(i, block.Transactions[i].Hash, receipts[i], claimed[i]) is { } mismatch) return (mismatch, executed);
+        }
+        var receiptsRoot = Block.ComputeReceiptsRoot(receipts);
+        if (receiptsRoot != header.ReceiptsRoot)
+            return (new(VerifyFailureKind.ReceiptsRoot, $"receipts root: header says {header.ReceiptsRoot}, execution gives {receiptsRoot}",
+                Field: "receiptsRoot", Expected: receiptsRoot.ToString(), Actual: header.ReceiptsRoot.ToString()), executed);
+        if (stateRoot != header.StateRoot)
+            return (new(VerifyFailureKind.StateRoot, $"state root: header says {header.StateRoot}, execution gives {stateRoot}",
+                Field: "stateRoot", Expected: stateRoot.ToString(), Actual: header.StateRoot.ToString()), executed);
+        return (null, executed);
+    }
+
+    // The first field where the proposer's receipt differs from ours; Expected is ours.
+    private static VerifyFailure? CompareReceipt(int index, Hash32 txHash, Receipt ours, Receipt theirs)
+    {
+        if (ours.Equals(theirs)) return null;
+        static string Hex(ReadOnlyMemory<byte> b) => Convert.ToHexStringLower(b.Span);
+        (string Field, string Expected, string Actual)? diff =
+            ours.TransactionHash != theirs.TransactionHash ? ("txHash", ours.TransactionHash.ToString(), theirs.TransactionHash.ToString())
+            : ours.Status != theirs.Status ? ("status", ours.Status.ToString(), theirs.Status.ToString())
+            : ours.GasUsed != theirs.GasUsed ? ("gasUsed", ours.GasUsed.ToString(System.Globalization.CultureInfo.InvariantCulture), theirs.GasUsed.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            : (ours.Inference, theirs.Inference) switch
+            {
+                (null, not null) => ("inference", "none", "present"),
+                (not null, null) => ("inference", "present", "none"),
+                ({ } a, { } b) when a.ModelId != b.ModelId => ("modelId", a.ModelId.ToString(), b.ModelId.ToString()),
+                ({ } a, { } b) when a.SemanticsVersion != b.SemanticsVersion => ("semanticsVersion", a.SemanticsVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), b.SemanticsVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ({ } a, { } b) when a.InputHash != b.InputHash => ("inputHash", a.InputHash.ToString(), b.InputHash.ToString()),
+                ({ } a, { } b) when a.OutputHash != b.OutputHash => ("outputHash", a.OutputHash.ToString(), b.OutputHash.ToString()),
+                ({ } a, { } b) => ("output", Hex(a.Output), Hex(b.Output)),
+                _ => null,
+            };
+        var (field, expected, actual) = diff ?? ("receipt", ours.Hash.ToString(), theirs.Hash.ToString());
+        return new VerifyFailure(VerifyFailureKind.ReceiptMismatch,
+            $"receipt {index} (transaction {txHash}): {field} is {actual}, execution gives {expected}", index, txHash, field, expected, actual);
+    }
+
+    private VerifyFailure? CheckContext(Height height, ulong timeMs, Address proposer, Commit? lastCommit)
+    {
+        var next = Height.Next;
+        if (height != next)
+            return new(VerifyFailureKind.WrongHeight, $"block height {height}, the next height is {next}",
+                Field: "height", Expected: next.ToString(), Actual: height.ToString());
+        if (!_genesis.Validators.TryGet(proposer, out _, out _))
+            return new(VerifyFailureKind.UnknownProposer, $"proposer {proposer} is not a validator", Field: "proposer", Actual: proposer.ToString());
+        ulong minTime = _last is null ? _genesis.GenesisTimeMs : _last.TimeMs + 1;
+        if (timeMs < minTime)
+            return new(VerifyFailureKind.BadTime, $"block time {timeMs} is before {minTime} (times strictly increase from genesis)",
+                Field: "timeMs", Expected: $">= {minTime}", Actual: timeMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (_last is null)
+        {
+            if (lastCommit is not null) return new(VerifyFailureKind.BadLastCommit, "the first block carries no last commit");
+        }
+        else
+        {
+            if (lastCommit is null) return new(VerifyFailureKind.BadLastCommit, $"block {height} lacks the commit for block {_last.Height}");
+            if (!lastCommit.Verify(ChainId, _genesis.Validators, _last.Height, _last.Hash, out var reason))
+                return new(VerifyFailureKind.BadLastCommit, $"last commit: {reason}");
+        }
+        return null;
+    }
+
+    private void ThrowIfFaulted()
+    {
+        if (_faulted) throw new InvalidOperationException("a block write failed after the state advanced; reopen the node from its store");
+    }
+}

@@ -1,0 +1,39 @@
+using Chain.Core.Protocol;
+
+namespace Chain.Execution;
+
+/// <summary>
+/// Gas rules. Every limit is known before execution from the transaction alone, so a proposer can pack
+/// a block and a mempool can price a transaction without state. Saturating arithmetic: a huge declared
+/// size cannot wrap around to a small cost.
+/// </summary>
+public static class Gas
+{
+    /// <summary>
+    /// The gas a transaction reserves: Transfer = TransferGas; RegisterModel = RegisterModelGas + ModelByteGas × bytes;
+    /// Infer = its declared maxGas, but at least the intrinsic part (so even an Infer that runs out of gas at
+    /// once pays for the bytes it puts in a block). Counted against the block gas limit and priced by the minimum fee.
+    /// </summary>
+    public static ulong Limit(Transaction tx, ExecutionParameters p) => tx.Body switch
+    {
+        TransferBody => p.TransferGas,
+        RegisterModelBody r => Register(r, p),
+        InferBody i => Math.Max(i.MaxGas, InferIntrinsic(i, p)),
+        _ => throw new ArgumentOutOfRangeException(nameof(tx), $"unknown transaction kind {tx.Body.Kind}"),
+    };
+
+    /// <summary>Gas of a RegisterModel: RegisterModelGas + ModelByteGas × model bytes.</summary>
+    public static ulong Register(RegisterModelBody body, ExecutionParameters p) =>
+        Add(p.RegisterModelGas, Mul(p.ModelByteGas, (ulong)body.ModelBytes.Length));
+
+    /// <summary>The part of an Infer's gas that does not depend on the model: InferGas + InputByteGas × input bytes.</summary>
+    public static ulong InferIntrinsic(InferBody body, ExecutionParameters p) =>
+        Add(p.InferGas, Mul(p.InputByteGas, (ulong)body.Input.Length));
+
+    /// <summary>Smallest acceptable fee: gas limit × gas price (saturating).</summary>
+    public static ulong MinFee(Transaction tx, ExecutionParameters p) => Mul(Limit(tx, p), p.GasPrice);
+
+    public static ulong Add(ulong a, ulong b) => a > ulong.MaxValue - b ? ulong.MaxValue : a + b;
+
+    public static ulong Mul(ulong a, ulong b) => b != 0 && a > ulong.MaxValue / b ? ulong.MaxValue : a * b;
+}

@@ -1,0 +1,130 @@
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Inference;
+using MessagePack;
+
+namespace Chain.Execution;
+
+/// <summary>An account. Encoding: <c>[balance: uint, nonce: uint]</c>. An absent record is balance 0, nonce 0.</summary>
+public sealed class Account : CanonicalObject<Account>, ICanonicalObject<Account>
+{
+    public static Account Empty { get; } = new(0, 0);
+
+    public Account(ulong balance, ulong nonce)
+    {
+        Balance = balance;
+        Nonce = nonce;
+    }
+
+    public ulong Balance { get; }
+
+    /// <summary>The nonce the account's next transaction must carry.</summary>
+    public ulong Nonce { get; }
+
+    public bool IsEmpty => Balance == 0 && Nonce == 0;
+
+    public static string KindName => "account";
+    public static int MaxEncodedSize => 32;
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(2);
+        writer.Write(Balance);
+        writer.Write(Nonce);
+    }
+
+    public static Account ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(2, "account");
+        return new Account(reader.ReadUInt64("balance"), reader.ReadUInt64("nonce"));
+    }
+
+    public override string ToString() => $"balance {Balance}, nonce {Nonce}";
+}
+
+/// <summary>A tensor's static signature: element type and shape. Encoding: <c>[elementType: uint, [dim: uint, ...]]</c>.</summary>
+public sealed record TensorSignature(TensorElementType ElementType, int[] Shape)
+{
+    /// <summary>Canonical encoded size of a tensor of this signature (header overhead bounded generously).</summary>
+    public long DataBytes => Shape.Aggregate(1L, (a, d) => a * d) * TensorElementTypes.SizeOf(ElementType);
+
+    public bool Matches(Tensor tensor) => tensor.ElementType == ElementType && tensor.ShapeEquals(Shape);
+
+    public override string ToString() => $"{TensorElementTypes.Name(ElementType)}[{string.Join(",", Shape)}]";
+
+    internal void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(2);
+        writer.Write((byte)ElementType);
+        writer.WriteArrayHeader(Shape.Length);
+        foreach (var d in Shape) writer.Write((uint)d);
+    }
+
+    internal static TensorSignature ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(2, "tensor signature");
+        var type = (TensorElementType)reader.ReadByte("element type");
+        int rank = reader.ReadArrayCount("shape", Tensor.MaxRank);
+        var shape = new int[rank];
+        for (int i = 0; i < rank; i++) shape[i] = checked((int)reader.ReadUInt32("dimension"));
+        return new TensorSignature(type, shape);
+    }
+}
+
+/// <summary>
+/// A registered model's metadata. The bytes live separately under <see cref="StateKeys.ModelCode"/>.
+/// Encoding: <c>[owner: Address, name: str, input: TensorSignature, output: TensorSignature, gas: uint, macs: uint, registeredAt: uint]</c>.
+/// </summary>
+public sealed class ModelInfo : CanonicalObject<ModelInfo>, ICanonicalObject<ModelInfo>
+{
+    public ModelInfo(Address owner, string name, TensorSignature input, TensorSignature output, ulong gas, ulong macs, ulong registeredAt)
+    {
+        Owner = owner;
+        Name = name ?? throw new ArgumentNullException(nameof(name));
+        Input = input;
+        Output = output;
+        Gas = gas;
+        Macs = macs;
+        RegisteredAt = registeredAt;
+    }
+
+    public Address Owner { get; }
+    public string Name { get; }
+    public TensorSignature Input { get; }
+    public TensorSignature Output { get; }
+
+    /// <summary>Static gas of one inference (AdmissionLimits.Gas over MACs and elements).</summary>
+    public ulong Gas { get; }
+    public ulong Macs { get; }
+
+    /// <summary>Height of the block that registered it; 0 for genesis models.</summary>
+    public ulong RegisteredAt { get; }
+
+    public static string KindName => "model info";
+    public static int MaxEncodedSize => 1024;
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(7);
+        writer.Write(Owner);
+        writer.Write(Name);
+        Input.WriteTo(ref writer);
+        Output.WriteTo(ref writer);
+        writer.Write(Gas);
+        writer.Write(Macs);
+        writer.Write(RegisteredAt);
+    }
+
+    public static ModelInfo ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(7, "model info");
+        return new ModelInfo(
+            reader.ReadAddress("owner"),
+            reader.ReadString("name", Core.Protocol.ProtocolLimits.MaxModelNameBytes),
+            TensorSignature.ReadFrom(ref reader),
+            TensorSignature.ReadFrom(ref reader),
+            reader.ReadUInt64("gas"),
+            reader.ReadUInt64("macs"),
+            reader.ReadUInt64("registered at"));
+    }
+}

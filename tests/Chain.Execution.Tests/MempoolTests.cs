@@ -1,0 +1,161 @@
+using Chain.Core;
+using Chain.Core.Protocol;
+using static Chain.Execution.Tests.Fixture;
+
+namespace Chain.Execution.Tests;
+
+public class MempoolTests
+{
+    private static (ChainExecutor Executor, Mempool Pool, InferenceRunner Runner) Setup(MempoolOptions? options = null)
+    {
+        var runner = Runner();
+        var executor = new ChainExecutor(Fixture.Genesis(), new Chain.Storage.InMemoryStore(), new InMemoryStateBackend(), runner);
+        return (executor, new Mempool(executor, runner, options), runner);
+    }
+
+    [Fact]
+    public void Admission_refuses_each_invalid_transaction_with_its_code()
+    {
+        var (_, pool, _) = Setup();
+        var good = Transfer(User(1), 0, User(2).Address, 5);
+        Assert.Equal(RejectCode.InvalidSignature, pool.Add(new SignedTransaction(good.Transaction, Transfer(User(1), 1, User(2).Address, 5).Signature))?.Code);
+        Assert.Equal(RejectCode.WrongChainId, pool.Add(Transfer(User(1), 0, User(2).Address, 5, chain: new ChainId("elsewhere")))?.Code);
+        Assert.Equal(RejectCode.BadNonce, pool.Add(Transfer(User(1), 1, User(2).Address, 5))?.Code);
+        Assert.Equal(RejectCode.FeeTooLow, pool.Add(Transfer(User(1), 0, User(2).Address, 5, fee: 1))?.Code);
+        Assert.Equal(RejectCode.InsufficientFunds, pool.Add(Transfer(User(1), 0, User(2).Address, InitialBalance))?.Code);
+        Assert.Equal(RejectCode.InsufficientFunds, pool.Add(Transfer(Key("pauper"), 0, User(2).Address, 0))?.Code);
+        Assert.Equal(RejectCode.TooLarge, pool.Add(Register(User(1), 0, "big", MatMulModel(3, 256, 256)))?.Code);
+        Assert.Equal(RejectCode.GasLimitTooHigh, pool.Add(Infer(User(1), 0, GenesisModelId, Input(1), maxGas: Params.BlockGasLimit + 1))?.Code);
+        Assert.Equal(0, pool.Count);
+        Assert.Null(pool.Add(good));
+        Assert.Equal(RejectCode.Duplicate, pool.Add(good)?.Code);
+        Assert.Equal(RejectCode.PendingOverspend, pool.Add(Transfer(User(1), 1, User(2).Address, InitialBalance - 2_000))?.Code);
+        Assert.Equal(1, pool.Count);
+        Assert.Equal(good.Encoded.Length, pool.Bytes);
+    }
+
+    [Fact]
+    public void Replays_of_included_transactions_and_stale_nonces_are_refused()
+    {
+        var (executor, pool, _) = Setup();
+        var tx = Transfer(User(1), 0, User(2).Address, 5);
+        Assert.Null(pool.Add(tx));
+        var (proposal, _) = Step(executor, pool.Select(), null);
+        pool.Update(proposal.Block);
+        Assert.Equal(0, pool.Count);
+        Assert.Equal(RejectCode.AlreadyIncluded, pool.Add(tx)?.Code);
+        Assert.Equal(RejectCode.BadNonce, pool.Add(Transfer(User(1), 0, User(3).Address, 7))?.Code);
+        Assert.Null(pool.Add(Transfer(User(1), 1, User(3).Address, 7)));
+    }
+
+    [Fact]
+    public void Selection_is_by_fee_with_each_senders_nonces_in_order()
+    {
+        var (_, pool, _) = Setup();
+        var a0 = Transfer(User(1), 0, User(0).Address, 1, fee: 1_000);
+        var a1 = Transfer(User(1), 1, User(0).Address, 1, fee: 9_000);
+        var b0 = Transfer(User(2), 0, User(0).Address, 1, fee: 5_000);
+        var c0 = Transfer(User(3), 0, User(0).Address, 1, fee: 2_000);
+        foreach (var tx in new[] { a0, a1, b0, c0 }) Assert.Null(pool.Add(tx));
+        Assert.Equal(new[] { b0, c0, a0, a1 }.Select(t => t.Hash), pool.Select().Select(t => t.Hash));
+        Assert.Equal(new[] { b0, c0 }.Select(t => t.Hash), pool.Select(2).Select(t => t.Hash));
+    }
+
+    [Fact]
+    public void A_full_pool_evicts_the_cheapest_tail_for_a_better_fee_and_refuses_otherwise()
+    {
+        var (_, pool, _) = Setup(new MempoolOptions { MaxTransactions = 3 });
+        var cheap = Transfer(User(1), 0, User(0).Address, 1, fee: 1_000);
+        var mid = Transfer(User(2), 0, User(0).Address, 1, fee: 2_000);
+        var midNext = Transfer(User(2), 1, User(0).Address, 1, fee: 1_500);
+        foreach (var tx in new[] { cheap, mid, midNext }) Assert.Null(pool.Add(tx));
+        Assert.Equal(RejectCode.MempoolFull, pool.Add(Transfer(User(3), 0, User(0).Address, 1, fee: 1_000))?.Code);
+        Assert.Null(pool.Add(Transfer(User(3), 0, User(0).Address, 1, fee: 1_200)));
+        Assert.False(pool.Contains(cheap.Hash));
+        Assert.True(pool.Contains(midNext.Hash));
+        Assert.Equal(3, pool.Count);
+    }
+
+    [Fact]
+    public void The_byte_limit_is_enforced()
+    {
+        var one = Transfer(User(1), 0, User(0).Address, 1);
+        var (_, pool, _) = Setup(new MempoolOptions { MaxBytes = one.Encoded.Length * 2L });
+        Assert.Null(pool.Add(one));
+        Assert.Null(pool.Add(Transfer(User(2), 0, User(0).Address, 1)));
+        Assert.Equal(RejectCode.MempoolFull, pool.Add(Transfer(User(3), 0, User(0).Address, 1))?.Code);
+        Assert.True(pool.Bytes <= one.Encoded.Length * 2L);
+    }
+
+    [Fact]
+    public void Commit_evicts_included_stale_and_unaffordable_transactions()
+    {
+        var (executor, pool, _) = Setup();
+        var mine = new[] { Transfer(User(1), 0, User(0).Address, 1), Transfer(User(1), 1, User(0).Address, 1), Transfer(User(1), 2, User(0).Address, 1) };
+        foreach (var tx in mine) Assert.Null(pool.Add(tx));
+        var spender = Transfer(User(2), 0, User(0).Address, 1_000);
+        var later = Transfer(User(2), 1, User(0).Address, 1_000);
+        Assert.Null(pool.Add(spender));
+        Assert.Null(pool.Add(later));
+        // The block carries User(1)'s first transaction plus a competing one that drains User(2).
+        var competing = new[] { mine[0], Transfer(User(1), 1, User(5).Address, 2), Transfer(User(2), 0, User(5).Address, InitialBalance - 1_000 - 500) };
+        var (proposal, _) = Step(executor, competing, null);
+        Assert.Equal(3, proposal.Block.Transactions.Count);
+        pool.Update(proposal.Block);
+        Assert.False(pool.Contains(mine[0].Hash));  // included
+        Assert.False(pool.Contains(mine[1].Hash));  // nonce 1 now used by another transaction
+        Assert.True(pool.Contains(mine[2].Hash));   // nonce 2 is next
+        Assert.False(pool.Contains(spender.Hash));  // stale nonce
+        Assert.False(pool.Contains(later.Hash));    // 500 left cannot pay fee 1000 + 1000
+        Assert.Equal(1, pool.Count);
+    }
+
+    [Fact]
+    public void Pre_execution_fills_the_cache_that_block_building_uses()
+    {
+        var (executor, pool, runner) = Setup();
+        var txs = Enumerable.Range(0, 3).Select(i => Infer(User(i), 0, GenesisModelId, Input(100 + i))).ToArray();
+        foreach (var tx in txs) Assert.Null(pool.Add(tx));
+        Assert.Null(pool.Add(Infer(User(4), 0, Core.Hashing.DomainHash.Sha256("unknown"u8), Input(1)))); // skipped: no such model
+        Assert.Equal(0, runner.CachedCount);
+        Assert.Equal(2, pool.PreExecutePending(2));
+        Assert.Equal(1, pool.PreExecutePending());
+        Assert.Equal(0, pool.PreExecutePending());
+        Assert.Equal(3, runner.CachedCount);
+        long misses = runner.Misses;
+
+        var proposal = executor.BuildBlock(Context(executor, null), pool.Select());
+        Assert.Equal(misses, runner.Misses);
+        Assert.Equal(3, runner.Hits);
+
+        // And the cached results are exactly what a node without any cache computes.
+        var cold = new ChainExecutor(Fixture.Genesis(), new Chain.Storage.InMemoryStore(), new InMemoryStateBackend(), Runner(cache: 0));
+        var verdict = cold.VerifyProposal(proposal.Block, proposal.Receipts);
+        Assert.True(verdict.Accepted, verdict.Failure?.Message);
+    }
+
+    [Fact]
+    public void The_pre_execution_queue_is_bounded()
+    {
+        var (_, pool, _) = Setup(new MempoolOptions { PreExecutionQueueCapacity = 2 });
+        for (int i = 0; i < 4; i++) Assert.Null(pool.Add(Infer(User(i), 0, GenesisModelId, Input(i))));
+        Assert.Equal(2, pool.PreExecutionDropped);
+        Assert.Equal(2, pool.PreExecutePending());
+    }
+
+    [Fact]
+    public async Task The_background_worker_pre_executes_and_stops_on_cancel()
+    {
+        var (_, pool, runner) = Setup();
+        using var cts = new CancellationTokenSource();
+        var worker = pool.RunPreExecutionAsync(cts.Token);
+        var tx = Infer(User(1), 0, GenesisModelId, Input(3));
+        Assert.Null(pool.Add(tx));
+        var input = Core.Codec.Canonical.Decode<Inference.Tensor>(Input(3));
+        // Bounded wait on the observable effect, not a sleep.
+        Assert.True(SpinWait.SpinUntil(() => runner.IsCached(GenesisModelId, input.Hash), TimeSpan.FromSeconds(30)));
+        await cts.CancelAsync();
+        await worker.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(worker.IsCompletedSuccessfully);
+    }
+}
