@@ -27,6 +27,7 @@ public static class CliApp
         root.Add(InferCommand.Create());
         root.Add(ConformanceCommand.Create());
         root.Add(DeterminismCommand.Create());
+        root.Add(BenchCommand.Create());
         root.Add(DeterminismCommand.CreateWorker());
         return root;
     }

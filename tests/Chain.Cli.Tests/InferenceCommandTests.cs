@@ -84,3 +84,26 @@ public class InferenceCommandTests
         }
     }
 }
+
+public class BenchCommandTests
+{
+    [Fact]
+    public void Bench_execution_measures_every_path_against_its_baseline_and_writes_json()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "chain-bench-" + Guid.NewGuid().ToString("N") + ".json");
+        try
+        {
+            var outcome = CliHarness.Run("bench", "execution", "--transfers", "40", "--infers", "4", "--json", file);
+            Assert.True(outcome.ExitCode == 0, outcome.Error);
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            var figures = doc.RootElement.GetProperty("figures").EnumerateArray().ToList();
+            Assert.Equal(3, figures.Count);
+            Assert.All(figures, f => Assert.True(f.GetProperty("ratio").GetDouble() > 0));
+            Assert.Equal(1, CliHarness.Run("bench", "execution", "--transfers", "0").ExitCode);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
