@@ -48,12 +48,12 @@ public sealed class ChainExecutor : ILedgerView
     /// Opens execution on <paramref name="store"/>. An empty store is initialized with the genesis state;
     /// a used one must have been initialized with the same genesis, and its state must be at its latest block.
     /// </summary>
-    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference)
+    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference, SignatureCache? signatures = null)
     {
         _genesis = genesis ?? throw new ArgumentNullException(nameof(genesis));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _state = state ?? throw new ArgumentNullException(nameof(state));
-        _machine = new StateMachine(genesis.ChainId, genesis.Parameters, inference ?? throw new ArgumentNullException(nameof(inference)));
+        _machine = new StateMachine(genesis.ChainId, genesis.Parameters, inference ?? throw new ArgumentNullException(nameof(inference)), signatures);
         _piggyback = new PiggybackStore(store);
         Blocks = new BlockStore(_piggyback);
 

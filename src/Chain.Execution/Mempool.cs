@@ -38,11 +38,13 @@ public sealed class Mempool
     private readonly Dictionary<Hash32, Entry> _byHash = [];
     private readonly Channel<Hash32> _preExecution;
     private readonly Lock _lock = new();
+    private readonly SignatureCache? _signatures;
     private long _bytes;
     private long _preExecutionDropped;
 
-    public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null)
+    public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null, SignatureCache? signatures = null)
     {
+        _signatures = signatures;
         _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));
         _inference = inference;
         _options = options ?? new MempoolOptions();
@@ -80,7 +82,7 @@ public sealed class Mempool
         int size = tx.Encoded.Length;
         if (size > p.MaxTxBytes) return new(RejectCode.TooLarge, $"transaction is {size} bytes, the limit is {p.MaxTxBytes}");
         // Signature and ledger checks outside the lock: they are the expensive part.
-        if (!tx.Verify(_ledger.ChainId, out var reason))
+        if (!(_signatures?.Verify(tx, _ledger.ChainId, out var reason) ?? tx.Verify(_ledger.ChainId, out reason)))
             return new(tx.Transaction.ChainId != _ledger.ChainId ? RejectCode.WrongChainId : RejectCode.InvalidSignature, reason);
         var t = tx.Transaction;
         ulong limit = Gas.Limit(t, p);

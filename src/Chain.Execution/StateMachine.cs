@@ -11,7 +11,7 @@ namespace Chain.Execution;
 /// and the nonce advances, then the body runs in its own layer, which is dropped if the body fails.
 /// Deterministic: the result depends only on the state, the transaction, the proposer and the height.
 /// </summary>
-internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, InferenceRunner inference)
+internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, InferenceRunner inference, SignatureCache? signatures = null)
 {
     public ExecutionParameters Parameters => parameters;
 
@@ -26,7 +26,7 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
             return new(RejectCode.TooLarge, $"transaction is {signed.Encoded.Length} bytes, the limit is {parameters.MaxTxBytes}");
         if (tx.ChainId != chainId)
             return new(RejectCode.WrongChainId, $"transaction is for chain '{tx.ChainId}', this chain is '{chainId}'");
-        if (checkSignature && !signed.Verify(chainId, out var reason))
+        if (checkSignature && !(signatures?.Verify(signed, chainId, out var reason) ?? signed.Verify(chainId, out reason)))
             return new(RejectCode.InvalidSignature, reason);
         ulong limit = Gas.Limit(tx, parameters);
         if (limit > parameters.BlockGasLimit)
