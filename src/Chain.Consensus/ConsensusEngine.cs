@@ -147,6 +147,9 @@ public sealed class ConsensusEngine
         var expected = _proposers.Proposer(p.Height, p.Round);
         if (p.Proposer != expected) { Reject(ev, $"{p.Proposer} is not the proposer of ({p.Height},{p.Round}); {expected} is"); return; }
         if (ev.Block.Hash != p.BlockHash) { Reject(ev, "block does not match the proposal's block hash"); return; }
+        // The hash covers only the header: a body that does not match it must be refused here, or anyone could
+        // alter an honest proposer's transactions or last commit in transit and make it look invalid.
+        if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"block body does not match its header: {basic}"); return; }
         var rs = R(p.Round);
         if (rs.Proposal is { } existing)
         {
@@ -202,6 +205,7 @@ public sealed class ConsensusEngine
     private void OnDecision(DecisionReceived ev)
     {
         if (ev.Block.Height != _height) { Reject(ev, $"decision for height {ev.Block.Height}, this validator is at height {_height}"); return; }
+        if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"decided block body does not match its header: {basic}"); return; }
         if (!ev.Commit.Verify(_config.ChainId, _validators, _height, ev.Block.Hash, out var reason)) { Reject(ev, $"decision's commit: {reason}"); return; }
         // A valid commit carries precommits from more than 2/3, so at least one correct validator re-executed it.
         Decide(ev.Block, ev.Commit);

@@ -121,6 +121,7 @@ public sealed class InvalidProposalEvidence(SignedProposal proposal, Block block
         if (expected != p.Proposer) { reason = $"{p.Proposer} was not the proposer of ({p.Height},{p.Round})"; return false; }
         if (!Proposal.Verify(chainId, v.PublicKey)) { reason = "proposal signature does not verify for this chain"; return false; }
         if (Block.Hash != p.BlockHash) { reason = "block is not the one the proposal names"; return false; }
+        if (!Block.ValidateBasic(chainId, out var basic)) { reason = $"block body does not match its header ({basic}): not the proposer's block"; return false; }
         if (reexecute(Block)) { reason = "the block re-executes correctly: not invalid"; return false; }
         reason = "";
         return true;
