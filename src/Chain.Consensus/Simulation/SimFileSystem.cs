@@ -73,9 +73,8 @@ public sealed class SimFileSystem : IFileSystem
             f.Length = f.Durable + kept;
             if (kept > 0 && rng.Chance(0.3))
             {
-                // Only the last few bytes: damage inside the final (torn) record, never earlier ones.
-                int at = f.Length - 1 - rng.Below(Math.Min(kept, 8));
-                f.Data[at] ^= (byte)(1 + rng.Below(255));
+                // The last byte always belongs to the final (torn) record, so earlier records stay intact.
+                f.Data[f.Length - 1] ^= (byte)(1 + rng.Below(255));
             }
             f.Durable = f.Length;
         }
