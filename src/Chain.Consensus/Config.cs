@@ -38,4 +38,7 @@ public sealed record ConsensusConfig(ChainId ChainId, ValidatorSet Validators, T
 {
     /// <summary>Votes for rounds further ahead than this are refused, so a peer cannot make us store unbounded rounds.</summary>
     public uint MaxRoundsAhead { get; init; } = 10_000;
+
+    /// <summary>Optional memo of signature checks (shared by the simulator's validators).</summary>
+    public SignatureCache? SignatureCache { get; init; }
 }

@@ -158,7 +158,7 @@ public sealed class ConsensusEngine
             return; // duplicates are normal with gossip
         }
         _validators.TryGet(p.Proposer, out var v, out _);
-        if (!ev.Proposal.Verify(_config.ChainId, v.PublicKey))
+        if (!_config.SignatureCache.VerifyProposal(_config.ChainId, ev.Proposal, v.PublicKey))
         {
             Reject(ev, $"proposal signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's proposal)");
             return;
@@ -185,7 +185,7 @@ public sealed class ConsensusEngine
         if (set.TryGet(vote.Validator, out var existing))
         {
             if (existing.Equals(ev.Vote)) return; // duplicate: no signature check needed
-            if (!ev.Vote.Verify(_config.ChainId, validator.PublicKey))
+            if (!_config.SignatureCache.VerifyVote(_config.ChainId, ev.Vote, validator.PublicKey))
             {
                 Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}'");
                 return;
@@ -194,7 +194,7 @@ public sealed class ConsensusEngine
                 _out.Add(new RecordEvidence(new DuplicateVoteEvidence(existing, ev.Vote)));
             return; // the first vote counts; the second is only evidence
         }
-        if (!ev.Vote.Verify(_config.ChainId, validator.PublicKey))
+        if (!_config.SignatureCache.VerifyVote(_config.ChainId, ev.Vote, validator.PublicKey))
         {
             Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's vote)");
             return;
@@ -206,7 +206,7 @@ public sealed class ConsensusEngine
     {
         if (ev.Block.Height != _height) { Reject(ev, $"decision for height {ev.Block.Height}, this validator is at height {_height}"); return; }
         if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"decided block body does not match its header: {basic}"); return; }
-        if (!ev.Commit.Verify(_config.ChainId, _validators, _height, ev.Block.Hash, out var reason)) { Reject(ev, $"decision's commit: {reason}"); return; }
+        if (!_config.SignatureCache.VerifyCommit(ev.Commit, _config.ChainId, _validators, _height, ev.Block.Hash, out var reason)) { Reject(ev, $"decision's commit: {reason}"); return; }
         // A valid commit carries precommits from more than 2/3, so at least one correct validator re-executed it.
         Decide(ev.Block, ev.Commit);
     }

@@ -10,7 +10,7 @@ namespace Chain.Consensus.Simulation;
 /// root) is a pure function of what the proposer chose (height, parent, time, proposer), and the state
 /// root chains the outputs, so any validator can re-execute a block and see whether the proposer lied.
 /// </summary>
-public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store) : IBlockApplication
+public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store, SignatureCache? cache = null) : IBlockApplication
 {
     /// <summary>When set, built blocks carry a wrong inference output (a byzantine proposer).</summary>
     public Func<bool>? Lie { get; set; }
@@ -54,7 +54,7 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
         if ((ulong)store.Count != h.Height.Value - 1) { reason = $"block {h.Height} with {store.Count} blocks stored"; return false; }
         var lastHash = h.Height.Value == 1 ? Hash32.Zero : store[^1].Block.Hash;
         if (h.LastBlockHash != lastHash) { reason = "wrong parent"; return false; }
-        if (block.LastCommit is { } c && !c.Verify(chainId, validators, new Height(h.Height.Value - 1), lastHash, out reason)) return false;
+        if (block.LastCommit is { } c && !cache.VerifyCommit(c, chainId, validators, new Height(h.Height.Value - 1), lastHash, out reason)) return false;
         if (h.ValidatorsHash != validators.Hash || h.NextValidatorsHash != validators.Hash) { reason = "wrong validators hash"; return false; }
         if (!Reexecutes(block, PreviousState(h.Height))) { reason = "inference outputs do not match re-execution"; return false; }
         reason = "";

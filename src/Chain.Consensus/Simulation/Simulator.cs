@@ -50,6 +50,7 @@ public sealed class Simulator
     private readonly SimRandom _rng;
     private readonly Node[] _nodes;
     private readonly ConsensusConfig _config;
+    private readonly SignatureCache _cache = new();
     private readonly PriorityQueue<Ev, (ulong Time, ulong Seq)> _queue = new();
     private ulong _seq, _now, _gst, _deadline = ulong.MaxValue, _lastCommitTime;
     private bool _stable;
@@ -71,9 +72,9 @@ public sealed class Simulator
         var keys = Keys(options.Validators);
         var powers = Enumerable.Range(0, options.Validators).Select(_ => options.WeightedPower ? _rng.Range(1, 4) : 1UL).ToArray();
         var set = new ValidatorSet(keys.Select((k, i) => new Validator(k.PublicKey, powers[i])));
-        _config = new ConsensusConfig(Chain, set, options.Timeouts);
+        _config = new ConsensusConfig(Chain, set, options.Timeouts) { SignatureCache = _cache };
         _nodes = keys.Select((k, i) => new Node { Index = i, Key = k }).ToArray();
-        foreach (var n in _nodes) n.App = new SimApplication(Chain, set, n.Store);
+        foreach (var n in _nodes) n.App = new SimApplication(Chain, set, n.Store, _cache);
         if ((options.Faults & (Faults.Equivocate | Faults.BadInference | Faults.Garbage)) != 0)
         {
             // Byzantine validators hold less than a third of the power, the bound Tendermint tolerates.
@@ -450,7 +451,7 @@ public sealed class Simulator
         var prevState = h == 1 ? Hash32.Zero : n.Store[^1].Block.Header.StateRoot;
         n.Store.Add((c.Block, c.Commit));
         if (n.Byzantine) return;
-        if (!c.Commit.Verify(Chain, _config.Validators, c.Block.Height, c.Block.Hash, out var why))
+        if (!_cache.VerifyCommit(c.Commit, Chain, _config.Validators, c.Block.Height, c.Block.Hash, out var why))
             Violation($"validator {n.Index} committed block {h} with a bad commit: {why}");
         if (!SimApplication.Reexecutes(c.Block, prevState))
             Violation($"validity: validator {n.Index} committed block {h} that fails re-execution");
