@@ -63,6 +63,10 @@ public sealed class ConsensusEngine
     public ConsensusConfig Config => _config;
     public Address Proposer(Height height, Round round) => _proposers.Proposer(height, round);
 
+    /// <summary>A one-line summary of the rounds this height has seen (for diagnostics).</summary>
+    public string DescribeRounds() => string.Join(" ", _rounds.Select(kv =>
+        $"r{kv.Key}[{(kv.Value.Proposal is null ? "" : "P")} pv:{kv.Value.Prevotes.TotalPower}/nil{kv.Value.Prevotes.NilPower} pc:{kv.Value.Precommits.TotalPower}/nil{kv.Value.Precommits.NilPower}]"));
+
     /// <summary>Enters round 0 of the starting height. Call once, before <see cref="Handle"/>.</summary>
     public IReadOnlyList<ConsensusAction> Start(ulong nowMs)
     {
@@ -94,11 +98,17 @@ public sealed class ConsensusEngine
 
     /// <summary>
     /// What this validator re-sends periodically so that messages lost before the network stabilised are
-    /// recovered: the current round's proposal (with the prevotes of its polRound) and its own votes.
+    /// recovered: the current round's proposal (with the prevotes of its polRound), its own votes, and the
+    /// votes of the previous round, which let a validator still in that round reach its timeouts and follow.
     /// </summary>
     public IReadOnlyList<ConsensusEvent> GossipMessages()
     {
         var list = new List<ConsensusEvent>();
+        if (_round.Value > 0 && _rounds.TryGetValue(_round.Value - 1, out var previous))
+        {
+            list.AddRange(previous.Prevotes.Votes.Select(v => new VoteReceived(v)));
+            list.AddRange(previous.Precommits.Votes.Select(v => new VoteReceived(v)));
+        }
         if (!_rounds.TryGetValue(_round.Value, out var rs)) return list;
         if (rs.Proposal is { } p)
         {

@@ -119,7 +119,6 @@ public sealed class Simulator
             if (_o.CrashAtWrite is { } c && c.Node == n.Index)
                 n.Fs.WriteHook = count => { if (!_crashAtWriteDone && count == c.Write) { _crashAtWriteDone = true; throw new SimulatedCrashException(); } };
             StartNode(n);
-            Push(_rng.Range(1, _o.GossipIntervalMs), new Gossip(n.Index, n.Incarnation));
         }
         if (On(Faults.Partition))
         {
@@ -155,7 +154,7 @@ public sealed class Simulator
             if (_now > _deadline)
             {
                 Violation($"liveness: honest validators at heights [{string.Join(",", _nodes.Where(n => !n.Byzantine).Select(n => n.Store.Count))}] " +
-                          $"of {_o.Heights} at the deadline {_deadline}ms (GST {_gst}ms)");
+                          $"of {_o.Heights} at the deadline {_deadline}ms (GST {_gst}ms); {DescribeNodes()}");
                 break;
             }
             if (_events > _o.MaxEvents) { Violation($"liveness: event budget {_o.MaxEvents} exhausted"); break; }
@@ -184,6 +183,10 @@ public sealed class Simulator
             TimeAfterGstMs = _lastCommitTime > _gst ? _lastCommitTime - _gst : 0,
         };
     }
+
+    private string DescribeNodes() => string.Join(" | ", _nodes.Select(n =>
+        $"v{n.Index}{(n.Byzantine ? "(byz)" : "")} power {_config.Validators.Validators[n.Index].Power} " +
+        (n.Up ? $"at ({n.Engine.Height},{n.Engine.Round},{n.Engine.Step}) locked {n.Engine.LockedRound?.ToString() ?? "-"} valid {n.Engine.ValidRound?.ToString() ?? "-"} {n.Engine.DescribeRounds()}" : "down")));
 
     private bool Done() => _nodes.All(n => n.Byzantine || n.Store.Count >= _o.Heights);
 
@@ -226,6 +229,7 @@ public sealed class Simulator
     {
         n.Up = true;
         n.Incarnation++;
+        Push(_now + _rng.Range(1, _o.GossipIntervalMs), new Gossip(n.Index, n.Incarnation));
         var start = new Height((ulong)n.Store.Count + 1);
         if (n.Byzantine)
         {
