@@ -64,7 +64,7 @@ public sealed class ConsensusEngine
     public Address Proposer(Height height, Round round) => _proposers.Proposer(height, round);
 
     /// <summary>A one-line summary of the rounds this height has seen (for diagnostics).</summary>
-    public string DescribeRounds() => string.Join(" ", _rounds.Select(kv =>
+    public string DescribeRounds(int last = int.MaxValue) => string.Join(" ", _rounds.TakeLast(last).Select(kv =>
         $"r{kv.Key}[{(kv.Value.Proposal is null ? "" : "P")} pv:{kv.Value.Prevotes.TotalPower}/nil{kv.Value.Prevotes.NilPower} pc:{kv.Value.Precommits.TotalPower}/nil{kv.Value.Precommits.NilPower}]"));
 
     /// <summary>Enters round 0 of the starting height. Call once, before <see cref="Handle"/>.</summary>
@@ -90,6 +90,7 @@ public sealed class ConsensusEngine
             case TimeoutElapsed t: OnTimeout(t); break;
             case ProposalVerified pv: OnVerified(pv); break;
             case BlockBuilt b: OnBlockBuilt(b); break;
+            case StatusReceived: break; // for the host's catch-up logic only
             default: throw new ArgumentException($"unknown event {ev.GetType().Name}", nameof(ev));
         }
         Reevaluate();
@@ -103,18 +104,18 @@ public sealed class ConsensusEngine
     /// </summary>
     public IReadOnlyList<ConsensusEvent> GossipMessages()
     {
-        var list = new List<ConsensusEvent>();
+        var list = new List<ConsensusEvent> { new StatusReceived(_height, _round) };
         if (_round.Value > 0 && _rounds.TryGetValue(_round.Value - 1, out var previous))
         {
-            list.AddRange(previous.Prevotes.Votes.Select(v => new VoteReceived(v)));
-            list.AddRange(previous.Precommits.Votes.Select(v => new VoteReceived(v)));
+            list.AddRange(previous.Prevotes.AllVotes.Select(v => new VoteReceived(v)));
+            list.AddRange(previous.Precommits.AllVotes.Select(v => new VoteReceived(v)));
         }
         if (!_rounds.TryGetValue(_round.Value, out var rs)) return list;
         if (rs.Proposal is { } p)
         {
             list.Add(p);
             if (p.Proposal.Proposal.PolRound is { } vr && _rounds.TryGetValue(vr.Value, out var polState))
-                list.AddRange(polState.Prevotes.VotesFor(p.Block.Hash).Select(v => new VoteReceived(v)));
+                list.AddRange(polState.Prevotes.VotesFor(p.Block.Hash).ToList().Select(v => new VoteReceived(v)));
         }
         if (_self is { } me)
         {
@@ -194,15 +195,19 @@ public sealed class ConsensusEngine
         var set = vote.Type == VoteType.Prevote ? rs.Prevotes : rs.Precommits;
         if (set.TryGet(vote.Validator, out var existing))
         {
-            if (existing.Equals(ev.Vote)) return; // duplicate: no signature check needed
+            if (existing.Equals(ev.Vote)) return; // exact duplicate (gossip): no signature check needed
+            // A conflicting vote is kept only for nil or a block proposed at this height, which bounds what an
+            // equivocator can make us store; it is counted for that block and is evidence either way.
             if (!_config.SignatureCache.VerifyVote(_config.ChainId, ev.Vote, validator.PublicKey))
             {
                 Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}'");
                 return;
             }
+            if (set.Has(ev.Vote)) return; // same block again (other timestamp): nothing new
             if (existing.Vote.BlockHash != vote.BlockHash)
                 _out.Add(new RecordEvidence(new DuplicateVoteEvidence(existing, ev.Vote)));
-            return; // the first vote counts; the second is only evidence
+            if (vote.BlockHash is not { } h || _blocks.ContainsKey(h)) set.Add(ev.Vote, validator.Power);
+            return;
         }
         if (!_config.SignatureCache.VerifyVote(_config.ChainId, ev.Vote, validator.PublicKey))
         {

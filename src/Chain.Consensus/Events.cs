@@ -6,12 +6,12 @@ using MessagePack;
 namespace Chain.Consensus;
 
 /// <summary>
-/// An input to the engine. Kinds 1–3 are also the network messages (see <see cref="ConsensusMessages"/>);
+/// An input to the engine. Kinds 1–3 and 7 are also the network messages (see <see cref="ConsensusMessages"/>);
 /// all kinds are WAL records. Encoding: <c>[kind: uint, ...fields]</c>, one canonical form per kind.
 /// </summary>
 public abstract class ConsensusEvent : CanonicalObject<ConsensusEvent>, ICanonicalObject<ConsensusEvent>
 {
-    public const byte KindProposal = 1, KindVote = 2, KindDecision = 3, KindTimeout = 4, KindVerified = 5, KindBuilt = 6;
+    public const byte KindProposal = 1, KindVote = 2, KindDecision = 3, KindTimeout = 4, KindVerified = 5, KindBuilt = 6, KindStatus = 7;
 
     public abstract byte Kind { get; }
 
@@ -26,7 +26,7 @@ public abstract class ConsensusEvent : CanonicalObject<ConsensusEvent>, ICanonic
         byte kind = reader.ReadByte("event kind");
         int expected = kind switch
         {
-            KindProposal => 3, KindVote => 2, KindDecision => 3, KindTimeout => 4, KindVerified => 4, KindBuilt => 4,
+            KindProposal => 3, KindVote => 2, KindDecision => 3, KindTimeout => 4, KindVerified => 4, KindBuilt => 4, KindStatus => 3,
             _ => throw reader.Error(DecodeError.InvalidValue, $"unknown consensus event kind {kind}", kindAt),
         };
         if (count != expected)
@@ -48,6 +48,8 @@ public abstract class ConsensusEvent : CanonicalObject<ConsensusEvent>, ICanonic
                 if (s is < 1 or > 3) throw reader.Error(DecodeError.InvalidValue, $"unknown step {s}", stepAt);
                 return new TimeoutElapsed(h, r, (Step)s);
             }
+            case KindStatus:
+                return new StatusReceived(new Height(reader.ReadUInt64("height")), new Round(reader.ReadUInt32("round")));
             case KindVerified:
                 return new ProposalVerified(new Height(reader.ReadUInt64("height")), reader.ReadHash32("block hash"), reader.ReadBoolean("valid"));
             default:
@@ -80,6 +82,24 @@ public sealed class VoteReceived(SignedVote vote) : ConsensusEvent
         writer.WriteArrayHeader(2);
         writer.Write(Kind);
         Vote.WriteTo(ref writer);
+    }
+}
+
+/// <summary>
+/// A validator's position (height, round), gossiped periodically. Peers further ahead answer with the
+/// decision for that height; the engine itself ignores it. It carries no signature and no authority.
+/// </summary>
+public sealed class StatusReceived(Height height, Round round) : ConsensusEvent
+{
+    public Height Height { get; } = height;
+    public Round Round { get; } = round;
+    public override byte Kind => KindStatus;
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(3);
+        writer.Write(Kind);
+        writer.Write(Height.Value);
+        writer.Write(Round.Value);
     }
 }
 
@@ -149,15 +169,18 @@ public sealed class BlockBuilt(Height height, Round round, Block block) : Consen
     }
 }
 
-/// <summary>Wire messages between validators: proposals, votes and decisions, strictly decoded.</summary>
+/// <summary>Wire messages between validators: proposals, votes, decisions and status, strictly decoded.</summary>
 public static class ConsensusMessages
 {
     public static byte[] Encode(ConsensusEvent message)
     {
-        if (message.Kind is not (ConsensusEvent.KindProposal or ConsensusEvent.KindVote or ConsensusEvent.KindDecision))
+        if (!IsNetworkKind(message.Kind))
             throw new ArgumentException($"event kind {message.Kind} is local, not a network message", nameof(message));
         return message.Encoded.ToArray();
     }
+
+    public static bool IsNetworkKind(byte kind) =>
+        kind is ConsensusEvent.KindProposal or ConsensusEvent.KindVote or ConsensusEvent.KindDecision or ConsensusEvent.KindStatus;
 
     /// <summary>Decodes a peer's bytes; anything but the canonical encoding of a network message is refused.</summary>
     public static bool TryDecode(ReadOnlyMemory<byte> bytes, out ConsensusEvent? message, out string reason)
@@ -168,7 +191,7 @@ public static class ConsensusMessages
             reason = error!.Message;
             return false;
         }
-        if (ev!.Kind is not (ConsensusEvent.KindProposal or ConsensusEvent.KindVote or ConsensusEvent.KindDecision))
+        if (!IsNetworkKind(ev!.Kind))
         {
             reason = $"event kind {ev.Kind} is local and may not come from the network";
             return false;

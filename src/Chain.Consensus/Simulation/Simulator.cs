@@ -186,7 +186,7 @@ public sealed class Simulator
 
     private string DescribeNodes() => string.Join(" | ", _nodes.Select(n =>
         $"v{n.Index}{(n.Byzantine ? "(byz)" : "")} power {_config.Validators.Validators[n.Index].Power} " +
-        (n.Up ? $"at ({n.Engine.Height},{n.Engine.Round},{n.Engine.Step}) locked {n.Engine.LockedRound?.ToString() ?? "-"} valid {n.Engine.ValidRound?.ToString() ?? "-"} {n.Engine.DescribeRounds()}" : "down")));
+        (n.Up ? $"at ({n.Engine.Height},{n.Engine.Round},{n.Engine.Step}) locked {n.Engine.LockedRound?.ToString() ?? "-"} valid {n.Engine.ValidRound?.ToString() ?? "-"} {n.Engine.DescribeRounds(3)}" : "down")));
 
     private bool Done() => _nodes.All(n => n.Byzantine || n.Store.Count >= _o.Heights);
 
@@ -321,6 +321,7 @@ public sealed class Simulator
             ProposalReceived p => p.Proposal.Proposal.Height.Value,
             VoteReceived v => v.Vote.Vote.Height.Value,
             DecisionReceived dr => dr.Block.Height.Value,
+            StatusReceived st => st.Height.Value,
             _ => 0,
         };
         ulong current = n.Engine.Height.Value;
@@ -336,7 +337,7 @@ public sealed class Simulator
             }
             return;
         }
-        if (h > current) return; // ahead of us: the sender will help us catch up when it hears from us
+        if (h > current || msg is StatusReceived) return; // ahead of us: the sender will help us catch up when it hears from us
         Feed(n, msg!, d.Garbage);
     }
 
