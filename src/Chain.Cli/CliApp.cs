@@ -25,6 +25,7 @@ public static class CliApp
         root.Add(ModelCommand.Create());
         root.Add(InferCommand.Create());
         root.Add(ConformanceCommand.Create());
+        root.Add(SimulateCommand.Create());
         return root;
     }
 
