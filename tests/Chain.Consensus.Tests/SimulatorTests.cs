@@ -109,3 +109,29 @@ public sealed class SimulatorTests(ITestOutputHelper output)
         Assert.True(writes > 20, $"only {writes} writes were exercised");
     }
 }
+
+public sealed class SimulatorCheckerTests
+{
+    /// <summary>
+    /// Beyond the fault model (half the validators equivocating) agreement can break. The simulator must
+    /// notice: this guards against invariant checks that silently check nothing.
+    /// </summary>
+    [Fact]
+    public void HalfByzantine_EquivocatorsBreakAgreement_AndTheCheckerSeesIt()
+    {
+        var o = new SimOptions { Faults = Faults.Equivocate, Heights = 5, WeightedPower = false, ForceByzantine = 2, MinGstMs = 0, MaxGstMs = 1 };
+        var violations = Enumerable.Range(1, 60).Select(s => new Simulator(o, (ulong)s).Run()).SelectMany(r => r.Violations).ToList();
+        Assert.Contains(violations, v => v.Contains("agreement", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void FaultNames_ParseAndFormat()
+    {
+        Assert.Equal(Faults.All, FaultNames.Parse("all"));
+        Assert.Equal(Faults.None, FaultNames.Parse("none"));
+        Assert.Equal(Faults.Drop | Faults.Crash, FaultNames.Parse("drop, crash"));
+        Assert.Equal("drop,crash", FaultNames.Format(Faults.Drop | Faults.Crash));
+        Assert.Throws<FormatException>(() => FaultNames.Parse("drop,meteor"));
+        Assert.Equal("chain simulate --validators 4 --heights 5 --faults all --seed 12", new SimOptions().ReplayCommand(12));
+    }
+}

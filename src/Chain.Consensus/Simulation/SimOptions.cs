@@ -73,8 +73,13 @@ public sealed record SimOptions
     /// <summary>Crash this validator right after its disk's n-th write (n counts from 1), once; for crash-point tests.</summary>
     public (int Node, long Write)? CrashAtWrite { get; init; }
     public long MaxEvents { get; init; } = 3_000_000;
+    /// <summary>
+    /// Force this many byzantine validators (the first ones), ignoring the one-third bound. Only for showing
+    /// that the invariant checks catch what happens beyond the fault model.
+    /// </summary>
+    public int? ForceByzantine { get; init; }
 
-    public string ReplayCommand(ulong seed) =>
+    public string ReplayCommand(ulong seed) => ForceByzantine is not null ? $"(test-only option ForceByzantine={ForceByzantine}) seed {seed}" :
         $"chain simulate --validators {Validators} --heights {Heights} --faults {FaultNames.Format(Faults)} --seed {seed}";
 }
 

@@ -62,6 +62,9 @@ public sealed class Simulator
     private int _crashes, _walTruncations, _evidence;
     private ulong _trace = 14695981039346656037UL;
     private bool _crashAtWriteDone;
+    private readonly bool[] _half;
+    // Blocks the byzantine validators have seen per height, so their conflicting votes name real blocks.
+    private readonly Dictionary<ulong, List<Hash32>> _byzantineBlocks = new();
 
     public Simulator(SimOptions options, ulong seed)
     {
@@ -75,7 +78,13 @@ public sealed class Simulator
         _config = new ConsensusConfig(Chain, set, options.Timeouts) { SignatureCache = _cache };
         _nodes = keys.Select((k, i) => new Node { Index = i, Key = k }).ToArray();
         foreach (var n in _nodes) n.App = new SimApplication(Chain, set, n.Store, _cache);
-        if ((options.Faults & (Faults.Equivocate | Faults.BadInference | Faults.Garbage)) != 0)
+        // Each equivocator always sends one version to the same half of the network: the strongest split.
+        _half = Enumerable.Range(0, options.Validators).Select(_ => _rng.Chance(0.5)).ToArray();
+        if (options.ForceByzantine is { } forced)
+        {
+            for (int i = 0; i < Math.Min(forced, options.Validators); i++) _nodes[i].Byzantine = true;
+        }
+        else if ((options.Faults & (Faults.Equivocate | Faults.BadInference | Faults.Garbage)) != 0)
         {
             // Byzantine validators hold less than a third of the power, the bound Tendermint tolerates.
             ulong byzPower = 0;
@@ -337,6 +346,7 @@ public sealed class Simulator
             }
             return;
         }
+        if (n.Byzantine && msg is ProposalReceived seen) NoteByzantineBlock(h, seen.Block.Hash);
         if (h > current || msg is StatusReceived) return; // ahead of us: the sender will help us catch up when it hears from us
         Feed(n, msg!, d.Garbage);
     }
@@ -401,7 +411,9 @@ public sealed class Simulator
             var other = n.App.BuildBlock(prop.Height, prop.Round, n.Key.Address, _now + 1 + _rng.Below(1000UL));
             var p2 = new Proposal(prop.Height, prop.Round, prop.PolRound, other.Hash, prop.TimestampMs, prop.Proposer).Sign(Chain, n.Key);
             var bytes2 = ConsensusMessages.Encode(new ProposalReceived(p2, other));
-            for (int to = 0; to < _nodes.Length; to++) if (to != n.Index) Send(n.Index, to, _rng.Chance(0.5) ? bytes : bytes2);
+            NoteByzantineBlock(prop.Height.Value, prop.BlockHash);
+            NoteByzantineBlock(prop.Height.Value, other.Hash);
+            for (int to = 0; to < _nodes.Length; to++) if (to != n.Index) Send(n.Index, to, _half[to] ? bytes : bytes2);
         }
         else Broadcast(n.Index, bytes);
         MaybeGarbage(n, bytes);
@@ -414,13 +426,21 @@ public sealed class Simulator
         var bytes = ConsensusMessages.Encode(new VoteReceived(sv));
         if (n.Byzantine && On(Faults.Equivocate) && _rng.Chance(0.5))
         {
-            Hash32? otherHash = v.BlockHash is null ? RandomHash() : _rng.Chance(0.5) ? null : RandomHash();
+            var known = _byzantineBlocks.GetValueOrDefault(v.Height.Value)?.Where(b => b != v.BlockHash).ToList() ?? [];
+            Hash32? otherHash = known.Count > 0 && _rng.Chance(0.8) ? known[_rng.Below(known.Count)]
+                : v.BlockHash is null ? RandomHash() : _rng.Chance(0.5) ? null : RandomHash();
             var conflicting = new Vote(v.Type, v.Height, v.Round, otherHash, v.TimestampMs, v.Validator).Sign(Chain, n.Key);
             var bytes2 = ConsensusMessages.Encode(new VoteReceived(conflicting));
-            for (int to = 0; to < _nodes.Length; to++) if (to != n.Index) Send(n.Index, to, _rng.Chance(0.5) ? bytes : bytes2);
+            for (int to = 0; to < _nodes.Length; to++) if (to != n.Index) Send(n.Index, to, _half[to] ? bytes : bytes2);
         }
         else Broadcast(n.Index, bytes);
         MaybeGarbage(n, bytes);
+    }
+
+    private void NoteByzantineBlock(ulong height, Hash32 hash)
+    {
+        if (!_byzantineBlocks.TryGetValue(height, out var list)) _byzantineBlocks[height] = list = new List<Hash32>();
+        if (!list.Contains(hash)) list.Add(hash);
     }
 
     private Hash32 RandomHash()
