@@ -108,6 +108,24 @@ public sealed class SimulatorTests(ITestOutputHelper output)
         output.WriteLine($"crashed after each of {writes} writes");
         Assert.True(writes > 20, $"only {writes} writes were exercised");
     }
+
+    /// <summary>The same sweep with reordered, duplicated messages and a byzantine-free weighted set.</summary>
+    [Fact]
+    public void CrashAfterEveryWrite_UnderDelayAndDuplicates()
+    {
+        var baseline = new SimOptions { Faults = Faults.Delay | Faults.Duplicate, Heights = 3, MinGstMs = 3000, MaxGstMs = 6000 };
+        int crashed = 0;
+        for (int k = 1; k <= 120; k++)
+        {
+            var o = baseline with { CrashAtWrite = (1, k) };
+            var r = new Simulator(o, 11).Run();
+            Assert.True(r.Ok, $"crash after write {k}: " + Describe(r, o));
+            if (r.Crashes == 0) break;
+            crashed++;
+        }
+        output.WriteLine($"crashed after each of {crashed} writes");
+        Assert.True(crashed > 20, $"only {crashed} writes were exercised");
+    }
 }
 
 public sealed class SimulatorCheckerTests
