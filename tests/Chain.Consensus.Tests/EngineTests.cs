@@ -73,7 +73,6 @@ public sealed class EngineTests
         var b = h.MakeBlock(1, tag: 1);
         var actions = h.Propose(1, b);
         Assert.Null(Harness.Voted(actions, VoteType.Prevote)!.Vote.BlockHash); // line 22: locked on a, b is fresh
-        // The locked block itself, re-proposed with its proof of lock, gets the prevote.
     }
 
     [Fact]
