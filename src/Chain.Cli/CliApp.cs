@@ -29,6 +29,7 @@ public static class CliApp
         root.Add(DeterminismCommand.Create());
         root.Add(BenchCommand.Create());
         root.Add(DeterminismCommand.CreateWorker());
+        root.Add(SimulateCommand.Create());
         return root;
     }
 

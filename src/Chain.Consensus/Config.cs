@@ -1,0 +1,44 @@
+using Chain.Core;
+using Chain.Core.Protocol;
+
+namespace Chain.Consensus;
+
+/// <summary>The step within a round. The numeric order is the signing order the signer guard enforces.</summary>
+public enum Step : byte
+{
+    Propose = 1,
+    Prevote = 2,
+    Precommit = 3,
+}
+
+/// <summary>
+/// Timeouts grow linearly with the round (base + round × delta) so that after global stabilisation
+/// they eventually exceed the real message delay, which is what gives Tendermint liveness.
+/// </summary>
+public sealed record TimeoutConfig(
+    ulong ProposeBaseMs = 3000, ulong ProposeDeltaMs = 500,
+    ulong PrevoteBaseMs = 1000, ulong PrevoteDeltaMs = 500,
+    ulong PrecommitBaseMs = 1000, ulong PrecommitDeltaMs = 500)
+{
+    public ulong DurationMs(Step step, Round round) => step switch
+    {
+        Step.Propose => ProposeBaseMs + round.Value * ProposeDeltaMs,
+        Step.Prevote => PrevoteBaseMs + round.Value * PrevoteDeltaMs,
+        Step.Precommit => PrecommitBaseMs + round.Value * PrecommitDeltaMs,
+        _ => throw new ArgumentOutOfRangeException(nameof(step)),
+    };
+
+    /// <summary>Sum of the three step timeouts of one round: the longest a round lasts without progress.</summary>
+    public ulong RoundMs(Round round) =>
+        DurationMs(Step.Propose, round) + DurationMs(Step.Prevote, round) + DurationMs(Step.Precommit, round);
+}
+
+/// <summary>What the engine needs to know about the chain. The validator set is fixed for all heights here.</summary>
+public sealed record ConsensusConfig(ChainId ChainId, ValidatorSet Validators, TimeoutConfig Timeouts)
+{
+    /// <summary>Votes for rounds further ahead than this are refused, so a peer cannot make us store unbounded rounds.</summary>
+    public uint MaxRoundsAhead { get; init; } = 10_000;
+
+    /// <summary>Optional memo of signature checks (shared by the simulator's validators).</summary>
+    public SignatureCache? SignatureCache { get; init; }
+}

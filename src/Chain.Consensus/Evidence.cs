@@ -1,0 +1,172 @@
+using System.Text;
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Hashing;
+using Chain.Core.Protocol;
+using MessagePack;
+
+namespace Chain.Consensus;
+
+/// <summary>
+/// Proof that a validator misbehaved, checkable by anyone from the chain id and the validator set (and,
+/// for invalid proposals, by re-executing the block). Encoding: <c>[kind: uint, ...]</c>.
+/// Hash: SHA-256 over the length-prefixed tag "chain/v1/evidence" and the encoding.
+/// </summary>
+public abstract class Evidence : CanonicalObject<Evidence>, ICanonicalObject<Evidence>
+{
+    public const byte KindDuplicateVote = 1, KindInvalidProposal = 2;
+    private static readonly byte[] Tag = [.. new[] { (byte)"chain/v1/evidence".Length }, .. Encoding.ASCII.GetBytes("chain/v1/evidence")];
+    private Hash32? _hash;
+
+    public abstract byte Kind { get; }
+    public abstract Address Offender { get; }
+    public abstract Height Height { get; }
+    public Hash32 Hash => _hash ??= DomainHash.Sha256([.. Tag, .. Encoded.Span]);
+
+    public static string KindName => "evidence";
+    public static int MaxEncodedSize => ProtocolLimits.MaxBlockBytes + 1024;
+
+    public static Evidence ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(3, "evidence");
+        long at = reader.Offset;
+        byte kind = reader.ReadByte("evidence kind");
+        switch (kind)
+        {
+            case KindDuplicateVote:
+            {
+                var a = SignedVote.ReadFrom(ref reader);
+                long bAt = reader.Offset;
+                var b = SignedVote.ReadFrom(ref reader);
+                if (a.Encoded.Span.SequenceCompareTo(b.Encoded.Span) >= 0)
+                    throw reader.Error(DecodeError.NonCanonical, "duplicate-vote evidence: votes not in ascending encoding order", bAt);
+                return new DuplicateVoteEvidence(a, b);
+            }
+            case KindInvalidProposal:
+                return new InvalidProposalEvidence(SignedProposal.ReadFrom(ref reader), Block.ReadFrom(ref reader));
+            default:
+                throw reader.Error(DecodeError.InvalidValue, $"unknown evidence kind {kind}", at);
+        }
+    }
+}
+
+/// <summary>
+/// Equivocation: two votes by one validator for the same height, round and type naming different blocks
+/// (nil counts as a block). Encoding: <c>[1, signedVoteA, signedVoteB]</c> with A's encoding &lt; B's.
+/// </summary>
+public sealed class DuplicateVoteEvidence : Evidence
+{
+    public DuplicateVoteEvidence(SignedVote first, SignedVote second)
+    {
+        // One canonical order, so the same pair is always the same evidence.
+        bool swap = first.Encoded.Span.SequenceCompareTo(second.Encoded.Span) > 0;
+        VoteA = swap ? second : first;
+        VoteB = swap ? first : second;
+    }
+
+    public SignedVote VoteA { get; }
+    public SignedVote VoteB { get; }
+    public override byte Kind => KindDuplicateVote;
+    public override Address Offender => VoteA.Vote.Validator;
+    public override Height Height => VoteA.Vote.Height;
+
+    public bool Verify(ChainId chainId, ValidatorSet validators, out string reason)
+    {
+        Vote a = VoteA.Vote, b = VoteB.Vote;
+        if (a.Validator != b.Validator) { reason = "votes are from different validators"; return false; }
+        if (a.Height != b.Height || a.Round != b.Round || a.Type != b.Type)
+        {
+            reason = $"votes are for different (height, round, type): ({a.Height},{a.Round},{a.Type}) vs ({b.Height},{b.Round},{b.Type})";
+            return false;
+        }
+        if (a.BlockHash == b.BlockHash) { reason = "votes name the same block: no conflict"; return false; }
+        if (!validators.TryGet(a.Validator, out var v, out _)) { reason = $"{a.Validator} is not a validator"; return false; }
+        if (!VoteA.Verify(chainId, v.PublicKey) || !VoteB.Verify(chainId, v.PublicKey))
+        {
+            reason = "a signature does not verify for this chain";
+            return false;
+        }
+        reason = "";
+        return true;
+    }
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(3);
+        writer.Write(Kind);
+        VoteA.WriteTo(ref writer);
+        VoteB.WriteTo(ref writer);
+    }
+}
+
+/// <summary>
+/// A proposer signed a proposal for a block that fails re-execution (e.g. wrong inference outputs).
+/// Encoding: <c>[2, signedProposal, block]</c>. Anyone can check the signature and that the proposer was
+/// the proposer of that round; the invalidity itself is checked by re-executing the block.
+/// </summary>
+public sealed class InvalidProposalEvidence(SignedProposal proposal, Block block) : Evidence
+{
+    public SignedProposal Proposal { get; } = proposal;
+    public Block Block { get; } = block;
+    public override byte Kind => KindInvalidProposal;
+    public override Address Offender => Proposal.Proposal.Proposer;
+    public override Height Height => Proposal.Proposal.Height;
+
+    /// <param name="reexecute">The application's validity predicate: true when the block re-executes correctly.</param>
+    public bool Verify(ChainId chainId, ValidatorSet validators, Func<Block, bool> reexecute, out string reason)
+    {
+        var p = Proposal.Proposal;
+        if (!validators.TryGet(p.Proposer, out var v, out _)) { reason = $"{p.Proposer} is not a validator"; return false; }
+        var expected = new ProposerSelection(validators).Proposer(p.Height, p.Round);
+        if (expected != p.Proposer) { reason = $"{p.Proposer} was not the proposer of ({p.Height},{p.Round})"; return false; }
+        if (!Proposal.Verify(chainId, v.PublicKey)) { reason = "proposal signature does not verify for this chain"; return false; }
+        if (Block.Hash != p.BlockHash) { reason = "block is not the one the proposal names"; return false; }
+        if (!Block.ValidateBasic(chainId, out var basic)) { reason = $"block body does not match its header ({basic}): not the proposer's block"; return false; }
+        if (reexecute(Block)) { reason = "the block re-executes correctly: not invalid"; return false; }
+        reason = "";
+        return true;
+    }
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(3);
+        writer.Write(Kind);
+        Proposal.WriteTo(ref writer);
+        Block.WriteTo(ref writer);
+    }
+}
+
+/// <summary>
+/// Evidence waiting to be put in a block. Deduplicated by hash; pending items come out in arrival order.
+/// The application includes <see cref="Pending"/> in the blocks it builds and calls <see cref="MarkCommitted"/>.
+/// </summary>
+public sealed class EvidencePool
+{
+    private readonly Dictionary<Hash32, Evidence> _pending = new();
+    private readonly List<Hash32> _order = new();
+    private readonly HashSet<Hash32> _committed = new();
+
+    /// <summary>Adds evidence the caller has verified; false when it is already known.</summary>
+    public bool Add(Evidence evidence)
+    {
+        var h = evidence.Hash;
+        if (_committed.Contains(h) || !_pending.TryAdd(h, evidence)) return false;
+        _order.Add(h);
+        return true;
+    }
+
+    public IReadOnlyList<Evidence> Pending(int max = int.MaxValue) =>
+        _order.Where(_pending.ContainsKey).Take(max).Select(h => _pending[h]).ToList();
+
+    public int Count => _pending.Count;
+
+    public void MarkCommitted(IEnumerable<Hash32> hashes)
+    {
+        foreach (var h in hashes)
+        {
+            _committed.Add(h);
+            _pending.Remove(h);
+        }
+        _order.RemoveAll(h => !_pending.ContainsKey(h));
+    }
+}

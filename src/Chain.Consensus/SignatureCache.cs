@@ -1,0 +1,72 @@
+using Chain.Core;
+using Chain.Core.Crypto;
+using Chain.Core.Hashing;
+using Chain.Core.Protocol;
+
+namespace Chain.Consensus;
+
+/// <summary>
+/// Remembers Ed25519 verification results keyed by SHA-256(publicKey || signature || message). Verification is
+/// a pure function, so a cached answer is exactly the answer; the simulator shares one cache between its
+/// validators so each signature is checked once instead of once per validator. Not thread-safe.
+/// </summary>
+public sealed class SignatureCache
+{
+    private readonly Dictionary<Hash32, bool> _results = new();
+
+    private readonly Dictionary<PublicKey, NSec.Cryptography.PublicKey?> _imported = new();
+
+    public int Count => _results.Count;
+
+    // The same NSec/libsodium check as Core's Ed25519.Verify, but the key is imported once per validator:
+    // the import, not the curve arithmetic, dominates the cost of a single verification.
+    private bool VerifyUncached(in PublicKey publicKey, ReadOnlySpan<byte> message, in Signature signature)
+    {
+        if (!_imported.TryGetValue(publicKey, out var key))
+        {
+            var algorithm = NSec.Cryptography.SignatureAlgorithm.Ed25519;
+            _imported[publicKey] = key = NSec.Cryptography.PublicKey.TryImport(algorithm, publicKey.Bytes, NSec.Cryptography.KeyBlobFormat.RawPublicKey, out var k) ? k : null;
+        }
+        return key is not null && NSec.Cryptography.SignatureAlgorithm.Ed25519.Verify(key, message, signature.Bytes);
+    }
+
+    public bool Verify(in PublicKey publicKey, ReadOnlySpan<byte> message, in Signature signature)
+    {
+        var key = DomainHash.Sha256([.. publicKey.Bytes, .. signature.Bytes, .. message]);
+        if (_results.TryGetValue(key, out bool ok)) return ok;
+        ok = VerifyUncached(publicKey, message, signature);
+        if (_results.Count > 1_000_000) _results.Clear();
+        _results[key] = ok;
+        return ok;
+    }
+}
+
+/// <summary>Signature checks with an optional <see cref="SignatureCache"/>; same answers as the Core methods.</summary>
+public static class Verification
+{
+    public static bool VerifyVote(this SignatureCache? cache, ChainId chainId, SignedVote vote, in PublicKey publicKey) =>
+        cache is null ? vote.Verify(chainId, publicKey)
+            : publicKey.Address == vote.Vote.Validator && cache.Verify(publicKey, vote.Vote.SignBytes(chainId), vote.Signature);
+
+    public static bool VerifyProposal(this SignatureCache? cache, ChainId chainId, SignedProposal proposal, in PublicKey publicKey) =>
+        cache is null ? proposal.Verify(chainId, publicKey)
+            : publicKey.Address == proposal.Proposal.Proposer && cache.Verify(publicKey, proposal.Proposal.SignBytes(chainId), proposal.Signature);
+
+    /// <summary><see cref="Commit.Verify"/>, through the cache.</summary>
+    public static bool VerifyCommit(this SignatureCache? cache, Commit commit, ChainId chainId, ValidatorSet validators, Height height, Hash32 blockHash, out string reason)
+    {
+        if (cache is null) return commit.Verify(chainId, validators, height, blockHash, out reason);
+        if (commit.Height != height) { reason = $"commit is for height {commit.Height}, expected {height}"; return false; }
+        if (commit.BlockHash != blockHash) { reason = $"commit is for block {commit.BlockHash}, expected {blockHash}"; return false; }
+        ulong power = 0;
+        foreach (var sig in commit.Signatures)
+        {
+            if (!validators.TryGet(sig.Validator, out var v, out _)) { reason = $"signer {sig.Validator} is not a validator"; return false; }
+            if (!cache.Verify(v.PublicKey, commit.PrecommitFor(sig).SignBytes(chainId), sig.Signature)) { reason = $"bad precommit signature from {sig.Validator}"; return false; }
+            power += v.Power;
+        }
+        if (!validators.IsSupermajority(power)) { reason = $"signers hold {power} of {validators.TotalPower} voting power, not more than 2/3"; return false; }
+        reason = "";
+        return true;
+    }
+}

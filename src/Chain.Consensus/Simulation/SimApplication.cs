@@ -1,0 +1,63 @@
+using System.Buffers.Binary;
+using Chain.Core;
+using Chain.Core.Hashing;
+using Chain.Core.Protocol;
+
+namespace Chain.Consensus.Simulation;
+
+/// <summary>
+/// A deterministic stand-in for the inference application. A block's "inference output" (its receipts
+/// root) is a pure function of what the proposer chose (height, parent, time, proposer), and the state
+/// root chains the outputs, so any validator can re-execute a block and see whether the proposer lied.
+/// </summary>
+public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store, SignatureCache? cache = null) : IBlockApplication
+{
+    /// <summary>When set, built blocks carry a wrong inference output (a byzantine proposer).</summary>
+    public Func<bool>? Lie { get; set; }
+
+    public static Hash32 ExpectedOutput(BlockHeader h)
+    {
+        Span<byte> buf = stackalloc byte[8 + 32 + 8 + 20];
+        BinaryPrimitives.WriteUInt64LittleEndian(buf, h.Height.Value);
+        h.LastBlockHash.Bytes.CopyTo(buf[8..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(buf[40..], h.TimeMs);
+        h.Proposer.Bytes.CopyTo(buf[48..]);
+        return DomainHash.Sha256([.. "sim/inference"u8, .. buf]);
+    }
+
+    public static Hash32 NextState(Hash32 previous, Hash32 output) => DomainHash.Sha256([.. "sim/state"u8, .. previous.Bytes, .. output.Bytes]);
+
+    /// <summary>The re-execution check on its own (used by the validity invariant): outputs and state as claimed.</summary>
+    public static bool Reexecutes(Block block, Hash32 previousState) =>
+        block.Header.ReceiptsRoot == ExpectedOutput(block.Header) && block.Header.StateRoot == NextState(previousState, block.Header.ReceiptsRoot);
+
+    private Hash32 PreviousState(Height h) => h.Value == 1 ? Hash32.Zero : store[(int)h.Value - 2].Block.Header.StateRoot;
+
+    public Block BuildBlock(Height height, Round round, Address proposer, ulong nowMs)
+    {
+        if ((ulong)store.Count != height.Value - 1) throw new InvalidOperationException($"asked to build {height} with {store.Count} blocks stored");
+        Commit? last = height.Value == 1 ? null : store[^1].Commit;
+        var lastHash = height.Value == 1 ? Hash32.Zero : store[^1].Block.Hash;
+        var draft = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, Block.ComputeTransactionsRoot([]),
+            Hash32.Zero, Hash32.Zero, validators.Hash, validators.Hash, Hash32.Zero, proposer);
+        var output = ExpectedOutput(draft);
+        if (Lie?.Invoke() == true) output = DomainHash.Sha256([.. "lie"u8, .. output.Bytes]);
+        var header = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, draft.TransactionsRoot,
+            output, NextState(PreviousState(height), output), validators.Hash, validators.Hash, Hash32.Zero, proposer);
+        return new Block(header, [], last);
+    }
+
+    public bool VerifyProposal(Block block, out string reason)
+    {
+        var h = block.Header;
+        if (!block.ValidateBasic(chainId, out reason)) return false;
+        if ((ulong)store.Count != h.Height.Value - 1) { reason = $"block {h.Height} with {store.Count} blocks stored"; return false; }
+        var lastHash = h.Height.Value == 1 ? Hash32.Zero : store[^1].Block.Hash;
+        if (h.LastBlockHash != lastHash) { reason = "wrong parent"; return false; }
+        if (block.LastCommit is { } c && !cache.VerifyCommit(c, chainId, validators, new Height(h.Height.Value - 1), lastHash, out reason)) return false;
+        if (h.ValidatorsHash != validators.Hash || h.NextValidatorsHash != validators.Hash) { reason = "wrong validators hash"; return false; }
+        if (!Reexecutes(block, PreviousState(h.Height))) { reason = "inference outputs do not match re-execution"; return false; }
+        reason = "";
+        return true;
+    }
+}
