@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run bench clean mnist genesis-models genesis-onnx
+.PHONY: all build test run walkthrough bench clean mnist genesis-models genesis-onnx
 
 all: build
 
@@ -17,9 +17,15 @@ build:
 test:
 	@bash .ci/test.sh
 
-# The most complete real thing the project runs so far (see README): the foundation walkthrough
-# on embedded RocksDB. Becomes the 4-validator devnet once the node exists.
+# The most complete real thing the project runs so far (see README): a 4-validator devnet in one
+# process (BFT consensus, RocksDB per validator, real inference on MNIST digits). The multi-process
+# devnet over the network replaces it once the network layer exists.
 run:
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	$(CLI) devnet --data .data/devnet --blocks 12
+
+# Everything the foundation does end to end on one RocksDB database (keys, blocks, commits, proofs, inference receipts).
+walkthrough:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) walkthrough --data .data/walkthrough
 

@@ -30,6 +30,7 @@ public static class CliApp
         root.Add(BenchCommand.Create());
         root.Add(DeterminismCommand.CreateWorker());
         root.Add(SimulateCommand.Create());
+        root.Add(DevnetCommand.Create());
         return root;
     }
 

@@ -48,7 +48,7 @@ public sealed class ChainExecutor : ILedgerView
     /// Opens execution on <paramref name="store"/>. An empty store is initialized with the genesis state;
     /// a used one must have been initialized with the same genesis, and its state must be at its latest block.
     /// </summary>
-    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference, SignatureCache? signatures = null)
+    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference, TransactionSignatureCache? signatures = null)
     {
         _genesis = genesis ?? throw new ArgumentNullException(nameof(genesis));
         _store = store ?? throw new ArgumentNullException(nameof(store));

@@ -96,7 +96,7 @@ public static class ExecutionBenchmark
 
         // A validator whose mempool already admitted the txs: signatures verified and inference pre-executed there.
         var runner = new InferenceRunner(new InferenceEngine(enableFastPath: false), cacheCapacity: inferences * 2);
-        var signatures = new SignatureCache();
+        var signatures = new TransactionSignatureCache();
         var warmStore = new InMemoryStore();
         var warm = new ChainExecutor(genesis, warmStore, JellyfishStateBackend.Open(warmStore), runner, signatures);
         var mempool = new Mempool(warm, runner, signatures: signatures);

@@ -38,11 +38,11 @@ public sealed class Mempool
     private readonly Dictionary<Hash32, Entry> _byHash = [];
     private readonly Channel<Hash32> _preExecution;
     private readonly Lock _lock = new();
-    private readonly SignatureCache? _signatures;
+    private readonly TransactionSignatureCache? _signatures;
     private long _bytes;
     private long _preExecutionDropped;
 
-    public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null, SignatureCache? signatures = null)
+    public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null, TransactionSignatureCache? signatures = null)
     {
         _signatures = signatures;
         _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));

@@ -11,7 +11,7 @@ namespace Chain.Execution;
 /// and the nonce advances, then the body runs in its own layer, which is dropped if the body fails.
 /// Deterministic: the result depends only on the state, the transaction, the proposer and the height.
 /// </summary>
-internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, InferenceRunner inference, SignatureCache? signatures = null)
+internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, InferenceRunner inference, TransactionSignatureCache? signatures = null)
 {
     public ExecutionParameters Parameters => parameters;
 

@@ -9,7 +9,7 @@ namespace Chain.Execution;
 /// typically) and re-executing them in a block need not check the signature again. Only an
 /// accelerator: a miss verifies as usual. Bounded; the oldest entries leave first.
 /// </summary>
-public sealed class SignatureCache(int capacity = 100_000)
+public sealed class TransactionSignatureCache(int capacity = 100_000)
 {
     private readonly HashSet<Hash32> _verified = [];
     private readonly Queue<Hash32> _order = new();

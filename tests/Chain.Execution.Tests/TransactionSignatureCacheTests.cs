@@ -3,12 +3,12 @@ using static Chain.Execution.Tests.Fixture;
 
 namespace Chain.Execution.Tests;
 
-public class SignatureCacheTests
+public class TransactionSignatureCacheTests
 {
     [Fact]
     public void Only_verified_bytes_are_remembered_and_the_oldest_leave_first()
     {
-        var cache = new SignatureCache(capacity: 2);
+        var cache = new TransactionSignatureCache(capacity: 2);
         var a = Transfer(User(1), 0, User(2).Address, 1);
         var b = Transfer(User(1), 1, User(2).Address, 1);
         var c = Transfer(User(1), 2, User(2).Address, 1);
@@ -33,7 +33,7 @@ public class SignatureCacheTests
     [Fact]
     public void A_block_re_executes_identically_with_signatures_verified_by_the_mempool()
     {
-        var signatures = new SignatureCache();
+        var signatures = new TransactionSignatureCache();
         var store = new Chain.Storage.InMemoryStore();
         var warm = new ChainExecutor(Fixture.Genesis(), store, new InMemoryStateBackend(), Runner(), signatures);
         var mempool = new Mempool(warm, null, signatures: signatures);

@@ -1,0 +1,85 @@
+using Chain.Consensus;
+using Chain.Consensus.Storage;
+using Chain.Core;
+using Chain.Core.Crypto;
+using Chain.Core.Protocol;
+using Chain.Execution;
+using Chain.Inference.Runtime;
+using Chain.Storage;
+
+namespace Chain.Node;
+
+/// <summary>
+/// Execution as consensus sees it: the proposer builds from its mempool on top of its last stored block,
+/// and a validator accepts a proposal only if re-executing it (inference included) gives the header's roots.
+/// </summary>
+internal sealed class ExecutionApplication(ChainExecutor executor, Mempool mempool, int maxTransactions) : IBlockApplication
+{
+    public Block BuildBlock(Height height, Round round, Address proposer, ulong nowMs)
+    {
+        var last = executor.Height.Value == 0 ? null : executor.Blocks.LoadHeader(executor.Height);
+        var lastCommit = last is null ? null : executor.Blocks.LoadCommit(last.Height);
+        ulong time = Math.Max(nowMs, last is null ? 0 : last.TimeMs + 1);
+        return executor.BuildBlock(new ProposalContext(time, proposer, lastCommit), mempool.Select(maxTransactions)).Block;
+    }
+
+    public bool VerifyProposal(Block block, out string reason)
+    {
+        var verdict = executor.VerifyProposal(block);
+        reason = verdict.Failure?.ToString() ?? "";
+        return verdict.Accepted;
+    }
+}
+
+/// <summary>
+/// One validator: its RocksDB store (blocks, receipts, state tree), executor, mempool, consensus runner
+/// (WAL and signer guard on disk) and the application adapter. The host drives it with events.
+/// </summary>
+public sealed class ValidatorNode : IDisposable
+{
+    private readonly RocksDbStore _store;
+    private readonly DiskFileSystem _files;
+    private readonly ExecutionApplication _app;
+
+    public ValidatorNode(string name, string home, Genesis genesis, PrivateKey key, InferenceEngine engine, TimeoutConfig timeouts, ulong nowMs,
+        out IReadOnlyList<ConsensusAction> startActions)
+    {
+        Name = name;
+        Key = key;
+        Directory.CreateDirectory(home);
+        _store = RocksDbStore.Open(Path.Combine(home, "db"));
+        var signatures = new TransactionSignatureCache();
+        var inference = new InferenceRunner(engine);
+        Executor = new ChainExecutor(genesis, _store, JellyfishStateBackend.Open(_store), inference, signatures);
+        Mempool = new Mempool(Executor, inference, signatures: signatures);
+        _app = new ExecutionApplication(Executor, Mempool, maxTransactions: 500);
+        _files = new DiskFileSystem();
+        var config = new ConsensusConfig(genesis.ChainId, genesis.Validators, timeouts);
+        Consensus = ConsensusRunner.Open(config, key, _files, Path.Combine(home, "consensus"),
+            new Height(Executor.Height.Value + 1), nowMs, out startActions);
+    }
+
+    public string Name { get; }
+    public PrivateKey Key { get; }
+    public ChainExecutor Executor { get; }
+    public Mempool Mempool { get; }
+    public ConsensusRunner Consensus { get; }
+    public Address Address => Key.Address;
+
+    /// <summary>Answers build/verify requests synchronously; null for other actions.</summary>
+    public ConsensusEvent? Answer(ConsensusAction action, ulong nowMs) => _app.Answer(action, Address, nowMs);
+
+    /// <summary>Stores a decided block (idempotent: WAL replay may decide it again) and prunes the mempool.</summary>
+    public void CommitBlock(Block block, Commit commit)
+    {
+        if (block.Height.Value <= Executor.Height.Value) return;
+        Executor.Commit(block, commit);
+        Mempool.Update(block);
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _files.Dispose();
+    }
+}
