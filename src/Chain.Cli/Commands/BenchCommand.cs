@@ -48,8 +48,7 @@ internal static class BenchCommand
             console.Write(table);
             if (result.GetValue(json) is { } file)
             {
-                if (Path.GetDirectoryName(Path.GetFullPath(file)) is { } parent) Directory.CreateDirectory(parent);
-                File.WriteAllText(file, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+                OutputFiles.WriteText(file, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             }
             return 0;
         }));

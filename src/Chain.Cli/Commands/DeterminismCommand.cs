@@ -51,8 +51,7 @@ internal static class DeterminismCommand
             Print(output, lab);
             if (result.GetValue(json) is { } jsonFile)
             {
-                if (Path.GetDirectoryName(Path.GetFullPath(jsonFile)) is { } parent) Directory.CreateDirectory(parent);
-                File.WriteAllText(jsonFile, LabReportWriter.ToJson(lab));
+                OutputFiles.WriteText(jsonFile, LabReportWriter.ToJson(lab));
             }
             if (result.GetValue(report) is { } dir)
             {

@@ -19,8 +19,6 @@ namespace Chain.Cli.Commands;
 /// </summary>
 internal static class DevnetCommand
 {
-    private const string Marker = ".chain-devnet";
-
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Directory for the validators' databases (recreated)", DefaultValueFactory = _ => Path.Combine(".data", "devnet") };
@@ -54,7 +52,7 @@ internal static class DevnetCommand
         {
             throw new CliException($"{genesisFile}: {e.Message}");
         }
-        PrepareDirectory(dataDir);
+        OutputFiles.RecreateOwnedDirectory(dataDir, "devnet");
 
         // The inference engine every validator shares: known answers checked, fast path only if proven equal.
         using var engine = new InferenceEngine();
@@ -128,18 +126,5 @@ internal static class DevnetCommand
         var tx = new Transaction(devnet.Genesis.ChainId, accounts[a].PublicKey, nonces[a], fee, body).Sign(accounts[a]);
         if (devnet.Submit(tx) is { } rejection) throw new CliException($"the devnet refused a transaction: {rejection}");
         nonces[a]++;
-    }
-
-    /// <summary>Recreates the directory, but only if it is empty or one this command made.</summary>
-    private static void PrepareDirectory(string dataDir)
-    {
-        if (Directory.Exists(dataDir))
-        {
-            if (Directory.EnumerateFileSystemEntries(dataDir).Any() && !File.Exists(Path.Combine(dataDir, Marker)))
-                throw new CliException($"{dataDir} exists and was not made by `chain devnet`; choose another --data");
-            Directory.Delete(dataDir, recursive: true);
-        }
-        Directory.CreateDirectory(dataDir);
-        File.WriteAllText(Path.Combine(dataDir, Marker), "created by chain devnet; safe to delete\n");
     }
 }

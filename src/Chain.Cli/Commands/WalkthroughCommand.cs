@@ -20,7 +20,6 @@ namespace Chain.Cli.Commands;
 /// </summary>
 internal static class WalkthroughCommand
 {
-    private const string Marker = ".chain-walkthrough";
     private static readonly ChainId Chain = new("walkthrough-1");
 
     public static Command Create()
@@ -44,7 +43,7 @@ internal static class WalkthroughCommand
     private static int Run(string dataDir, int heights, TextWriter output)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
-        PrepareDirectory(dataDir);
+        OutputFiles.RecreateOwnedDirectory(dataDir, "walkthrough");
         var checks = new List<(string Check, bool Passed, string Detail)>();
         void Check(string name, bool passed, string detail = "")
         {
@@ -246,18 +245,5 @@ internal static class WalkthroughCommand
         log.Add((height, model.Name, digit.Label, predicted, output.Hash));
         return new Receipt(tx.Hash, ReceiptStatus.Success, 0,
             new InferenceResult(model.ModelId, GenesisModels.SemanticsVersion, input.Hash, output.Hash, Canonical.Encode(output)));
-    }
-
-    /// <summary>Recreates the directory, but only if it is empty or one this command made.</summary>
-    private static void PrepareDirectory(string dataDir)
-    {
-        if (Directory.Exists(dataDir))
-        {
-            if (Directory.EnumerateFileSystemEntries(dataDir).Any() && !File.Exists(Path.Combine(dataDir, Marker)))
-                throw new CliException($"{dataDir} exists and was not made by `chain walkthrough`; choose another --data");
-            Directory.Delete(dataDir, recursive: true);
-        }
-        Directory.CreateDirectory(dataDir);
-        File.WriteAllText(Path.Combine(dataDir, Marker), "created by chain walkthrough; safe to delete\n");
     }
 }
