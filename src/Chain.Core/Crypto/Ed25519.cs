@@ -77,11 +77,26 @@ public static class Ed25519
 {
     private static readonly SignatureAlgorithm Algorithm = SignatureAlgorithm.Ed25519;
 
+    /// <summary>Bound on remembered imported keys; the whole cache is dropped when it is reached.</summary>
+    private const int MaxImportedKeys = 16_384;
+
+    // Importing a key (point decoding and validation) costs about as much as verifying, and the same
+    // few keys (validators, active accounts) sign again and again. Imported keys are immutable.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<PublicKey, NSec.Cryptography.PublicKey?> Imported = new();
+
     public static bool Verify(in PublicKey publicKey, ReadOnlySpan<byte> message, in Signature signature)
     {
-        if (!NSec.Cryptography.PublicKey.TryImport(Algorithm, publicKey.Bytes, KeyBlobFormat.RawPublicKey, out var key) || key is null)
-            return false;
-        return Algorithm.Verify(key, message, signature.Bytes);
+        var key = Import(publicKey);
+        return key is not null && Algorithm.Verify(key, message, signature.Bytes);
+    }
+
+    private static NSec.Cryptography.PublicKey? Import(in PublicKey publicKey)
+    {
+        if (Imported.TryGetValue(publicKey, out var cached)) return cached;
+        var key = NSec.Cryptography.PublicKey.TryImport(Algorithm, publicKey.Bytes, KeyBlobFormat.RawPublicKey, out var imported) ? imported : null;
+        if (Imported.Count >= MaxImportedKeys) Imported.Clear();
+        Imported.TryAdd(publicKey, key);
+        return key;
     }
 }
 
