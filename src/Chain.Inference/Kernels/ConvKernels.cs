@@ -36,30 +36,56 @@ public static partial class CanonicalOps
         KernelArgs.RequireType(op, "y_zero_point", yZeroPoint, Int8Types);
         var sx = KernelArgs.Scales(op, "x_scale", xScale)[0];
         var sy = KernelArgs.Scales(op, "y_scale", yScale)[0];
-        var sw = KernelArgs.Expand(op, "w_scale", wScale, KernelArgs.Scales(op, "w_scale", wScale), geo.M, "per output channel");
         var yzp = KernelArgs.Ints(yZeroPoint)[0];
-        int[]? b = null;
-        if (bias is not null)
-        {
-            KernelArgs.RequireType(op, "B", bias, TensorElementType.Int32);
-            if (bias.Rank != 1 || bias.Shape[0] != geo.M)
-                throw new InferenceException(op, $"bias has shape {bias.ShapeText}, expected [{geo.M}]");
-            b = bias.Elements<int>().ToArray();
-        }
-        var mult = new float[geo.M];
-        for (var oc = 0; oc < geo.M; oc++) mult[oc] = CheckedMultiplier(op, sx, sw[oc], sy);
+        var (b, mult) = RequantParams(op, geo.M, sx, sy, xScale, wScale, yScale, bias);
 
         var acc = ConvAccumulate(geo, x, w, xzp, wzp);
         var (qmin, qmax) = KernelArgs.Range(yZeroPoint.ElementType);
         var y = new byte[acc.Length];
-        long plane = geo.OutPositions;
-        for (long i = 0; i < acc.Length; i++)
+        var plane = (int)geo.OutPositions;
+        var simd = KernelOptions.Current != GemmPath.Scalar;
+        if (plane == 1 && b is not null)
         {
-            var oc = (int)(i / plane % geo.M);
-            var v = b is null ? acc[i] : unchecked(acc[i] + b[oc]);
-            y[i] = (byte)Requantize.Apply(v, mult[oc], yzp, qmin, qmax);
+            // One output position (fully connected layers as convolutions): a bias and multiplier per element.
+            for (var n = 0; n < geo.N; n++)
+                Requantize.Run(acc.AsSpan(n * geo.M, geo.M), b, mult, yzp, qmin, qmax, y.AsSpan(n * geo.M, geo.M), simd);
+        }
+        else
+        {
+            for (var n = 0; n < geo.N; n++)
+            for (var oc = 0; oc < geo.M; oc++)
+            {
+                var off = (n * geo.M + oc) * plane;
+                Requantize.Run(acc.AsSpan(off, plane), b is null ? 0 : b[oc], mult[oc], yzp, qmin, qmax, y.AsSpan(off, plane), simd);
+            }
         }
         return KernelArgs.MakeBytes(yZeroPoint.ElementType, geo.OutShape, y);
+    }
+
+    /// <summary>Requantization constants derived only from parameter tensors, remembered per (immutable) w_scale tensor.</summary>
+    private sealed record RequantPlan(Tensor XScale, Tensor YScale, Tensor? Bias, int[]? B, float[] Mult);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, RequantPlan> RequantPlans = new();
+
+    private static (int[]? Bias, float[] Mult) RequantParams(string op, int m, float sx, float sy, Tensor xScale, Tensor wScale,
+        Tensor yScale, Tensor? bias)
+    {
+        if (RequantPlans.TryGetValue(wScale, out var plan) && ReferenceEquals(plan.XScale, xScale)
+            && ReferenceEquals(plan.YScale, yScale) && ReferenceEquals(plan.Bias, bias) && plan.Mult.Length == m)
+            return (plan.B, plan.Mult);
+        var sw = KernelArgs.Expand(op, "w_scale", wScale, KernelArgs.Scales(op, "w_scale", wScale), m, "per output channel");
+        int[]? b = null;
+        if (bias is not null)
+        {
+            KernelArgs.RequireType(op, "B", bias, TensorElementType.Int32);
+            if (bias.Rank != 1 || bias.Shape[0] != m)
+                throw new InferenceException(op, $"bias has shape {bias.ShapeText}, expected [{m}]");
+            b = bias.Elements<int>().ToArray();
+        }
+        var mult = new float[m];
+        for (var oc = 0; oc < m; oc++) mult[oc] = CheckedMultiplier(op, sx, sw[oc], sy);
+        RequantPlans.AddOrUpdate(wScale, new RequantPlan(xScale, yScale, bias, b, mult));
+        return (b, mult);
     }
 
     private static (int X, int[] W) ConvZeroPoints(string op, Tensor x, Tensor w, Tensor? xZeroPoint, Tensor? wZeroPoint, int m)
@@ -148,17 +174,35 @@ public static partial class CanonicalOps
             zb[gi] = new int[g.Mg];
             for (var j = 0; j < g.Mg; j++) zb[gi][j] = wSigned ? wzpRaw[gi * g.Mg + j] : wzpRaw[gi * g.Mg + j] - 128;
         }
-        var za = new int[Math.Min(Im2ColRows, positions)];
+        // A single output position whose window is exactly the unpadded input (fully connected layers written
+        // as convolutions, 1×1 inputs): the patch is the image itself, in the same (c, d, h, w) order.
+        var direct = positions == 1;
+        for (var d = 0; d < 3 && direct; d++)
+            direct = g.PadBegin[d] == 0 && g.Kernel[d] == g.In[d] && (g.Kernel[d] == 1 || g.Dilation[d] == 1);
+        var rowsPerChunk = direct ? 1 : Math.Min(Im2ColRows, positions);
+        var za = new int[rowsPerChunk];
         Array.Fill(za, xSigned ? xzpRaw + 128 : xzpRaw);
         var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
-        var cols = new byte[za.Length * g.Kc];
-        var tile = new int[za.Length * g.Mg];
+        var cols = direct ? [] : new byte[rowsPerChunk * g.Kc];
+        var tile = positions == 1 ? null : new int[rowsPerChunk * g.Mg];
         long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
 
         for (var n = 0; n < g.N; n++)
         for (var gi = 0; gi < g.Group; gi++)
         {
             var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
+            if (positions == 1)
+            {
+                // One position: the GEMM row is the output channels of this group, in acc's order already.
+                var dst = acc.AsSpan((int)((long)n * g.M + gi * g.Mg), g.Mg);
+                if (direct) Int8Gemm.Multiply(1, image, g.Kc, xSigned, za, packed[gi], zb[gi], dst);
+                else
+                {
+                    Im2Col(g, image, 0, 1, padByte, cols);
+                    Int8Gemm.Multiply(1, cols, g.Kc, xSigned, za, packed[gi], zb[gi], dst);
+                }
+                continue;
+            }
             for (var p0 = 0; p0 < positions; p0 += Im2ColRows)
             {
                 var pc = Math.Min(Im2ColRows, positions - p0);
@@ -167,7 +211,7 @@ public static partial class CanonicalOps
                 for (var oc = 0; oc < g.Mg; oc++)
                 {
                     var dst = acc.AsSpan((int)(((long)n * g.M + gi * g.Mg + oc) * positions + p0), pc);
-                    for (var p = 0; p < pc; p++) dst[p] = tile[p * g.Mg + oc];
+                    for (var p = 0; p < pc; p++) dst[p] = tile![p * g.Mg + oc];
                 }
             }
         }

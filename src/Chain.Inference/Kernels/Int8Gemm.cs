@@ -130,58 +130,102 @@ internal static class Int8Gemm
         }
     }
 
+    // Per-thread scratch for the packed A block (kernels are single-threaded; a thread reuses its buffers).
+    [ThreadStatic] private static byte[]? _aBytes;
+    [ThreadStatic] private static int[]? _aWords;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MultiplySimd(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
         ReadOnlySpan<int> za, PackedB b, ReadOnlySpan<int> zb, Span<int> c)
     {
         var kp = b.Kp;
         var vnni = b.Path == GemmPath.AvxVnni;
+        var rowBlock = Math.Min(RowBlock, m);
         // VNNI reads A as bytes (4 per broadcast); pmaddwd paths as int32 words holding two uint16 values.
-        var aBytes = vnni ? new byte[RowBlock * kp] : null;
-        var aWords = vnni ? null : new int[RowBlock * (kp / 2)];
-        var rowSums = new int[RowBlock];
-        var tile = new int[MicroRows * PackedB.PanelWidth];
-        var colSums = b.ColumnSums;
+        byte[]? aBytes = null;
+        int[]? aWords = null;
+        if (vnni)
+        {
+            aBytes = _aBytes;
+            if (aBytes is null || aBytes.Length < rowBlock * kp) _aBytes = aBytes = new byte[Math.Max(rowBlock * kp, 4096)];
+        }
+        else
+        {
+            aWords = _aWords;
+            if (aWords is null || aWords.Length < rowBlock * (kp / 2)) _aWords = aWords = new int[Math.Max(rowBlock * (kp / 2), 1024)];
+        }
+        var rowSums = stackalloc int[RowBlock];
+        var tp = stackalloc int[MicroRows * PackedB.PanelWidth];
+        var panels = b.Panels;
+        var groups = kp / 2;
 
         fixed (byte* ab = aBytes)
         fixed (int* aw = aWords)
         fixed (sbyte* bq = b.Quads)
         fixed (short* bp = b.Pairs)
-        fixed (int* tp = tile)
+        fixed (byte* ap = a)
+        fixed (int* cp = c)
+        fixed (int* zap = za)
+        fixed (int* zbp = zb)
+        fixed (int* csp = b.ColumnSums)
         {
             for (var m0 = 0; m0 < m; m0 += RowBlock)
             {
                 var mb = Math.Min(RowBlock, m - m0);
-                var mbp = (mb + MicroRows - 1) / MicroRows * MicroRows;
-                PackA(a, lda, flip, m0, mb, mbp, k, kp, aBytes, aWords, rowSums);
-                for (var p = 0; p < b.Panels; p++)
+                var full = mb / MicroRows * MicroRows;
+                if (vnni) PackABytes(ap, lda, flip, m0, mb, k, kp, ab, rowSums);
+                else PackAWords(ap, lda, flip, m0, mb, k, groups, aw, rowSums);
+                for (var p = 0; p < panels; p++)
                 {
                     var n0 = p * PackedB.PanelWidth;
                     var nb = Math.Min(PackedB.PanelWidth, n - n0);
-                    for (var r0 = 0; r0 < mbp; r0 += MicroRows)
+                    var panelOffset = (long)p * kp * PackedB.PanelWidth;
+                    for (var r0 = 0; r0 < mb; r0 += MicroRows)
                     {
-                        switch (b.Path)
+                        int rows;
+                        if (r0 < full)
                         {
-                            case GemmPath.AvxVnni:
-                                KernelVnni(ab + r0 * kp, kp, bq + (long)p * kp * PackedB.PanelWidth, tp);
-                                break;
-                            case GemmPath.Avx2:
-                                KernelAvx2(aw + r0 * (kp / 2), kp / 2, bp + (long)p * kp * PackedB.PanelWidth, tp);
-                                break;
-                            default:
-                                KernelSse2(aw + r0 * (kp / 2), kp / 2, bp + (long)p * kp * PackedB.PanelWidth, tp);
-                                break;
+                            rows = MicroRows;
+                            switch (b.Path)
+                            {
+                                case GemmPath.AvxVnni:
+                                    KernelVnni(ab + r0 * kp, kp, bq + panelOffset, tp);
+                                    break;
+                                case GemmPath.Avx2:
+                                    KernelAvx2(aw + r0 * groups, groups, bp + panelOffset, tp);
+                                    break;
+                                default:
+                                    KernelSse2(aw + r0 * groups, groups, bp + panelOffset, tp);
+                                    break;
+                            }
                         }
-                        var rows = Math.Min(MicroRows, mb - r0);
-                        fixed (int* cp = c)
-                        fixed (int* zbp = zb)
-                        fixed (int* csp = colSums)
+                        else
+                        {
+                            // Fewer than four rows left (batch-1 GEMV, tails): one row at a time.
+                            rows = mb - r0;
                             for (var r = 0; r < rows; r++)
                             {
-                                var i = m0 + r0 + r;
-                                Finish(tp + r * PackedB.PanelWidth, cp + (long)i * n + n0, nb, za[i], rowSums[r0 + r], k,
-                                    zbp + n0, csp + n0);
+                                var t1 = tp + r * PackedB.PanelWidth;
+                                switch (b.Path)
+                                {
+                                    case GemmPath.AvxVnni:
+                                        KernelVnni1(ab + (r0 + r) * kp, kp, bq + panelOffset, t1);
+                                        break;
+                                    case GemmPath.Avx2:
+                                        KernelAvx2x1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
+                                        break;
+                                    default:
+                                        KernelSse2x1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
+                                        break;
+                                }
                             }
+                        }
+                        for (var r = 0; r < rows; r++)
+                        {
+                            var i = m0 + r0 + r;
+                            Finish(tp + r * PackedB.PanelWidth, cp + (long)i * n + n0, nb, zap[i], rowSums[r0 + r], k,
+                                zbp + n0, csp + n0);
+                        }
                     }
                 }
             }
@@ -216,38 +260,130 @@ internal static class Int8Gemm
         }
     }
 
-    private static void PackA(ReadOnlySpan<byte> a, int lda, byte flip, int m0, int mb, int mbp, int k, int kp,
-        byte[]? bytes, int[]? words, int[] rowSums)
+    /// <summary>Rows m0..m0+mb of A, canonicalised (xor flip), zero-padded to kp bytes each; row sums of the canonical bytes.</summary>
+    private static unsafe void PackABytes(byte* a, int lda, byte flip, int m0, int mb, int k, int kp, byte* dst, int* rowSums)
     {
-        if (bytes is not null) Array.Clear(bytes, 0, mbp * kp);
-        else Array.Clear(words!, 0, mbp * (kp / 2));
         for (var r = 0; r < mb; r++)
         {
-            var src = a.Slice((m0 + r) * lda, k);
+            var src = a + (long)(m0 + r) * lda;
+            var d = dst + (long)r * kp;
+            var t = 0;
             var sum = 0;
-            if (bytes is not null)
+            if (Avx2.IsSupported)
             {
-                var dst = bytes.AsSpan(r * kp, k);
-                for (var t = 0; t < k; t++)
+                var vf = Vector256.Create(flip);
+                var acc = Vector256<ulong>.Zero;
+                for (; t + 32 <= k; t += 32)
                 {
-                    var v = (byte)(src[t] ^ flip);
-                    dst[t] = v;
-                    sum += v;
+                    var v = Avx.LoadVector256(src + t) ^ vf;
+                    Avx.Store(d + t, v);
+                    acc += Avx2.SumAbsoluteDifferences(v, Vector256<byte>.Zero).AsUInt64();
                 }
+                sum = (int)(acc.GetElement(0) + acc.GetElement(1) + acc.GetElement(2) + acc.GetElement(3));
             }
-            else
+            for (; t < k; t++)
             {
-                var dst = words.AsSpan(r * (kp / 2), kp / 2);
-                for (var t = 0; t < k; t++)
-                {
-                    var v = src[t] ^ flip;
-                    dst[t >> 1] |= (t & 1) == 0 ? v : v << 16;
-                    sum += v;
-                }
+                var v = (byte)(src[t] ^ flip);
+                d[t] = v;
+                sum += v;
+            }
+            for (; t < kp; t++) d[t] = 0;
+            rowSums[r] = sum;
+        }
+    }
+
+    /// <summary>As <see cref="PackABytes"/>, but as int32 words holding two consecutive canonical values (low, high).</summary>
+    private static unsafe void PackAWords(byte* a, int lda, byte flip, int m0, int mb, int k, int groups, int* dst, int* rowSums)
+    {
+        for (var r = 0; r < mb; r++)
+        {
+            var src = a + (long)(m0 + r) * lda;
+            var d = dst + (long)r * groups;
+            var sum = 0;
+            var t = 0;
+            for (; t + 2 <= k; t += 2)
+            {
+                int v0 = src[t] ^ flip, v1 = src[t + 1] ^ flip;
+                d[t >> 1] = v0 | (v1 << 16);
+                sum += v0 + v1;
+            }
+            if (t < k)
+            {
+                var v0 = src[t] ^ flip;
+                d[t >> 1] = v0;
+                sum += v0;
             }
             rowSums[r] = sum;
         }
-        for (var r = mb; r < mbp; r++) rowSums[r] = 0;
+    }
+
+    // One row × 16 columns (GEMV and row tails): the k range split into two interleaved halves with their own
+    // accumulators for instruction-level parallelism; int32 addition wraps, so the split does not change the sum.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelVnni1(byte* a, int kp, sbyte* b, int* tile)
+    {
+        Vector256<int> c0 = default, c1 = default, d0 = default, d1 = default;
+        var t = 0;
+        for (; t + 8 <= kp; t += 8)
+        {
+            var x = Vector256.Create(*(int*)(a + t)).AsByte();
+            var y = Vector256.Create(*(int*)(a + t + 4)).AsByte();
+            c0 = AvxVnni.MultiplyWideningAndAdd(c0, x, Avx.LoadVector256(b));
+            c1 = AvxVnni.MultiplyWideningAndAdd(c1, x, Avx.LoadVector256(b + 32));
+            d0 = AvxVnni.MultiplyWideningAndAdd(d0, y, Avx.LoadVector256(b + 64));
+            d1 = AvxVnni.MultiplyWideningAndAdd(d1, y, Avx.LoadVector256(b + 96));
+            b += 128;
+        }
+        if (t < kp)
+        {
+            var x = Vector256.Create(*(int*)(a + t)).AsByte();
+            c0 = AvxVnni.MultiplyWideningAndAdd(c0, x, Avx.LoadVector256(b));
+            c1 = AvxVnni.MultiplyWideningAndAdd(c1, x, Avx.LoadVector256(b + 32));
+        }
+        Avx.Store(tile, c0 + d0);
+        Avx.Store(tile + 8, c1 + d1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelAvx2x1(int* a, int groups, short* b, int* tile)
+    {
+        Vector256<int> c0 = default, c1 = default, d0 = default, d1 = default;
+        var g = 0;
+        for (; g + 2 <= groups; g += 2)
+        {
+            var x = Vector256.Create(a[g]).AsInt16();
+            var y = Vector256.Create(a[g + 1]).AsInt16();
+            c0 = Avx2.Add(c0, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b)));
+            c1 = Avx2.Add(c1, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b + 16)));
+            d0 = Avx2.Add(d0, Avx2.MultiplyAddAdjacent(y, Avx.LoadVector256(b + 32)));
+            d1 = Avx2.Add(d1, Avx2.MultiplyAddAdjacent(y, Avx.LoadVector256(b + 48)));
+            b += 64;
+        }
+        if (g < groups)
+        {
+            var x = Vector256.Create(a[g]).AsInt16();
+            c0 = Avx2.Add(c0, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b)));
+            c1 = Avx2.Add(c1, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b + 16)));
+        }
+        Avx.Store(tile, Avx2.Add(c0, d0));
+        Avx.Store(tile + 8, Avx2.Add(c1, d1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelSse2x1(int* a, int groups, short* b, int* tile)
+    {
+        Vector128<int> c0 = default, c1 = default, c2 = default, c3 = default;
+        for (var g = 0; g < groups; g++)
+        {
+            var x = Vector128.Create(a[g]).AsInt16();
+            c0 = Sse2.Add(c0, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b)));
+            c1 = Sse2.Add(c1, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b + 8)));
+            c2 = Sse2.Add(c2, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b + 16)));
+            c3 = Sse2.Add(c3, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b + 24)));
+            b += 32;
+        }
+        Sse2.Store(tile, c0); Sse2.Store(tile + 4, c1);
+        Sse2.Store(tile + 8, c2); Sse2.Store(tile + 12, c3);
     }
 
     // 4 rows × 16 columns; per 4-k step: 2 B loads, 4 broadcasts, 8 vpdpbusd (exact: u8·s8 products
