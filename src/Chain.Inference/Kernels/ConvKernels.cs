@@ -218,33 +218,66 @@ public static partial class CanonicalOps
         return acc;
     }
 
-    private static void Im2Col(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> cols)
+    private static unsafe void Im2Col(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> cols)
     {
         int inD = g.In[0], inH = g.In[1], inW = g.In[2];
         int oH = g.Out[1], oW = g.Out[2];
         int kD = g.Kernel[0], kH = g.Kernel[1], kW = g.Kernel[2];
-        for (var r = 0; r < pc; r++)
+        int sD = g.Stride[0], sH = g.Stride[1], sW = g.Stride[2];
+        int dD = g.Dilation[0], dH = g.Dilation[1], dW = g.Dilation[2];
+        int pD = g.PadBegin[0], pH = g.PadBegin[1], pW = g.PadBegin[2];
+        int kc = g.Kc, cg = g.Cg;
+        var inPlane = inD * inH * inW;
+        if (image.Length < cg * inPlane || cols.Length < pc * kc) throw new ArgumentException("im2col operands too short");
+        int ow = p0 % oW, oh = p0 / oW % oH, od = p0 / oW / oH;
+        fixed (byte* img = image)
+        fixed (byte* colp = cols)
         {
-            var p = p0 + r;
-            int ow = p % oW, oh = p / oW % oH, od = p / oW / oH;
-            var row = cols.Slice(r * g.Kc, g.Kc);
-            var t = 0;
-            for (var c = 0; c < g.Cg; c++)
+            for (var r = 0; r < pc; r++)
             {
-                var chan = image.Slice(c * inD * inH * inW);
-                for (var kd = 0; kd < kD; kd++)
+                var row = colp + (long)r * kc;
+                var t = 0;
+                var iw0 = ow * sW - pW;
+                // The whole kernel row lies inside the input width: copy without per-element checks.
+                var wInside = iw0 >= 0 && iw0 + (kW - 1) * dW < inW;
+                for (var c = 0; c < cg; c++)
                 {
-                    var id = od * g.Stride[0] - g.PadBegin[0] + kd * g.Dilation[0];
-                    for (var kh = 0; kh < kH; kh++)
+                    var chan = img + c * inPlane;
+                    for (var kd = 0; kd < kD; kd++)
                     {
-                        var ih = oh * g.Stride[1] - g.PadBegin[1] + kh * g.Dilation[1];
-                        var rowOk = (uint)id < (uint)inD && (uint)ih < (uint)inH;
-                        var baseIdx = (id * inH + ih) * inW;
-                        for (var kw = 0; kw < kW; kw++)
+                        var id = od * sD - pD + kd * dD;
+                        for (var kh = 0; kh < kH; kh++)
                         {
-                            var iw = ow * g.Stride[2] - g.PadBegin[2] + kw * g.Dilation[2];
-                            row[t++] = rowOk && (uint)iw < (uint)inW ? chan[baseIdx + iw] : padByte;
+                            var ih = oh * sH - pH + kh * dH;
+                            if ((uint)id >= (uint)inD || (uint)ih >= (uint)inH)
+                            {
+                                for (var kw = 0; kw < kW; kw++) row[t++] = padByte;
+                                continue;
+                            }
+                            var src = chan + (id * inH + ih) * inW;
+                            if (wInside)
+                            {
+                                var s0 = src + iw0;
+                                for (var kw = 0; kw < kW; kw++) row[t++] = s0[kw * dW];
+                            }
+                            else
+                            {
+                                for (var kw = 0; kw < kW; kw++)
+                                {
+                                    var iw = iw0 + kw * dW;
+                                    row[t++] = (uint)iw < (uint)inW ? src[iw] : padByte;
+                                }
+                            }
                         }
+                    }
+                }
+                if (++ow == oW)
+                {
+                    ow = 0;
+                    if (++oh == oH)
+                    {
+                        oh = 0;
+                        od++;
                     }
                 }
             }
