@@ -230,6 +230,18 @@ public static partial class CanonicalOps
         var inPlane = inD * inH * inW;
         if (image.Length < cg * inPlane || cols.Length < pc * kc) throw new ArgumentException("im2col operands too short");
         int ow = p0 % oW, oh = p0 / oW % oH, od = p0 / oW / oH;
+        // Offsets of the patch elements relative to the window origin, for windows entirely inside the input.
+        Span<int> offsets = kc <= 4096 ? stackalloc int[kc] : new int[kc];
+        {
+            var t = 0;
+            for (var c = 0; c < cg; c++)
+            for (var kd = 0; kd < kD; kd++)
+            for (var kh = 0; kh < kH; kh++)
+            for (var kw = 0; kw < kW; kw++)
+                offsets[t++] = c * inPlane + (kd * dD * inH + kh * dH) * inW + kw * dW;
+        }
+        int dSpan = (kD - 1) * dD, hSpan = (kH - 1) * dH, wSpan = (kW - 1) * dW;
+        fixed (int* offp = offsets)
         fixed (byte* img = image)
         fixed (byte* colp = cols)
         {
@@ -238,6 +250,13 @@ public static partial class CanonicalOps
                 var row = colp + (long)r * kc;
                 var t = 0;
                 var iw0 = ow * sW - pW;
+                int id0 = od * sD - pD, ih0 = oh * sH - pH;
+                if (id0 >= 0 && id0 + dSpan < inD && ih0 >= 0 && ih0 + hSpan < inH && iw0 >= 0 && iw0 + wSpan < inW)
+                {
+                    var origin = img + (id0 * inH + ih0) * inW + iw0;
+                    for (; t < kc; t++) row[t] = origin[offp[t]];
+                    goto next;
+                }
                 // The whole kernel row lies inside the input width: copy without per-element checks.
                 var wInside = iw0 >= 0 && iw0 + (kW - 1) * dW < inW;
                 for (var c = 0; c < cg; c++)
@@ -271,6 +290,7 @@ public static partial class CanonicalOps
                         }
                     }
                 }
+                next:
                 if (++ow == oW)
                 {
                     ow = 0;

@@ -98,6 +98,11 @@ public static partial class CanonicalOps
     {
         var flip = signed ? (byte)0x80 : (byte)0;
         int inH = inp[1], inW = inp[2];
+        if (inp[0] == 1 && k[0] == 1)
+        {
+            MaxPoolInside2D(src, dst, planes, inH, inW, outp[1], outp[2], k[1], k[2], st[1], st[2], dl[1], dl[2], flip);
+            return;
+        }
         var inPlane = inp[0] * inH * inW;
         var outPlane = outp[0] * outp[1] * outp[2];
         if (src.Length < planes * inPlane || dst.Length < planes * outPlane) throw new ArgumentException("MaxPool operands too short");
@@ -123,6 +128,52 @@ public static partial class CanonicalOps
                             for (var kw = 0; kw < k[2]; kw++)
                             {
                                 var v = line[kw * dl[2]] ^ flip;
+                                if (v > best) best = v;
+                            }
+                        }
+                        *o++ = (byte)(best ^ flip);
+                    }
+                }
+            }
+        }
+    }
+
+    private static unsafe void MaxPoolInside2D(ReadOnlySpan<byte> src, Span<byte> dst, int planes, int inH, int inW, int oH, int oW,
+        int kH, int kW, int sH, int sW, int dH, int dW, byte flip)
+    {
+        var inPlane = inH * inW;
+        if (src.Length < planes * inPlane || dst.Length < planes * oH * oW) throw new ArgumentException("MaxPool operands too short");
+        fixed (byte* s0 = src)
+        fixed (byte* d0 = dst)
+        {
+            var o = d0;
+            for (var pl = 0; pl < planes; pl++)
+            {
+                var plane = s0 + (long)pl * inPlane;
+                for (var oh = 0; oh < oH; oh++)
+                {
+                    var rowBase = plane + oh * sH * inW;
+                    if (kH == 2 && kW == 2 && dH == 1 && dW == 1)
+                    {
+                        var r1 = rowBase + inW;
+                        for (var ow = 0; ow < oW; ow++)
+                        {
+                            var iw = ow * sW;
+                            int a = rowBase[iw] ^ flip, b = rowBase[iw + 1] ^ flip, c = r1[iw] ^ flip, d = r1[iw + 1] ^ flip;
+                            *o++ = (byte)(Math.Max(Math.Max(a, b), Math.Max(c, d)) ^ flip);
+                        }
+                        continue;
+                    }
+                    for (var ow = 0; ow < oW; ow++)
+                    {
+                        var win = rowBase + ow * sW;
+                        var best = 0;
+                        for (var kh = 0; kh < kH; kh++)
+                        {
+                            var line = win + kh * dH * inW;
+                            for (var kw = 0; kw < kW; kw++)
+                            {
+                                var v = line[kw * dW] ^ flip;
                                 if (v > best) best = v;
                             }
                         }
