@@ -164,6 +164,11 @@ public static partial class CanonicalOps
         var positions = (int)g.OutPositions;
         var acc = new int[(long)g.N * g.M * positions];
         if (acc.Length == 0) return acc;
+        if (positions > 1)
+        {
+            ConvAccumulateByPositions(g, x, w, xzpRaw, wzpRaw, path, acc);
+            return acc;
+        }
         var xData = x.Data;
         var wData = w.Data;
         var packed = new PackedB[g.Group];
@@ -216,6 +221,115 @@ public static partial class CanonicalOps
             }
         }
         return acc;
+    }
+
+    private const int ColumnChunk = 1024; // output positions per packed patch block (a multiple of the panel width)
+
+    /// <summary>
+    /// Several output positions: the weights are A (M_g × K_c, row-major as stored) and the patch matrix is B
+    /// (K_c × positions, each row built from contiguous input runs, then packed), so C = [oc, p] is acc's own
+    /// layout. Σ_k (w − w_zp)(x − x_zp) is symmetric in its operands, so the int32 result is the same.
+    /// </summary>
+    private static void ConvAccumulateByPositions(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw, GemmPath path, int[] acc)
+    {
+        bool xSigned = x.ElementType == TensorElementType.Int8, wSigned = w.ElementType == TensorElementType.Int8;
+        var positions = (int)g.OutPositions;
+        var chunk = Math.Min(ColumnChunk, positions);
+        var colsT = new byte[(long)g.Kc * chunk];
+        var zbX = new int[chunk];
+        Array.Fill(zbX, xSigned ? xzpRaw : xzpRaw - 128);
+        var zaW = new int[g.Mg];
+        var tile = positions > chunk ? new int[g.Mg * chunk] : null;
+        var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
+        long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
+        var xData = x.Data;
+        var wData = w.Data;
+        for (var n = 0; n < g.N; n++)
+        for (var gi = 0; gi < g.Group; gi++)
+        {
+            for (var j = 0; j < g.Mg; j++) zaW[j] = wSigned ? wzpRaw[gi * g.Mg + j] + 128 : wzpRaw[gi * g.Mg + j];
+            var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
+            var weights = wData.Slice(gi * g.Mg * g.Kc, g.Mg * g.Kc);
+            var outBase = ((long)n * g.M + gi * g.Mg) * positions;
+            for (var p0 = 0; p0 < positions; p0 += chunk)
+            {
+                var pc = Math.Min(chunk, positions - p0);
+                BuildColumns(g, image, p0, pc, padByte, colsT);
+                var packedX = new PackedB(colsT, xSigned, g.Kc, pc, pc, 1, path);
+                if (tile is null)
+                {
+                    Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX.AsSpan(0, pc), acc.AsSpan((int)outBase, g.Mg * positions));
+                    continue;
+                }
+                Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX.AsSpan(0, pc), tile);
+                for (var oc = 0; oc < g.Mg; oc++)
+                    tile.AsSpan(oc * pc, pc).CopyTo(acc.AsSpan((int)(outBase + (long)oc * positions + p0), pc));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The transposed patch matrix for positions p0..p0+pc: row t = (c, kd, kh, kw) holds, for each position,
+    /// the input element under that kernel tap or x_zp where it falls in the padding.
+    /// </summary>
+    private static unsafe void BuildColumns(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> colsT)
+    {
+        int inD = g.In[0], inH = g.In[1], inW = g.In[2];
+        int oH = g.Out[1], oW = g.Out[2];
+        int sD = g.Stride[0], sH = g.Stride[1], sW = g.Stride[2];
+        int pD = g.PadBegin[0], pH = g.PadBegin[1], pW = g.PadBegin[2];
+        var inPlane = inD * inH * inW;
+        if (image.Length < g.Cg * inPlane || colsT.Length < (long)g.Kc * pc) throw new ArgumentException("patch operands too short");
+        fixed (byte* img = image)
+        fixed (byte* cols = colsT)
+        {
+            var row = cols;
+            for (var c = 0; c < g.Cg; c++)
+            for (var kd = 0; kd < g.Kernel[0]; kd++)
+            for (var kh = 0; kh < g.Kernel[1]; kh++)
+            for (var kw = 0; kw < g.Kernel[2]; kw++, row += pc)
+            {
+                var chan = img + c * inPlane;
+                int dOff = kd * g.Dilation[0] - pD, hOff = kh * g.Dilation[1] - pH, wOff = kw * g.Dilation[2] - pW;
+                var p = p0;
+                var j = 0;
+                while (j < pc)
+                {
+                    var ow = p % oW;
+                    var rest = p / oW;
+                    int oh = rest % oH, od = rest / oH;
+                    var seg = Math.Min(oW - ow, pc - j);
+                    int id = od * sD + dOff, ih = oh * sH + hOff;
+                    var dst = row + j;
+                    if ((uint)id >= (uint)inD || (uint)ih >= (uint)inH)
+                        new Span<byte>(dst, seg).Fill(padByte);
+                    else
+                    {
+                        var line = chan + (id * inH + ih) * inW;
+                        var iw0 = ow * sW + wOff;
+                        if (sW == 1)
+                        {
+                            // Positions q with 0 ≤ iw0 + q < inW read the input; the rest are padding.
+                            var lo = Math.Clamp(-iw0, 0, seg);
+                            var hi = Math.Clamp(inW - iw0, lo, seg);
+                            if (lo > 0) new Span<byte>(dst, lo).Fill(padByte);
+                            if (hi > lo) Buffer.MemoryCopy(line + iw0 + lo, dst + lo, hi - lo, hi - lo);
+                            if (seg > hi) new Span<byte>(dst + hi, seg - hi).Fill(padByte);
+                        }
+                        else
+                        {
+                            for (var q = 0; q < seg; q++)
+                            {
+                                var iw = iw0 + q * sW;
+                                dst[q] = (uint)iw < (uint)inW ? line[iw] : padByte;
+                            }
+                        }
+                    }
+                    j += seg;
+                    p += seg;
+                }
+            }
+        }
     }
 
     private static unsafe void Im2Col(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> cols)

@@ -52,6 +52,11 @@ internal sealed class PackedB
             case GemmPath.AvxVnni:
                 Kp = (k + 3) & ~3;
                 Quads = new sbyte[(long)Panels * Kp * PanelWidth];
+                if (strideN == 1 && Avx2.IsSupported)
+                {
+                    PackQuadsRowMajor(src, flip, k, n, strideK, Kp, Quads, ColumnSums);
+                    break;
+                }
                 for (var i = 0; i < k; i++)
                 for (var j = 0; j < n; j++)
                 {
@@ -71,6 +76,71 @@ internal sealed class PackedB
                     ColumnSums[j] += v;
                 }
                 break;
+        }
+    }
+
+    /// <summary>
+    /// The VNNI layout from a row-major source (columns contiguous): each 4-k group of 16 columns is a 4×16
+    /// byte transpose done with byte and word unpacks. Same bytes and column sums as the element loop.
+    /// </summary>
+    private static unsafe void PackQuadsRowMajor(ReadOnlySpan<byte> src, byte flip, int k, int n, int strideK, int kp,
+        sbyte[] quads, int[] columnSums)
+    {
+        var fullPanels = n / PanelWidth;
+        if (k > 0 && (long)(k - 1) * strideK + n > src.Length) throw new ArgumentException("B source too short");
+        var vf = Vector128.Create(flip);
+        fixed (byte* s = src)
+        fixed (sbyte* q = quads)
+        {
+            for (var p = 0; p < fullPanels; p++)
+            {
+                var dst = q + (long)p * kp * PanelWidth;
+                var col = s + p * PanelWidth;
+                for (var i = 0; i < kp; i += 4)
+                {
+                    var r0 = i < k ? Sse2.LoadVector128(col + (long)i * strideK) ^ vf : Vector128<byte>.Zero;
+                    var r1 = i + 1 < k ? Sse2.LoadVector128(col + (long)(i + 1) * strideK) ^ vf : Vector128<byte>.Zero;
+                    var r2 = i + 2 < k ? Sse2.LoadVector128(col + (long)(i + 2) * strideK) ^ vf : Vector128<byte>.Zero;
+                    var r3 = i + 3 < k ? Sse2.LoadVector128(col + (long)(i + 3) * strideK) ^ vf : Vector128<byte>.Zero;
+                    var lo01 = Sse2.UnpackLow(r0, r1).AsUInt16();   // c0:k0 k1, c1:k0 k1, ... c7
+                    var hi01 = Sse2.UnpackHigh(r0, r1).AsUInt16();  // c8..c15
+                    var lo23 = Sse2.UnpackLow(r2, r3).AsUInt16();
+                    var hi23 = Sse2.UnpackHigh(r2, r3).AsUInt16();
+                    var d = (byte*)(dst + i * PanelWidth);
+                    Sse2.Store(d, Sse2.UnpackLow(lo01, lo23).AsByte());        // c0..c3 × k0..k3
+                    Sse2.Store(d + 16, Sse2.UnpackHigh(lo01, lo23).AsByte());  // c4..c7
+                    Sse2.Store(d + 32, Sse2.UnpackLow(hi01, hi23).AsByte());   // c8..c11
+                    Sse2.Store(d + 48, Sse2.UnpackHigh(hi01, hi23).AsByte());  // c12..c15
+                }
+            }
+            // Column sums of the canonical (signed) values, from the packed bytes: zero padding adds nothing.
+            for (var p = 0; p < fullPanels; p++)
+            {
+                var b = q + (long)p * kp * PanelWidth;
+                Vector256<int> c0 = default, c1 = default;
+                for (var i = 0; i < kp; i += 4, b += 64)
+                {
+                    c0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), Avx.LoadVector256(b)), Vector256.Create((short)1));
+                    c1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), Avx.LoadVector256(b + 32)), Vector256.Create((short)1));
+                }
+                fixed (int* cs = columnSums)
+                {
+                    Avx.Store(cs + p * PanelWidth, c0);
+                    Avx.Store(cs + p * PanelWidth + 8, c1);
+                }
+            }
+            // Remaining columns (fewer than a panel): element by element.
+            for (var j = fullPanels * PanelWidth; j < n; j++)
+            {
+                var sum = 0;
+                for (var i = 0; i < k; i++)
+                {
+                    var v = (sbyte)(s[(long)i * strideK + j] ^ flip);
+                    q[(long)(j >> 4) * kp * PanelWidth + (i >> 2) * 64 + (j & 15) * 4 + (i & 3)] = v;
+                    sum += v;
+                }
+                columnSums[j] = sum;
+            }
         }
     }
 }
