@@ -192,6 +192,67 @@ public class ConvTests
     }
 
     [Fact]
+    public void Patch_blocks_spanning_several_chunks_match_direct_convolution()
+    {
+        // More output positions than one packed patch block holds (1024), with strides, padding and dilation.
+        var rng = new Random(2026);
+        foreach (var (h, wd, s, d) in new[] { (40, 55, 1, 1), (70, 61, 2, 1), (37, 90, 1, 2) })
+        {
+            var x = Random8(rng, TensorElementType.Int8, [2, 3, h, wd]);
+            var w = Random8(rng, TensorElementType.UInt8, [17, 3, 3, 2]);
+            int[] pads = [1, 0, 2, 1], strides = [s, s], dil = [d, d];
+            var expected = Naive(x, w, -3, Enumerable.Repeat(200, 17).ToArray(), pads, strides, dil, 1, out var shape);
+            Assert.True(shape[2] * shape[3] > 1024 || s > 1);
+            foreach (var path in SupportedPaths)
+            {
+                var y = Run(path, () => CanonicalOps.ConvInteger(x, w, S8([], -3), U8([], 200), pads, strides, dil, 1));
+                Assert.Equal(shape, y.Shape.ToArray());
+                Assert.True(expected.SequenceEqual(y.Elements<int>().ToArray()), $"{h}×{wd} s{s} d{d} path {path}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Three_dimensional_convolution_matches_a_direct_sum()
+    {
+        var rng = new Random(33);
+        for (var trial = 0; trial < 10; trial++)
+        {
+            int c = rng.Next(1, 4), m = rng.Next(1, 20), kd = rng.Next(1, 3), kh = rng.Next(1, 4), kw = rng.Next(1, 4);
+            int id = kd + rng.Next(0, 4), ih = kh + rng.Next(0, 6), iw = kw + rng.Next(0, 9);
+            int[] pads = [rng.Next(0, 2), rng.Next(0, 2), rng.Next(0, 2), rng.Next(0, 2), rng.Next(0, 2), rng.Next(0, 2)];
+            int[] strides = [rng.Next(1, 3), rng.Next(1, 3), rng.Next(1, 3)];
+            var x = Random8(rng, TensorElementType.UInt8, [1, c, id, ih, iw]);
+            var w = Random8(rng, TensorElementType.Int8, [m, c, kd, kh, kw]);
+            int od = (id + pads[0] + pads[3] - kd) / strides[0] + 1, oh = (ih + pads[1] + pads[4] - kh) / strides[1] + 1,
+                ow = (iw + pads[2] + pads[5] - kw) / strides[2] + 1;
+            var expected = new int[m * od * oh * ow];
+            for (var oc = 0; oc < m; oc++)
+            for (var a = 0; a < od; a++)
+            for (var b = 0; b < oh; b++)
+            for (var e = 0; e < ow; e++)
+            {
+                long sum = 0;
+                for (var ci = 0; ci < c; ci++)
+                for (var u = 0; u < kd; u++)
+                for (var v = 0; v < kh; v++)
+                for (var q = 0; q < kw; q++)
+                {
+                    int zd = a * strides[0] - pads[0] + u, zh = b * strides[1] - pads[1] + v, zw = e * strides[2] - pads[2] + q;
+                    if (zd < 0 || zd >= id || zh < 0 || zh >= ih || zw < 0 || zw >= iw) continue;
+                    sum += (long)(At(x, ((ci * id + zd) * ih + zh) * iw + zw) - 7) * (At(w, (((oc * c + ci) * kd + u) * kh + v) * kw + q) + 2);
+                }
+                expected[((oc * od + a) * oh + b) * ow + e] = (int)sum;
+            }
+            foreach (var path in SupportedPaths)
+            {
+                var y = Run(path, () => CanonicalOps.ConvInteger(x, w, U8([], 7), S8([], -2), pads, strides, [], 1));
+                Assert.True(expected.SequenceEqual(y.Elements<int>().ToArray()), $"trial {trial} path {path}");
+            }
+        }
+    }
+
+    [Fact]
     public void Large_im2col_spanning_several_chunks_agrees_across_paths()
     {
         var rng = new Random(99);
