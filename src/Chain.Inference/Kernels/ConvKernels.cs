@@ -36,30 +36,56 @@ public static partial class CanonicalOps
         KernelArgs.RequireType(op, "y_zero_point", yZeroPoint, Int8Types);
         var sx = KernelArgs.Scales(op, "x_scale", xScale)[0];
         var sy = KernelArgs.Scales(op, "y_scale", yScale)[0];
-        var sw = KernelArgs.Expand(op, "w_scale", wScale, KernelArgs.Scales(op, "w_scale", wScale), geo.M, "per output channel");
         var yzp = KernelArgs.Ints(yZeroPoint)[0];
-        int[]? b = null;
-        if (bias is not null)
-        {
-            KernelArgs.RequireType(op, "B", bias, TensorElementType.Int32);
-            if (bias.Rank != 1 || bias.Shape[0] != geo.M)
-                throw new InferenceException(op, $"bias has shape {bias.ShapeText}, expected [{geo.M}]");
-            b = bias.Elements<int>().ToArray();
-        }
-        var mult = new float[geo.M];
-        for (var oc = 0; oc < geo.M; oc++) mult[oc] = CheckedMultiplier(op, sx, sw[oc], sy);
+        var (b, mult) = RequantParams(op, geo.M, sx, sy, xScale, wScale, yScale, bias);
 
         var acc = ConvAccumulate(geo, x, w, xzp, wzp);
         var (qmin, qmax) = KernelArgs.Range(yZeroPoint.ElementType);
         var y = new byte[acc.Length];
-        long plane = geo.OutPositions;
-        for (long i = 0; i < acc.Length; i++)
+        var plane = (int)geo.OutPositions;
+        var simd = KernelOptions.Current != GemmPath.Scalar;
+        if (plane == 1 && b is not null)
         {
-            var oc = (int)(i / plane % geo.M);
-            var v = b is null ? acc[i] : unchecked(acc[i] + b[oc]);
-            y[i] = (byte)Requantize.Apply(v, mult[oc], yzp, qmin, qmax);
+            // One output position (fully connected layers as convolutions): a bias and multiplier per element.
+            for (var n = 0; n < geo.N; n++)
+                Requantize.Run(acc.AsSpan(n * geo.M, geo.M), b, mult, yzp, qmin, qmax, y.AsSpan(n * geo.M, geo.M), simd);
+        }
+        else
+        {
+            for (var n = 0; n < geo.N; n++)
+            for (var oc = 0; oc < geo.M; oc++)
+            {
+                var off = (n * geo.M + oc) * plane;
+                Requantize.Run(acc.AsSpan(off, plane), b is null ? 0 : b[oc], mult[oc], yzp, qmin, qmax, y.AsSpan(off, plane), simd);
+            }
         }
         return KernelArgs.MakeBytes(yZeroPoint.ElementType, geo.OutShape, y);
+    }
+
+    /// <summary>Requantization constants derived only from parameter tensors, remembered per (immutable) w_scale tensor.</summary>
+    private sealed record RequantPlan(Tensor XScale, Tensor YScale, Tensor? Bias, int[]? B, float[] Mult);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, RequantPlan> RequantPlans = new();
+
+    private static (int[]? Bias, float[] Mult) RequantParams(string op, int m, float sx, float sy, Tensor xScale, Tensor wScale,
+        Tensor yScale, Tensor? bias)
+    {
+        if (RequantPlans.TryGetValue(wScale, out var plan) && ReferenceEquals(plan.XScale, xScale)
+            && ReferenceEquals(plan.YScale, yScale) && ReferenceEquals(plan.Bias, bias) && plan.Mult.Length == m)
+            return (plan.B, plan.Mult);
+        var sw = KernelArgs.Expand(op, "w_scale", wScale, KernelArgs.Scales(op, "w_scale", wScale), m, "per output channel");
+        int[]? b = null;
+        if (bias is not null)
+        {
+            KernelArgs.RequireType(op, "B", bias, TensorElementType.Int32);
+            if (bias.Rank != 1 || bias.Shape[0] != m)
+                throw new InferenceException(op, $"bias has shape {bias.ShapeText}, expected [{m}]");
+            b = bias.Elements<int>().ToArray();
+        }
+        var mult = new float[m];
+        for (var oc = 0; oc < m; oc++) mult[oc] = CheckedMultiplier(op, sx, sw[oc], sy);
+        RequantPlans.AddOrUpdate(wScale, new RequantPlan(xScale, yScale, bias, b, mult));
+        return (b, mult);
     }
 
     private static (int X, int[] W) ConvZeroPoints(string op, Tensor x, Tensor w, Tensor? xZeroPoint, Tensor? wZeroPoint, int m)
@@ -138,6 +164,11 @@ public static partial class CanonicalOps
         var positions = (int)g.OutPositions;
         var acc = new int[(long)g.N * g.M * positions];
         if (acc.Length == 0) return acc;
+        if (positions > 1)
+        {
+            ConvAccumulateByPositions(g, x, w, xzpRaw, wzpRaw, path, acc);
+            return acc;
+        }
         var xData = x.Data;
         var wData = w.Data;
         var packed = new PackedB[g.Group];
@@ -148,17 +179,35 @@ public static partial class CanonicalOps
             zb[gi] = new int[g.Mg];
             for (var j = 0; j < g.Mg; j++) zb[gi][j] = wSigned ? wzpRaw[gi * g.Mg + j] : wzpRaw[gi * g.Mg + j] - 128;
         }
-        var za = new int[Math.Min(Im2ColRows, positions)];
+        // A single output position whose window is exactly the unpadded input (fully connected layers written
+        // as convolutions, 1×1 inputs): the patch is the image itself, in the same (c, d, h, w) order.
+        var direct = positions == 1;
+        for (var d = 0; d < 3 && direct; d++)
+            direct = g.PadBegin[d] == 0 && g.Kernel[d] == g.In[d] && (g.Kernel[d] == 1 || g.Dilation[d] == 1);
+        var rowsPerChunk = direct ? 1 : Math.Min(Im2ColRows, positions);
+        var za = new int[rowsPerChunk];
         Array.Fill(za, xSigned ? xzpRaw + 128 : xzpRaw);
         var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
-        var cols = new byte[za.Length * g.Kc];
-        var tile = new int[za.Length * g.Mg];
+        var cols = direct ? [] : new byte[rowsPerChunk * g.Kc];
+        var tile = positions == 1 ? null : new int[rowsPerChunk * g.Mg];
         long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
 
         for (var n = 0; n < g.N; n++)
         for (var gi = 0; gi < g.Group; gi++)
         {
             var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
+            if (positions == 1)
+            {
+                // One position: the GEMM row is the output channels of this group, in acc's order already.
+                var dst = acc.AsSpan((int)((long)n * g.M + gi * g.Mg), g.Mg);
+                if (direct) Int8Gemm.Multiply(1, image, g.Kc, xSigned, za, packed[gi], zb[gi], dst);
+                else
+                {
+                    Im2Col(g, image, 0, 1, padByte, cols);
+                    Int8Gemm.Multiply(1, cols, g.Kc, xSigned, za, packed[gi], zb[gi], dst);
+                }
+                continue;
+            }
             for (var p0 = 0; p0 < positions; p0 += Im2ColRows)
             {
                 var pc = Math.Min(Im2ColRows, positions - p0);
@@ -167,40 +216,202 @@ public static partial class CanonicalOps
                 for (var oc = 0; oc < g.Mg; oc++)
                 {
                     var dst = acc.AsSpan((int)(((long)n * g.M + gi * g.Mg + oc) * positions + p0), pc);
-                    for (var p = 0; p < pc; p++) dst[p] = tile[p * g.Mg + oc];
+                    for (var p = 0; p < pc; p++) dst[p] = tile![p * g.Mg + oc];
                 }
             }
         }
         return acc;
     }
 
-    private static void Im2Col(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> cols)
+    private const int ColumnChunk = 1024; // output positions per packed patch block (a multiple of the panel width)
+
+    /// <summary>
+    /// Several output positions: the weights are A (M_g × K_c, row-major as stored) and the patch matrix is B
+    /// (K_c × positions, each row built from contiguous input runs, then packed), so C = [oc, p] is acc's own
+    /// layout. Σ_k (w − w_zp)(x − x_zp) is symmetric in its operands, so the int32 result is the same.
+    /// </summary>
+    private static void ConvAccumulateByPositions(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw, GemmPath path, int[] acc)
+    {
+        bool xSigned = x.ElementType == TensorElementType.Int8, wSigned = w.ElementType == TensorElementType.Int8;
+        var positions = (int)g.OutPositions;
+        var chunk = Math.Min(ColumnChunk, positions);
+        var colsT = new byte[(long)g.Kc * chunk];
+        var zbX = new int[chunk];
+        Array.Fill(zbX, xSigned ? xzpRaw : xzpRaw - 128);
+        var zaW = new int[g.Mg];
+        var tile = positions > chunk ? new int[g.Mg * chunk] : null;
+        var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
+        long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
+        var xData = x.Data;
+        var wData = w.Data;
+        for (var n = 0; n < g.N; n++)
+        for (var gi = 0; gi < g.Group; gi++)
+        {
+            for (var j = 0; j < g.Mg; j++) zaW[j] = wSigned ? wzpRaw[gi * g.Mg + j] + 128 : wzpRaw[gi * g.Mg + j];
+            var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
+            var weights = wData.Slice(gi * g.Mg * g.Kc, g.Mg * g.Kc);
+            var outBase = ((long)n * g.M + gi * g.Mg) * positions;
+            for (var p0 = 0; p0 < positions; p0 += chunk)
+            {
+                var pc = Math.Min(chunk, positions - p0);
+                BuildColumns(g, image, p0, pc, padByte, colsT);
+                var packedX = new PackedB(colsT, xSigned, g.Kc, pc, pc, 1, path);
+                if (tile is null)
+                {
+                    Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX.AsSpan(0, pc), acc.AsSpan((int)outBase, g.Mg * positions));
+                    continue;
+                }
+                Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX.AsSpan(0, pc), tile);
+                for (var oc = 0; oc < g.Mg; oc++)
+                    tile.AsSpan(oc * pc, pc).CopyTo(acc.AsSpan((int)(outBase + (long)oc * positions + p0), pc));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The transposed patch matrix for positions p0..p0+pc: row t = (c, kd, kh, kw) holds, for each position,
+    /// the input element under that kernel tap or x_zp where it falls in the padding.
+    /// </summary>
+    private static unsafe void BuildColumns(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> colsT)
+    {
+        int inD = g.In[0], inH = g.In[1], inW = g.In[2];
+        int oH = g.Out[1], oW = g.Out[2];
+        int sD = g.Stride[0], sH = g.Stride[1], sW = g.Stride[2];
+        int pD = g.PadBegin[0], pH = g.PadBegin[1], pW = g.PadBegin[2];
+        var inPlane = inD * inH * inW;
+        if (image.Length < g.Cg * inPlane || colsT.Length < (long)g.Kc * pc) throw new ArgumentException("patch operands too short");
+        fixed (byte* img = image)
+        fixed (byte* cols = colsT)
+        {
+            var row = cols;
+            for (var c = 0; c < g.Cg; c++)
+            for (var kd = 0; kd < g.Kernel[0]; kd++)
+            for (var kh = 0; kh < g.Kernel[1]; kh++)
+            for (var kw = 0; kw < g.Kernel[2]; kw++, row += pc)
+            {
+                var chan = img + c * inPlane;
+                int dOff = kd * g.Dilation[0] - pD, hOff = kh * g.Dilation[1] - pH, wOff = kw * g.Dilation[2] - pW;
+                var p = p0;
+                var j = 0;
+                while (j < pc)
+                {
+                    var ow = p % oW;
+                    var rest = p / oW;
+                    int oh = rest % oH, od = rest / oH;
+                    var seg = Math.Min(oW - ow, pc - j);
+                    int id = od * sD + dOff, ih = oh * sH + hOff;
+                    var dst = row + j;
+                    if ((uint)id >= (uint)inD || (uint)ih >= (uint)inH)
+                        new Span<byte>(dst, seg).Fill(padByte);
+                    else
+                    {
+                        var line = chan + (id * inH + ih) * inW;
+                        var iw0 = ow * sW + wOff;
+                        if (sW == 1)
+                        {
+                            // Positions q with 0 ≤ iw0 + q < inW read the input; the rest are padding.
+                            var lo = Math.Clamp(-iw0, 0, seg);
+                            var hi = Math.Clamp(inW - iw0, lo, seg);
+                            if (lo > 0) new Span<byte>(dst, lo).Fill(padByte);
+                            if (hi > lo) Buffer.MemoryCopy(line + iw0 + lo, dst + lo, hi - lo, hi - lo);
+                            if (seg > hi) new Span<byte>(dst + hi, seg - hi).Fill(padByte);
+                        }
+                        else
+                        {
+                            for (var q = 0; q < seg; q++)
+                            {
+                                var iw = iw0 + q * sW;
+                                dst[q] = (uint)iw < (uint)inW ? line[iw] : padByte;
+                            }
+                        }
+                    }
+                    j += seg;
+                    p += seg;
+                }
+            }
+        }
+    }
+
+    private static unsafe void Im2Col(ConvGeometry g, ReadOnlySpan<byte> image, int p0, int pc, byte padByte, Span<byte> cols)
     {
         int inD = g.In[0], inH = g.In[1], inW = g.In[2];
         int oH = g.Out[1], oW = g.Out[2];
         int kD = g.Kernel[0], kH = g.Kernel[1], kW = g.Kernel[2];
-        for (var r = 0; r < pc; r++)
+        int sD = g.Stride[0], sH = g.Stride[1], sW = g.Stride[2];
+        int dD = g.Dilation[0], dH = g.Dilation[1], dW = g.Dilation[2];
+        int pD = g.PadBegin[0], pH = g.PadBegin[1], pW = g.PadBegin[2];
+        int kc = g.Kc, cg = g.Cg;
+        var inPlane = inD * inH * inW;
+        if (image.Length < cg * inPlane || cols.Length < pc * kc) throw new ArgumentException("im2col operands too short");
+        int ow = p0 % oW, oh = p0 / oW % oH, od = p0 / oW / oH;
+        // Offsets of the patch elements relative to the window origin, for windows entirely inside the input.
+        Span<int> offsets = kc <= 4096 ? stackalloc int[kc] : new int[kc];
         {
-            var p = p0 + r;
-            int ow = p % oW, oh = p / oW % oH, od = p / oW / oH;
-            var row = cols.Slice(r * g.Kc, g.Kc);
             var t = 0;
-            for (var c = 0; c < g.Cg; c++)
+            for (var c = 0; c < cg; c++)
+            for (var kd = 0; kd < kD; kd++)
+            for (var kh = 0; kh < kH; kh++)
+            for (var kw = 0; kw < kW; kw++)
+                offsets[t++] = c * inPlane + (kd * dD * inH + kh * dH) * inW + kw * dW;
+        }
+        int dSpan = (kD - 1) * dD, hSpan = (kH - 1) * dH, wSpan = (kW - 1) * dW;
+        fixed (int* offp = offsets)
+        fixed (byte* img = image)
+        fixed (byte* colp = cols)
+        {
+            for (var r = 0; r < pc; r++)
             {
-                var chan = image.Slice(c * inD * inH * inW);
-                for (var kd = 0; kd < kD; kd++)
+                var row = colp + (long)r * kc;
+                var t = 0;
+                var iw0 = ow * sW - pW;
+                int id0 = od * sD - pD, ih0 = oh * sH - pH;
+                if (id0 >= 0 && id0 + dSpan < inD && ih0 >= 0 && ih0 + hSpan < inH && iw0 >= 0 && iw0 + wSpan < inW)
                 {
-                    var id = od * g.Stride[0] - g.PadBegin[0] + kd * g.Dilation[0];
-                    for (var kh = 0; kh < kH; kh++)
+                    var origin = img + (id0 * inH + ih0) * inW + iw0;
+                    for (; t < kc; t++) row[t] = origin[offp[t]];
+                    goto next;
+                }
+                // The whole kernel row lies inside the input width: copy without per-element checks.
+                var wInside = iw0 >= 0 && iw0 + (kW - 1) * dW < inW;
+                for (var c = 0; c < cg; c++)
+                {
+                    var chan = img + c * inPlane;
+                    for (var kd = 0; kd < kD; kd++)
                     {
-                        var ih = oh * g.Stride[1] - g.PadBegin[1] + kh * g.Dilation[1];
-                        var rowOk = (uint)id < (uint)inD && (uint)ih < (uint)inH;
-                        var baseIdx = (id * inH + ih) * inW;
-                        for (var kw = 0; kw < kW; kw++)
+                        var id = od * sD - pD + kd * dD;
+                        for (var kh = 0; kh < kH; kh++)
                         {
-                            var iw = ow * g.Stride[2] - g.PadBegin[2] + kw * g.Dilation[2];
-                            row[t++] = rowOk && (uint)iw < (uint)inW ? chan[baseIdx + iw] : padByte;
+                            var ih = oh * sH - pH + kh * dH;
+                            if ((uint)id >= (uint)inD || (uint)ih >= (uint)inH)
+                            {
+                                for (var kw = 0; kw < kW; kw++) row[t++] = padByte;
+                                continue;
+                            }
+                            var src = chan + (id * inH + ih) * inW;
+                            if (wInside)
+                            {
+                                var s0 = src + iw0;
+                                for (var kw = 0; kw < kW; kw++) row[t++] = s0[kw * dW];
+                            }
+                            else
+                            {
+                                for (var kw = 0; kw < kW; kw++)
+                                {
+                                    var iw = iw0 + kw * dW;
+                                    row[t++] = (uint)iw < (uint)inW ? src[iw] : padByte;
+                                }
+                            }
                         }
+                    }
+                }
+                next:
+                if (++ow == oW)
+                {
+                    ow = 0;
+                    if (++oh == oH)
+                    {
+                        oh = 0;
+                        od++;
                     }
                 }
             }

@@ -52,6 +52,11 @@ internal sealed class PackedB
             case GemmPath.AvxVnni:
                 Kp = (k + 3) & ~3;
                 Quads = new sbyte[(long)Panels * Kp * PanelWidth];
+                if (strideN == 1 && Avx2.IsSupported)
+                {
+                    PackQuadsRowMajor(src, flip, k, n, strideK, Kp, Quads, ColumnSums);
+                    break;
+                }
                 for (var i = 0; i < k; i++)
                 for (var j = 0; j < n; j++)
                 {
@@ -73,6 +78,71 @@ internal sealed class PackedB
                 break;
         }
     }
+
+    /// <summary>
+    /// The VNNI layout from a row-major source (columns contiguous): each 4-k group of 16 columns is a 4×16
+    /// byte transpose done with byte and word unpacks. Same bytes and column sums as the element loop.
+    /// </summary>
+    private static unsafe void PackQuadsRowMajor(ReadOnlySpan<byte> src, byte flip, int k, int n, int strideK, int kp,
+        sbyte[] quads, int[] columnSums)
+    {
+        var fullPanels = n / PanelWidth;
+        if (k > 0 && (long)(k - 1) * strideK + n > src.Length) throw new ArgumentException("B source too short");
+        var vf = Vector128.Create(flip);
+        fixed (byte* s = src)
+        fixed (sbyte* q = quads)
+        {
+            for (var p = 0; p < fullPanels; p++)
+            {
+                var dst = q + (long)p * kp * PanelWidth;
+                var col = s + p * PanelWidth;
+                for (var i = 0; i < kp; i += 4)
+                {
+                    var r0 = i < k ? Sse2.LoadVector128(col + (long)i * strideK) ^ vf : Vector128<byte>.Zero;
+                    var r1 = i + 1 < k ? Sse2.LoadVector128(col + (long)(i + 1) * strideK) ^ vf : Vector128<byte>.Zero;
+                    var r2 = i + 2 < k ? Sse2.LoadVector128(col + (long)(i + 2) * strideK) ^ vf : Vector128<byte>.Zero;
+                    var r3 = i + 3 < k ? Sse2.LoadVector128(col + (long)(i + 3) * strideK) ^ vf : Vector128<byte>.Zero;
+                    var lo01 = Sse2.UnpackLow(r0, r1).AsUInt16();   // c0:k0 k1, c1:k0 k1, ... c7
+                    var hi01 = Sse2.UnpackHigh(r0, r1).AsUInt16();  // c8..c15
+                    var lo23 = Sse2.UnpackLow(r2, r3).AsUInt16();
+                    var hi23 = Sse2.UnpackHigh(r2, r3).AsUInt16();
+                    var d = (byte*)(dst + i * PanelWidth);
+                    Sse2.Store(d, Sse2.UnpackLow(lo01, lo23).AsByte());        // c0..c3 × k0..k3
+                    Sse2.Store(d + 16, Sse2.UnpackHigh(lo01, lo23).AsByte());  // c4..c7
+                    Sse2.Store(d + 32, Sse2.UnpackLow(hi01, hi23).AsByte());   // c8..c11
+                    Sse2.Store(d + 48, Sse2.UnpackHigh(hi01, hi23).AsByte());  // c12..c15
+                }
+            }
+            // Column sums of the canonical (signed) values, from the packed bytes: zero padding adds nothing.
+            for (var p = 0; p < fullPanels; p++)
+            {
+                var b = q + (long)p * kp * PanelWidth;
+                Vector256<int> c0 = default, c1 = default;
+                for (var i = 0; i < kp; i += 4, b += 64)
+                {
+                    c0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), Avx.LoadVector256(b)), Vector256.Create((short)1));
+                    c1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), Avx.LoadVector256(b + 32)), Vector256.Create((short)1));
+                }
+                fixed (int* cs = columnSums)
+                {
+                    Avx.Store(cs + p * PanelWidth, c0);
+                    Avx.Store(cs + p * PanelWidth + 8, c1);
+                }
+            }
+            // Remaining columns (fewer than a panel): element by element.
+            for (var j = fullPanels * PanelWidth; j < n; j++)
+            {
+                var sum = 0;
+                for (var i = 0; i < k; i++)
+                {
+                    var v = (sbyte)(s[(long)i * strideK + j] ^ flip);
+                    q[(long)(j >> 4) * kp * PanelWidth + (i >> 2) * 64 + (j & 15) * 4 + (i & 3)] = v;
+                    sum += v;
+                }
+                columnSums[j] = sum;
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -86,6 +156,7 @@ internal static class Int8Gemm
 {
     private const int RowBlock = 64; // rows of A packed at a time: 64×K bytes stays in L2
     private const int MicroRows = 4;
+    private const int VnniRows = 6; // VNNI: 12 accumulators hide vpdpbusd latency and halve the broadcasts per MAC
 
     /// <param name="a">Row-major M×K raw bytes, row stride <paramref name="lda"/>.</param>
     /// <param name="aSigned">Whether A's bytes are int8 (canonicalised by +128 here).</param>
@@ -99,6 +170,7 @@ internal static class Int8Gemm
         if (za.Length != m || zb.Length != n || c.Length < (long)m * n)
             throw new ArgumentException("GEMM operand sizes disagree");
         if (m == 0 || n == 0) return;
+        if (k > 0 && (long)(m - 1) * lda + k > a.Length) throw new ArgumentException("A is shorter than M×K");
         var flip = aSigned ? (byte)0x80 : (byte)0;
         switch (b.Path)
         {
@@ -130,58 +202,107 @@ internal static class Int8Gemm
         }
     }
 
+    // Per-thread scratch for the packed A block (kernels are single-threaded; a thread reuses its buffers).
+    [ThreadStatic] private static byte[]? _aBytes;
+    [ThreadStatic] private static int[]? _aWords;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MultiplySimd(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
         ReadOnlySpan<int> za, PackedB b, ReadOnlySpan<int> zb, Span<int> c)
     {
         var kp = b.Kp;
         var vnni = b.Path == GemmPath.AvxVnni;
+        var rowBlock = Math.Min(RowBlock, m);
         // VNNI reads A as bytes (4 per broadcast); pmaddwd paths as int32 words holding two uint16 values.
-        var aBytes = vnni ? new byte[RowBlock * kp] : null;
-        var aWords = vnni ? null : new int[RowBlock * (kp / 2)];
-        var rowSums = new int[RowBlock];
-        var tile = new int[MicroRows * PackedB.PanelWidth];
-        var colSums = b.ColumnSums;
+        byte[]? aBytes = null;
+        int[]? aWords = null;
+        if (vnni)
+        {
+            aBytes = _aBytes;
+            if (aBytes is null || aBytes.Length < rowBlock * kp) _aBytes = aBytes = new byte[Math.Max(rowBlock * kp, 4096)];
+        }
+        else
+        {
+            aWords = _aWords;
+            if (aWords is null || aWords.Length < rowBlock * (kp / 2)) _aWords = aWords = new int[Math.Max(rowBlock * (kp / 2), 1024)];
+        }
+        var rowSums = stackalloc int[RowBlock];
+        var tp = stackalloc int[VnniRows * PackedB.PanelWidth];
+        var panels = b.Panels;
+        var groups = kp / 2;
 
         fixed (byte* ab = aBytes)
         fixed (int* aw = aWords)
         fixed (sbyte* bq = b.Quads)
         fixed (short* bp = b.Pairs)
-        fixed (int* tp = tile)
+        fixed (byte* ap = a)
+        fixed (int* cp = c)
+        fixed (int* zap = za)
+        fixed (int* zbp = zb)
+        fixed (int* csp = b.ColumnSums)
         {
             for (var m0 = 0; m0 < m; m0 += RowBlock)
             {
                 var mb = Math.Min(RowBlock, m - m0);
-                var mbp = (mb + MicroRows - 1) / MicroRows * MicroRows;
-                PackA(a, lda, flip, m0, mb, mbp, k, kp, aBytes, aWords, rowSums);
-                for (var p = 0; p < b.Panels; p++)
+                if (vnni) PackABytes(ap, lda, flip, m0, mb, k, kp, ab, rowSums);
+                else PackAWords(ap, lda, flip, m0, mb, k, groups, aw, rowSums);
+                for (var p = 0; p < panels; p++)
                 {
                     var n0 = p * PackedB.PanelWidth;
                     var nb = Math.Min(PackedB.PanelWidth, n - n0);
-                    for (var r0 = 0; r0 < mbp; r0 += MicroRows)
+                    var panelOffset = (long)p * kp * PackedB.PanelWidth;
+                    for (var r0 = 0; r0 < mb;)
                     {
-                        switch (b.Path)
+                        int rows;
+                        if (vnni && mb - r0 >= VnniRows)
                         {
-                            case GemmPath.AvxVnni:
-                                KernelVnni(ab + r0 * kp, kp, bq + (long)p * kp * PackedB.PanelWidth, tp);
-                                break;
-                            case GemmPath.Avx2:
-                                KernelAvx2(aw + r0 * (kp / 2), kp / 2, bp + (long)p * kp * PackedB.PanelWidth, tp);
-                                break;
-                            default:
-                                KernelSse2(aw + r0 * (kp / 2), kp / 2, bp + (long)p * kp * PackedB.PanelWidth, tp);
-                                break;
+                            rows = VnniRows;
+                            KernelVnni6(ab + r0 * kp, kp, bq + panelOffset, tp);
                         }
-                        var rows = Math.Min(MicroRows, mb - r0);
-                        fixed (int* cp = c)
-                        fixed (int* zbp = zb)
-                        fixed (int* csp = colSums)
+                        else if (mb - r0 >= MicroRows)
+                        {
+                            rows = MicroRows;
+                            switch (b.Path)
+                            {
+                                case GemmPath.AvxVnni:
+                                    KernelVnni(ab + r0 * kp, kp, bq + panelOffset, tp);
+                                    break;
+                                case GemmPath.Avx2:
+                                    KernelAvx2(aw + r0 * groups, groups, bp + panelOffset, tp);
+                                    break;
+                                default:
+                                    KernelSse2(aw + r0 * groups, groups, bp + panelOffset, tp);
+                                    break;
+                            }
+                        }
+                        else
+                        {
+                            // Fewer than four rows left (batch-1 GEMV, tails): one row at a time.
+                            rows = mb - r0;
                             for (var r = 0; r < rows; r++)
                             {
-                                var i = m0 + r0 + r;
-                                Finish(tp + r * PackedB.PanelWidth, cp + (long)i * n + n0, nb, za[i], rowSums[r0 + r], k,
-                                    zbp + n0, csp + n0);
+                                var t1 = tp + r * PackedB.PanelWidth;
+                                switch (b.Path)
+                                {
+                                    case GemmPath.AvxVnni:
+                                        KernelVnni1(ab + (r0 + r) * kp, kp, bq + panelOffset, t1);
+                                        break;
+                                    case GemmPath.Avx2:
+                                        KernelAvx2x1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
+                                        break;
+                                    default:
+                                        KernelSse2x1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
+                                        break;
+                                }
                             }
+                        }
+                        for (var r = 0; r < rows; r++)
+                        {
+                            var i = m0 + r0 + r;
+                            Finish(tp + r * PackedB.PanelWidth, cp + (long)i * n + n0, nb, zap[i], rowSums[r0 + r], k,
+                                zbp + n0, csp + n0);
+                        }
+                        r0 += rows;
                     }
                 }
             }
@@ -216,38 +337,169 @@ internal static class Int8Gemm
         }
     }
 
-    private static void PackA(ReadOnlySpan<byte> a, int lda, byte flip, int m0, int mb, int mbp, int k, int kp,
-        byte[]? bytes, int[]? words, int[] rowSums)
+    /// <summary>Rows m0..m0+mb of A, canonicalised (xor flip), zero-padded to kp bytes each; row sums of the canonical bytes.</summary>
+    private static unsafe void PackABytes(byte* a, int lda, byte flip, int m0, int mb, int k, int kp, byte* dst, int* rowSums)
     {
-        if (bytes is not null) Array.Clear(bytes, 0, mbp * kp);
-        else Array.Clear(words!, 0, mbp * (kp / 2));
         for (var r = 0; r < mb; r++)
         {
-            var src = a.Slice((m0 + r) * lda, k);
+            var src = a + (long)(m0 + r) * lda;
+            var d = dst + (long)r * kp;
+            var t = 0;
             var sum = 0;
-            if (bytes is not null)
+            if (Avx2.IsSupported)
             {
-                var dst = bytes.AsSpan(r * kp, k);
-                for (var t = 0; t < k; t++)
+                var vf = Vector256.Create(flip);
+                var acc = Vector256<ulong>.Zero;
+                for (; t + 32 <= k; t += 32)
                 {
-                    var v = (byte)(src[t] ^ flip);
-                    dst[t] = v;
-                    sum += v;
+                    var v = Avx.LoadVector256(src + t) ^ vf;
+                    Avx.Store(d + t, v);
+                    acc += Avx2.SumAbsoluteDifferences(v, Vector256<byte>.Zero).AsUInt64();
                 }
+                sum = (int)(acc.GetElement(0) + acc.GetElement(1) + acc.GetElement(2) + acc.GetElement(3));
             }
-            else
+            for (; t < k; t++)
             {
-                var dst = words.AsSpan(r * (kp / 2), kp / 2);
-                for (var t = 0; t < k; t++)
-                {
-                    var v = src[t] ^ flip;
-                    dst[t >> 1] |= (t & 1) == 0 ? v : v << 16;
-                    sum += v;
-                }
+                var v = (byte)(src[t] ^ flip);
+                d[t] = v;
+                sum += v;
+            }
+            for (; t < kp; t++) d[t] = 0;
+            rowSums[r] = sum;
+        }
+    }
+
+    /// <summary>As <see cref="PackABytes"/>, but as int32 words holding two consecutive canonical values (low, high).</summary>
+    private static unsafe void PackAWords(byte* a, int lda, byte flip, int m0, int mb, int k, int groups, int* dst, int* rowSums)
+    {
+        for (var r = 0; r < mb; r++)
+        {
+            var src = a + (long)(m0 + r) * lda;
+            var d = dst + (long)r * groups;
+            var sum = 0;
+            var t = 0;
+            for (; t + 2 <= k; t += 2)
+            {
+                int v0 = src[t] ^ flip, v1 = src[t + 1] ^ flip;
+                d[t >> 1] = v0 | (v1 << 16);
+                sum += v0 + v1;
+            }
+            if (t < k)
+            {
+                var v0 = src[t] ^ flip;
+                d[t >> 1] = v0;
+                sum += v0;
             }
             rowSums[r] = sum;
         }
-        for (var r = mb; r < mbp; r++) rowSums[r] = 0;
+    }
+
+    // One row × 16 columns (GEMV and row tails): the k range split into two interleaved halves with their own
+    // accumulators for instruction-level parallelism; int32 addition wraps, so the split does not change the sum.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelVnni1(byte* a, int kp, sbyte* b, int* tile)
+    {
+        Vector256<int> c0 = default, c1 = default, d0 = default, d1 = default;
+        var t = 0;
+        for (; t + 8 <= kp; t += 8)
+        {
+            var x = Vector256.Create(*(int*)(a + t)).AsByte();
+            var y = Vector256.Create(*(int*)(a + t + 4)).AsByte();
+            c0 = AvxVnni.MultiplyWideningAndAdd(c0, x, Avx.LoadVector256(b));
+            c1 = AvxVnni.MultiplyWideningAndAdd(c1, x, Avx.LoadVector256(b + 32));
+            d0 = AvxVnni.MultiplyWideningAndAdd(d0, y, Avx.LoadVector256(b + 64));
+            d1 = AvxVnni.MultiplyWideningAndAdd(d1, y, Avx.LoadVector256(b + 96));
+            b += 128;
+        }
+        if (t < kp)
+        {
+            var x = Vector256.Create(*(int*)(a + t)).AsByte();
+            c0 = AvxVnni.MultiplyWideningAndAdd(c0, x, Avx.LoadVector256(b));
+            c1 = AvxVnni.MultiplyWideningAndAdd(c1, x, Avx.LoadVector256(b + 32));
+        }
+        Avx.Store(tile, c0 + d0);
+        Avx.Store(tile + 8, c1 + d1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelAvx2x1(int* a, int groups, short* b, int* tile)
+    {
+        Vector256<int> c0 = default, c1 = default, d0 = default, d1 = default;
+        var g = 0;
+        for (; g + 2 <= groups; g += 2)
+        {
+            var x = Vector256.Create(a[g]).AsInt16();
+            var y = Vector256.Create(a[g + 1]).AsInt16();
+            c0 = Avx2.Add(c0, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b)));
+            c1 = Avx2.Add(c1, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b + 16)));
+            d0 = Avx2.Add(d0, Avx2.MultiplyAddAdjacent(y, Avx.LoadVector256(b + 32)));
+            d1 = Avx2.Add(d1, Avx2.MultiplyAddAdjacent(y, Avx.LoadVector256(b + 48)));
+            b += 64;
+        }
+        if (g < groups)
+        {
+            var x = Vector256.Create(a[g]).AsInt16();
+            c0 = Avx2.Add(c0, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b)));
+            c1 = Avx2.Add(c1, Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256(b + 16)));
+        }
+        Avx.Store(tile, Avx2.Add(c0, d0));
+        Avx.Store(tile + 8, Avx2.Add(c1, d1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelSse2x1(int* a, int groups, short* b, int* tile)
+    {
+        Vector128<int> c0 = default, c1 = default, c2 = default, c3 = default;
+        for (var g = 0; g < groups; g++)
+        {
+            var x = Vector128.Create(a[g]).AsInt16();
+            c0 = Sse2.Add(c0, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b)));
+            c1 = Sse2.Add(c1, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b + 8)));
+            c2 = Sse2.Add(c2, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b + 16)));
+            c3 = Sse2.Add(c3, Sse2.MultiplyAddAdjacent(x, Sse2.LoadVector128(b + 24)));
+            b += 32;
+        }
+        Sse2.Store(tile, c0); Sse2.Store(tile + 4, c1);
+        Sse2.Store(tile + 8, c2); Sse2.Store(tile + 12, c3);
+    }
+
+    // 6 rows × 16 columns: 12 accumulators, 2 B loads and 6 broadcasts per 12 vpdpbusd.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelVnni6(byte* a, int kp, sbyte* b, int* tile)
+    {
+        Vector256<int> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<int> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        byte* a1 = a + kp, a2 = a1 + kp, a3 = a2 + kp, a4 = a3 + kp, a5 = a4 + kp;
+        for (var t = 0; t < kp; t += 4)
+        {
+            var b0 = Avx.LoadVector256(b);
+            var b1 = Avx.LoadVector256(b + 32);
+            b += 64;
+            var x = Vector256.Create(*(int*)(a + t)).AsByte();
+            c00 = AvxVnni.MultiplyWideningAndAdd(c00, x, b0);
+            c01 = AvxVnni.MultiplyWideningAndAdd(c01, x, b1);
+            x = Vector256.Create(*(int*)(a1 + t)).AsByte();
+            c10 = AvxVnni.MultiplyWideningAndAdd(c10, x, b0);
+            c11 = AvxVnni.MultiplyWideningAndAdd(c11, x, b1);
+            x = Vector256.Create(*(int*)(a2 + t)).AsByte();
+            c20 = AvxVnni.MultiplyWideningAndAdd(c20, x, b0);
+            c21 = AvxVnni.MultiplyWideningAndAdd(c21, x, b1);
+            x = Vector256.Create(*(int*)(a3 + t)).AsByte();
+            c30 = AvxVnni.MultiplyWideningAndAdd(c30, x, b0);
+            c31 = AvxVnni.MultiplyWideningAndAdd(c31, x, b1);
+            x = Vector256.Create(*(int*)(a4 + t)).AsByte();
+            c40 = AvxVnni.MultiplyWideningAndAdd(c40, x, b0);
+            c41 = AvxVnni.MultiplyWideningAndAdd(c41, x, b1);
+            x = Vector256.Create(*(int*)(a5 + t)).AsByte();
+            c50 = AvxVnni.MultiplyWideningAndAdd(c50, x, b0);
+            c51 = AvxVnni.MultiplyWideningAndAdd(c51, x, b1);
+        }
+        Avx.Store(tile, c00); Avx.Store(tile + 8, c01);
+        Avx.Store(tile + 16, c10); Avx.Store(tile + 24, c11);
+        Avx.Store(tile + 32, c20); Avx.Store(tile + 40, c21);
+        Avx.Store(tile + 48, c30); Avx.Store(tile + 56, c31);
+        Avx.Store(tile + 64, c40); Avx.Store(tile + 72, c41);
+        Avx.Store(tile + 80, c50); Avx.Store(tile + 88, c51);
     }
 
     // 4 rows × 16 columns; per 4-k step: 2 B loads, 4 broadcasts, 8 vpdpbusd (exact: u8·s8 products

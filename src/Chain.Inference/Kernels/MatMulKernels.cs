@@ -19,8 +19,9 @@ public static partial class CanonicalOps
         var g = MatMulGeometry.Of(op, a, b);
         var za = ZeroPoints(op, "a_zero_point", a, aZeroPoint, g.M, "per row");
         var zb = ZeroPoints(op, "b_zero_point", b, bZeroPoint, g.N, "per column");
-        var acc = MatMulAccumulate(g, a, b, za, zb);
-        return KernelArgs.Make(TensorElementType.Int32, g.OutShape, acc);
+        // The int32 result is computed in place in the tensor's own byte buffer (no copy).
+        var bytes = MatMulAccumulate(g, a, b, za, zb);
+        return KernelArgs.MakeBytes(TensorElementType.Int32, g.OutShape, bytes);
     }
 
     /// <summary>
@@ -41,7 +42,7 @@ public static partial class CanonicalOps
         var sa = KernelArgs.Expand(op, "a_scale", aScale, KernelArgs.Scales(op, "a_scale", aScale), g.M, "per row");
         var sb = KernelArgs.Expand(op, "b_scale", bScale, KernelArgs.Scales(op, "b_scale", bScale), g.N, "per column");
         var sy = KernelArgs.Expand(op, "y_scale", yScale, KernelArgs.Scales(op, "y_scale", yScale), g.M, "per row");
-        var acc = MatMulAccumulate(g, a, b, za, zb);
+        var acc = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(MatMulAccumulate(g, a, b, za, zb).AsSpan());
 
         var (qmin, qmax) = KernelArgs.Range(yZeroPoint.ElementType);
         var perTensor = aScale.ElementCount == 1 && bScale.ElementCount == 1 && yScale.ElementCount == 1;
@@ -54,7 +55,7 @@ public static partial class CanonicalOps
         {
             var idx = ((long)batch * g.M + i) * g.N + j;
             var mult = perTensor ? m0 : CheckedMultiplier(op, sa[i], sb[j], sy[i]);
-            y[idx] = (byte)Requantize.Apply(acc[idx], mult, yzp[i], qmin, qmax);
+            y[idx] = (byte)Requantize.Apply(acc[(int)idx], mult, yzp[i], qmin, qmax);
         }
         return KernelArgs.MakeBytes(yZeroPoint.ElementType, g.OutShape, y);
     }
@@ -117,15 +118,17 @@ public static partial class CanonicalOps
         }
     }
 
-    private static int[] MatMulAccumulate(MatMulGeometry g, Tensor a, Tensor b, int[] zaRaw, int[] zbRaw)
+    /// <summary>The int32 accumulators, little-endian in a byte array (the host is little-endian, as Tensor requires).</summary>
+    private static byte[] MatMulAccumulate(MatMulGeometry g, Tensor a, Tensor b, int[] zaRaw, int[] zbRaw)
     {
         var path = KernelOptions.Current;
         bool aSigned = a.ElementType == TensorElementType.Int8, bSigned = b.ElementType == TensorElementType.Int8;
         var za = zaRaw.Select(z => aSigned ? z + 128 : z).ToArray();
         var zb = zbRaw.Select(z => bSigned ? z : z - 128).ToArray();
         int m = g.M, n = g.N, k = g.K;
-        var c = new int[g.BatchCount * m * n];
-        if (c.Length == 0) return c;
+        var bytes = new byte[g.BatchCount * m * n * sizeof(int)];
+        var c = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(bytes.AsSpan());
+        if (c.Length == 0) return bytes;
         var aData = a.Data;
         var bData = b.Data;
 
@@ -140,13 +143,13 @@ public static partial class CanonicalOps
             if (g.ABatchCount == g.BatchCount)
             {
                 Int8Gemm.Multiply(rows, aData, k, aSigned, zaAll, packed, zb, c);
-                return c;
+                return bytes;
             }
             // A broadcast along a batch dimension of B that is 1: A is a single matrix repeated.
             for (long ob = 0; ob < g.BatchCount; ob++)
                 Int8Gemm.Multiply(m, aData.Slice((int)(Offset(ob, g.OutBatch, g.ABatchStrides) * m * k), m * k), k, aSigned, za,
-                    packed, zb, c.AsSpan((int)(ob * m * n), m * n));
-            return c;
+                    packed, zb, c.Slice((int)(ob * m * n), m * n));
+            return bytes;
         }
 
         var cache = new Dictionary<long, PackedB>();
@@ -157,9 +160,9 @@ public static partial class CanonicalOps
                 cache[bo] = packed = PackedWeightCache.Get(b, (int)(bo * k * n), bSigned, k, n, n, 1, path);
             var ao = Offset(ob, g.OutBatch, g.ABatchStrides);
             Int8Gemm.Multiply(m, aData.Slice((int)(ao * m * k), m * k), k, aSigned, za, packed, zb,
-                c.AsSpan((int)(ob * m * n), m * n));
+                c.Slice((int)(ob * m * n), m * n));
         }
-        return c;
+        return bytes;
     }
 
     /// <summary>Linear index in an operand of the output batch index <paramref name="flat"/>.</summary>

@@ -47,6 +47,14 @@ public static partial class CanonicalOps
         var signed = x.ElementType == TensorElementType.Int8;
         var src = x.Data;
         var dst = new byte[KernelArgs.CheckedCount(op, planes * outPlane)];
+        var inside = true;
+        for (var d = 0; d < 3; d++)
+            inside &= pb[d] == 0 && (long)(outp[d] - 1) * st[d] + (long)(k[d] - 1) * dl[d] < inp[d];
+        if (inside)
+        {
+            MaxPoolInside(src, dst, planes, inp, outp, k, st, dl, signed);
+            return Tensor.Wrap(x.ElementType, outShape.ToArray(), dst);
+        }
         var o_ = 0;
         for (var pl = 0; pl < planes; pl++)
         {
@@ -79,5 +87,100 @@ public static partial class CanonicalOps
             }
         }
         return Tensor.Wrap(x.ElementType, outShape.ToArray(), dst);
+    }
+
+    /// <summary>
+    /// MaxPool where every window lies inside the input (no padding reached): no bounds checks. Signed
+    /// bytes are compared as unsigned after xor 0x80 (an order-preserving map), then mapped back.
+    /// </summary>
+    private static unsafe void MaxPoolInside(ReadOnlySpan<byte> src, Span<byte> dst, int planes, int[] inp, int[] outp,
+        int[] k, int[] st, int[] dl, bool signed)
+    {
+        var flip = signed ? (byte)0x80 : (byte)0;
+        int inH = inp[1], inW = inp[2];
+        if (inp[0] == 1 && k[0] == 1)
+        {
+            MaxPoolInside2D(src, dst, planes, inH, inW, outp[1], outp[2], k[1], k[2], st[1], st[2], dl[1], dl[2], flip);
+            return;
+        }
+        var inPlane = inp[0] * inH * inW;
+        var outPlane = outp[0] * outp[1] * outp[2];
+        if (src.Length < planes * inPlane || dst.Length < planes * outPlane) throw new ArgumentException("MaxPool operands too short");
+        fixed (byte* s0 = src)
+        fixed (byte* d0 = dst)
+        {
+            var o = d0;
+            for (var pl = 0; pl < planes; pl++)
+            {
+                var plane = s0 + (long)pl * inPlane;
+                for (var od = 0; od < outp[0]; od++)
+                for (var oh = 0; oh < outp[1]; oh++)
+                {
+                    var rowBase = plane + ((long)od * st[0] * inH + (long)oh * st[1]) * inW;
+                    for (var ow = 0; ow < outp[2]; ow++)
+                    {
+                        var win = rowBase + ow * st[2];
+                        var best = 0;
+                        for (var kd = 0; kd < k[0]; kd++)
+                        for (var kh = 0; kh < k[1]; kh++)
+                        {
+                            var line = win + ((long)kd * dl[0] * inH + (long)kh * dl[1]) * inW;
+                            for (var kw = 0; kw < k[2]; kw++)
+                            {
+                                var v = line[kw * dl[2]] ^ flip;
+                                if (v > best) best = v;
+                            }
+                        }
+                        *o++ = (byte)(best ^ flip);
+                    }
+                }
+            }
+        }
+    }
+
+    private static unsafe void MaxPoolInside2D(ReadOnlySpan<byte> src, Span<byte> dst, int planes, int inH, int inW, int oH, int oW,
+        int kH, int kW, int sH, int sW, int dH, int dW, byte flip)
+    {
+        var inPlane = inH * inW;
+        if (src.Length < planes * inPlane || dst.Length < planes * oH * oW) throw new ArgumentException("MaxPool operands too short");
+        fixed (byte* s0 = src)
+        fixed (byte* d0 = dst)
+        {
+            var o = d0;
+            for (var pl = 0; pl < planes; pl++)
+            {
+                var plane = s0 + (long)pl * inPlane;
+                for (var oh = 0; oh < oH; oh++)
+                {
+                    var rowBase = plane + oh * sH * inW;
+                    if (kH == 2 && kW == 2 && dH == 1 && dW == 1)
+                    {
+                        var r1 = rowBase + inW;
+                        for (var ow = 0; ow < oW; ow++)
+                        {
+                            var iw = ow * sW;
+                            int a = rowBase[iw] ^ flip, b = rowBase[iw + 1] ^ flip, c = r1[iw] ^ flip, d = r1[iw + 1] ^ flip;
+                            *o++ = (byte)(Math.Max(Math.Max(a, b), Math.Max(c, d)) ^ flip);
+                        }
+                        continue;
+                    }
+                    for (var ow = 0; ow < oW; ow++)
+                    {
+                        var win = rowBase + ow * sW;
+                        var best = 0;
+                        for (var kh = 0; kh < kH; kh++)
+                        {
+                            var line = win + kh * dH * inW;
+                            for (var kw = 0; kw < kW; kw++)
+                            {
+                                var v = line[kw * dW] ^ flip;
+                                if (v > best) best = v;
+                            }
+                        }
+                        *o++ = (byte)(best ^ flip);
+                    }
+                }
+            }
+        }
     }
 }
