@@ -45,10 +45,17 @@ public sealed class InProcessDevnet : IDisposable
                 timeouts ?? new TimeoutConfig(ProposeBaseMs: 2000, PrevoteBaseMs: 1000, PrecommitBaseMs: 1000), Now, out var actions);
             starts.Add((i, actions));
         }
-        foreach (var (i, actions) in starts) Execute(i, actions);
+        _pendingStart = starts;
     }
 
+    // The validators' first actions (the first proposal among them) run on the first RunUntil, so
+    // transactions submitted before it can make it into the first block.
+    private List<(int, IReadOnlyList<ConsensusAction>)>? _pendingStart;
+
     public Genesis Genesis { get; }
+
+    /// <summary>Called with the height just before a proposer builds its block (a client can submit transactions for it).</summary>
+    public Action<ulong>? BeforeBuild { get; set; }
     public IReadOnlyList<ValidatorNode> Nodes => _nodes;
     public int MessagesDelivered { get; private set; }
     public int MessagesRefused { get; private set; }
@@ -67,6 +74,11 @@ public sealed class InProcessDevnet : IDisposable
     public bool RunUntil(ulong height, TimeSpan deadline)
     {
         var limit = _clock.Elapsed + deadline;
+        if (_pendingStart is { } starts)
+        {
+            _pendingStart = null;
+            foreach (var (i, actions) in starts) Execute(i, actions);
+        }
         while (_nodes.Any(n => n.Executor.Height.Value < height))
         {
             if (_clock.Elapsed > limit) return false;
@@ -153,6 +165,7 @@ public sealed class InProcessDevnet : IDisposable
                     _timers.Enqueue((i, new TimeoutElapsed(t.Height, t.Round, t.Step)), Now + t.DurationMs);
                     break;
                 case BuildBlockRequest or VerifyProposalRequest:
+                    if (action is BuildBlockRequest build) BeforeBuild?.Invoke(build.Height.Value);
                     if (node.Answer(action, Now) is { } answer) _local.Enqueue((i, answer));
                     break;
                 case CommitBlock c:

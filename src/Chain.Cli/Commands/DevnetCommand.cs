@@ -77,7 +77,16 @@ internal static class DevnetCommand
         int next = 0, correct = 0, inferred = 0, txTotal = 0;
         bool allIdentical = true;
         var clock = Stopwatch.StartNew();
-        for (ulong height = 1; height <= (ulong)blocks; height++)
+        // Each height's batch reaches the mempools just before its proposer builds, like clients sending
+        // a steady stream; a proposer that builds again (a later round) finds the same batch waiting.
+        ulong submittedFor = 0;
+        devnet.BeforeBuild = h =>
+        {
+            if (h <= submittedFor || h > (ulong)blocks) return;
+            submittedFor = h;
+            SubmitBatch();
+        };
+        void SubmitBatch()
         {
             for (int i = 0; i < perBlock; i++)
             {
@@ -85,7 +94,10 @@ internal static class DevnetCommand
                 var input = Canonical.Encode(GenesisModels.ImageTensor(digit.Pixels));
                 Submit(devnet, accounts, nonces, next, new InferBody(model.ModelId, input, 1_000_000), 1_000_000);
             }
-            Submit(devnet, accounts, nonces, next++, new TransferBody(accounts[(next + 1) % accounts.Length].Address, 1 + height), 10_000);
+            Submit(devnet, accounts, nonces, next++, new TransferBody(accounts[(next + 1) % accounts.Length].Address, 1 + (ulong)next), 10_000);
+        }
+        for (ulong height = 1; height <= (ulong)blocks; height++)
+        {
             if (!devnet.RunUntil(height, TimeSpan.FromSeconds(60)))
                 throw new CliException($"height {height} was not finalized by every validator within 60 s");
             var info = devnet.Describe(height);
