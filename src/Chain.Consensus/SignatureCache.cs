@@ -14,27 +14,13 @@ public sealed class SignatureCache
 {
     private readonly Dictionary<Hash32, bool> _results = new();
 
-    private readonly Dictionary<PublicKey, NSec.Cryptography.PublicKey?> _imported = new();
-
     public int Count => _results.Count;
-
-    // The same NSec/libsodium check as Core's Ed25519.Verify, but the key is imported once per validator:
-    // the import, not the curve arithmetic, dominates the cost of a single verification.
-    private bool VerifyUncached(in PublicKey publicKey, ReadOnlySpan<byte> message, in Signature signature)
-    {
-        if (!_imported.TryGetValue(publicKey, out var key))
-        {
-            var algorithm = NSec.Cryptography.SignatureAlgorithm.Ed25519;
-            _imported[publicKey] = key = NSec.Cryptography.PublicKey.TryImport(algorithm, publicKey.Bytes, NSec.Cryptography.KeyBlobFormat.RawPublicKey, out var k) ? k : null;
-        }
-        return key is not null && NSec.Cryptography.SignatureAlgorithm.Ed25519.Verify(key, message, signature.Bytes);
-    }
 
     public bool Verify(in PublicKey publicKey, ReadOnlySpan<byte> message, in Signature signature)
     {
         var key = DomainHash.Sha256([.. publicKey.Bytes, .. signature.Bytes, .. message]);
         if (_results.TryGetValue(key, out bool ok)) return ok;
-        ok = VerifyUncached(publicKey, message, signature);
+        ok = Ed25519.Verify(publicKey, message, signature); // Core remembers imported keys
         if (_results.Count > 1_000_000) _results.Clear();
         _results[key] = ok;
         return ok;
