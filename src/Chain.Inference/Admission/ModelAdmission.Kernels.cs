@@ -24,9 +24,12 @@ public static partial class ModelAdmission
             return new TensorInfo(T.Int32, shape);
         }
 
-        private TensorInfo QLinearMatMul(out long macs)
+        /// <summary>
+        /// The operand checks QLinearMatMul and QLinearConv share (same input layout: a, a_scale, a_zp,
+        /// b, b_scale, b_zp, y_scale, y_zp): 8-bit operands, scales, matching zero points, 8-bit output.
+        /// </summary>
+        private (TensorInfo A, TensorInfo B, T OutType) QLinearOperands()
         {
-            InputCount(8, 8);
             Outputs(1);
             var a = Int(0);
             var b = Int(3);
@@ -37,9 +40,15 @@ public static partial class ModelAdmission
             Scale(6);
             ZeroPointMatches(2, IntOpt(2), a.ElementType);
             ZeroPointMatches(5, IntOpt(5), b.ElementType);
-            var yzp = IntOpt(7);
-            var outType = yzp?.ElementType ?? a.ElementType;
+            var outType = IntOpt(7)?.ElementType ?? a.ElementType;
             if (!IsEight(outType)) Fail("type", $"{Op} output zero point must be uint8 or int8");
+            return (a, b, outType);
+        }
+
+        private TensorInfo QLinearMatMul(out long macs)
+        {
+            InputCount(8, 8);
+            var (a, b, outType) = QLinearOperands();
             var shape = MatMulShape(a.Shape, b.Shape, out var k);
             CheckAccumulator(0, a, 2, 3, b, 5, k, 0);
             macs = checked(Product(shape) * k);
@@ -64,19 +73,7 @@ public static partial class ModelAdmission
         private TensorInfo QLinearConv(out long macs)
         {
             InputCount(8, 9);
-            Outputs(1);
-            var x = Int(0);
-            var w = Int(3);
-            RequireTypes(x, 0, T.UInt8, T.Int8);
-            RequireTypes(w, 3, T.UInt8, T.Int8);
-            Scale(1);
-            Scale(4);
-            Scale(6);
-            ZeroPointMatches(2, IntOpt(2), x.ElementType);
-            ZeroPointMatches(5, IntOpt(5), w.ElementType);
-            var yzp = IntOpt(7);
-            var outType = yzp?.ElementType ?? x.ElementType;
-            if (!IsEight(outType)) Fail("type", $"{Op} output zero point must be uint8 or int8");
+            var (x, w, outType) = QLinearOperands();
             var shape = ConvShape(x, w, out var k, out macs);
             long maxBias = 0;
             if (IntOpt(8) is { } bias)
