@@ -31,6 +31,8 @@ public static class CliApp
         root.Add(DeterminismCommand.CreateWorker());
         root.Add(SimulateCommand.Create());
         root.Add(DevnetCommand.Create());
+        root.Add(HomeCommands.CreateInit());
+        root.Add(HomeCommands.CreateTestnet());
         return root;
     }
 

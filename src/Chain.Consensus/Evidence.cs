@@ -21,7 +21,10 @@ public abstract class Evidence : CanonicalObject<Evidence>, ICanonicalObject<Evi
     public abstract byte Kind { get; }
     public abstract Address Offender { get; }
     public abstract Height Height { get; }
-    public Hash32 Hash => _hash ??= DomainHash.Sha256([.. Tag, .. Encoded.Span]);
+    public Hash32 Hash => _hash ??= HashOf(Encoded.Span);
+
+    /// <summary>The hash of evidence given as its canonical encoding (what blocks carry).</summary>
+    public static Hash32 HashOf(ReadOnlySpan<byte> encoded) => DomainHash.Sha256([.. Tag, .. encoded]);
 
     public static string KindName => "evidence";
     public static int MaxEncodedSize => ProtocolLimits.MaxBlockBytes + 1024;
@@ -159,6 +162,24 @@ public sealed class EvidencePool
         _order.Where(_pending.ContainsKey).Take(max).Select(h => _pending[h]).ToList();
 
     public int Count => _pending.Count;
+
+    /// <summary>
+    /// Drops what can no longer be included once <paramref name="next"/> is the height being decided: invalid
+    /// proposals of earlier heights, and duplicate votes past the inclusion window (see <see cref="EvidenceVerifier"/>).
+    /// </summary>
+    public void Prune(Height next)
+    {
+        foreach (var (hash, evidence) in _pending.ToList())
+        {
+            bool stale = evidence switch
+            {
+                InvalidProposalEvidence => evidence.Height.Value < next.Value,
+                _ => next.Value > evidence.Height.Value && next.Value - evidence.Height.Value > ProtocolLimits.MaxEvidenceAgeHeights,
+            };
+            if (stale) _pending.Remove(hash);
+        }
+        _order.RemoveAll(h => !_pending.ContainsKey(h));
+    }
 
     public void MarkCommitted(IEnumerable<Hash32> hashes)
     {

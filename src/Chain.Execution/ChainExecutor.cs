@@ -39,6 +39,7 @@ public sealed class ChainExecutor : ILedgerView
     private readonly PiggybackStore _piggyback;
     private readonly IStateBackend _state;
     private readonly StateMachine _machine;
+    private readonly IEvidenceVerifier? _evidence;
     private readonly Dictionary<Hash32, Executed> _executed = [];
     private readonly Lock _lock = new();
     private BlockHeader? _last;
@@ -47,9 +48,12 @@ public sealed class ChainExecutor : ILedgerView
     /// <summary>
     /// Opens execution on <paramref name="store"/>. An empty store is initialized with the genesis state;
     /// a used one must have been initialized with the same genesis, and its state must be at its latest block.
+    /// Without an <paramref name="evidence"/> verifier, blocks that carry evidence are refused.
     /// </summary>
-    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference, TransactionSignatureCache? signatures = null)
+    public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference, TransactionSignatureCache? signatures = null,
+        IEvidenceVerifier? evidence = null)
     {
+        _evidence = evidence;
         _genesis = genesis ?? throw new ArgumentNullException(nameof(genesis));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _state = state ?? throw new ArgumentNullException(nameof(state));
@@ -158,12 +162,13 @@ public sealed class ChainExecutor : ILedgerView
                 receipts.Add(receipt!);
             }
 
+            var evidence = SelectEvidence(context.Evidence ?? [], height, overlay, ProtocolLimits.MaxBlockBytes - BlockEnvelopeBytes - bytes);
             var stateRoot = _state.ComputeRoot(overlay.Changes);
             var header = new BlockHeader(ChainId, height, context.TimeMs,
                 _last?.Hash ?? Hash32.Zero, context.LastCommit?.Hash ?? Hash32.Zero,
                 Block.ComputeTransactionsRoot(included), Block.ComputeReceiptsRoot(receipts), stateRoot,
-                _genesis.Validators.Hash, _genesis.Validators.Hash, MerkleTree.EmptyRoot, context.Proposer);
-            var block = new Block(header, included, context.LastCommit);
+                _genesis.Validators.Hash, _genesis.Validators.Hash, Block.ComputeEvidenceRoot(evidence), context.Proposer);
+            var block = new Block(header, included, context.LastCommit, evidence);
             _executed[block.Hash] = new Executed(receipts, overlay.Changes, stateRoot);
             return new Proposal(block, receipts, skipped);
         }
@@ -248,10 +253,6 @@ public sealed class ChainExecutor : ILedgerView
         if (header.ValidatorsHash != _genesis.Validators.Hash || header.NextValidatorsHash != _genesis.Validators.Hash)
             return (new(VerifyFailureKind.WrongValidators, $"validators hash {header.ValidatorsHash} / next {header.NextValidatorsHash}, expected {_genesis.Validators.Hash}",
                 Field: "validatorsHash", Expected: _genesis.Validators.Hash.ToString(), Actual: header.ValidatorsHash.ToString()), null);
-        if (header.EvidenceRoot != MerkleTree.EmptyRoot)
-            return (new(VerifyFailureKind.EvidenceRoot, "evidence is not supported yet; the evidence root must be the empty root",
-                Field: "evidenceRoot", Expected: MerkleTree.EmptyRoot.ToString(), Actual: header.EvidenceRoot.ToString()), null);
-
         var overlay = new StateOverlay(_state);
         var receipts = new List<Receipt>(block.Transactions.Count);
         ulong gas = 0;
@@ -267,6 +268,11 @@ public sealed class ChainExecutor : ILedgerView
                 return (new(VerifyFailureKind.UnincludableTransaction, $"transaction {i} ({tx.Hash}) cannot be included: {rejection}",
                     i, tx.Hash, "code", "includable", rejection.Code.ToString()), null);
             receipts.Add(receipt!);
+        }
+        for (int i = 0; i < block.Evidence.Count; i++)
+        {
+            if (ApplyEvidence(block.Evidence[i], header.Height, overlay) is { } refusal)
+                return (new(VerifyFailureKind.InvalidEvidence, $"evidence item {i}: {refusal}", Field: $"evidence[{i}]"), null);
         }
         var stateRoot = _state.ComputeRoot(overlay.Changes);
         var executed = new Executed(receipts, overlay.Changes, stateRoot);
@@ -289,6 +295,39 @@ public sealed class ChainExecutor : ILedgerView
                 Field: "stateRoot", Expected: stateRoot.ToString(), Actual: header.StateRoot.ToString()), executed);
         return (null, executed);
     }
+
+    // Proposer side: the candidates that verify, within the count and byte limits; each is recorded in the overlay.
+    private List<ReadOnlyMemory<byte>> SelectEvidence(IReadOnlyList<ReadOnlyMemory<byte>> candidates, Height height, StateOverlay overlay, long bytesLeft)
+    {
+        var chosen = new List<ReadOnlyMemory<byte>>();
+        foreach (var candidate in candidates)
+        {
+            if (chosen.Count == ProtocolLimits.MaxEvidencePerBlock) break;
+            if (candidate.Length == 0 || candidate.Length > ProtocolLimits.MaxEvidenceBytes || candidate.Length > bytesLeft) continue;
+            if (chosen.Any(c => c.Span.SequenceEqual(candidate.Span))) continue;
+            if (ApplyEvidence(candidate, height, overlay) is not null) continue; // stale, already included or not provable here
+            chosen.Add(candidate);
+            bytesLeft -= candidate.Length;
+        }
+        return chosen;
+    }
+
+    // Verifies one evidence item for the block at `height` and records it in state; the refusal, or null.
+    // Invalid-proposal evidence is checked by re-executing the offending block on the state this block builds on.
+    private string? ApplyEvidence(ReadOnlyMemory<byte> encoded, Height height, StateOverlay overlay)
+    {
+        if (_evidence is null) return "this node has no evidence verifier";
+        var check = _evidence.Check(encoded, height, offending => Verify(offending, null).Item1 is null, out var refusal);
+        if (check is null) return refusal;
+        var key = StateKeys.Evidence(check.Hash);
+        if (overlay.Get(key) is not null) return $"evidence {check.Hash} was already included";
+        overlay.Set(key, new CommittedEvidence(check.Offender, check.OffenceHeight.Value, height.Value, check.Kind).Encoded.ToArray());
+        return null;
+    }
+
+    /// <summary>The record of included evidence, or null when that evidence was never included.</summary>
+    public CommittedEvidence? GetEvidence(Hash32 evidenceHash) =>
+        _state.Get(StateKeys.Evidence(evidenceHash)) is { } b ? Canonical.Decode<CommittedEvidence>(b) : null;
 
     // The first field where the proposer's receipt differs from ours; Expected is ours.
     private static VerifyFailure? CompareReceipt(int index, Hash32 txHash, Receipt ours, Receipt theirs)

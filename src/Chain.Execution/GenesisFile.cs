@@ -27,6 +27,69 @@ public static class GenesisFile
         return Parse(text, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
     }
 
+    /// <summary>
+    /// Writes <paramref name="genesis"/> as a genesis file at <paramref name="path"/>, with each model's bytes in
+    /// models/&lt;name&gt;.onnx beside it, so that <see cref="Load"/> gives back a genesis with the same hash.
+    /// </summary>
+    public static void Save(Genesis genesis, string path, IReadOnlyList<string>? validatorNames = null)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        Directory.CreateDirectory(Path.Combine(directory, "models"));
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("chain_id", genesis.ChainId.Value);
+            w.WriteNumber("genesis_time_ms", genesis.GenesisTimeMs);
+            w.WriteStartArray("validators");
+            for (int i = 0; i < genesis.Validators.Count; i++)
+            {
+                var v = genesis.Validators.Validators[i];
+                w.WriteStartObject();
+                if (validatorNames is not null && i < validatorNames.Count) w.WriteString("name", validatorNames[i]);
+                w.WriteString("public_key", v.PublicKey.ToString());
+                w.WriteNumber("power", v.Power);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("accounts");
+            foreach (var a in genesis.Accounts)
+            {
+                w.WriteStartObject();
+                w.WriteString("address", a.Address.ToString());
+                w.WriteNumber("balance", a.Balance);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("models");
+            foreach (var m in genesis.Models)
+            {
+                var file = $"models/{m.Name}.onnx";
+                File.WriteAllBytes(Path.Combine(directory, file), m.Bytes);
+                w.WriteStartObject();
+                w.WriteString("name", m.Name);
+                w.WriteString("file", file);
+                w.WriteString("hash", m.ModelId.ToString());
+                w.WriteString("owner", m.Owner.ToString());
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            var p = genesis.Parameters;
+            w.WriteStartObject("params");
+            w.WriteNumber("block_gas_limit", p.BlockGasLimit);
+            w.WriteNumber("max_tx_bytes", p.MaxTxBytes);
+            w.WriteNumber("gas_price", p.GasPrice);
+            w.WriteNumber("transfer_gas", p.TransferGas);
+            w.WriteNumber("register_model_gas", p.RegisterModelGas);
+            w.WriteNumber("model_byte_gas", p.ModelByteGas);
+            w.WriteNumber("infer_gas", p.InferGas);
+            w.WriteNumber("input_byte_gas", p.InputByteGas);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        File.WriteAllBytes(path, [.. stream.ToArray(), (byte)'\n']);
+    }
+
     /// <summary>Parses genesis JSON; <paramref name="baseDirectory"/> anchors relative model paths.</summary>
     public static Genesis Parse(string json, string baseDirectory)
     {

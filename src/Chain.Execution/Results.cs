@@ -3,8 +3,11 @@ using Chain.Core.Protocol;
 
 namespace Chain.Execution;
 
-/// <summary>What the proposer supplies besides the transactions: time, its address, and the previous block's commit.</summary>
-public sealed record ProposalContext(ulong TimeMs, Address Proposer, Commit? LastCommit);
+/// <summary>
+/// What the proposer supplies besides the transactions: time, its address, the previous block's commit, and
+/// evidence candidates (canonical evidence encodings from its pool; those that do not verify are left out).
+/// </summary>
+public sealed record ProposalContext(ulong TimeMs, Address Proposer, Commit? LastCommit, IReadOnlyList<ReadOnlyMemory<byte>>? Evidence = null);
 
 /// <summary>A transaction <see cref="ChainExecutor.BuildBlock"/> left out, and why.</summary>
 public sealed record SkippedTransaction(SignedTransaction Transaction, Rejection Reason);
@@ -22,7 +25,7 @@ public enum VerifyFailureKind
     WrongValidators,
     UnknownProposer,
     BadTime,
-    EvidenceRoot,
+    InvalidEvidence,
     UnincludableTransaction,
     BlockGasLimit,
     ReceiptCount,

@@ -14,6 +14,7 @@ public static class StateKeys
     private static readonly byte[] AccountTag = Encoding.ASCII.GetBytes("chain/v1/state/account");
     private static readonly byte[] ModelTag = Encoding.ASCII.GetBytes("chain/v1/state/model");
     private static readonly byte[] ModelCodeTag = Encoding.ASCII.GetBytes("chain/v1/state/model-code");
+    private static readonly byte[] EvidenceTag = Encoding.ASCII.GetBytes("chain/v1/state/evidence");
 
     /// <summary>Key of an account record (<see cref="Account"/>).</summary>
     public static Hash32 Account(Address address) => Derive(AccountTag, address.Bytes);
@@ -23,6 +24,9 @@ public static class StateKeys
 
     /// <summary>Key of a model's ONNX bytes, addressed by their content (the model id is their hash).</summary>
     public static Hash32 ModelCode(Hash32 modelId) => Derive(ModelCodeTag, modelId.Bytes);
+
+    /// <summary>Key of included evidence (<see cref="CommittedEvidence"/>), by the evidence hash.</summary>
+    public static Hash32 Evidence(Hash32 evidenceHash) => Derive(EvidenceTag, evidenceHash.Bytes);
 
     private static Hash32 Derive(byte[] tag, ReadOnlySpan<byte> id)
     {

@@ -128,3 +128,36 @@ public sealed class ModelInfo : CanonicalObject<ModelInfo>, ICanonicalObject<Mod
             reader.ReadUInt64("registered at"));
     }
 }
+
+/// <summary>
+/// Evidence a block included, kept in state under <see cref="StateKeys.Evidence"/> so the same evidence can never
+/// be included twice and anyone can prove a validator was caught. Encoding:
+/// <c>[offender: Address, offenceHeight: uint, includedAt: uint, kind: str]</c>.
+/// </summary>
+public sealed class CommittedEvidence(Address offender, ulong offenceHeight, ulong includedAt, string kind)
+    : CanonicalObject<CommittedEvidence>, ICanonicalObject<CommittedEvidence>
+{
+    public Address Offender { get; } = offender;
+    public ulong OffenceHeight { get; } = offenceHeight;
+    public ulong IncludedAt { get; } = includedAt;
+    public string Kind { get; } = kind;
+
+    public static string KindName => "committed evidence";
+    public static int MaxEncodedSize => 128;
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(4);
+        writer.Write(Offender);
+        writer.Write(OffenceHeight);
+        writer.Write(IncludedAt);
+        writer.Write(Kind);
+    }
+
+    public static CommittedEvidence ReadFrom(ref CanonicalReader reader)
+    {
+        reader.ReadArrayHeader(4, "committed evidence");
+        return new CommittedEvidence(reader.ReadAddress("offender"), reader.ReadUInt64("offence height"),
+            reader.ReadUInt64("included at"), reader.ReadString("kind", 32));
+    }
+}

@@ -13,14 +13,15 @@ namespace Chain.Node;
 /// Execution as consensus sees it: the proposer builds from its mempool on top of its last stored block,
 /// and a validator accepts a proposal only if re-executing it (inference included) gives the header's roots.
 /// </summary>
-internal sealed class ExecutionApplication(ChainExecutor executor, Mempool mempool, int maxTransactions) : IBlockApplication
+internal sealed class ExecutionApplication(ChainExecutor executor, Mempool mempool, int maxTransactions, Func<IReadOnlyList<ReadOnlyMemory<byte>>> pendingEvidence)
+    : IBlockApplication
 {
     public Block BuildBlock(Height height, Round round, Address proposer, ulong nowMs)
     {
         var last = executor.Height.Value == 0 ? null : executor.Blocks.LoadHeader(executor.Height);
         var lastCommit = last is null ? null : executor.Blocks.LoadCommit(last.Height);
         ulong time = Math.Max(nowMs, last is null ? 0 : last.TimeMs + 1);
-        return executor.BuildBlock(new ProposalContext(time, proposer, lastCommit), mempool.Select(maxTransactions)).Block;
+        return executor.BuildBlock(new ProposalContext(time, proposer, lastCommit, pendingEvidence()), mempool.Select(maxTransactions)).Block;
     }
 
     public bool VerifyProposal(Block block, out string reason)
@@ -50,9 +51,12 @@ public sealed class ValidatorNode : IDisposable
         _store = RocksDbStore.Open(Path.Combine(home, "db"));
         var signatures = new TransactionSignatureCache();
         var inference = new InferenceRunner(engine);
-        Executor = new ChainExecutor(genesis, _store, JellyfishStateBackend.Open(_store), inference, signatures);
+        Executor = new ChainExecutor(genesis, _store, JellyfishStateBackend.Open(_store), inference, signatures,
+            new EvidenceVerifier(genesis.ChainId, genesis.Validators));
         Mempool = new Mempool(Executor, inference, signatures: signatures);
-        _app = new ExecutionApplication(Executor, Mempool, maxTransactions: 500);
+        // Evidence this validator saw (pooled by the consensus runner) goes into the blocks it proposes.
+        _app = new ExecutionApplication(Executor, Mempool, maxTransactions: 500,
+            () => Consensus!.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList());
         _files = new DiskFileSystem();
         var config = new ConsensusConfig(genesis.ChainId, genesis.Validators, timeouts);
         Consensus = ConsensusRunner.Open(config, key, _files, Path.Combine(home, "consensus"),
@@ -75,6 +79,8 @@ public sealed class ValidatorNode : IDisposable
         if (block.Height.Value <= Executor.Height.Value) return;
         Executor.Commit(block, commit);
         Mempool.Update(block);
+        Consensus.Evidence.MarkCommitted(block.Evidence.Select(e => Evidence.HashOf(e.Span)));
+        Consensus.Evidence.Prune(block.Height.Next);
     }
 
     public void Dispose()

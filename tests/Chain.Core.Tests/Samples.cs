@@ -87,8 +87,8 @@ internal sealed class Samples
         ? new Receipt(Hash(), (ReceiptStatus)_random.Next(0, 10), UInt())
         : new Receipt(Hash(), ReceiptStatus.Success, UInt(), new InferenceResult(Hash(), (uint)_random.Next(), Hash(), Hash(), Bytes(200)));
 
-    public BlockHeader Header(ulong height, Hash32 lastBlock = default, Hash32 lastCommit = default, Hash32 txRoot = default) =>
-        new(Chain, new Height(height), UInt(), lastBlock, lastCommit, txRoot, Hash(), Hash(), Hash(), Hash(), Hash(), Address());
+    public BlockHeader Header(ulong height, Hash32 lastBlock = default, Hash32 lastCommit = default, Hash32 txRoot = default, Hash32? evidenceRoot = null) =>
+        new(Chain, new Height(height), UInt(), lastBlock, lastCommit, txRoot, Hash(), Hash(), Hash(), Hash(), evidenceRoot ?? Core.Merkle.MerkleTree.EmptyRoot, Address());
 
     /// <summary>A valid block at <paramref name="height"/> (with a genuine last commit when height &gt; 1).</summary>
     public Block Block(ulong height, int txCount)

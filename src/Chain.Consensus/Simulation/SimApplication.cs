@@ -39,11 +39,11 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
         Commit? last = height.Value == 1 ? null : store[^1].Commit;
         var lastHash = height.Value == 1 ? Hash32.Zero : store[^1].Block.Hash;
         var draft = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, Block.ComputeTransactionsRoot([]),
-            Hash32.Zero, Hash32.Zero, validators.Hash, validators.Hash, Hash32.Zero, proposer);
+            Hash32.Zero, Hash32.Zero, validators.Hash, validators.Hash, Block.ComputeEvidenceRoot([]), proposer);
         var output = ExpectedOutput(draft);
         if (Lie?.Invoke() == true) output = DomainHash.Sha256([.. "lie"u8, .. output.Bytes]);
         var header = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, draft.TransactionsRoot,
-            output, NextState(PreviousState(height), output), validators.Hash, validators.Hash, Hash32.Zero, proposer);
+            output, NextState(PreviousState(height), output), validators.Hash, validators.Hash, Block.ComputeEvidenceRoot([]), proposer);
         return new Block(header, [], last);
     }
 

@@ -5,25 +5,37 @@ using MessagePack;
 namespace Chain.Core.Protocol;
 
 /// <summary>
-/// A block: header, transactions, and the commit that finalized the previous block (absent at height 1).
-/// Encoding: <c>[header, [signedTx, ...], lastCommit | nil]</c>.
+/// A block: header, transactions, the commit that finalized the previous block (absent at height 1), and
+/// evidence of validator misbehaviour. Encoding: <c>[header, [signedTx, ...], lastCommit | nil, [evidence: bin, ...]]</c>.
+/// Evidence items are carried as the canonical bytes of the consensus layer's evidence objects: Core binds
+/// them to the header (evidence root) and bounds them; the consensus layer decodes and verifies them
+/// (<see cref="IEvidenceVerifier"/>) when the block is executed.
 /// </summary>
 public sealed class Block : CanonicalObject<Block>, ICanonicalObject<Block>
 {
     private readonly SignedTransaction[] _transactions;
+    private readonly ReadOnlyMemory<byte>[] _evidence;
 
-    public Block(BlockHeader header, IEnumerable<SignedTransaction> transactions, Commit? lastCommit)
+    public Block(BlockHeader header, IEnumerable<SignedTransaction> transactions, Commit? lastCommit, IEnumerable<ReadOnlyMemory<byte>>? evidence = null)
     {
         Header = header ?? throw new ArgumentNullException(nameof(header));
         _transactions = transactions.ToArray();
         if (_transactions.Length > ProtocolLimits.MaxTransactionsPerBlock)
             throw new ArgumentException($"{_transactions.Length} transactions exceeds {ProtocolLimits.MaxTransactionsPerBlock}", nameof(transactions));
         LastCommit = lastCommit;
+        _evidence = evidence?.ToArray() ?? [];
+        if (_evidence.Length > ProtocolLimits.MaxEvidencePerBlock)
+            throw new ArgumentException($"{_evidence.Length} evidence items exceeds {ProtocolLimits.MaxEvidencePerBlock}", nameof(evidence));
+        foreach (var e in _evidence)
+            if (e.Length == 0 || e.Length > ProtocolLimits.MaxEvidenceBytes)
+                throw new ArgumentException($"an evidence item of {e.Length} bytes is outside 1..{ProtocolLimits.MaxEvidenceBytes}", nameof(evidence));
     }
 
     public BlockHeader Header { get; }
     public IReadOnlyList<SignedTransaction> Transactions => _transactions;
     public Commit? LastCommit { get; }
+    /// <summary>Canonical encodings of the evidence objects, in block order.</summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> Evidence => _evidence;
     public Hash32 Hash => Header.Hash;
     public Height Height => Header.Height;
 
@@ -38,9 +50,13 @@ public sealed class Block : CanonicalObject<Block>, ICanonicalObject<Block>
     public static Hash32 ComputeReceiptsRoot(IReadOnlyList<Receipt> receipts) =>
         MerkleTree.ComputeRoot(receipts.Select(r => r.Encoded).ToArray());
 
+    /// <summary>Merkle root (RFC 6962) over the evidence items' canonical encodings, in block order.</summary>
+    public static Hash32 ComputeEvidenceRoot(IReadOnlyList<ReadOnlyMemory<byte>> evidence) =>
+        MerkleTree.ComputeRoot(evidence.ToArray());
+
     /// <summary>
     /// Checks everything that can be checked without state or the validator set: chain id, the
-    /// transactions root, no duplicate transactions, and that the last commit is present exactly
+    /// transactions and evidence roots, no duplicate transactions or evidence, and that the last commit is present exactly
     /// when height &gt; 1 and matches the header's links. Signatures are checked elsewhere.
     /// </summary>
     public bool ValidateBasic(ChainId chainId, out string reason)
@@ -70,6 +86,19 @@ public sealed class Block : CanonicalObject<Block>, ICanonicalObject<Block>
             reason = $"transactions root mismatch: header says {Header.TransactionsRoot}, transactions give {root}";
             return false;
         }
+        var evidenceRoot = ComputeEvidenceRoot(_evidence);
+        if (evidenceRoot != Header.EvidenceRoot)
+        {
+            reason = $"evidence root mismatch: header says {Header.EvidenceRoot}, evidence gives {evidenceRoot}";
+            return false;
+        }
+        for (int i = 1; i < _evidence.Length; i++)
+            for (int j = 0; j < i; j++)
+                if (_evidence[i].Span.SequenceEqual(_evidence[j].Span))
+                {
+                    reason = $"evidence item {i} repeats item {j}";
+                    return false;
+                }
         if (Header.Height.Value == 1)
         {
             if (LastCommit is not null || !Header.LastBlockHash.IsZero || !Header.LastCommitHash.IsZero)
@@ -102,22 +131,32 @@ public sealed class Block : CanonicalObject<Block>, ICanonicalObject<Block>
 
     public override void WriteTo(ref MessagePackWriter writer)
     {
-        writer.WriteArrayHeader(3);
+        writer.WriteArrayHeader(4);
         Header.WriteTo(ref writer);
         writer.WriteArrayHeader(_transactions.Length);
         foreach (var tx in _transactions) tx.WriteTo(ref writer);
         if (LastCommit is null) writer.WriteNil();
         else LastCommit.WriteTo(ref writer);
+        writer.WriteArrayHeader(_evidence.Length);
+        foreach (var e in _evidence) writer.Write(e.Span);
     }
 
     public static Block ReadFrom(ref CanonicalReader reader)
     {
-        reader.ReadArrayHeader(3, "block");
+        reader.ReadArrayHeader(4, "block");
         var header = BlockHeader.ReadFrom(ref reader);
         int count = reader.ReadArrayCount("block transactions", ProtocolLimits.MaxTransactionsPerBlock);
         var txs = new SignedTransaction[count];
         for (int i = 0; i < count; i++) txs[i] = SignedTransaction.ReadFrom(ref reader);
         var lastCommit = reader.TryReadNil() ? null : Commit.ReadFrom(ref reader);
-        return new Block(header, txs, lastCommit);
+        int evidenceCount = reader.ReadArrayCount("block evidence", ProtocolLimits.MaxEvidencePerBlock);
+        var evidence = new ReadOnlyMemory<byte>[evidenceCount];
+        for (int i = 0; i < evidenceCount; i++)
+        {
+            long at = reader.Offset;
+            evidence[i] = reader.ReadBytes("evidence item", ProtocolLimits.MaxEvidenceBytes);
+            if (evidence[i].Length == 0) throw reader.Error(DecodeError.InvalidValue, "empty evidence item", at);
+        }
+        return new Block(header, txs, lastCommit, evidence);
     }
 }

@@ -36,4 +36,16 @@ public static class ProtocolLimits
     public const int MaxCommitBytes = 128 + MaxValidators * 128;
 
     public const int MaxHeaderBytes = 1024;
+
+    /// <summary>Evidence items one block may carry.</summary>
+    public const int MaxEvidencePerBlock = 16;
+
+    /// <summary>
+    /// Largest evidence item a block may carry. Invalid-proposal evidence carries the whole offending block,
+    /// so one over this size stays in the pools (the honest validators still refused it) but is not included.
+    /// </summary>
+    public const int MaxEvidenceBytes = MaxBlockBytes / 4;
+
+    /// <summary>How many heights after the offence duplicate-vote evidence may still be included.</summary>
+    public const ulong MaxEvidenceAgeHeights = 10_000;
 }

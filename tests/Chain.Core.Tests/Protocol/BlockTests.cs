@@ -81,4 +81,49 @@ public class BlockTests
             a.ReceiptsRoot, a.StateRoot, a.ValidatorsHash, a.NextValidatorsHash, a.EvidenceRoot, a.Proposer);
         Assert.NotEqual(a.Hash, b.Hash);
     }
+
+    [Fact]
+    public void Evidence_items_round_trip_and_are_bound_to_the_header_by_the_evidence_root()
+    {
+        var s = new Samples(7);
+        ReadOnlyMemory<byte>[] evidence = [new byte[] { 1, 2, 3 }, new byte[] { 4 }];
+        var block = new Block(s.Header(1, txRoot: Block.ComputeTransactionsRoot([]), evidenceRoot: Block.ComputeEvidenceRoot(evidence)), [], null, evidence);
+        Assert.True(block.ValidateBasic(Samples.Chain, out var reason), reason);
+        var decoded = Canonical.Decode<Block>(block.Encoded);
+        Assert.Equal(2, decoded.Evidence.Count);
+        Assert.True(decoded.Evidence[1].Span.SequenceEqual(evidence[1].Span));
+        Assert.True(decoded.Encoded.Span.SequenceEqual(block.Encoded.Span));
+
+        var unbound = new Block(s.Header(1, txRoot: Block.ComputeTransactionsRoot([])), [], null, evidence);
+        Assert.False(unbound.ValidateBasic(Samples.Chain, out reason));
+        Assert.Contains("evidence root mismatch", reason);
+    }
+
+    [Fact]
+    public void Too_many_or_empty_evidence_items_are_refused_when_decoding()
+    {
+        var s = new Samples(8);
+        var header = s.Header(1, txRoot: Block.ComputeTransactionsRoot([]));
+        Assert.Throws<ArgumentException>(() => new Block(header, [], null, Enumerable.Range(0, ProtocolLimits.MaxEvidencePerBlock + 1).Select(i => (ReadOnlyMemory<byte>)new byte[] { (byte)i })));
+
+        // Hand-made encodings: [header, [], nil, [items...]].
+        byte[] Encode(int count, byte[] item)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            var writer = new MessagePack.MessagePackWriter(buffer);
+            writer.WriteArrayHeader(4);
+            header.WriteTo(ref writer);
+            writer.WriteArrayHeader(0);
+            writer.WriteNil();
+            writer.WriteArrayHeader(count);
+            for (int i = 0; i < count; i++) writer.Write(item);
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
+        }
+        Assert.True(Canonical.TryDecode<Block>(Encode(1, [1]), out _, out _));
+        Assert.False(Canonical.TryDecode<Block>(Encode(ProtocolLimits.MaxEvidencePerBlock + 1, [1]), out _, out var tooMany));
+        Assert.Equal(DecodeError.LimitExceeded, tooMany!.Error);
+        Assert.False(Canonical.TryDecode<Block>(Encode(1, []), out _, out var empty));
+        Assert.Contains("empty evidence", empty!.Message);
+    }
 }

@@ -1,0 +1,48 @@
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Protocol;
+
+namespace Chain.Consensus;
+
+/// <summary>
+/// Checks the evidence a block carries, for execution (<see cref="IEvidenceVerifier"/>): strictly decoded
+/// (bytes that do not re-encode identically are refused), from a validator of the set, signed for this
+/// chain, and within its inclusion window. Duplicate votes may be included from their own height until
+/// <see cref="ProtocolLimits.MaxEvidenceAgeHeights"/> later. An invalid proposal may be included only at its
+/// own height (in a later round), because proving it means re-executing the block on the state it was
+/// proposed on, which is exactly the state the including block builds on.
+/// </summary>
+public sealed class EvidenceVerifier(ChainId chainId, ValidatorSet validators) : IEvidenceVerifier
+{
+    public EvidenceCheck? Check(ReadOnlyMemory<byte> encoded, Height includedAt, Func<Block, bool> reexecute, out string refusal)
+    {
+        if (!Canonical.TryDecode<Evidence>(encoded, out var evidence, out var error))
+        {
+            refusal = $"evidence does not decode: {error}";
+            return null;
+        }
+        ulong offence = evidence!.Height.Value, at = includedAt.Value;
+        switch (evidence)
+        {
+            case DuplicateVoteEvidence duplicate:
+                if (offence > at || at - offence > ProtocolLimits.MaxEvidenceAgeHeights)
+                {
+                    refusal = $"duplicate votes at height {offence} cannot be included at height {at} (window: {ProtocolLimits.MaxEvidenceAgeHeights} heights)";
+                    return null;
+                }
+                if (!duplicate.Verify(chainId, validators, out refusal)) return null;
+                return new EvidenceCheck(evidence.Hash, evidence.Offender, evidence.Height, "duplicate-vote");
+            case InvalidProposalEvidence invalid:
+                if (offence != at)
+                {
+                    refusal = $"an invalid proposal at height {offence} can only be included at that height, not {at}";
+                    return null;
+                }
+                if (!invalid.Verify(chainId, validators, reexecute, out refusal)) return null;
+                return new EvidenceCheck(evidence.Hash, evidence.Offender, evidence.Height, "invalid-proposal");
+            default:
+                refusal = $"unknown evidence kind {evidence.Kind}";
+                return null;
+        }
+    }
+}
