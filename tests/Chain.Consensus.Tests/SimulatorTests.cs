@@ -38,7 +38,7 @@ public sealed class SimulatorTests(ITestOutputHelper output)
         var failed = results.Where(r => !r.Ok).ToList();
         output.WriteLine($"200 seeds in {sw.Elapsed.TotalSeconds:F1}s; mean rounds/height {results.SelectMany(r => r.RoundsPerHeight).Average():F2}; " +
                          $"messages/height {results.Average(r => r.Messages / 5.0):F0}; crashes {results.Sum(r => r.Crashes)}; " +
-                         $"torn WAL tails cut {results.Sum(r => r.WalTailsTruncated)}; garbage refused {results.Sum(r => r.GarbageRefused)}; evidence {results.Sum(r => r.EvidenceRecorded)}");
+                         $"torn WAL tails cut {results.Sum(r => r.WalTailsTruncated)}; garbage refused {results.Sum(r => r.GarbageRefused)}; evidence {results.Sum(r => r.EvidenceRecorded)}, included {results.Sum(r => r.EvidenceIncluded)}");
         Assert.True(failed.Count == 0, string.Join("\n", failed.Select(r => Describe(r, o))));
         Assert.All(results, r => Assert.Equal(5, r.HeightsCommitted));
         // The faults really happened: otherwise this test would pass vacuously.
@@ -47,6 +47,8 @@ public sealed class SimulatorTests(ITestOutputHelper output)
         Assert.True(results.Sum(r => r.GarbageRefused) > 100);
         Assert.True(results.Count(r => r.Byzantine > 0) > 150);
         Assert.True(results.Sum(r => r.EvidenceRecorded) > 100);
+        // Evidence reaches blocks (each included item is checked to name a byzantine validator).
+        Assert.True(results.Sum(r => r.EvidenceIncluded) > 100);
         Assert.True(results.Count(r => r.RoundsPerHeight.Any(x => x > 1)) > 100);
     }
 

@@ -63,7 +63,7 @@ internal static class SimulateCommand
         output.WriteLine($"virtual time:        mean {results.Average(r => (double)r.VirtualTimeMs) / 1000:F1}s, after GST mean {results.Average(r => (double)r.TimeAfterGstMs) / 1000:F1}s max {results.Max(r => r.TimeAfterGstMs) / 1000.0:F1}s");
         output.WriteLine($"faults seen:         {results.Sum(r => r.Crashes)} crashes, {results.Sum(r => r.WalTailsTruncated)} torn WAL tails cut, " +
                          $"{results.Sum(r => r.GarbageRefused)} garbage messages refused, {results.Sum(r => r.Rejected)} messages rejected, " +
-                         $"{results.Sum(r => r.EvidenceRecorded)} evidence recorded, {results.Count(r => r.Byzantine > 0)} runs with byzantine validators");
+                         $"{results.Sum(r => r.EvidenceRecorded)} evidence recorded, {results.Sum(r => r.EvidenceIncluded)} included in blocks, {results.Count(r => r.Byzantine > 0)} runs with byzantine validators");
         output.WriteLine($"wall time:           {wall.TotalSeconds:F1}s");
         foreach (var r in failed.Take(20))
         {

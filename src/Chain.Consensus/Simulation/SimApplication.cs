@@ -15,6 +15,11 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
     /// <summary>When set, built blocks carry a wrong inference output (a byzantine proposer).</summary>
     public Func<bool>? Lie { get; set; }
 
+    /// <summary>The proposer's pooled evidence (canonical encodings), offered for the blocks it builds.</summary>
+    public Func<IReadOnlyList<ReadOnlyMemory<byte>>>? PendingEvidence { get; set; }
+
+    private readonly EvidenceVerifier _evidence = new(chainId, validators);
+
     public static Hash32 ExpectedOutput(BlockHeader h)
     {
         Span<byte> buf = stackalloc byte[8 + 32 + 8 + 20];
@@ -38,13 +43,30 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
         if ((ulong)store.Count != height.Value - 1) throw new InvalidOperationException($"asked to build {height} with {store.Count} blocks stored");
         Commit? last = height.Value == 1 ? null : store[^1].Commit;
         var lastHash = height.Value == 1 ? Hash32.Zero : store[^1].Block.Hash;
+        var evidence = new List<ReadOnlyMemory<byte>>();
+        foreach (var item in PendingEvidence?.Invoke() ?? [])
+            if (evidence.Count < ProtocolLimits.MaxEvidencePerBlock && CheckEvidence(item, height, evidence, out _)) evidence.Add(item);
         var draft = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, Block.ComputeTransactionsRoot([]),
-            Hash32.Zero, Hash32.Zero, validators.Hash, validators.Hash, Block.ComputeEvidenceRoot([]), proposer);
+            Hash32.Zero, Hash32.Zero, validators.Hash, validators.Hash, Block.ComputeEvidenceRoot(evidence), proposer);
         var output = ExpectedOutput(draft);
         if (Lie?.Invoke() == true) output = DomainHash.Sha256([.. "lie"u8, .. output.Bytes]);
         var header = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, draft.TransactionsRoot,
-            output, NextState(PreviousState(height), output), validators.Hash, validators.Hash, Block.ComputeEvidenceRoot([]), proposer);
-        return new Block(header, [], last);
+            output, NextState(PreviousState(height), output), validators.Hash, validators.Hash, draft.EvidenceRoot, proposer);
+        return new Block(header, [], last, evidence);
+    }
+
+    // The real verifier, with "already included" judged from the stored chain and the items before it in this block.
+    private bool CheckEvidence(ReadOnlyMemory<byte> item, Height height, IReadOnlyList<ReadOnlyMemory<byte>> earlier, out string reason)
+    {
+        var check = _evidence.Check(item, height, b => VerifyProposal(b, out _), out reason);
+        if (check is null) return false;
+        var hash = check.Hash;
+        if (store.Any(s => s.Block.Evidence.Any(e => Evidence.HashOf(e.Span) == hash)) || earlier.Any(e => Evidence.HashOf(e.Span) == hash))
+        {
+            reason = $"evidence {hash} was already included";
+            return false;
+        }
+        return true;
     }
 
     public bool VerifyProposal(Block block, out string reason)
@@ -57,6 +79,8 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
         if (block.LastCommit is { } c && !cache.VerifyCommit(c, chainId, validators, new Height(h.Height.Value - 1), lastHash, out reason)) return false;
         if (h.ValidatorsHash != validators.Hash || h.NextValidatorsHash != validators.Hash) { reason = "wrong validators hash"; return false; }
         if (!Reexecutes(block, PreviousState(h.Height))) { reason = "inference outputs do not match re-execution"; return false; }
+        for (int i = 0; i < block.Evidence.Count; i++)
+            if (!CheckEvidence(block.Evidence[i], h.Height, block.Evidence.Take(i).ToList(), out var why)) { reason = $"evidence item {i}: {why}"; return false; }
         reason = "";
         return true;
     }

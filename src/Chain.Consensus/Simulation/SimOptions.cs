@@ -103,6 +103,8 @@ public sealed record SimResult
     public long GarbageRefused { get; init; }
     public long Rejected { get; init; }
     public int EvidenceRecorded { get; init; }
+    /// <summary>Evidence items in decided blocks (each checked to name a byzantine validator).</summary>
+    public int EvidenceIncluded { get; init; }
     public long SigningRefusals { get; init; }
     /// <summary>Virtual time from stabilisation to the last honest commit of the target height.</summary>
     public ulong TimeAfterGstMs { get; init; }

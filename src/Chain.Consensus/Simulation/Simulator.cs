@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Chain.Core.Codec;
 using Chain.Core;
 using Chain.Core.Crypto;
 using Chain.Core.Protocol;
@@ -59,7 +60,7 @@ public sealed class Simulator
     private readonly Dictionary<ulong, (Hash32 Hash, int Round)> _decided = new();
     private readonly Dictionary<(Address, ulong, uint, Step), (Hash32? Hash, Round? Pol)> _honestSigned = new();
     private long _messages, _events, _garbageRefused, _rejected, _signingRefusals;
-    private int _crashes, _walTruncations, _evidence;
+    private int _crashes, _walTruncations, _evidence, _evidenceIncluded;
     private ulong _trace = 14695981039346656037UL;
     private bool _crashAtWriteDone;
     private readonly bool[] _half;
@@ -77,7 +78,12 @@ public sealed class Simulator
         var set = new ValidatorSet(keys.Select((k, i) => new Validator(k.PublicKey, powers[i])));
         _config = new ConsensusConfig(Chain, set, options.Timeouts) { SignatureCache = _cache };
         _nodes = keys.Select((k, i) => new Node { Index = i, Key = k }).ToArray();
-        foreach (var n in _nodes) n.App = new SimApplication(Chain, set, n.Store, _cache);
+        foreach (var n in _nodes)
+        {
+            n.App = new SimApplication(Chain, set, n.Store, _cache);
+            // Honest proposers put what their runner pooled into their blocks, as the real node does.
+            n.App.PendingEvidence = () => n.Runner is { } r ? r.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList() : [];
+        }
         // Each equivocator always sends one version to the same half of the network: the strongest split.
         _half = Enumerable.Range(0, options.Validators).Select(_ => _rng.Chance(0.5)).ToArray();
         if (options.ForceByzantine is { } forced)
@@ -188,6 +194,7 @@ public sealed class Simulator
             GarbageRefused = _garbageRefused,
             Rejected = _rejected,
             EvidenceRecorded = _evidence,
+            EvidenceIncluded = _evidenceIncluded,
             SigningRefusals = _signingRefusals,
             TimeAfterGstMs = _lastCommitTime > _gst ? _lastCommitTime - _gst : 0,
         };
@@ -480,6 +487,21 @@ public sealed class Simulator
             Violation($"validator {n.Index} committed block {h} with a bad commit: {why}");
         if (!SimApplication.Reexecutes(c.Block, prevState))
             Violation($"validity: validator {n.Index} committed block {h} that fails re-execution");
+        if (n.Runner is { } runner)
+        {
+            runner.Evidence.MarkCommitted(c.Block.Evidence.Select(e => Evidence.HashOf(e.Span)));
+            runner.Evidence.Prune(c.Block.Height.Next);
+        }
+        if (!_decided.ContainsKey(h))
+        {
+            foreach (var item in c.Block.Evidence)
+            {
+                _evidenceIncluded++;
+                var offender = Canonical.Decode<Evidence>(item).Offender;
+                if (_nodes.First(x => x.Key.Address == offender) is { Byzantine: false } framed)
+                    Violation($"evidence: block {h} includes evidence against honest validator {framed.Index}");
+            }
+        }
         if (_decided.TryGetValue(h, out var first))
         {
             if (first.Hash != c.Block.Hash) Violation($"agreement: height {h} decided as {first.Hash} and {c.Block.Hash}");
