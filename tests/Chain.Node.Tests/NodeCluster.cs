@@ -44,7 +44,7 @@ internal sealed class NodeCluster : IAsyncDisposable
 
     public string Home(int i) => Path.Combine(_dir, $"validator-{i}");
 
-    public FullNode Start(int i, FaultInjection? faults = null, Func<FullNodeOptions, FullNodeOptions>? tune = null)
+    public FullNode Start(int i, FaultInjection? faults = null, Func<FullNodeOptions, FullNodeOptions>? tune = null, InMemoryNetworkHub? hub = null)
     {
         if (Nodes[i] is not null) throw new InvalidOperationException($"node {i} is running");
         var engine = new InferenceEngine(enableFastPath: false);
@@ -59,7 +59,7 @@ internal sealed class NodeCluster : IAsyncDisposable
             SyncRequestTimeout = TimeSpan.FromSeconds(2),
         };
         if (tune is not null) options = tune(options);
-        var node = new FullNode(options, Hub.Join(Keys[i].PublicKey));
+        var node = new FullNode(options, (hub ?? Hub).Join(Keys[i].PublicKey));
         node.Start();
         return Nodes[i] = node;
     }
