@@ -95,6 +95,7 @@ public sealed class FullNode : IAsyncDisposable
     public Rejection? Submit(SignedTransaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this); // the store may be closed already
         var rejection = _validator.Mempool.Add(tx);
         if (rejection is null) Gossip(tx, except: null);
         return rejection;
