@@ -38,6 +38,8 @@ public sealed class FaultTests
         var all = cluster.Running.ToList();
         ulong height = all.Min(n => n.Metrics.Height);
         NodeCluster.AssertSameChain(all, height);
+        // The height the tamperer proposed in round 0 was decided in a later round, on an honest proposal.
+        Assert.Contains(Enumerable.Range(1, (int)height), h => all[0].Executor.Blocks.LoadCommit(new Chain.Core.Height((ulong)h))!.Round.Value >= 1);
         // No falsified output made it into the chain: every inference receipt is a shipped known answer.
         var known = digits.Select(d => d.OutputHash).ToHashSet();
         for (ulong h = 1; h <= height; h++)
