@@ -74,13 +74,15 @@ public sealed class ValidatorNode : IDisposable
     public ConsensusEvent? Answer(ConsensusAction action, ulong nowMs) => _app.Answer(action, Address, nowMs);
 
     /// <summary>Stores a decided block (idempotent: WAL replay may decide it again) and prunes the mempool.</summary>
-    public void CommitBlock(Block block, Commit commit)
+    /// <returns>The block's receipts as stored (those already stored when it was stored before).</returns>
+    public IReadOnlyList<Receipt> CommitBlock(Block block, Commit commit)
     {
-        if (block.Height.Value <= Executor.Height.Value) return;
-        Executor.Commit(block, commit);
+        if (block.Height.Value <= Executor.Height.Value) return Executor.Blocks.LoadReceipts(block.Height);
+        var receipts = Executor.Commit(block, commit);
         Mempool.Update(block);
         Consensus.Evidence.MarkCommitted(block.Evidence.Select(e => Evidence.HashOf(e.Span)));
         Consensus.Evidence.Prune(block.Height.Next);
+        return receipts;
     }
 
     public void Dispose()

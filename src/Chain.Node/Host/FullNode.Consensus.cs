@@ -1,0 +1,133 @@
+using Chain.Consensus;
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Protocol;
+using Chain.Execution;
+using Chain.Network;
+
+namespace Chain.Node.Host;
+
+/// <summary>Consensus messages in, consensus actions out, and decided blocks stored.</summary>
+public sealed partial class FullNode
+{
+    private void OnConsensusMessage(PeerId from, byte[] payload)
+    {
+        if (!ConsensusMessages.TryDecode(payload, out var message, out var reason))
+        {
+            Refuse(from, $"undecodable consensus message: {reason}");
+            return;
+        }
+        ulong current = _validator.Consensus.Engine.Height.Value;
+        switch (message)
+        {
+            case ProposalReceived or VoteReceived:
+                ulong height = message is ProposalReceived p ? p.Proposal.Proposal.Height.Value : ((VoteReceived)message).Vote.Vote.Height.Value;
+                if (height < current) return; // decided here already: normal with gossip
+                if (height > current)
+                {
+                    if (!_future.TryAdd(current, height, (message, from))) Metrics.FutureDropped();
+                    return;
+                }
+                Feed(message, from);
+                break;
+            case DecisionReceived d when d.Block.Height.Value == current:
+                // A decision is trusted no more than a synced block: commit checked and the block re-executed.
+                if (!TryApplyDecided(d.Block, d.Commit, out var why)) Refuse(from, $"decision for height {current}: {why}");
+                break;
+            default:
+                break; // status (we use the Status channel) and decisions for other heights carry nothing we need
+        }
+    }
+
+    private void Feed(ConsensusEvent ev, PeerId? from) => Execute(_validator.Consensus.Handle(ev, (ulong)NowMs), from, ev);
+
+    private void Execute(IReadOnlyList<ConsensusAction> actions, PeerId? from, ConsensusEvent? input = null)
+    {
+        foreach (var action in actions)
+        {
+            switch (action)
+            {
+                case BroadcastProposal p:
+                    _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(new ProposalReceived(p.Proposal, p.Block)));
+                    break;
+                case BroadcastVote v:
+                    _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(new VoteReceived(v.Vote)));
+                    break;
+                case ScheduleTimeout t:
+                    _timers.Enqueue(new TimeoutElapsed(t.Height, t.Round, t.Step), NowMs + (long)t.DurationMs);
+                    break;
+                case BuildBlockRequest or VerifyProposalRequest:
+                    // Answered after this batch, and only if still current: a height skipped by sync needs no block.
+                    _local.Enqueue(new PendingEvent(null, action, null));
+                    break;
+                case CommitBlock c:
+                    OnDecided(c.Block, c.Commit);
+                    break;
+                case RecordEvidence e:
+                    EvidenceRecorded?.Invoke(e.Evidence);
+                    break;
+                case MessageRejected r when from is { } peer && ReferenceEquals(r.Message, input):
+                    Metrics.MessageRefused();
+                    if (IsPeerFault(r.Reason)) Report(peer, r.Reason);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Engine refusals that prove the sender sent something no honest node sends (a bad signature, a non-validator,
+    /// a body that does not match its header). Height and round mismatches and competing proposals are not:
+    /// an honest peer can relay those.
+    /// </summary>
+    private static bool IsPeerFault(string reason) =>
+        reason.Contains("signature does not verify") || reason.Contains("is not a validator") || reason.Contains("is not the proposer")
+        || reason.Contains("does not match") || reason.Contains("decision's commit");
+
+    private void DrainLocal()
+    {
+        var engine = _validator.Consensus.Engine;
+        while (_local.TryDequeue(out var pending))
+        {
+            if (pending.Event is { } ev)
+            {
+                Feed(ev, pending.From);
+                continue;
+            }
+            var request = pending.Request!;
+            bool current = request switch
+            {
+                BuildBlockRequest b => b.Height == engine.Height && b.Round == engine.Round,
+                VerifyProposalRequest v => v.Height == engine.Height,
+                _ => false,
+            };
+            if (!current) continue;
+            if (_validator.Answer(request, (ulong)NowMs) is not { } answer) continue;
+            if (answer is BlockBuilt built && _options.Faults.TamperInferenceOutputs)
+                answer = new BlockBuilt(built.Height, built.Round, InferenceTampering.Tamper(_validator.Executor, built.Block));
+            Feed(answer, from: null);
+        }
+    }
+
+    private void OnDecided(Block block, Commit commit)
+    {
+        var receipts = _validator.CommitBlock(block, commit);
+        long now = NowMs;
+        long latency = now - _heightStartedMs;
+        _heightStartedMs = now;
+        Metrics.SetHeight(block.Height.Value);
+        Metrics.SetLastRound(commit.Round.Value);
+        Metrics.SetLastFinalityMs(latency);
+        if (_syncing) Metrics.BlockSynced();
+        // Timeouts of the decided height can no longer matter.
+        ulong current = _validator.Consensus.Engine.Height.Value;
+        if (_timers.UnorderedItems.Any(t => t.Element.Height.Value < current))
+        {
+            var live = _timers.UnorderedItems.Where(t => t.Element.Height.Value >= current).ToList();
+            _timers.Clear();
+            foreach (var (t, due) in live) _timers.Enqueue(t, due);
+        }
+        BlockCommitted?.Invoke(new BlockCommitted(block.Height.Value, block, receipts, commit.Round.Value, latency, _syncing));
+        foreach (var (ev, from) in _future.TakeReady(current)) _local.Enqueue(new PendingEvent(ev, null, from));
+        BroadcastStatus(); // peers learn at once that they can sync from us
+    }
+}

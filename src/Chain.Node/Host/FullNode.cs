@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Chain.Consensus;
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Protocol;
+using Chain.Execution;
+using Chain.Network;
+
+namespace Chain.Node.Host;
+
+/// <summary>
+/// A validator on a network: one <see cref="ValidatorNode"/> driven by one event loop. Network callbacks and the
+/// clock only enqueue into a bounded channel; the loop alone touches consensus, storage commits and sync state,
+/// so none of that needs locks. See docs/node.md for the channels, gossip rules and block sync protocol.
+/// </summary>
+public sealed partial class FullNode : IAsyncDisposable
+{
+    private const int RecentMisbehaviourKept = 64;
+
+    private readonly FullNodeOptions _options;
+    private readonly IPeerNetwork _network;
+    private readonly ValidatorNode _validator;
+    private readonly Channel<NodeInput> _inputs;
+    private readonly FutureMessageBuffer<(ConsensusEvent Event, PeerId From)> _future;
+    private readonly BlockSyncClient _sync;
+    private readonly PriorityQueue<TimeoutElapsed, long> _timers = new();
+    private readonly Queue<PendingEvent> _local = new();
+    private readonly ConcurrentQueue<string> _recentMisbehaviour = new();
+    private readonly CancellationTokenSource _stop = new();
+    private IReadOnlyList<ConsensusAction>? _startActions;
+    private ITimer? _ticker;
+    private Task? _loop;
+    private int _tickQueued;
+    private long _heightStartedMs, _nextRegossipMs, _nextStatusMs;
+    private bool _syncing; // the decision being applied came from block sync
+    private int _stopped;
+
+    /// <summary>Opens the node's store and consensus state (replaying the WAL). Call <see cref="Start"/> to run it.</summary>
+    /// <param name="network">The peer network; the node owns it from here on and disposes it on <see cref="StopAsync"/>.</param>
+    public FullNode(FullNodeOptions options, IPeerNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(network);
+        options.Validate();
+        _options = options;
+        _network = network;
+        _validator = new ValidatorNode(options.Name, options.Home, options.Genesis, options.Key, options.Engine, options.Timeouts, (ulong)NowMs,
+            out _startActions);
+        _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
+        _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
+        _inputs = Channel.CreateBounded<NodeInput>(new BoundedChannelOptions(options.InputQueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses, and we count the drop
+            SingleReader = true,
+        });
+        Metrics.SetHeight(_validator.Executor.Height.Value);
+    }
+
+    public string Name => _options.Name;
+    public Address Address => _validator.Address;
+    public NodeMetrics Metrics { get; } = new();
+    /// <summary>The chain this node stores (thread-safe reads).</summary>
+    public ChainExecutor Executor => _validator.Executor;
+    public Mempool Mempool => _validator.Mempool;
+    /// <summary>Why the loop stopped on its own (an exception it could not handle), or null.</summary>
+    public Exception? Failure { get; private set; }
+    /// <summary>The last few reasons this node reported peers for (newest last).</summary>
+    public IReadOnlyList<string> RecentMisbehaviour => _recentMisbehaviour.ToArray();
+
+    /// <summary>Raised on the loop for each stored block; handlers must be quick and must not call back into the loop.</summary>
+    public event Action<BlockCommitted>? BlockCommitted;
+    /// <summary>Raised on the loop for evidence the consensus runner verified and pooled.</summary>
+    public event Action<Evidence>? EvidenceRecorded;
+
+    private long NowMs => _options.Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Subscribes to the network and starts the loop and its clock.</summary>
+    public void Start()
+    {
+        if (_loop is not null) throw new InvalidOperationException($"{Name} is already started");
+        _network.MessageReceived += OnMessage;
+        _network.PeerConnected += OnPeerConnected;
+        _network.PeerDisconnected += OnPeerDisconnected;
+        // Peers connected before we subscribed would otherwise never get our status and messages.
+        foreach (var peer in _network.ConnectedPeers) Enqueue(new PeerConnectedInput(peer));
+        _loop = Task.Run(RunAsync);
+        _ticker = _options.Time.CreateTimer(_ => OnTick(), null, _options.TickInterval, _options.TickInterval);
+    }
+
+    /// <summary>
+    /// Admits a transaction to the mempool and gossips it; the refusal (nothing changed) otherwise. Thread-safe:
+    /// the mempool has its own lock, and the network only queues.
+    /// </summary>
+    public Rejection? Submit(SignedTransaction tx)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this); // the store may be closed already
+        var rejection = _validator.Mempool.Add(tx);
+        if (rejection is null) Gossip(tx, except: null);
+        return rejection;
+    }
+
+    /// <summary>Stops the loop and the clock, leaves the network (disposing it) and closes the store. Idempotent.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+        _network.MessageReceived -= OnMessage;
+        _network.PeerConnected -= OnPeerConnected;
+        _network.PeerDisconnected -= OnPeerDisconnected;
+        if (_ticker is not null) await _ticker.DisposeAsync();
+        _stop.Cancel();
+        _inputs.Writer.TryComplete();
+        if (_loop is not null) await _loop;
+        _network.Dispose();
+        _validator.Dispose();
+        _stop.Dispose();
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+
+    // ---- network and clock callbacks: enqueue only ----
+
+    private void OnMessage(PeerMessage message) => Enqueue(new PeerMessageInput(message));
+    private void OnPeerConnected(PeerId peer) => Enqueue(new PeerConnectedInput(peer));
+    private void OnPeerDisconnected(PeerId peer) => Enqueue(new PeerDisconnectedInput(peer));
+
+    private void OnTick()
+    {
+        // At most one tick waits in the queue: a slow loop must not be buried under ticks.
+        if (Interlocked.Exchange(ref _tickQueued, 1) == 0 && !Enqueue(new TickInput())) Volatile.Write(ref _tickQueued, 0);
+    }
+
+    private bool Enqueue(NodeInput input)
+    {
+        if (_inputs.Writer.TryWrite(input)) return true;
+        Metrics.InputDropped();
+        return false;
+    }
+
+    // ---- the loop ----
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            long now = NowMs;
+            _heightStartedMs = now;
+            Execute(_startActions!, from: null);
+            _startActions = null;
+            DrainLocal();
+            BroadcastStatus();
+            await foreach (var input in _inputs.Reader.ReadAllAsync(_stop.Token))
+            {
+                Process(input);
+                DrainLocal();
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // StopAsync
+        }
+        catch (Exception e)
+        {
+            // Fail-stop: a node that cannot apply what consensus decided must not carry on guessing.
+            Failure = e;
+        }
+    }
+
+    private void Process(NodeInput input)
+    {
+        switch (input)
+        {
+            case PeerMessageInput m:
+                Metrics.MessageIn();
+                OnPeerMessage(m.Message);
+                break;
+            case PeerConnectedInput c:
+                Metrics.SetPeers(_network.ConnectedPeers.Count);
+                _network.Send(c.Peer, MessageChannel.Status, new PeerStatus(_validator.Executor.Height).Encoded.ToArray());
+                foreach (var ev in RegossipMessages()) _network.Send(c.Peer, MessageChannel.Consensus, ConsensusMessages.Encode(ev));
+                break;
+            case PeerDisconnectedInput d:
+                Metrics.SetPeers(_network.ConnectedPeers.Count);
+                _sync.PeerGone(d.Peer);
+                break;
+            case TickInput:
+                Volatile.Write(ref _tickQueued, 0);
+                OnTickOnLoop(NowMs);
+                break;
+        }
+    }
+
+    private void OnTickOnLoop(long now)
+    {
+        var engine = _validator.Consensus.Engine;
+        while (_timers.TryPeek(out var timeout, out var due) && due <= now)
+        {
+            _timers.Dequeue();
+            if (timeout.Height == engine.Height) Feed(timeout, from: null);
+            DrainLocal();
+        }
+        if (now >= _nextRegossipMs)
+        {
+            _nextRegossipMs = now + (long)_options.RegossipInterval.TotalMilliseconds;
+            foreach (var ev in RegossipMessages()) _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(ev));
+        }
+        if (now >= _nextStatusMs)
+        {
+            _nextStatusMs = now + (long)_options.StatusInterval.TotalMilliseconds;
+            BroadcastStatus();
+        }
+        RequestBlocksIfBehind(now);
+    }
+
+    /// <summary>The current height's proposal and votes (own and those a lagging peer needs), without the status event.</summary>
+    private IEnumerable<ConsensusEvent> RegossipMessages() =>
+        _validator.Consensus.Engine.GossipMessages().Where(e => e is ProposalReceived or VoteReceived);
+
+    private void BroadcastStatus() =>
+        _network.Broadcast(MessageChannel.Status, new PeerStatus(_validator.Executor.Height).Encoded.ToArray());
+
+    private void OnPeerMessage(PeerMessage m)
+    {
+        switch (m.Channel)
+        {
+            case MessageChannel.Consensus: OnConsensusMessage(m.From, m.Payload); break;
+            case MessageChannel.Transactions: OnTransactionMessage(m.From, m.Payload); break;
+            case MessageChannel.Sync: OnSyncMessage(m.From, m.Payload); break;
+            case MessageChannel.Status: OnStatusMessage(m.From, m.Payload); break;
+            default: Refuse(m.From, $"message on unknown channel {(byte)m.Channel}"); break;
+        }
+    }
+
+    // ---- misbehaviour ----
+
+    private void Refuse(PeerId peer, string reason)
+    {
+        Metrics.MessageRefused();
+        Report(peer, reason);
+    }
+
+    private void Report(PeerId peer, string reason)
+    {
+        Metrics.Misbehaviour();
+        _network.ReportMisbehaviour(peer, reason);
+        _recentMisbehaviour.Enqueue(reason);
+        while (_recentMisbehaviour.Count > RecentMisbehaviourKept) _recentMisbehaviour.TryDequeue(out _);
+    }
+}

@@ -1,0 +1,78 @@
+using Chain.Consensus;
+using Chain.Core.Crypto;
+using Chain.Execution;
+using Chain.Inference.Runtime;
+
+namespace Chain.Node.Host;
+
+/// <summary>Test-only misbehaviour a node can be told to commit, to check that honest validators catch it.</summary>
+public sealed record FaultInjection
+{
+    /// <summary>
+    /// When this node proposes, it builds its block normally and then alters one inference receipt's output
+    /// hash and the header's receipts root: the block is self-consistent but wrong, and honest validators must
+    /// refuse it by re-execution. Blocks without an inference are proposed unaltered.
+    /// </summary>
+    public bool TamperInferenceOutputs { get; init; }
+
+    public static FaultInjection None { get; } = new();
+}
+
+/// <summary>Everything a <see cref="FullNode"/> needs besides its network. Every queue it keeps has a bound here.</summary>
+public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, PrivateKey Key, InferenceEngine Engine)
+{
+    public TimeoutConfig Timeouts { get; init; } = new();
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Inputs (peer messages, timer ticks) waiting for the loop; beyond this, peer messages are dropped and counted.</summary>
+    public int InputQueueCapacity { get; init; } = 8192;
+
+    /// <summary>How many heights above the current one may have buffered consensus messages.</summary>
+    public int MaxFutureHeights { get; init; } = 4;
+
+    /// <summary>Buffered consensus messages per future height.</summary>
+    public int MaxFutureMessagesPerHeight { get; init; } = 512;
+
+    /// <summary>The loop's clock tick: timeouts fire with at most this much lateness.</summary>
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>While a height is undecided, own proposal and votes of the current round are re-sent this often.</summary>
+    public TimeSpan RegossipInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often the own height is sent on the Status channel.</summary>
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Blocks asked for per sync request (at most <see cref="SyncLimits.MaxBlocksPerResponse"/>).</summary>
+    public int SyncBatchBlocks { get; init; } = SyncLimits.MaxBlocksPerResponse;
+
+    /// <summary>A server stops adding blocks to a response past this many bytes (it always sends at least one).</summary>
+    public int SyncResponseByteBudget { get; init; } = 8 << 20;
+
+    /// <summary>A sync request unanswered this long goes to another peer.</summary>
+    public TimeSpan SyncRequestTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A peer one height ahead is normal for a moment (it saw the last precommits first); sync starts only when a
+    /// peer is two heights ahead or has stayed ahead this long.
+    /// </summary>
+    public TimeSpan SyncGrace { get; init; } = TimeSpan.FromMilliseconds(1500);
+
+    public FaultInjection Faults { get; init; } = FaultInjection.None;
+
+    /// <summary>Throws with a clear message when a bound is out of range.</summary>
+    public void Validate()
+    {
+        Require(InputQueueCapacity is >= 16 and <= 1_000_000, nameof(InputQueueCapacity), "16..1000000");
+        Require(MaxFutureHeights is >= 1 and <= 64, nameof(MaxFutureHeights), "1..64");
+        Require(MaxFutureMessagesPerHeight is >= 1 and <= 100_000, nameof(MaxFutureMessagesPerHeight), "1..100000");
+        Require(SyncBatchBlocks is >= 1 and <= SyncLimits.MaxBlocksPerResponse, nameof(SyncBatchBlocks), $"1..{SyncLimits.MaxBlocksPerResponse}");
+        Require(SyncResponseByteBudget >= 1 && SyncResponseByteBudget <= SyncLimits.MaxResponseBytes, nameof(SyncResponseByteBudget), $"1..{SyncLimits.MaxResponseBytes}");
+        Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero,
+            "intervals", "positive");
+    }
+
+    private static void Require(bool ok, string name, string range)
+    {
+        if (!ok) throw new ArgumentOutOfRangeException(name, $"{name} must be in {range}");
+    }
+}

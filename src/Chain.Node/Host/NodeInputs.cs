@@ -1,0 +1,25 @@
+using Chain.Consensus;
+using Chain.Core.Protocol;
+using Chain.Network;
+
+namespace Chain.Node.Host;
+
+/// <summary>What the node's loop consumes; everything that touches consensus state arrives as one of these.</summary>
+internal abstract record NodeInput;
+
+internal sealed record PeerMessageInput(PeerMessage Message) : NodeInput;
+
+internal sealed record PeerConnectedInput(PeerId Peer) : NodeInput;
+
+internal sealed record PeerDisconnectedInput(PeerId Peer) : NodeInput;
+
+/// <summary>The clock ticked: fire due timeouts, re-gossip, status, sync.</summary>
+internal sealed record TickInput : NodeInput;
+
+/// <summary>A committed block as the node reports it.</summary>
+/// <param name="LatencyMs">Milliseconds from entering the height to committing it (finality latency as this node saw it).</param>
+/// <param name="Synced">True when the block arrived by block sync rather than this node's consensus rounds.</param>
+public sealed record BlockCommitted(ulong Height, Block Block, IReadOnlyList<Receipt> Receipts, uint Round, long LatencyMs, bool Synced);
+
+/// <summary>A consensus event waiting on the loop's local queue, with the peer it came from (null: local).</summary>
+internal readonly record struct PendingEvent(ConsensusEvent? Event, ConsensusAction? Request, PeerId? From);
