@@ -31,6 +31,8 @@ public static class CliApp
         root.Add(DeterminismCommand.CreateWorker());
         root.Add(SimulateCommand.Create());
         root.Add(DevnetCommand.Create());
+        root.Add(TxCommand.Create());
+        root.Add(QueryCommand.Create());
         return root;
     }
 
