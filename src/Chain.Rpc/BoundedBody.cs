@@ -11,12 +11,19 @@ internal static class BoundedBody
         if (request.ContentLength is { } declared && declared > maxBytes) return null;
         using var buffer = new MemoryStream();
         var chunk = new byte[64 << 10];
-        while (true)
+        try
         {
-            int read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-            if (read == 0) return buffer.ToArray();
-            if (buffer.Length + read > maxBytes) return null;
-            buffer.Write(chunk, 0, read);
+            while (true)
+            {
+                int read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
+                if (read == 0) return buffer.ToArray();
+                if (buffer.Length + read > maxBytes) return null;
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return null; // a chunked body that Kestrel's own limit stopped
         }
     }
 }

@@ -106,6 +106,15 @@ public sealed class SubmissionTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.Contains("exceeds 4096", body);
         Assert.Equal(before, host.Snapshot());
+
+        // Without a Content-Length (chunked), the limit stops the read itself.
+        var chunked = new StreamContent(new MemoryStream(new byte[20_000]));
+        chunked.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "txs") { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await host.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(before, host.Snapshot());
     }
 
     public static TheoryData<string, string> Refusals => new()
