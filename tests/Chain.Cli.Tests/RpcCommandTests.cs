@@ -80,6 +80,40 @@ public sealed class RpcCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Infer_from_a_json_input_file_shaped_by_the_proven_model_signature()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"chain-rpc-input-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, "[" + string.Join(",", Enumerable.Range(0, 784).Select(i => i % 256)) + "]");
+        try
+        {
+            var tx = CliHarness.Run("tx", "infer", "--model", _mlp.ToString(), "--input", path, "--devnet-key", "account-1", "--node", _url, "--wait", "--json");
+            Assert.True(tx.ExitCode == 0, tx.Error);
+            Assert.Contains("\"status\":\"committed\"", tx.Output);
+            Assert.Contains("\"inference\"", tx.Output);
+
+            File.WriteAllText(path, "[1,2,3]");
+            var wrong = CliHarness.Run("tx", "infer", "--model", _mlp.ToString(), "--input", path, "--devnet-key", "account-1", "--node", _url);
+            Assert.Equal(1, wrong.ExitCode);
+            Assert.Contains("needs 784", wrong.Error);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Register_model_submits_and_reports_the_receipt_status()
+    {
+        var models = GenesisModels.Locate(AppContext.BaseDirectory)!;
+        // The genesis MLP is registered already: the transaction commits, and its receipt says the model was refused.
+        var tx = CliHarness.Run("tx", "register-model", "--model", Path.Combine(models, "mlp.onnx"), "--devnet-key", "account-0", "--node", _url, "--wait");
+        Assert.True(tx.ExitCode == 0, tx.Error);
+        Assert.Contains($"model id {_mlp}", tx.Output);
+        Assert.Contains("ModelRejected", tx.Output);
+    }
+
+    [Fact]
     public void Errors_are_one_line_and_exit_non_zero()
     {
         var unreachable = CliHarness.Run("query", "status", "--node", "http://127.0.0.1:1/");
