@@ -43,6 +43,7 @@ internal sealed class StateQueries(IRpcNode node)
             RpcMapping.Tensor(info.Input), RpcMapping.Tensor(info.Output), info.Gas, info.Macs, info.RegisteredAt, proven.ToJson()));
     }
 
+    // Null when no consistent read succeeded; throws InvalidOperationException when no state exists at all.
     private ProvenValue? Read(Hash32 key)
     {
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
@@ -59,15 +60,7 @@ internal sealed class StateQueries(IRpcNode node)
                 root = node.State.Root; // genesis state: no header yet
             }
             var value = node.State.Get(key);
-            StateProof proof;
-            try
-            {
-                proof = node.State.Prove(key);
-            }
-            catch (InvalidOperationException)
-            {
-                return null; // no state committed at all
-            }
+            var proof = node.State.Prove(key);
             if (proof.Verify(root, key, value) && node.Blocks.LatestHeight == latest)
                 return new ProvenValue(latest?.Value ?? 0, root, key, value, proof);
             Thread.Yield();
