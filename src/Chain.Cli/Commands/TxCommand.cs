@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Text.Json;
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Crypto;
+using Chain.Core.Protocol;
+using Chain.Inference;
+using Chain.Inference.Runtime;
+using Chain.Node;
+using Chain.Rpc;
+
+namespace Chain.Cli.Commands;
+
+/// <summary>
+/// `chain tx transfer|register-model|infer`: build, sign and submit a transaction to a node over RPC. The nonce
+/// comes from the (proof-checked) account query; --wait waits for the block and prints the receipt.
+/// </summary>
+internal static class TxCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("tx", "Sign and submit transactions to a node");
+        command.Add(Transfer());
+        command.Add(RegisterModel());
+        command.Add(Infer());
+        return command;
+    }
+
+    private sealed class Common
+    {
+        public Option<string> Node { get; } = NodeOptions.Node();
+        public Option<string?> Key { get; } = new("--key") { Description = "Sender's key file" };
+        public Option<string?> DevnetKey { get; } = new("--devnet-key") { Description = "Sender's published devnet key by name (e.g. account-0)" };
+        public Option<ulong?> Fee { get; } = new("--fee") { Description = "Fee (default: enough for the transaction's gas at gas price 1)" };
+        public Option<bool> Wait { get; } = new("--wait") { Description = "Wait until the transaction is committed and print its receipt" };
+        public Option<int> Timeout { get; } = new("--timeout") { Description = "Seconds to wait with --wait (1..120)", DefaultValueFactory = _ => 60 };
+        public Option<bool> Json { get; } = new("--json") { Description = "Print as JSON" };
+
+        public void AddTo(Command command)
+        {
+            command.Add(Node);
+            command.Add(Key);
+            command.Add(DevnetKey);
+            command.Add(Fee);
+            command.Add(Wait);
+            command.Add(Timeout);
+            command.Add(Json);
+        }
+
+        public PrivateKey Sender(ParseResult result)
+        {
+            var file = result.GetValue(Key);
+            var devnet = result.GetValue(DevnetKey);
+            if ((file is null) == (devnet is null)) throw new CliException("give exactly one of --key FILE or --devnet-key NAME");
+            if (devnet is not null)
+            {
+                if (devnet.Length is 0 or > 64 || !devnet.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                    throw new CliException($"--devnet-key must be a devnet key name like account-0, got '{devnet}'");
+                return InProcessDevnet.DevnetKey(devnet);
+            }
+            return KeyFile.Read(file!);
+        }
+
+        /// <summary>Signs the body with the sender's next nonce (from the node) and submits it.</summary>
+        public int Submit(ParseResult result, TextWriter output, RpcClient client, TransactionBody body, ulong defaultFee)
+        {
+            int timeout = result.GetValue(Timeout);
+            if (timeout is < 1 or > 120) throw new CliException("--timeout must be 1..120 seconds");
+            var key = Sender(result);
+            var status = NodeOptions.Call(() => client.StatusAsync());
+            var account = NodeOptions.Call(() => client.AccountAsync(key.Address));
+            var tx = new Transaction(new ChainId(status.ChainId), key.PublicKey, account.Account.Nonce, result.GetValue(Fee) ?? defaultFee, body).Sign(key);
+            var mode = result.GetValue(Wait) ? SubmitMode.Commit : SubmitMode.Sync;
+            var response = NodeOptions.Call(() => client.SubmitAsync(tx, mode, TimeSpan.FromSeconds(timeout)));
+            if (result.GetValue(Json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(response, RpcJson.Options));
+                return 0;
+            }
+            output.WriteLine($"transaction {response.Hash}: {response.Status} (nonce {tx.Transaction.Nonce}, fee {tx.Transaction.Fee})");
+            if (response.Receipt is { } receipt)
+            {
+                output.WriteLine($"height {response.Height}, index {response.Index}: {receipt.Status}, gas used {receipt.GasUsed}");
+                if (receipt.Inference is { } inference) output.WriteLine($"output {inference.OutputHash} ({Convert.FromBase64String(inference.Output).Length} bytes)");
+            }
+            return 0;
+        }
+    }
+
+    private static Command Transfer()
+    {
+        var common = new Common();
+        var to = new Option<string>("--to") { Description = "Recipient address (40 hex)", Required = true };
+        var amount = new Option<ulong>("--amount") { Description = "Amount to send", Required = true };
+        var command = new Command("transfer", "Send tokens to an address") { to, amount };
+        common.AddTo(command);
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            if (!Address.TryParse(result.GetValue(to), out var recipient)) throw new CliException($"--to must be a 40-hex-character address, got '{result.GetValue(to)}'");
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            return common.Submit(result, output, client, new TransferBody(recipient, result.GetValue(amount)), 10_000);
+        }));
+        return command;
+    }
+
+    private static Command RegisterModel()
+    {
+        var common = new Common();
+        var model = new Option<string>("--model") { Description = "ONNX model file", Required = true };
+        var name = new Option<string?>("--name") { Description = "Model name (default: the file name)" };
+        var command = new Command("register-model", "Register an ONNX model on chain") { model, name };
+        common.AddTo(command);
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            var path = result.GetValue(model)!;
+            var info = new FileInfo(path);
+            if (info.Exists && info.Length > ProtocolLimits.MaxModelBytes) throw new CliException($"{path} is {info.Length} bytes, the limit is {ProtocolLimits.MaxModelBytes}");
+            var bytes = InferCommand.ReadFile(path, "model");
+            var modelName = result.GetValue(name) ?? Path.GetFileNameWithoutExtension(path);
+            if (System.Text.Encoding.UTF8.GetByteCount(modelName) > ProtocolLimits.MaxModelNameBytes) throw new CliException($"--name is longer than {ProtocolLimits.MaxModelNameBytes} bytes");
+            var body = new RegisterModelBody(modelName, bytes);
+            output.WriteLine($"model id {body.ModelId}");
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            // The devnet's register_model_gas plus model_byte_gas per byte, at gas price 1.
+            return common.Submit(result, output, client, body, 100_000 + (ulong)bytes.Length);
+        }));
+        return command;
+    }
+
+    private static Command Infer()
+    {
+        var common = new Common();
+        var model = new Option<string>("--model") { Description = "Model id (64 hex)", Required = true };
+        var input = new Option<string?>("--input") { Description = "Input: a canonical tensor (.bin) or a JSON array of the input's u8/i8 values (.json)" };
+        var digit = new Option<int?>("--digit") { Description = "Use genesis test digit N (0-based) as the input" };
+        var maxGas = new Option<ulong>("--max-gas") { Description = "Most gas the inference may use", DefaultValueFactory = _ => 1_000_000 };
+        var command = new Command("infer", "Run a registered model on chain") { model, input, digit, maxGas };
+        common.AddTo(command);
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            if (!Hash32.TryParse(result.GetValue(model), out var modelId)) throw new CliException($"--model must be a 64-hex-character model id, got '{result.GetValue(model)}'");
+            var file = result.GetValue(input);
+            var n = result.GetValue(digit);
+            if ((file is null) == (n is null)) throw new CliException("give exactly one of --input FILE or --digit N");
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            var tensor = n is { } d ? DigitInput(d) : FileInput(file!, client, modelId);
+            ulong gas = result.GetValue(maxGas);
+            return common.Submit(result, output, client, new InferBody(modelId, tensor, gas), gas);
+        }));
+        return command;
+    }
+
+    private static byte[] DigitInput(int digit)
+    {
+        var dir = GenesisModels.Locate(Directory.GetCurrentDirectory()) ?? throw new CliException("--digit needs genesis/models in this folder or above it");
+        var digits = GenesisModels.Load(dir)[0].Digits;
+        if (digit < 0 || digit >= digits.Count) throw new CliException($"--digit must be 0..{digits.Count - 1}");
+        return Canonical.Encode(GenesisModels.ImageTensor(digits[digit].Pixels));
+    }
+
+    private static byte[] FileInput(string path, RpcClient client, Hash32 modelId)
+    {
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length > 8L * ProtocolLimits.MaxTensorBytes) throw new CliException($"{path} is too large for an input tensor");
+        var bytes = InferCommand.ReadFile(path, "input");
+        if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!Canonical.TryDecode<Tensor>(bytes, out _, out var error)) throw new CliException($"{path} is not a canonical tensor: {error!.Message}");
+            return bytes;
+        }
+        var signature = NodeOptions.Call(() => client.ModelAsync(modelId)).Info.Input;
+        if (signature.ElementType is not (TensorElementType.UInt8 or TensorElementType.Int8))
+            throw new CliException($"JSON input supports u8/i8 models; this model takes {signature}; pass a canonical tensor (.bin)");
+        int[] values;
+        try
+        {
+            values = JsonSerializer.Deserialize<int[]>(bytes) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"{path}: expected a JSON array of numbers: {e.Message}");
+        }
+        if (values.Length != signature.DataBytes) throw new CliException($"{path} has {values.Length} values, the model's input {signature} needs {signature.DataBytes}");
+        int min = signature.ElementType == TensorElementType.UInt8 ? 0 : -128, max = signature.ElementType == TensorElementType.UInt8 ? 255 : 127;
+        if (values.Any(v => v < min || v > max)) throw new CliException($"{path}: values must be {min}..{max}");
+        return Canonical.Encode(Tensor.Create(signature.ElementType, signature.Shape, values.Select(v => (byte)v).ToArray()));
+    }
+}

@@ -1,0 +1,67 @@
+using Chain.Core;
+using Chain.Core.Crypto;
+using Chain.Core.Protocol;
+using Chain.Execution;
+using Chain.State;
+using Chain.Storage;
+
+namespace Chain.Rpc;
+
+/// <summary>
+/// What the RPC server needs from a node. The node implements it (Chain.Rpc never references the node,
+/// network or consensus); <see cref="InProcessRpcNode"/> implements it over a local executor for tests and tools.
+/// Every member must be safe to call from any thread while the node runs.
+/// </summary>
+public interface IRpcNode
+{
+    ChainId ChainId { get; }
+
+    /// <summary>Committed blocks, commits and receipts.</summary>
+    BlockStore Blocks { get; }
+
+    /// <summary>The validator set that signs commits (fixed at genesis for now).</summary>
+    ValidatorSet Validators { get; }
+
+    /// <summary>The committed state with proofs; the server checks every proof against a header before serving it.</summary>
+    IProvableState State { get; }
+
+    /// <summary>Committed blocks as they are written; the node calls <see cref="CommittedBlockFeed.Publish"/> after each commit.</summary>
+    CommittedBlockFeed CommittedBlocks { get; }
+
+    /// <summary>Facts only the node knows: peers, sync state, its keys, mempool size.</summary>
+    NodeInfo GetNodeInfo();
+
+    /// <summary>Admits <paramref name="transaction"/> to the mempool and gossips it; the refusal otherwise (nothing changes then).</summary>
+    Rejection? SubmitTransaction(SignedTransaction transaction);
+}
+
+/// <summary>Node facts for /status that are not in the block store.</summary>
+/// <param name="PeersConnected">Peers with an open connection.</param>
+/// <param name="Syncing">True while the node catches up with blocks it did not see being decided.</param>
+/// <param name="ValidatorAddress">This node's validator address, null for a non-validator.</param>
+/// <param name="NodeKey">The node's network identity key, null when it has none (an in-process node).</param>
+/// <param name="MempoolTransactions">Pending transactions.</param>
+/// <param name="MempoolBytes">Their encoded size.</param>
+public sealed record NodeInfo(int PeersConnected, bool Syncing, Address? ValidatorAddress, PublicKey? NodeKey, int MempoolTransactions, long MempoolBytes);
+
+/// <summary>The committed state at the latest version, readable with proofs (the node's <see cref="JellyfishStateBackend"/>).</summary>
+public interface IProvableState
+{
+    /// <summary>Root of the committed state.</summary>
+    Hash32 Root { get; }
+
+    byte[]? Get(Hash32 key);
+
+    /// <summary>Inclusion or non-inclusion proof for <paramref name="key"/> against the committed root.</summary>
+    StateProof Prove(Hash32 key);
+}
+
+/// <summary>Adapts the production state backend to <see cref="IProvableState"/>.</summary>
+public sealed class JellyfishProvableState(JellyfishStateBackend backend) : IProvableState
+{
+    private readonly JellyfishStateBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
+
+    public Hash32 Root => _backend.Root;
+    public byte[]? Get(Hash32 key) => _backend.Get(key);
+    public StateProof Prove(Hash32 key) => _backend.Prove(key);
+}

@@ -1,0 +1,106 @@
+using Chain.Core;
+using Prometheus;
+
+namespace Chain.Rpc;
+
+/// <summary>
+/// The node's Prometheus metrics. Each instance has its own registry, so several nodes in one process
+/// (tests, the in-process devnet) keep separate numbers. The node calls the methods below as things happen;
+/// <see cref="ExportAsync"/> writes the text exposition format that /metrics serves.
+/// </summary>
+public sealed class NodeMetrics
+{
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly Gauge _height;
+    private readonly Gauge _lastRound;
+    private readonly Histogram _roundsPerHeight;
+    private readonly Histogram _finality;
+    private readonly Counter _txsCommitted;
+    private readonly Gauge _mempoolTxs;
+    private readonly Gauge _mempoolBytes;
+    private readonly Histogram _inferenceSeconds;
+    private readonly Counter _inferenceRuns;
+    private readonly Counter _ortFallbacks;
+    private readonly Gauge _peers;
+    private readonly Counter _p2pBytes;
+    private readonly Counter _p2pMessages;
+    private readonly Counter _rpcRequests;
+
+    public NodeMetrics()
+    {
+        var factory = Metrics.WithCustomRegistry(_registry);
+        _height = factory.CreateGauge("chain_height", "Height of the last committed block");
+        _lastRound = factory.CreateGauge("chain_consensus_last_round", "Consensus round at which the last block was decided");
+        _roundsPerHeight = factory.CreateHistogram("chain_consensus_rounds_per_height", "Rounds needed to decide a height (1 = first round)",
+            new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 12, 16] });
+        _finality = factory.CreateHistogram("chain_block_finality_seconds", "Time from a height's start to its commit",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 14) });
+        _txsCommitted = factory.CreateCounter("chain_txs_committed_total", "Transactions in committed blocks");
+        _mempoolTxs = factory.CreateGauge("chain_mempool_transactions", "Pending transactions in the mempool");
+        _mempoolBytes = factory.CreateGauge("chain_mempool_bytes", "Encoded bytes of pending transactions");
+        _inferenceSeconds = factory.CreateHistogram("chain_inference_seconds", "Inference time per model",
+            new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(0.0001, 2, 18) });
+        _inferenceRuns = factory.CreateCounter("chain_inference_runs_total", "Inferences by executor (canonical or ort fast path)",
+            new CounterConfiguration { LabelNames = ["executor"] });
+        _ortFallbacks = factory.CreateCounter("chain_inference_ort_fallbacks_total", "Inferences where the ORT fast path was not used and the canonical executor ran instead",
+            new CounterConfiguration { LabelNames = ["model"] });
+        _peers = factory.CreateGauge("chain_peers_connected", "Connected peers");
+        _p2pBytes = factory.CreateCounter("chain_p2p_bytes_total", "Peer-to-peer bytes by direction",
+            new CounterConfiguration { LabelNames = ["direction"] });
+        _p2pMessages = factory.CreateCounter("chain_p2p_messages_total", "Peer-to-peer messages by direction",
+            new CounterConfiguration { LabelNames = ["direction"] });
+        _rpcRequests = factory.CreateCounter("chain_rpc_requests_total", "RPC requests by route and HTTP status",
+            new CounterConfiguration { LabelNames = ["route", "status"] });
+    }
+
+    /// <summary>A block was committed at <paramref name="height"/> in <paramref name="round"/> (0-based) after <paramref name="finalityMs"/>.</summary>
+    public void BlockCommitted(ulong height, uint round, int txCount, double finalityMs)
+    {
+        _height.Set(height);
+        _lastRound.Set(round);
+        _roundsPerHeight.Observe(round + 1.0);
+        _finality.Observe(Math.Max(0, finalityMs) / 1000.0);
+        _txsCommitted.Inc(Math.Max(0, txCount));
+    }
+
+    public void MempoolChanged(int transactions, long bytes)
+    {
+        _mempoolTxs.Set(transactions);
+        _mempoolBytes.Set(bytes);
+    }
+
+    /// <summary>One inference of <paramref name="modelId"/> ran, on the ORT fast path or the canonical executor.</summary>
+    public void InferenceRan(Hash32 modelId, bool onOrtFastPath, double milliseconds)
+    {
+        _inferenceSeconds.WithLabels(ModelLabel(modelId)).Observe(Math.Max(0, milliseconds) / 1000.0);
+        _inferenceRuns.WithLabels(onOrtFastPath ? "ort" : "canonical").Inc();
+    }
+
+    /// <summary>The ORT fast path was refused or disagreed for <paramref name="modelId"/> and the canonical executor ran.</summary>
+    public void OrtFallback(Hash32 modelId) => _ortFallbacks.WithLabels(ModelLabel(modelId)).Inc();
+
+    public void PeersChanged(int connected) => _peers.Set(connected);
+
+    public void P2pSent(int bytes)
+    {
+        _p2pBytes.WithLabels("out").Inc(Math.Max(0, bytes));
+        _p2pMessages.WithLabels("out").Inc();
+    }
+
+    public void P2pReceived(int bytes)
+    {
+        _p2pBytes.WithLabels("in").Inc(Math.Max(0, bytes));
+        _p2pMessages.WithLabels("in").Inc();
+    }
+
+    /// <summary>Called by the RPC server for every finished request; <paramref name="route"/> is the route pattern, not the raw path.</summary>
+    public void RpcRequest(string route, int status) =>
+        _rpcRequests.WithLabels(route, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+
+    /// <summary>Writes every metric in the Prometheus text format.</summary>
+    public Task ExportAsync(Stream destination, CancellationToken cancellationToken = default) =>
+        _registry.CollectAndExportAsTextAsync(destination, cancellationToken);
+
+    // A short prefix keeps label values readable; 12 hex digits are ample to tell models apart.
+    private static string ModelLabel(Hash32 modelId) => modelId.ToString()[..12];
+}

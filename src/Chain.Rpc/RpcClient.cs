@@ -1,0 +1,247 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Protocol;
+using Chain.Execution;
+
+namespace Chain.Rpc;
+
+/// <summary>How POST /txs answers: at mempool admission, or once the transaction is in a committed block.</summary>
+public enum SubmitMode
+{
+    Sync,
+    Commit,
+}
+
+/// <summary>A request the node refused or could not answer: the HTTP status (null when unreachable), the error code and message.</summary>
+public sealed class RpcClientException(string message, int? status = null, string? code = null, Exception? inner = null) : Exception(message, inner)
+{
+    public int? Status { get; } = status;
+    public string? Code { get; } = code;
+}
+
+/// <summary>A committed transaction whose inclusion and receipt were checked against <see cref="Header"/>.</summary>
+public sealed record VerifiedTransaction(TransactionLookupResponse Served, BlockHeader Header, SignedTransaction Transaction, Receipt Receipt);
+
+/// <summary>An account whose value was checked against the state root of <see cref="Header"/> (null at genesis height 0).</summary>
+public sealed record VerifiedAccount(Address Address, Account Account, ulong Height, BlockHeader? Header);
+
+public sealed record VerifiedModel(ModelResponse Served, ModelInfo Info, BlockHeader? Header);
+
+/// <summary>
+/// Typed client of the node RPC (docs/rpc.md). Reads that carry proofs are verified here: the header is decoded from
+/// its canonical bytes (so its hash and roots are recomputed, not trusted from JSON) and, when the client was
+/// given the validator set it trusts, checked against the commit for its height.
+/// </summary>
+public sealed class RpcClient : IDisposable
+{
+    /// <summary>Largest response read: a maximal block in base64 with its JSON.</summary>
+    private const long MaxResponseBytes = (ProtocolLimits.MaxBlockBytes / 3 + 1) * 4 * 2L;
+
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly ValidatorSet? _trustedValidators;
+
+    public RpcClient(Uri baseAddress, ValidatorSet? trustedValidators = null, TimeSpan? timeout = null)
+        : this(new HttpClient { BaseAddress = baseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(150), MaxResponseContentBufferSize = MaxResponseBytes }, trustedValidators, ownsHttp: true)
+    {
+    }
+
+    public RpcClient(HttpClient http, ValidatorSet? trustedValidators = null, bool ownsHttp = false)
+    {
+        _http = http ?? throw new ArgumentNullException(nameof(http));
+        if (_http.BaseAddress is null) throw new ArgumentException("the HttpClient needs a BaseAddress", nameof(http));
+        _trustedValidators = trustedValidators;
+        _ownsHttp = ownsHttp;
+    }
+
+    public Uri BaseAddress => _http.BaseAddress!;
+
+    public Task<StatusResponse> StatusAsync(CancellationToken ct = default) => GetAsync<StatusResponse>("status", ct);
+
+    /// <summary>The block at <paramref name="height"/> (latest when null), decoded from its canonical bytes.</summary>
+    public async Task<(BlockResponse Served, Block Block)> BlockAsync(ulong? height = null, CancellationToken ct = default)
+    {
+        var served = await GetAsync<BlockResponse>(height is { } h ? $"blocks/{h}" : "blocks/latest", ct).ConfigureAwait(false);
+        var block = Decode<Block>(served.Raw, "block");
+        if (block.Hash.ToString() != served.Header.Hash) throw new RpcClientException($"served block hashes to {block.Hash}, not {served.Header.Hash}");
+        return (served, block);
+    }
+
+    public async Task<(CommitResponse Served, Commit Commit)> CommitAsync(ulong height, CancellationToken ct = default)
+    {
+        var served = await GetAsync<CommitResponse>($"commits/{height}", ct).ConfigureAwait(false);
+        return (served, Decode<Commit>(served.Raw, "commit"));
+    }
+
+    public Task<ValidatorsResponse> ValidatorsAsync(CancellationToken ct = default) => GetAsync<ValidatorsResponse>("validators", ct);
+
+    /// <summary>
+    /// The header at <paramref name="height"/>, decoded from its canonical bytes; with trusted validators, also
+    /// checked against the commit for that height (a +2/3 precommit quorum for this header's hash).
+    /// </summary>
+    public async Task<BlockHeader> VerifiedHeaderAsync(ulong height, CancellationToken ct = default)
+    {
+        var served = await GetAsync<HeaderResponse>($"headers/{height}", ct).ConfigureAwait(false);
+        var header = Decode<BlockHeader>(served.Raw, "header");
+        if (header.Height.Value != height) throw new RpcClientException($"asked for header {height}, got {header.Height}");
+        if (_trustedValidators is not null)
+        {
+            var (_, commit) = await CommitAsync(height, ct).ConfigureAwait(false);
+            if (!commit.Verify(header.ChainId, _trustedValidators, header.Height, header.Hash, out var reason))
+                throw new RpcClientException($"header {height} is not finalized by the trusted validators: {reason}", code: "unverified");
+        }
+        return header;
+    }
+
+    /// <summary>A committed transaction, its receipt, and both verified against the (verified) header's roots.</summary>
+    public async Task<VerifiedTransaction> TransactionAsync(Hash32 hash, CancellationToken ct = default)
+    {
+        var served = await GetAsync<TransactionLookupResponse>($"txs/{hash}", ct).ConfigureAwait(false);
+        var header = await VerifiedHeaderAsync(served.Height, ct).ConfigureAwait(false);
+        if (!ProofVerifier.VerifyTransaction(served, hash, header, out var tx, out var receipt, out var reason))
+            throw new RpcClientException($"transaction {hash}: {reason}", code: "bad_proof");
+        return new VerifiedTransaction(served, header, tx!, receipt!);
+    }
+
+    public async Task<VerifiedAccount> AccountAsync(Address address, CancellationToken ct = default)
+    {
+        var served = await GetAsync<AccountResponse>($"accounts/{address}", ct).ConfigureAwait(false);
+        var (value, header) = await VerifyStateAsync(served.Proof, StateKeys.Account(address), ct).ConfigureAwait(false);
+        var account = value is null ? Account.Empty : Canonical.Decode<Account>(value);
+        if (account.Balance != served.Balance || account.Nonce != served.Nonce)
+            throw new RpcClientException($"account {address}: the JSON fields differ from the proven value", code: "bad_proof");
+        return new VerifiedAccount(address, account, served.Proof.Height, header);
+    }
+
+    public async Task<VerifiedModel> ModelAsync(Hash32 modelId, CancellationToken ct = default)
+    {
+        var served = await GetAsync<ModelResponse>($"models/{modelId}", ct).ConfigureAwait(false);
+        var (value, header) = await VerifyStateAsync(served.Proof, StateKeys.Model(modelId), ct).ConfigureAwait(false);
+        if (value is null) throw new RpcClientException($"model {modelId}: the proof shows no model", code: "bad_proof");
+        return new VerifiedModel(served, Canonical.Decode<ModelInfo>(value), header);
+    }
+
+    public async Task<SubmitResponse> SubmitAsync(SignedTransaction transaction, SubmitMode mode = SubmitMode.Sync, TimeSpan? commitTimeout = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        var query = mode == SubmitMode.Commit ? "mode=commit" : "mode=sync";
+        if (commitTimeout is { } t) query += $"&timeoutMs={(long)t.TotalMilliseconds}";
+        using var content = new ByteArrayContent(transaction.Encoded.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        return await SendAsync<SubmitResponse>(new HttpRequestMessage(HttpMethod.Post, $"txs?{query}") { Content = content }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Committed blocks from now on, from the Server-Sent Events stream; ends when the server closes it.</summary>
+    public async IAsyncEnumerable<BlockEvent> BlockEventsAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "events/blocks");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        using var response = await Send(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+        string? eventName = null;
+        var data = new System.Text.StringBuilder();
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length > 64 << 10) throw new RpcClientException("event stream line too long");
+            if (line.Length == 0)
+            {
+                if (eventName == "lagged") throw new RpcClientException("the event stream fell behind and was closed by the node", code: "lagged");
+                if (eventName == "block" && data.Length > 0)
+                    yield return JsonSerializer.Deserialize<BlockEvent>(data.ToString(), RpcJson.Options) ?? throw new RpcClientException("empty block event");
+                eventName = null;
+                data.Clear();
+            }
+            else if (line.StartsWith("event:", StringComparison.Ordinal)) eventName = line[6..].Trim();
+            else if (line.StartsWith("data:", StringComparison.Ordinal)) data.Append(line[5..].Trim());
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsHttp) _http.Dispose();
+    }
+
+    private async Task<(byte[]? Value, BlockHeader? Header)> VerifyStateAsync(StateProofJson proof, Hash32 key, CancellationToken ct)
+    {
+        // At height 0 there is no header to anchor to: the served root is taken as is (see docs/rpc.md).
+        var header = proof.Height == 0 ? null : await VerifiedHeaderAsync(proof.Height, ct).ConfigureAwait(false);
+        var root = header?.StateRoot ?? Hash32.Parse(proof.StateRoot);
+        if (!ProofVerifier.VerifyState(proof, key, root, out var value, out var reason))
+            throw new RpcClientException(reason, code: "bad_proof");
+        return (value, header);
+    }
+
+    private Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(new HttpRequestMessage(HttpMethod.Get, path), ct);
+
+    private async Task<T> SendAsync<T>(HttpRequestMessage request, CancellationToken ct)
+    {
+        using (request)
+        {
+            using var response = await Send(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+            await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+            try
+            {
+                return await response.Content.ReadFromJsonAsync<T>(RpcJson.Options, ct).ConfigureAwait(false)
+                    ?? throw new RpcClientException($"{request.RequestUri}: empty response");
+            }
+            catch (JsonException e)
+            {
+                throw new RpcClientException($"{request.RequestUri}: malformed response: {e.Message}", (int)response.StatusCode, inner: e);
+            }
+        }
+    }
+
+    private async Task<HttpResponseMessage> Send(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken ct)
+    {
+        try
+        {
+            return await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new RpcClientException($"cannot reach the node at {_http.BaseAddress}: {e.Message}", inner: e);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new RpcClientException($"the node at {_http.BaseAddress} did not answer within {_http.Timeout.TotalSeconds:F0} s", inner: e);
+        }
+    }
+
+    private static async Task ThrowIfErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode) return;
+        ErrorResponse? error = null;
+        try
+        {
+            error = await response.Content.ReadFromJsonAsync<ErrorResponse>(RpcJson.Options, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Not our JSON error shape: report the status alone.
+        }
+        var status = (int)response.StatusCode;
+        throw new RpcClientException(error?.Error ?? $"HTTP {status} {response.ReasonPhrase}", status, error?.Code);
+    }
+
+    private static T Decode<T>(string base64, string what) where T : ICanonicalObject<T>
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(base64);
+        }
+        catch (FormatException)
+        {
+            throw new RpcClientException($"served {what} bytes are not base64");
+        }
+        return Canonical.TryDecode<T>(bytes, out var value, out var error)
+            ? value!
+            : throw new RpcClientException($"served {what} is not canonical: {error!.Message}");
+    }
+}

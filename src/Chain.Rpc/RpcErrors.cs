@@ -1,0 +1,16 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Chain.Rpc;
+
+/// <summary>Error responses: always JSON <c>{"error": message, "code": optional}</c> with the right status.</summary>
+internal static class RpcErrors
+{
+    public static IResult Json(object body, int status = StatusCodes.Status200OK) => Results.Json(body, RpcJson.Options, statusCode: status);
+
+    public static IResult BadRequest(string message) => Error(StatusCodes.Status400BadRequest, message, "bad_request");
+    public static IResult NotFound(string message) => Error(StatusCodes.Status404NotFound, message, "not_found");
+    public static IResult TooLarge(string message) => Error(StatusCodes.Status413PayloadTooLarge, message, "too_large");
+    public static IResult Unavailable(string message) => Error(StatusCodes.Status503ServiceUnavailable, message, "unavailable");
+
+    public static IResult Error(int status, string message, string? code) => Json(new ErrorResponse(message, code), status);
+}

@@ -1,0 +1,74 @@
+namespace Chain.Rpc;
+
+// The JSON shapes of the RPC (docs/rpc.md). Hashes, addresses, keys and signatures are lower-case hex;
+// canonical encodings (raw blocks, transactions, receipts, proofs) are base64.
+
+public sealed record ErrorResponse(string Error, string? Code = null);
+
+public sealed record StatusResponse(
+    string ChainId, ulong Height, string? LatestBlockHash, ulong? LatestBlockTimeMs, string StateRoot,
+    int PeersConnected, bool Syncing, string? ValidatorAddress, string? NodeKey,
+    int MempoolTransactions, long MempoolBytes);
+
+public sealed record HeaderJson(
+    string Hash, uint Version, string ChainId, ulong Height, ulong TimeMs,
+    string LastBlockHash, string LastCommitHash, string TransactionsRoot, string ReceiptsRoot, string StateRoot,
+    string ValidatorsHash, string NextValidatorsHash, string EvidenceRoot, string Proposer);
+
+/// <summary>A signed transaction; the body fields present depend on <see cref="Kind"/>.</summary>
+public sealed record TransactionJson(
+    string Hash, string Kind, string ChainId, string Sender, string SenderPublicKey, ulong Nonce, ulong Fee, string Signature,
+    string? Recipient = null, ulong? Amount = null,
+    string? ModelName = null, string? ModelId = null, int? ModelBytes = null,
+    int? InputBytes = null, ulong? MaxGas = null);
+
+public sealed record BlockResponse(HeaderJson Header, IReadOnlyList<TransactionJson> Transactions, string? LastCommitHash, string Raw, string RawHeader);
+
+public sealed record HeaderResponse(HeaderJson Header, string Raw);
+
+public sealed record CommitSignatureJson(string Validator, ulong TimestampMs, string Signature);
+
+public sealed record CommitResponse(ulong Height, uint Round, string BlockHash, string Hash, IReadOnlyList<CommitSignatureJson> Signatures, string Raw);
+
+public sealed record ValidatorJson(string Address, string PublicKey, ulong Power);
+
+public sealed record ValidatorsResponse(ulong Height, string Hash, ulong TotalPower, IReadOnlyList<ValidatorJson> Validators, string Raw);
+
+public sealed record InferenceJson(string ModelId, uint SemanticsVersion, string InputHash, string OutputHash, string Output);
+
+public sealed record ReceiptJson(string TransactionHash, string Status, ulong GasUsed, InferenceJson? Inference, string Hash);
+
+/// <summary>
+/// A committed transaction with its receipt and the proofs tying both to the header: <see cref="TransactionProof"/>
+/// proves <see cref="RawTransaction"/> against the header's transactions root, <see cref="ReceiptProof"/> proves
+/// <see cref="RawReceipt"/> against its receipts root (canonical RFC 9162 inclusion proofs, base64).
+/// </summary>
+public sealed record TransactionLookupResponse(
+    ulong Height, int Index, string BlockHash, TransactionJson Transaction, ReceiptJson Receipt,
+    string RawHeader, string RawTransaction, string RawReceipt, string TransactionProof, string ReceiptProof);
+
+/// <summary>
+/// A state value with its sparse-Merkle proof: <see cref="Proof"/> proves that <see cref="StateKey"/> holds
+/// <see cref="Value"/> (absent when null) under <see cref="StateRoot"/>, the state root of the header at <see cref="Height"/>.
+/// </summary>
+public sealed record StateProofJson(ulong Height, string StateRoot, string StateKey, string? Value, string Proof);
+
+public sealed record AccountResponse(string Address, ulong Balance, ulong Nonce, StateProofJson Proof);
+
+public sealed record TensorSignatureJson(string ElementType, IReadOnlyList<int> Shape);
+
+public sealed record ModelResponse(
+    string ModelId, string Name, string Owner, TensorSignatureJson Input, TensorSignatureJson Output,
+    ulong Gas, ulong Macs, ulong RegisteredAt, StateProofJson Proof);
+
+/// <summary>POST /txs body: the canonical signed transaction in hex.</summary>
+public sealed record SubmitRequest(string? Tx);
+
+/// <summary>
+/// The outcome of a submission: "pending" (admitted to the mempool; sync mode) or "committed" (commit mode,
+/// with where it landed and its receipt).
+/// </summary>
+public sealed record SubmitResponse(string Hash, string Status, ulong? Height = null, int? Index = null, ReceiptJson? Receipt = null);
+
+/// <summary>One Server-Sent Event on /events/blocks.</summary>
+public sealed record BlockEvent(ulong Height, string Hash, int TxCount, ulong TimeMs, string StateRoot);

@@ -1,0 +1,32 @@
+using System.Net;
+using Chain.Core.Protocol;
+
+namespace Chain.Rpc;
+
+/// <summary>Where the RPC listens and the limits it enforces on every request.</summary>
+public sealed record RpcOptions
+{
+    /// <summary>Loopback by default: exposing the RPC beyond the machine is an explicit choice.</summary>
+    public IPAddress Address { get; init; } = IPAddress.Loopback;
+
+    /// <summary>0 asks the OS for a free port; <see cref="RpcServer.Port"/> tells which one was bound.</summary>
+    public int Port { get; init; } = 26657;
+
+    /// <summary>POST /txs body limit: a maximal transaction in hex plus the JSON around it.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 2L * ProtocolLimits.MaxTransactionBytes + 1024;
+
+    /// <summary>How long a commit-mode submission waits when the request does not say.</summary>
+    public TimeSpan DefaultCommitTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest a commit-mode submission may ask to wait.</summary>
+    public TimeSpan MaxCommitTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Concurrent /events/blocks streams.</summary>
+    public int MaxEventStreams { get; init; } = 64;
+
+    /// <summary>Comment lines sent on idle event streams so proxies and clients see the stream alive.</summary>
+    public TimeSpan EventKeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Concurrent connections Kestrel accepts.</summary>
+    public long MaxConnections { get; init; } = 512;
+}

@@ -1,0 +1,121 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Chain.Rpc;
+
+/// <summary>
+/// The node's HTTP RPC on Kestrel (docs/rpc.md). <c>await using var rpc = new RpcServer(node, metrics, options);
+/// await rpc.StartAsync();</c> then <see cref="BaseAddress"/> tells where it listens (port 0 picks a free port).
+/// <see cref="StopAsync"/> lets requests in flight finish, up to a grace period.
+/// </summary>
+public sealed class RpcServer : IAsyncDisposable
+{
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
+    private readonly IRpcNode _node;
+    private readonly NodeMetrics _metrics;
+    private readonly RpcOptions _options;
+    private WebApplication? _app;
+
+    public RpcServer(IRpcNode node, NodeMetrics metrics, RpcOptions? options = null)
+    {
+        _node = node ?? throw new ArgumentNullException(nameof(node));
+        _metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
+        _options = options ?? new RpcOptions();
+        if (_options.Port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(options), $"port {_options.Port} is not 0..65535");
+    }
+
+    /// <summary>The bound port, once started.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>e.g. http://127.0.0.1:PORT/, once started.</summary>
+    public Uri BaseAddress => _app is null
+        ? throw new InvalidOperationException("the RPC server is not started")
+        : new Uri($"http://{(_options.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{_options.Address}]" : _options.Address.ToString())}:{Port}/");
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is not null) throw new InvalidOperationException("the RPC server is already started");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = StopGrace);
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.Listen(_options.Address, _options.Port);
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = _options.MaxRequestBodyBytes;
+            kestrel.Limits.MaxConcurrentConnections = _options.MaxConnections;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
+            kestrel.Limits.MaxRequestLineSize = 8 << 10;
+        });
+        var app = builder.Build();
+        app.Use(CountRequestsAsync);
+        MapRoutes(app);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Port = new Uri(address).Port;
+        _app = app;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        var app = Interlocked.Exchange(ref _app, null);
+        if (app is null) return;
+        await app.StopAsync(cancellationToken).ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private void MapRoutes(IEndpointRouteBuilder app)
+    {
+        var chain = new ChainQueries(_node);
+        var state = new StateQueries(_node);
+        var submission = new TransactionSubmission(_node, _options);
+        var events = new BlockEventStream(_node, _options);
+
+        app.MapGet("/status", chain.Status);
+        app.MapGet("/blocks/latest", () => chain.Block("latest"));
+        app.MapGet("/blocks/{height}", (string height) => chain.Block(height));
+        app.MapGet("/headers/{height}", (string height) => chain.Header(height));
+        app.MapGet("/commits/{height}", (string height) => chain.Commit(height));
+        app.MapGet("/validators", chain.Validators);
+        app.MapGet("/txs/{hash}", (string hash) => chain.Transaction(hash));
+        app.MapPost("/txs", (Func<HttpContext, Task<IResult>>)submission.SubmitAsync);
+        app.MapGet("/accounts/{address}", (string address) => state.Account(address));
+        app.MapGet("/models/{id}", (string id) => state.Model(id));
+        app.MapGet("/events/blocks", events.StreamAsync);
+        app.MapGet("/metrics", WriteMetricsAsync);
+        app.MapFallback(() => RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));
+    }
+
+    private async Task WriteMetricsAsync(HttpContext context)
+    {
+        var info = _node.GetNodeInfo();
+        _metrics.MempoolChanged(info.MempoolTransactions, info.MempoolBytes);
+        _metrics.PeersChanged(info.PeersConnected);
+        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        await _metrics.ExportAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task CountRequestsAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The route pattern, not the path: label values stay few whatever clients ask for.
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            _metrics.RpcRequest(route, context.Response.StatusCode);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Execution;
+using Chain.State;
+using Microsoft.AspNetCore.Http;
+
+namespace Chain.Rpc;
+
+/// <summary>
+/// Accounts and models with state proofs. The state may advance while a proof is read, so the server proves a
+/// key, checks the proof against the state root of the header at the height it read, and retries if a commit
+/// slipped in between: what it serves always verifies against the header it names.
+/// </summary>
+internal sealed class StateQueries(IRpcNode node)
+{
+    private const int MaxAttempts = 64;
+
+    private sealed record ProvenValue(ulong Height, Hash32 Root, Hash32 Key, byte[]? Value, StateProof Proof)
+    {
+        public StateProofJson ToJson() => new(Height, Root.ToString(), Key.ToString(),
+            Value is null ? null : RpcMapping.B64(Value), RpcMapping.B64(Proof.Encoded));
+    }
+
+    public IResult Account(string address)
+    {
+        if (!Address.TryParse(address, out var parsed))
+            return RpcErrors.BadRequest($"address must be 40 hex characters, got '{ChainQueries.Truncate(address)}'");
+        if (Read(StateKeys.Account(parsed)) is not { } proven)
+            return RpcErrors.Unavailable("the state kept changing while it was read; retry");
+        var account = proven.Value is null ? Execution.Account.Empty : Canonical.Decode<Account>(proven.Value);
+        return RpcErrors.Json(new AccountResponse(parsed.ToString(), account.Balance, account.Nonce, proven.ToJson()));
+    }
+
+    public IResult Model(string id)
+    {
+        if (!Hash32.TryParse(id, out var modelId))
+            return RpcErrors.BadRequest($"model id must be 64 hex characters, got '{ChainQueries.Truncate(id)}'");
+        if (Read(StateKeys.Model(modelId)) is not { } proven)
+            return RpcErrors.Unavailable("the state kept changing while it was read; retry");
+        if (proven.Value is null) return RpcErrors.NotFound($"no model {modelId} is registered (as of height {proven.Height})");
+        var info = Canonical.Decode<ModelInfo>(proven.Value);
+        return RpcErrors.Json(new ModelResponse(modelId.ToString(), info.Name, info.Owner.ToString(),
+            RpcMapping.Tensor(info.Input), RpcMapping.Tensor(info.Output), info.Gas, info.Macs, info.RegisteredAt, proven.ToJson()));
+    }
+
+    // Null when no consistent read succeeded; throws InvalidOperationException when no state exists at all.
+    private ProvenValue? Read(Hash32 key)
+    {
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var latest = node.Blocks.LatestHeight;
+            Hash32 root;
+            if (latest is { } h)
+            {
+                if (node.Blocks.LoadHeader(h) is not { } header) continue;
+                root = header.StateRoot;
+            }
+            else
+            {
+                root = node.State.Root; // genesis state: no header yet
+            }
+            var value = node.State.Get(key);
+            var proof = node.State.Prove(key);
+            if (proof.Verify(root, key, value) && node.Blocks.LatestHeight == latest)
+                return new ProvenValue(latest?.Value ?? 0, root, key, value, proof);
+            Thread.Yield();
+        }
+        return null;
+    }
+}

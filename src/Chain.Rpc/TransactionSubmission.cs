@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Text.Json;
+using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Protocol;
+using Microsoft.AspNetCore.Http;
+
+namespace Chain.Rpc;
+
+/// <summary>
+/// POST /txs: decode strictly, hand to the node's mempool, and in commit mode wait (bounded) for the block
+/// that includes it. A body that fails any check is refused before the node sees it, so it changes nothing.
+/// </summary>
+internal sealed class TransactionSubmission(IRpcNode node, RpcOptions options)
+{
+    public async Task<IResult> SubmitAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var mode = request.Query["mode"].ToString() is { Length: > 0 } m ? m : "sync";
+        if (mode is not ("sync" or "commit"))
+            return RpcErrors.BadRequest($"mode must be 'sync' or 'commit', got '{ChainQueries.Truncate(mode)}'");
+        var timeout = options.DefaultCommitTimeout;
+        if (request.Query["timeoutMs"].ToString() is { Length: > 0 } t)
+        {
+            if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms < 1 || ms > (long)options.MaxCommitTimeout.TotalMilliseconds)
+                return RpcErrors.BadRequest($"timeoutMs must be 1..{(long)options.MaxCommitTimeout.TotalMilliseconds}");
+            timeout = TimeSpan.FromMilliseconds(ms);
+        }
+
+        var body = await BoundedBody.ReadAsync(request, options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body is null) return RpcErrors.TooLarge($"request body exceeds {options.MaxRequestBodyBytes} bytes");
+        if (ExtractTransactionBytes(request.ContentType, body, out var error) is not { } encoded) return RpcErrors.BadRequest(error);
+        if (encoded.Length > ProtocolLimits.MaxTransactionBytes)
+            return RpcErrors.TooLarge($"transaction is {encoded.Length} bytes, the limit is {ProtocolLimits.MaxTransactionBytes}");
+        if (!Canonical.TryDecode<SignedTransaction>(encoded, out var tx, out var decodeError))
+            return RpcErrors.BadRequest(decodeError!.Message);
+
+        // Subscribe before submitting so the committing block cannot slip past unseen.
+        using var subscription = mode == "commit" ? node.CommittedBlocks.TrySubscribe() : null;
+        if (mode == "commit" && subscription is null) return RpcErrors.Unavailable("too many commit waiters; retry or use mode=sync");
+        if (node.SubmitTransaction(tx!) is { } rejection)
+            return RpcErrors.Error(StatusCodes.Status422UnprocessableEntity, $"rejected: {rejection.Message}", rejection.Code.ToString());
+        if (mode == "sync")
+            return RpcErrors.Json(new SubmitResponse(tx!.Hash.ToString(), "pending"), StatusCodes.Status202Accepted);
+        return await WaitForCommitAsync(tx!.Hash, subscription!, timeout, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task<IResult> WaitForCommitAsync(Hash32 hash, BlockSubscription subscription, TimeSpan timeout, CancellationToken aborted)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        deadline.CancelAfter(timeout);
+        var current = subscription;
+        try
+        {
+            while (true)
+            {
+                if (node.Blocks.FindTransaction(hash) is var (height, index) && node.Blocks.LoadReceipt(height, index) is { } receipt)
+                    return RpcErrors.Json(new SubmitResponse(hash.ToString(), "committed", height.Value, index, RpcMapping.Receipt(receipt)));
+                if (!await current.Reader.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
+                {
+                    // Cut off for lagging: the store is the truth, so check it again on a fresh subscription.
+                    if (current != subscription) current.Dispose();
+                    current = node.CommittedBlocks.TrySubscribe() ?? throw new OperationCanceledException();
+                    continue;
+                }
+                while (current.Reader.TryRead(out _)) { }
+            }
+        }
+        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+        {
+            return RpcErrors.Error(StatusCodes.Status504GatewayTimeout,
+                $"transaction {hash} was admitted but not committed within {timeout.TotalMilliseconds:F0} ms; it may still be pending (GET /txs/{hash})", "commit_timeout");
+        }
+        finally
+        {
+            if (current != subscription) current.Dispose();
+        }
+    }
+
+    // JSON {"tx": "<hex>"} or the raw canonical bytes as application/octet-stream.
+    private static byte[]? ExtractTransactionBytes(string? contentType, byte[] body, out string error)
+    {
+        error = "";
+        var media = contentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (media == "application/octet-stream")
+        {
+            if (body.Length == 0) error = "empty body: send the canonical signed transaction bytes";
+            return body.Length == 0 ? null : body;
+        }
+        if (media != "application/json")
+        {
+            error = $"content type must be application/json ({{\"tx\": hex}}) or application/octet-stream, got '{contentType ?? "(none)"}'";
+            return null;
+        }
+        SubmitRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize<SubmitRequest>(body, RpcJson.Options);
+        }
+        catch (JsonException e)
+        {
+            error = $"malformed JSON: {e.Message}";
+            return null;
+        }
+        if (request?.Tx is not { } hex || hex.Length == 0)
+        {
+            error = "JSON body must be {\"tx\": \"<hex of the canonical signed transaction>\"}";
+            return null;
+        }
+        if (hex.Length % 2 != 0)
+        {
+            error = $"tx hex has an odd number of characters ({hex.Length})";
+            return null;
+        }
+        try
+        {
+            return Convert.FromHexString(hex);
+        }
+        catch (FormatException)
+        {
+            error = "tx is not valid hex (0-9, a-f)";
+            return null;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text;
+using Chain.Core;
+
+namespace Chain.Rpc.Tests;
+
+/// <summary>NodeMetrics: what the node reports shows up in the export, and each instance counts alone.</summary>
+public sealed class NodeMetricsTests
+{
+    private static async Task<string> Export(NodeMetrics metrics)
+    {
+        using var stream = new MemoryStream();
+        await metrics.ExportAsync(stream);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    [Fact]
+    public async Task Every_reported_event_is_exported_under_its_name()
+    {
+        var metrics = new NodeMetrics();
+        var model = new Hash32(Enumerable.Repeat((byte)0xab, 32).ToArray());
+        metrics.BlockCommitted(7, 2, 5, 1_500);
+        metrics.MempoolChanged(3, 900);
+        metrics.InferenceRan(model, onOrtFastPath: true, 2.5);
+        metrics.InferenceRan(model, onOrtFastPath: false, 9);
+        metrics.OrtFallback(model);
+        metrics.PeersChanged(3);
+        metrics.P2pSent(100);
+        metrics.P2pReceived(40);
+        metrics.RpcRequest("/status", 200);
+
+        var text = await Export(metrics);
+        foreach (var line in new[]
+        {
+            "chain_height 7", "chain_consensus_last_round 2", "chain_txs_committed_total 5", "chain_mempool_transactions 3",
+            "chain_mempool_bytes 900", "chain_peers_connected 3", "chain_block_finality_seconds_count 1",
+            "chain_consensus_rounds_per_height_sum 3",
+            "chain_inference_seconds_count{model=\"abababababab\"} 2", "chain_inference_runs_total{executor=\"ort\"} 1",
+            "chain_inference_runs_total{executor=\"canonical\"} 1", "chain_inference_ort_fallbacks_total{model=\"abababababab\"} 1",
+            "chain_p2p_bytes_total{direction=\"out\"} 100", "chain_p2p_bytes_total{direction=\"in\"} 40",
+            "chain_p2p_messages_total{direction=\"out\"} 1", "chain_rpc_requests_total{route=\"/status\",status=\"200\"} 1",
+        })
+            Assert.Contains(line, text);
+    }
+
+    [Fact]
+    public async Task Two_instances_in_one_process_do_not_share_numbers()
+    {
+        var a = new NodeMetrics();
+        var b = new NodeMetrics();
+        a.BlockCommitted(10, 0, 1, 1);
+        b.BlockCommitted(2, 0, 1, 1);
+        Assert.Contains("chain_height 10", await Export(a));
+        Assert.Contains("chain_height 2", await Export(b));
+    }
+}
