@@ -52,6 +52,9 @@ public sealed class InferenceRunner
     /// The outcome of <paramref name="modelId"/> on <paramref name="input"/>; loads the model from
     /// <paramref name="modelBytes"/> first if the engine does not have it.
     /// </summary>
+    /// <summary>Raised after each computed (not cached) inference with the model and the milliseconds it took; for metrics.</summary>
+    public event Action<Hash32, double>? Computed;
+
     public InferenceOutcome Run(Hash32 modelId, Func<byte[]> modelBytes, Tensor input)
     {
         var key = (modelId, input.Hash);
@@ -64,7 +67,9 @@ public sealed class InferenceRunner
             }
         }
         Interlocked.Increment(ref _misses);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var outcome = Compute(modelId, modelBytes, input);
+        Computed?.Invoke(modelId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         lock (_lock)
         {
             if (_capacity > 0 && _cache.TryAdd(key, outcome))

@@ -28,6 +28,8 @@ public enum RejectCode : ushort
     MempoolFull = 105,
     /// <summary>Mempool only: the sender's pending transactions would spend more than its balance.</summary>
     PendingOverspend = 106,
+    /// <summary>Node only: the node is shutting down and takes no transactions.</summary>
+    Unavailable = 107,
 }
 
 /// <summary>A refusal with its code and a message a user can act on.</summary>

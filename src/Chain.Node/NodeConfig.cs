@@ -33,6 +33,8 @@ public sealed class NodeConfig
         public int MaxPeers { get; set; } = 40;
         public int SendQueueMessages { get; set; } = 4096;
         public int BanSeconds { get; set; } = 600;
+        /// <summary>Also ban a misbehaving peer's IP address (off for loopback testnets, where every peer shares 127.0.0.1).</summary>
+        public bool BanAddresses { get; set; } = true;
     }
 
     public sealed class RpcSection

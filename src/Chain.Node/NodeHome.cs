@@ -76,6 +76,7 @@ public sealed class NodeHome(string root)
                 var config = new NodeConfig { Moniker = names[i] };
                 config.P2p.Listen = $"127.0.0.1:{p2p.ToString(CultureInfo.InvariantCulture)}";
                 config.Rpc.Listen = $"127.0.0.1:{rpc.ToString(CultureInfo.InvariantCulture)}";
+                config.P2p.BanAddresses = false; // every peer is 127.0.0.1 here
                 config.P2p.PersistentPeers = Enumerable.Range(0, validators).Where(j => j != i)
                     .Select(j => $"{nodeKeys[j].PublicKey}@127.0.0.1:{(basePort + 2 * j).ToString(CultureInfo.InvariantCulture)}").ToList();
                 configure?.Invoke(config);

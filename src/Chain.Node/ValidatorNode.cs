@@ -50,8 +50,9 @@ public sealed class ValidatorNode : IDisposable
         Directory.CreateDirectory(home);
         _store = RocksDbStore.Open(Path.Combine(home, "db"));
         var signatures = new TransactionSignatureCache();
-        var inference = new InferenceRunner(engine);
-        Executor = new ChainExecutor(genesis, _store, JellyfishStateBackend.Open(_store), inference, signatures,
+        var inference = Inference = new InferenceRunner(engine);
+        State = JellyfishStateBackend.Open(_store);
+        Executor = new ChainExecutor(genesis, _store, State, inference, signatures,
             new EvidenceVerifier(genesis.ChainId, genesis.Validators));
         Mempool = new Mempool(Executor, inference, signatures: signatures);
         // Evidence this validator saw (pooled by the consensus runner) goes into the blocks it proposes.
@@ -66,6 +67,9 @@ public sealed class ValidatorNode : IDisposable
     public string Name { get; }
     public PrivateKey Key { get; }
     public ChainExecutor Executor { get; }
+    /// <summary>The authenticated state tree (proofs for the RPC).</summary>
+    public JellyfishStateBackend State { get; }
+    public InferenceRunner Inference { get; }
     public Mempool Mempool { get; }
     public ConsensusRunner Consensus { get; }
     public Address Address => Key.Address;

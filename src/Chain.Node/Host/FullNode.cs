@@ -58,6 +58,10 @@ public sealed partial class FullNode : IAsyncDisposable
     }
 
     public string Name => _options.Name;
+    /// <summary>The state tree, for proofs served by the RPC.</summary>
+    public JellyfishStateBackend State => _validator.State;
+    /// <summary>Inference as execution runs it (its <see cref="InferenceRunner.Computed"/> event feeds metrics).</summary>
+    public InferenceRunner Inference => _validator.Inference;
     public Address Address => _validator.Address;
     public NodeMetrics Metrics { get; } = new();
     /// <summary>The chain this node stores (thread-safe reads).</summary>

@@ -1,0 +1,196 @@
+using System.Globalization;
+using Chain.Core;
+using Chain.Core.Crypto;
+using Chain.Core.Protocol;
+using Chain.Execution;
+using Chain.Inference.Runtime;
+using Chain.Network;
+using Chain.Network.Tcp;
+using Chain.Rpc;
+using Microsoft.Extensions.Logging;
+
+namespace Chain.Node.Host;
+
+/// <summary>Switches for tests of whole processes; never set in production configs.</summary>
+public sealed record NodeServiceOptions
+{
+    /// <summary>Propose blocks with a wrong inference output (re-execution by the others must reject them).</summary>
+    public bool TamperInferenceOutputs { get; init; }
+}
+
+/// <summary>
+/// A running validator as `chain start` runs it: the node home's config, genesis and keys; the TCP peer
+/// network; the <see cref="FullNode"/> (store, execution, mempool, consensus, block sync); the HTTP RPC with
+/// Prometheus metrics; structured logs. <see cref="StopAsync"/> shuts down in reverse order.
+/// </summary>
+public sealed class NodeService : IAsyncDisposable
+{
+    private readonly InferenceEngine _engine;
+    private readonly TcpPeerNetwork _network;
+    private readonly RpcServer? _rpc;
+    private readonly ILogger _log;
+    private readonly Timer _sampler;
+    private long _bytesSent, _bytesReceived;
+    private int _stopped;
+
+    private NodeService(NodeHome home, NodeConfig config, Genesis genesis, FullNode node, InferenceEngine engine, TcpPeerNetwork network,
+        RpcServer? rpc, Rpc.NodeMetrics metrics, ILogger log)
+    {
+        Home = home;
+        Config = config;
+        Genesis = genesis;
+        Node = node;
+        _engine = engine;
+        _network = network;
+        _rpc = rpc;
+        Metrics = metrics;
+        _log = log;
+        _sampler = new Timer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    public NodeHome Home { get; }
+    public NodeConfig Config { get; }
+    public Genesis Genesis { get; }
+    public FullNode Node { get; }
+    public Rpc.NodeMetrics Metrics { get; }
+    public System.Net.IPEndPoint? P2pEndpoint => _network.ListenEndpoint;
+    public Uri? RpcAddress => _rpc?.BaseAddress;
+
+    /// <summary>Opens the home and starts everything; throws <see cref="NodeConfigException"/> or <see cref="GenesisException"/> on a bad home.</summary>
+    public static async Task<NodeService> StartAsync(NodeHome home, ILoggerFactory logs, NodeServiceOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new NodeServiceOptions();
+        var log = logs.CreateLogger("chain.node");
+        if (!home.Exists) throw new NodeConfigException($"{home.Root} has no config.toml: run `chain init` or `chain testnet` first");
+        var config = home.LoadConfig();
+        var genesis = home.LoadGenesis();
+        var validatorKey = home.LoadValidatorKey();
+        var nodeKey = home.LoadNodeKey();
+
+        var engine = new InferenceEngine(enableFastPath: config.Inference.FastPath);
+        foreach (var model in genesis.Models)
+        {
+            // Decide the executor for the genesis models now (self-check), not on the first block.
+            var choice = engine.Load(model.Bytes);
+            log.LogInformation("model {Model} {ModelId}: {Executor} ({Reason})", model.Name, choice.ModelId.ToString()[..12],
+                choice.UsesFastPath ? "ONNX Runtime fast path" : "canonical executor", choice.Reason);
+        }
+
+        var peers = config.P2p.PersistentPeers.Select(p => PeerAddress.Parse(p)).ToList();
+        var network = new TcpPeerNetwork(nodeKey, new TcpPeerNetworkOptions
+        {
+            ChainId = genesis.ChainId,
+            ListenEndpoint = NodeConfig.ParseEndpoint(config.P2p.Listen, "p2p.listen"),
+            PersistentPeers = peers,
+            MaxPeers = config.P2p.MaxPeers,
+            SendQueueMessages = config.P2p.SendQueueMessages,
+            BanDuration = TimeSpan.FromSeconds(config.P2p.BanSeconds),
+            BanAddresses = config.P2p.BanAddresses,
+            ReconnectBackoffMax = TimeSpan.FromSeconds(5),
+            Random = new Random(BitConverter.ToInt32(nodeKey.PublicKey.Bytes)),
+        });
+        var metrics = new Rpc.NodeMetrics();
+        network.PeerConnected += p => log.LogInformation("peer {Peer} connected ({Count} peers)", p, network.ConnectedPeers.Count);
+        network.PeerDisconnected += p => log.LogInformation("peer {Peer} disconnected ({Count} peers)", p, network.ConnectedPeers.Count);
+        network.PeerBanned += (p, reason) => log.LogWarning("peer {Peer} banned: {Reason}", p, reason);
+        network.ConnectionFailed += f => log.LogDebug("connection {Direction} {Remote} failed: {Reason}", f.Outbound ? "to" : "from", f.Remote, f.Reason);
+
+        var node = new FullNode(new FullNodeOptions(config.Moniker, home.DataDirectory, genesis, validatorKey, engine)
+        {
+            Timeouts = config.Timeouts,
+            Faults = new FaultInjection { TamperInferenceOutputs = options.TamperInferenceOutputs },
+        }, network);
+        if (options.TamperInferenceOutputs) log.LogWarning("fault injection: this node proposes blocks with tampered inference outputs");
+
+        var feed = new CommittedBlockFeed();
+        var rpcNode = new FullNodeRpc(node, genesis, feed, nodeKey.PublicKey);
+        node.BlockCommitted += c =>
+        {
+            feed.Publish(c.Block);
+            metrics.BlockCommitted(c.Height, c.Round, c.Block.Transactions.Count, c.LatencyMs);
+            log.LogInformation("committed height {Height} round {Round}: {Txs} txs, {Evidence} evidence, {LatencyMs} ms{Synced}, block {Block}",
+                c.Height, c.Round, c.Block.Transactions.Count, c.Block.Evidence.Count, c.LatencyMs, c.Synced ? " (block sync)" : "", c.Block.Hash.ToString()[..12]);
+        };
+        node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} by {Offender} at height {Height}", e.GetType().Name, e.Offender, e.Height);
+        node.Inference.Computed += (model, ms) =>
+            metrics.InferenceRan(model, engine.Choices.Any(c => c.ModelId == model && c.UsesFastPath), ms);
+
+        RpcServer? rpc = null;
+        try
+        {
+            node.Start();
+            network.Start();
+            if (config.Rpc.Enabled)
+            {
+                var endpoint = NodeConfig.ParseEndpoint(config.Rpc.Listen, "rpc.listen");
+                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port });
+                await rpc.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            if (rpc is not null) await rpc.DisposeAsync().ConfigureAwait(false);
+            await node.StopAsync().ConfigureAwait(false);
+            engine.Dispose();
+            throw;
+        }
+        var service = new NodeService(home, config, genesis, node, engine, network, rpc, metrics, log);
+        log.LogInformation("node {Moniker} started: chain {Chain}, height {Height}, validator {Validator}, node key {NodeKey}, p2p {P2p}, rpc {Rpc}",
+            config.Moniker, genesis.ChainId, node.Executor.Height, validatorKey.Address, nodeKey.PublicKey.ToString()[..12],
+            network.ListenEndpoint, rpc?.BaseAddress.ToString() ?? "off");
+        return service;
+    }
+
+    // Once a second: network byte counters and gauges into the Prometheus metrics; a loop failure into the log.
+    private void Sample()
+    {
+        long sent = _network.BytesSent, received = _network.BytesReceived;
+        Metrics.P2pSent((int)Math.Min(int.MaxValue, sent - Interlocked.Exchange(ref _bytesSent, sent)));
+        Metrics.P2pReceived((int)Math.Min(int.MaxValue, received - Interlocked.Exchange(ref _bytesReceived, received)));
+        Metrics.PeersChanged(_network.ConnectedPeers.Count);
+        Metrics.MempoolChanged(Node.Mempool.Count, Node.Mempool.Bytes);
+        if (Node.Failure is { } failure && Interlocked.Exchange(ref _failureLogged, 1) == 0)
+            _log.LogCritical(failure, "the node's loop stopped");
+    }
+
+    private int _failureLogged;
+
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+        _log.LogInformation("stopping at height {Height}", Node.Executor.Height);
+        await _sampler.DisposeAsync().ConfigureAwait(false);
+        if (_rpc is not null) await _rpc.StopAsync().ConfigureAwait(false);
+        await Node.StopAsync().ConfigureAwait(false); // also disposes the network
+        _engine.Dispose();
+        _log.LogInformation("stopped cleanly");
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+
+    /// <summary>The RPC's view of a <see cref="FullNode"/>.</summary>
+    private sealed class FullNodeRpc(FullNode node, Genesis genesis, CommittedBlockFeed feed, PublicKey nodeKey) : IRpcNode
+    {
+        private readonly IProvableState _state = new JellyfishProvableState(node.State);
+        public ChainId ChainId => genesis.ChainId;
+        public Storage.BlockStore Blocks => node.Executor.Blocks;
+        public ValidatorSet Validators => genesis.Validators;
+        public IProvableState State => _state;
+        public CommittedBlockFeed CommittedBlocks => feed;
+
+        public NodeInfo GetNodeInfo() => new((int)node.Metrics.Peers, !node.Metrics.Synced,
+            genesis.Validators.TryGet(node.Address, out _, out _) ? node.Address : null, nodeKey, node.Mempool.Count, node.Mempool.Bytes);
+
+        public Rejection? SubmitTransaction(SignedTransaction transaction)
+        {
+            try
+            {
+                return node.Submit(transaction);
+            }
+            catch (ObjectDisposedException)
+            {
+                return new Rejection(RejectCode.Unavailable, "the node is shutting down");
+            }
+        }
+    }
+}
