@@ -58,6 +58,8 @@ internal sealed class PeerConnection
     public PeerId Peer { get; }
     public IPAddress? RemoteAddress { get; }
     public bool Outbound { get; }
+    public EndPoint? LocalEndPoint { get; init; }
+    public EndPoint? RemoteEndPoint { get; init; }
     public Task Completion => _completion.Task;
     public string CloseReason => _closeReason ?? "";
 

@@ -79,6 +79,12 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
 
     public bool IsBanned(PeerId peer) => _bans.IsBanned(peer.NodeKey);
 
+    /// <summary>Each live connection's socket endpoints, so tests can check both sides kept the same one.</summary>
+    internal IReadOnlyList<(PeerId Peer, EndPoint? Local, EndPoint? Remote)> ConnectionEndpoints()
+    {
+        lock (_gate) return [.. _peers.Values.Select(c => (c.Peer, c.LocalEndPoint, c.RemoteEndPoint))];
+    }
+
     /// <summary>Binds the listener (if any) and starts dialing the persistent peers. Throws if the endpoint cannot be bound.</summary>
     public void Start()
     {
@@ -178,7 +184,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         {
             lock (_gate) _pendingInbound--;
         }
-        if (secure is not null) await RegisterAsync(secure, remote, address, outbound: false).ConfigureAwait(false);
+        if (secure is not null) await RegisterAsync(secure, socket.LocalEndPoint, remote, address, outbound: false).ConfigureAwait(false);
     }
 
     /// <summary>Runs the handshake; on failure counts it, reports it, closes the socket and returns null.</summary>
@@ -202,7 +208,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
     }
 
     /// <summary>Adds a handshaken connection unless refused; returns it when it is now the peer's connection.</summary>
-    private async Task<PeerConnection?> RegisterAsync(SecretConnection secure, IPEndPoint? remote, IPAddress? address, bool outbound)
+    private async Task<PeerConnection?> RegisterAsync(SecretConnection secure, EndPoint? local, IPEndPoint? remote, IPAddress? address, bool outbound)
     {
         var peer = new PeerId(secure.RemoteKey);
         PeerConnection? connection = null;
@@ -221,7 +227,11 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             else if (_peers.Count >= _options.MaxPeers) refusal = $"at the peer limit ({_options.MaxPeers})";
             if (refusal is null)
             {
-                connection = new PeerConnection(secure, peer, address, outbound, _options, _counters, this);
+                connection = new PeerConnection(secure, peer, address, outbound, _options, _counters, this)
+                {
+                    LocalEndPoint = Normalize(local as IPEndPoint),
+                    RemoteEndPoint = Normalize(remote),
+                };
                 _peers[peer] = connection;
             }
         }
@@ -316,6 +326,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             socket.Dispose();
             throw;
         }
+        var local = socket.LocalEndPoint;
         var ip = Normalize(remote?.Address);
         if (ip is not null && _bans.IsBanned(ip))
         {
@@ -325,7 +336,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         var secure = await HandshakeAsync(socket, remote, outbound: true, address.ExpectedKey, ct).ConfigureAwait(false);
         if (secure is null) return (null, null);
         var remoteKey = secure.RemoteKey;
-        return (await RegisterAsync(secure, remote, ip, outbound: true).ConfigureAwait(false), remoteKey);
+        return (await RegisterAsync(secure, local, remote, ip, outbound: true).ConfigureAwait(false), remoteKey);
     }
 
     private bool IsConnected(PublicKey key)
@@ -349,8 +360,12 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         RaiseSafely(() => ConnectionFailed?.Invoke(new ConnectionFailure(remote, outbound, reason)));
     }
 
+    // Dial sockets are dual-mode IPv6, so IPv4 peers show up as ::ffff:a.b.c.d; bans and logs use the IPv4 form.
     private static IPAddress? Normalize(IPAddress? address) =>
         address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
+
+    private static IPEndPoint? Normalize(IPEndPoint? endpoint) =>
+        endpoint is null ? null : new IPEndPoint(Normalize(endpoint.Address)!, endpoint.Port);
 
     private void Penalize(PeerConnection connection, int amount, string reason)
     {
