@@ -32,6 +32,8 @@ internal sealed class PeerConnection
     private int _score;
     private int _started;
     private string? _closeReason;
+    private int _retiring;
+    private ITimer? _lingerTimer;
 
     public PeerConnection(SecretConnection secure, PeerId peer, IPAddress? remoteAddress, bool outbound,
         TcpPeerNetworkOptions options, NetworkCounters counters, IConnectionOwner owner)
@@ -90,6 +92,18 @@ internal sealed class PeerConnection
         _ = RunAsync();
     }
 
+    /// <summary>
+    /// Ends a connection that a duplicate replaced without losing what is in flight: queued messages are still
+    /// sent, then our side half-closes; messages keep arriving until the remote (which applies the same rule)
+    /// half-closes too, or <paramref name="linger"/> passes.
+    /// </summary>
+    public void Retire(TimeSpan linger, TimeProvider time)
+    {
+        if (Interlocked.Exchange(ref _retiring, 1) == 1) return;
+        _lingerTimer = time.CreateTimer(_ => Close("retired connection outlived its linger time"), null, linger, Timeout.InfiniteTimeSpan);
+        _queue.Writer.TryComplete();
+    }
+
     public void Close(string reason)
     {
         Interlocked.CompareExchange(ref _closeReason, reason, null);
@@ -108,6 +122,7 @@ internal sealed class PeerConnection
         }
         finally
         {
+            _lingerTimer?.Dispose();
             await _secure.DisposeAsync().ConfigureAwait(false);
             _owner.OnClosed(this);
             _stop.Dispose();
@@ -172,14 +187,17 @@ internal sealed class PeerConnection
                 NetworkCounters.Add(ref _counters.MessagesSent);
                 NetworkCounters.Add(ref _counters.BytesSent, 4 + 1 + payload.Length + NetworkLimits.TagBytes);
             }
+            if (Volatile.Read(ref _retiring) == 1 && !ct.IsCancellationRequested)
+            {
+                // Retired and drained: half-close and leave the reader running until the remote is done too.
+                _secure.ShutdownSend();
+                return;
+            }
         }
         catch (Exception e)
         {
             Close(ct.IsCancellationRequested ? CloseReason : $"send failed: {e.Message}");
         }
-        finally
-        {
-            Close("writer stopped");
-        }
+        if (Volatile.Read(ref _retiring) == 0 || ct.IsCancellationRequested) Close("writer stopped");
     }
 }

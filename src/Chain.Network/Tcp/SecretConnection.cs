@@ -288,6 +288,13 @@ public sealed class SecretConnection : IAsyncDisposable
         return result;
     }
 
+    /// <summary>Half-closes a TCP stream (the remote reads end of stream after our last frame); other streams are left as they are.</summary>
+    internal void ShutdownSend()
+    {
+        if (_stream is System.Net.Sockets.NetworkStream network)
+            network.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+    }
+
     private void DisposeKeys()
     {
         _sendKey.Dispose();

@@ -26,6 +26,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
     // Serialises PeerConnected/PeerDisconnected so a peer's events are never seen out of order.
     private readonly object _eventGate = new();
     private readonly Dictionary<PeerId, PeerConnection> _peers = [];
+    // Replaced connections still draining (closed on shutdown like the live ones).
+    private readonly HashSet<PeerConnection> _retired = [];
     private TcpListener? _listener;
     private int _pendingInbound;
     private bool _started, _disposed;
@@ -221,7 +223,11 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             else if (_bans.RemainingBan(peer.NodeKey) is { } left) refusal = $"peer {peer} is banned for another {left.TotalSeconds:0} s";
             else if (_peers.TryGetValue(peer, out var existing))
             {
-                if (KeepNew(existing, outbound)) replaced = existing;
+                if (KeepNew(existing, outbound))
+                {
+                    replaced = existing;
+                    _retired.Add(existing);
+                }
                 else refusal = $"already connected to {peer}; keeping the connection dialed by the smaller node key";
             }
             else if (_peers.Count >= _options.MaxPeers) refusal = $"at the peer limit ({_options.MaxPeers})";
@@ -248,8 +254,9 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             if (replaced is null) RaiseSafely(() => PeerConnected?.Invoke(peer));
             connection.Start(); // after PeerConnected, so no message or disconnect precedes it
         }
-        // The replaced connection closes silently: the peer stays connected through the new one.
-        replaced?.Close("replaced by a newer connection");
+        // The replaced connection winds down silently, delivering what is in flight: the peer stays connected
+        // through the new one. Both sides apply the same rule, so both retire the same connection.
+        replaced?.Retire(_options.HandshakeTimeout, _time);
         _peersChanged.Pulse();
         return connection;
     }
@@ -410,6 +417,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         {
             wasCurrent = _peers.TryGetValue(connection.Peer, out var current) && current == connection;
             if (wasCurrent) _peers.Remove(connection.Peer);
+            _retired.Remove(connection);
         }
         if (wasCurrent)
             lock (_eventGate) RaiseSafely(() => PeerDisconnected?.Invoke(connection.Peer));
@@ -434,7 +442,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         {
             if (_disposed) return;
             _disposed = true;
-            connections = [.. _peers.Values];
+            connections = [.. _peers.Values, .. _retired];
         }
         _stop.Cancel();
         _listener?.Stop();
