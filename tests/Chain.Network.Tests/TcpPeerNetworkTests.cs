@@ -126,6 +126,42 @@ public class TcpPeerNetworkTests
     }
 
     [Fact]
+    public async Task Unknown_channel_costs_score_but_keeps_the_link_and_an_empty_frame_bans()
+    {
+        await using var nets = new Nets();
+        using var ka = Keys.Node(1);
+        using var kx = Keys.Node(9);
+        var (a, ra) = nets.Start(ka, Nets.Options() with { UnknownChannelPenalty = 25 });
+        await using var raw = await RawPeer.ConnectAsync(a.ListenEndpoint!.Port, kx);
+        await Wait.Until(() => a.ConnectedPeers.Count == 1, "a to accept the raw peer");
+        await raw.Connection.WritePlaintextFrameAsync([77, 1, 2], CancellationToken.None);
+        await raw.Connection.WriteMessageAsync(MessageChannel.Status, new byte[] { 4 }, CancellationToken.None);
+        await Wait.Until(() => ra.Messages.Count == 1, "the valid message after the unknown channel");
+        Assert.Equal(1, a.ProtocolViolations);
+        Assert.Equal(0, a.Bans);
+        Assert.Equal(MessageChannel.Status, ra.Messages.Single().Channel);
+
+        await raw.Connection.WritePlaintextFrameAsync([], CancellationToken.None);
+        await Wait.Until(() => a.Bans == 1 && a.ConnectedPeers.Count == 0, "a to ban the peer for a frame with no channel byte");
+        Assert.Contains("no channel byte", ra.Banned.Single().Item2);
+    }
+
+    [Fact]
+    public async Task Connections_beyond_the_peer_limit_are_refused()
+    {
+        await using var nets = new Nets();
+        using var ka = Keys.Node(1);
+        using var kx = Keys.Node(9);
+        using var ky = Keys.Node(10);
+        var (a, _) = nets.Start(ka, Nets.Options() with { MaxPeers = 1 });
+        await using var first = await RawPeer.ConnectAsync(a.ListenEndpoint!.Port, kx);
+        await Wait.Until(() => a.ConnectedPeers.Count == 1, "a to accept the first peer");
+        await Assert.ThrowsAsync<HandshakeException>(() => RawPeer.ConnectAsync(a.ListenEndpoint.Port, ky));
+        Assert.Equal(1, a.RefusedConnections);
+        Assert.Equal([new PeerId(kx.PublicKey)], a.ConnectedPeers);
+    }
+
+    [Fact]
     public async Task Garbage_instead_of_a_handshake_is_refused_and_the_socket_closed()
     {
         await using var nets = new Nets();

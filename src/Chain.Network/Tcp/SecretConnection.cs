@@ -220,6 +220,9 @@ public sealed class SecretConnection : IAsyncDisposable
         return (channel, plaintext.AsSpan(1).ToArray());
     }
 
+    /// <summary>Sends an arbitrary plaintext as one frame, bypassing the message checks (tests play broken peers with it).</summary>
+    internal Task WritePlaintextFrameAsync(byte[] plaintext, CancellationToken ct) => WriteFrameAsync(plaintext, ct);
+
     private async Task WriteFrameAsync(byte[] plaintext, CancellationToken ct)
     {
         int ciphertextLength = plaintext.Length + NetworkLimits.TagBytes;

@@ -215,6 +215,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         var peer = new PeerId(secure.RemoteKey);
         PeerConnection? connection = null;
         PeerConnection? replaced = null;
+        PeerConnection? losingDuplicate = null;
         string? refusal = null;
         lock (_gate)
         {
@@ -228,18 +229,27 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
                     replaced = existing;
                     _retired.Add(existing);
                 }
-                else refusal = $"already connected to {peer}; keeping the connection dialed by the smaller node key";
+                else
+                {
+                    // The remote may already be sending on this one (it may not have our winning connection yet):
+                    // retire it rather than cut it, exactly as the remote will once it has the winner.
+                    losingDuplicate = NewConnection(secure, peer, address, outbound, local, remote);
+                    _retired.Add(losingDuplicate);
+                }
             }
             else if (_peers.Count >= _options.MaxPeers) refusal = $"at the peer limit ({_options.MaxPeers})";
-            if (refusal is null)
+            if (refusal is null && losingDuplicate is null)
             {
-                connection = new PeerConnection(secure, peer, address, outbound, _options, _counters, this)
-                {
-                    LocalEndPoint = Normalize(local as IPEndPoint),
-                    RemoteEndPoint = Normalize(remote),
-                };
+                connection = NewConnection(secure, peer, address, outbound, local, remote);
                 _peers[peer] = connection;
             }
+        }
+        if (losingDuplicate is not null)
+        {
+            _tasks.Track(losingDuplicate.Completion);
+            losingDuplicate.Retire(_options.HandshakeTimeout, _time);
+            losingDuplicate.Start();
+            return null;
         }
         if (connection is null)
         {
@@ -260,6 +270,13 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         _peersChanged.Pulse();
         return connection;
     }
+
+    private PeerConnection NewConnection(SecretConnection secure, PeerId peer, IPAddress? address, bool outbound, EndPoint? local, IPEndPoint? remote) =>
+        new(secure, peer, address, outbound, _options, _counters, this)
+        {
+            LocalEndPoint = Normalize(local as IPEndPoint),
+            RemoteEndPoint = Normalize(remote),
+        };
 
     /// <summary>
     /// The duplicate-connection rule both sides compute alike: keep the connection dialed by the smaller node key;
