@@ -179,7 +179,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         SecretConnection? secure = null;
         try
         {
-            socket.NoDelay = true;
+            ConfigureSocket(socket);
             secure = await HandshakeAsync(socket, remote, outbound: false, expectedKey: null, ct).ConfigureAwait(false);
         }
         finally
@@ -337,7 +337,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             using var connectDeadline = new CancellationTokenSource(_options.DialTimeout, _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, connectDeadline.Token);
             await socket.ConnectAsync(address.Host, address.Port, linked.Token).ConfigureAwait(false);
-            socket.NoDelay = true;
+            ConfigureSocket(socket);
             remote = socket.RemoteEndPoint as IPEndPoint;
         }
         catch (Exception) when (!ct.IsCancellationRequested)
@@ -368,13 +368,27 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         lock (_gate) return _peers.ContainsKey(new PeerId(key));
     }
 
-    /// <summary>Exponential in the failures so far, capped, times a jitter in [0.5, 1) so peers do not redial in lockstep.</summary>
-    private TimeSpan Backoff(int failures)
+    private TimeSpan Backoff(int failures) =>
+        ReconnectBackoff.Delay(failures, _options.ReconnectBackoffBase, _options.ReconnectBackoffMax, _options.Random);
+
+    /// <summary>
+    /// Small frames go out at once (votes are latency-bound), and TCP keepalive notices a peer that vanished without
+    /// a FIN (power loss, cable) within about half a minute, so its slot and our dial loop are freed.
+    /// </summary>
+    private static void ConfigureSocket(Socket socket)
     {
-        double jitter;
-        lock (_options.Random) jitter = 0.5 + 0.5 * _options.Random.NextDouble();
-        double ticks = Math.Min(_options.ReconnectBackoffMax.Ticks, _options.ReconnectBackoffBase.Ticks * Math.Pow(2, Math.Min(failures, 30)));
-        return TimeSpan.FromTicks((long)(ticks * jitter));
+        try
+        {
+            socket.NoDelay = true;
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 15);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The socket already closed; the handshake on it fails next and is reported there.
+        }
     }
 
     private void Refuse(Socket socket, IPEndPoint? remote, bool outbound, string reason)
