@@ -74,6 +74,37 @@ public class TcpPeerNetworkTests
     }
 
     [Fact]
+    public async Task Network_refuses_a_man_in_the_middle_replaying_the_real_peers_signature()
+    {
+        await using var nets = new Nets();
+        using var ka = Keys.Node(1);
+        using var kb = Keys.Node(2);
+        using var km = Keys.Node(66);
+        var (b, _) = nets.Start(kb, Nets.Options());
+        // Mallory handshakes with b on her own ephemeral key and keeps b's signature over that transcript...
+        await using var malloryToB = await RawPeer.ConnectAsync(b.ListenEndpoint!.Port, km);
+        var stolen = malloryToB.Connection.RemoteSignature;
+        // ...then listens where a expects b, and offers b's key with the stolen signature.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var (a, ra) = nets.Start(ka, Nets.Options(new PeerAddress("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port, kb.PublicKey)));
+            using var victim = await Wait.For(listener.AcceptTcpClientAsync(), "a to dial mallory");
+            var mallory = SecretConnection.EstablishAsync(victim.GetStream(), Nets.Chain, _ => (kb.PublicKey, stolen), null,
+                TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None, NetworkLimits.MaxPayloadBytes);
+            await Wait.Until(() => a.HandshakeFailures >= 1, "a to refuse mallory's proof");
+            Assert.Contains("did not sign this handshake's transcript", ra.Failures.First().Reason);
+            Assert.Empty(ra.Connected);
+            await Wait.For(mallory.ContinueWith(_ => true), "mallory's side to end");
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    [Fact]
     public async Task Tampered_ciphertext_disconnects_and_bans_the_sender_and_its_reconnect_is_refused()
     {
         await using var nets = new Nets();

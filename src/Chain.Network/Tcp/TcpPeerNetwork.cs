@@ -416,7 +416,15 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         _bans.Ban(connection.Peer.NodeKey, _options.BanAddresses ? connection.RemoteAddress : null, _options.BanDuration);
         NetworkCounters.Add(ref _counters.Bans);
         RaiseSafely(() => PeerBanned?.Invoke(connection.Peer, reason));
-        connection.Close($"banned: {reason}");
+        // Every connection of the peer goes, not just the one that misbehaved (it may be a retiring duplicate).
+        List<PeerConnection> all;
+        lock (_gate)
+        {
+            all = [.. _retired.Where(c => c.Peer == connection.Peer)];
+            if (_peers.TryGetValue(connection.Peer, out var current)) all.Add(current);
+        }
+        if (!all.Contains(connection)) all.Add(connection);
+        foreach (var c in all) c.Close($"banned: {reason}");
     }
 
     void IConnectionOwner.OnMessage(PeerConnection connection, MessageChannel channel, byte[] payload) =>
