@@ -1,0 +1,312 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Chain.Core;
+using Chain.Core.Crypto;
+using NSec.Cryptography;
+using PublicKey = Chain.Core.Crypto.PublicKey;
+
+namespace Chain.Network.Tcp;
+
+/// <summary>
+/// Produces the node-key proof for a handshake: the node's public key and its signature over the transcript hash.
+/// Only tests substitute this (to play a man in the middle replaying someone else's signature).
+/// </summary>
+internal delegate (PublicKey NodeKey, Signature Signature) HandshakeAuthenticator(ReadOnlySpan<byte> transcriptHash);
+
+/// <summary>
+/// An authenticated, encrypted connection over a stream (the anchors are CometBFT's SecretConnection and Noise).
+/// Handshake: both sides send a hello (magic, version, chain id, ephemeral X25519 key), derive directional
+/// ChaCha20-Poly1305 keys and a transcript hash, then each proves its Ed25519 node key by signing the transcript.
+/// After it, every frame is a 4-byte big-endian length and a ciphertext whose nonce is a per-direction counter.
+/// One reader and one writer may use it concurrently; it is not safe for two concurrent readers or writers.
+/// See docs/network.md for the bytes on the wire.
+/// </summary>
+public sealed class SecretConnection : IAsyncDisposable
+{
+    internal static readonly byte[] Magic = "CHAINP2P"u8.ToArray();
+    internal const int EphemeralKeyBytes = 32;
+    private const int NonceBytes = 12;
+    private const int AuthPlaintextBytes = PublicKey.Size + Signature.Size;
+    private static readonly byte[] TranscriptLabel = "chain/p2p/transcript/v1"u8.ToArray();
+    private static readonly byte[] KeysLabel = "chain/p2p/keys/v1"u8.ToArray();
+    private static readonly byte[] AuthLabel = "chain/p2p/auth/v1"u8.ToArray();
+    private static readonly AeadAlgorithm Aead = AeadAlgorithm.ChaCha20Poly1305;
+
+    private readonly Stream _stream;
+    private readonly Key _sendKey;
+    private readonly Key _receiveKey;
+    private readonly byte[] _lengthBuffer = new byte[4];
+    private ulong _sendCounter;
+    private ulong _receiveCounter;
+
+    private SecretConnection(Stream stream, Key sendKey, Key receiveKey, int maxPayloadBytes)
+    {
+        _stream = stream;
+        _sendKey = sendKey;
+        _receiveKey = receiveKey;
+        MaxPayloadBytes = maxPayloadBytes;
+    }
+
+    /// <summary>The remote's Ed25519 node key, proven by its signature over the transcript.</summary>
+    public PublicKey RemoteKey { get; private set; }
+
+    public int MaxPayloadBytes { get; }
+
+    /// <summary>SHA-256 binding the prologue and both ephemeral keys; what each side signs.</summary>
+    internal byte[] TranscriptHash { get; private set; } = [];
+
+    /// <summary>The remote's signature over <see cref="TranscriptHash"/> (kept for tests of replayed proofs).</summary>
+    internal Signature RemoteSignature { get; private set; }
+
+    /// <summary>
+    /// Runs the handshake on <paramref name="stream"/>. Throws <see cref="HandshakeException"/> with the reason
+    /// when the remote speaks another version or chain, fails to prove its key, is not
+    /// <paramref name="expectedRemoteKey"/> (when given), or does not finish within <paramref name="timeout"/>.
+    /// On failure the caller must close the stream.
+    /// </summary>
+    public static Task<SecretConnection> EstablishAsync(
+        Stream stream, ChainId chainId, PrivateKey nodeKey, PublicKey? expectedRemoteKey,
+        TimeSpan timeout, TimeProvider time, CancellationToken cancellation,
+        int maxPayloadBytes = NetworkLimits.MaxPayloadBytes) =>
+        EstablishAsync(stream, chainId, t => (nodeKey.PublicKey, nodeKey.Sign(AuthMessage(t))), expectedRemoteKey,
+            timeout, time, cancellation, maxPayloadBytes);
+
+    internal static async Task<SecretConnection> EstablishAsync(
+        Stream stream, ChainId chainId, HandshakeAuthenticator authenticator, PublicKey? expectedRemoteKey,
+        TimeSpan timeout, TimeProvider time, CancellationToken cancellation, int maxPayloadBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPayloadBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxPayloadBytes, NetworkLimits.MaxPayloadBytes);
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellation);
+        // Not every stream honours cancellation while blocked in a read; closing it always unblocks.
+        await using var closeOnDeadline = deadline.Token.Register(stream.Dispose);
+        try
+        {
+            return await HandshakeAsync(stream, chainId, authenticator, expectedRemoteKey, maxPayloadBytes, linked.Token)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not HandshakeException && deadline.IsCancellationRequested)
+        {
+            throw new HandshakeException($"handshake did not finish within {timeout.TotalMilliseconds:0} ms", e);
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or ObjectDisposedException)
+        {
+            throw new HandshakeException($"connection closed during the handshake ({e.Message})", e);
+        }
+    }
+
+    private static async Task<SecretConnection> HandshakeAsync(
+        Stream stream, ChainId chainId, HandshakeAuthenticator authenticator, PublicKey? expectedRemoteKey,
+        int maxPayloadBytes, CancellationToken ct)
+    {
+        byte[] prologue = Prologue(chainId);
+        using var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        byte[] localEphemeral = ephemeral.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+
+        await stream.WriteAsync(Concat(prologue, localEphemeral), ct).ConfigureAwait(false);
+        await stream.FlushAsync(ct).ConfigureAwait(false);
+        byte[] remoteEphemeral = await ReadHelloAsync(stream, chainId, ct).ConfigureAwait(false);
+
+        // A reflected hello (our own key echoed back) would make both directions use one key.
+        if (CryptographicOperations.FixedTimeEquals(localEphemeral, remoteEphemeral))
+            throw new HandshakeException("remote sent our own ephemeral key back (reflection)");
+        bool localIsLow = localEphemeral.AsSpan().SequenceCompareTo(remoteEphemeral) < 0;
+        byte[] low = localIsLow ? localEphemeral : remoteEphemeral;
+        byte[] high = localIsLow ? remoteEphemeral : localEphemeral;
+        byte[] transcript = SHA256.HashData(Concat(TranscriptLabel, prologue, low, high));
+
+        if (!NSec.Cryptography.PublicKey.TryImport(KeyAgreementAlgorithm.X25519, remoteEphemeral,
+                KeyBlobFormat.RawPublicKey, out var remotePublic) || remotePublic is null)
+            throw new HandshakeException("remote ephemeral key is not an X25519 public key");
+        using var shared = KeyAgreementAlgorithm.X25519.Agree(ephemeral, remotePublic)
+            ?? throw new HandshakeException("remote ephemeral key is a low-order point (no shared secret)");
+        byte[] keys = KeyDerivationAlgorithm.HkdfSha256.DeriveBytes(shared, transcript, KeysLabel, 64);
+        var lowToHigh = Key.Import(Aead, keys.AsSpan(0, 32), KeyBlobFormat.RawSymmetricKey);
+        var highToLow = Key.Import(Aead, keys.AsSpan(32, 32), KeyBlobFormat.RawSymmetricKey);
+        CryptographicOperations.ZeroMemory(keys);
+        var connection = localIsLow
+            ? new SecretConnection(stream, lowToHigh, highToLow, maxPayloadBytes)
+            : new SecretConnection(stream, highToLow, lowToHigh, maxPayloadBytes);
+        connection.TranscriptHash = transcript;
+        try
+        {
+            var (nodeKey, signature) = authenticator(transcript);
+            byte[] auth = Concat(nodeKey.Bytes.ToArray(), signature.Bytes.ToArray());
+            await connection.WriteFrameAsync(auth, ct).ConfigureAwait(false);
+
+            byte[] remoteAuth;
+            try { remoteAuth = await connection.ReadFrameAsync(AuthPlaintextBytes + NetworkLimits.TagBytes, ct).ConfigureAwait(false); }
+            catch (PeerProtocolException e) { throw new HandshakeException($"bad authentication frame: {e.Message}", e); }
+            if (remoteAuth.Length != AuthPlaintextBytes)
+                throw new HandshakeException($"authentication frame is {remoteAuth.Length} bytes, expected {AuthPlaintextBytes}");
+            var remoteKey = new PublicKey(remoteAuth.AsSpan(0, PublicKey.Size));
+            var remoteSignature = new Signature(remoteAuth.AsSpan(PublicKey.Size));
+            if (!Chain.Core.Crypto.Ed25519.Verify(remoteKey, AuthMessage(transcript), remoteSignature))
+                throw new HandshakeException($"node key {remoteKey} did not sign this handshake's transcript (man in the middle or broken peer)");
+            if (expectedRemoteKey is { } expected && expected != remoteKey)
+                throw new HandshakeException($"expected peer node key {expected}, but the remote proved key {remoteKey}");
+            connection.RemoteKey = remoteKey;
+            connection.RemoteSignature = remoteSignature;
+            return connection;
+        }
+        catch
+        {
+            connection.DisposeKeys();
+            throw;
+        }
+    }
+
+    /// <summary>Magic, version (u16 BE), chain id length (u8) and chain id (ASCII). Equal on both sides after a good hello.</summary>
+    internal static byte[] Prologue(ChainId chainId)
+    {
+        byte[] id = Encoding.ASCII.GetBytes(chainId.Value);
+        var prologue = new byte[Magic.Length + 2 + 1 + id.Length];
+        Magic.CopyTo(prologue, 0);
+        BinaryPrimitives.WriteUInt16BigEndian(prologue.AsSpan(Magic.Length), NetworkLimits.ProtocolVersion);
+        prologue[Magic.Length + 2] = (byte)id.Length;
+        id.CopyTo(prologue, Magic.Length + 3);
+        return prologue;
+    }
+
+    private static async Task<byte[]> ReadHelloAsync(Stream stream, ChainId chainId, CancellationToken ct)
+    {
+        var head = new byte[Magic.Length + 3];
+        await stream.ReadExactlyAsync(head, ct).ConfigureAwait(false);
+        if (!head.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new HandshakeException($"not a Chain peer: expected magic {Convert.ToHexStringLower(Magic)}, got {Convert.ToHexStringLower(head.AsSpan(0, Magic.Length))}");
+        ushort version = BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(Magic.Length));
+        if (version != NetworkLimits.ProtocolVersion)
+            throw new HandshakeException($"protocol version mismatch: remote speaks version {version}, we speak version {NetworkLimits.ProtocolVersion}");
+        int idLength = head[^1];
+        if (idLength is 0 or > ChainId.MaxLength)
+            throw new HandshakeException($"remote chain id length {idLength} is outside 1..{ChainId.MaxLength}");
+        var rest = new byte[idLength + EphemeralKeyBytes];
+        await stream.ReadExactlyAsync(rest, ct).ConfigureAwait(false);
+        string remoteChain = Encoding.ASCII.GetString(rest.AsSpan(0, idLength));
+        if (!ChainId.IsValid(remoteChain, out string reason))
+            throw new HandshakeException($"remote chain id is invalid ({reason})");
+        if (remoteChain != chainId.Value)
+            throw new HandshakeException($"chain id mismatch: remote is on chain '{remoteChain}', we are on chain '{chainId.Value}'");
+        return rest.AsSpan(idLength).ToArray();
+    }
+
+    internal static byte[] AuthMessage(ReadOnlySpan<byte> transcriptHash) => Concat(AuthLabel, transcriptHash.ToArray());
+
+    /// <summary>Sends one message as one frame. Not for concurrent use by two writers.</summary>
+    public Task WriteMessageAsync(MessageChannel channel, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    {
+        if (!Enum.IsDefined(channel)) throw new ArgumentException($"unknown channel {(byte)channel}", nameof(channel));
+        if (payload.Length > MaxPayloadBytes)
+            throw new ArgumentException($"payload is {payload.Length} bytes, the limit is {MaxPayloadBytes}", nameof(payload));
+        var plaintext = new byte[1 + payload.Length];
+        plaintext[0] = (byte)channel;
+        payload.Span.CopyTo(plaintext.AsSpan(1));
+        return WriteFrameAsync(plaintext, ct);
+    }
+
+    /// <summary>Reads the next message. Throws <see cref="PeerProtocolException"/> on a bad frame and <see cref="EndOfStreamException"/> on a clean close.</summary>
+    public async Task<(MessageChannel Channel, byte[] Payload)> ReadMessageAsync(CancellationToken ct)
+    {
+        byte[] plaintext = await ReadFrameAsync(1 + MaxPayloadBytes + NetworkLimits.TagBytes, ct).ConfigureAwait(false);
+        if (plaintext.Length < 1)
+            throw new PeerProtocolException(ProtocolViolation.Malformed, "frame has no channel byte");
+        var channel = (MessageChannel)plaintext[0];
+        if (!Enum.IsDefined(channel))
+            throw new PeerProtocolException(ProtocolViolation.UnknownChannel, $"unknown channel {plaintext[0]}");
+        return (channel, plaintext.AsSpan(1).ToArray());
+    }
+
+    /// <summary>Sends an arbitrary plaintext as one frame, bypassing the message checks (tests play broken peers with it).</summary>
+    internal Task WritePlaintextFrameAsync(byte[] plaintext, CancellationToken ct) => WriteFrameAsync(plaintext, ct);
+
+    private async Task WriteFrameAsync(byte[] plaintext, CancellationToken ct)
+    {
+        int ciphertextLength = plaintext.Length + NetworkLimits.TagBytes;
+        // Length and ciphertext go out in one write, so a frame is never interleaved or half-sent by us.
+        byte[] frame = ArrayPool<byte>.Shared.Rent(4 + ciphertextLength);
+        try
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)ciphertextLength);
+            Span<byte> nonce = stackalloc byte[NonceBytes];
+            NextNonce(ref _sendCounter, nonce);
+            Aead.Encrypt(_sendKey, nonce, [], plaintext, frame.AsSpan(4, ciphertextLength));
+            await _stream.WriteAsync(frame.AsMemory(0, 4 + ciphertextLength), ct).ConfigureAwait(false);
+            await _stream.FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    private async Task<byte[]> ReadFrameAsync(int maxCiphertextBytes, CancellationToken ct)
+    {
+        await _stream.ReadExactlyAsync(_lengthBuffer, ct).ConfigureAwait(false);
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(_lengthBuffer);
+        // Refused before any buffer is sized by it: a peer cannot make us allocate what it announces.
+        if (length > (uint)maxCiphertextBytes)
+            throw new PeerProtocolException(ProtocolViolation.Oversize, $"frame length {length} is above the limit {maxCiphertextBytes}");
+        if (length < NetworkLimits.TagBytes)
+            throw new PeerProtocolException(ProtocolViolation.Malformed, $"frame length {length} is shorter than the {NetworkLimits.TagBytes}-byte tag");
+        byte[] ciphertext = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            await _stream.ReadExactlyAsync(ciphertext.AsMemory(0, (int)length), ct).ConfigureAwait(false);
+            var plaintext = new byte[length - NetworkLimits.TagBytes];
+            Span<byte> nonce = stackalloc byte[NonceBytes];
+            NextNonce(ref _receiveCounter, nonce);
+            if (!Aead.Decrypt(_receiveKey, nonce, [], ciphertext.AsSpan(0, (int)length), plaintext))
+                throw new PeerProtocolException(ProtocolViolation.AuthenticationFailed,
+                    "frame failed authentication (tampered, replayed, reordered or dropped)");
+            return plaintext;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(ciphertext);
+        }
+    }
+
+    /// <summary>32 zero bits then the 64-bit little-endian counter (as in Noise); a counter is never reused.</summary>
+    private static void NextNonce(ref ulong counter, Span<byte> nonce)
+    {
+        if (counter == ulong.MaxValue) throw new InvalidOperationException("nonce counter exhausted; reconnect");
+        nonce[..4].Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(nonce[4..], counter);
+        counter++;
+    }
+
+    private static byte[] Concat(params byte[][] parts)
+    {
+        var result = new byte[parts.Sum(p => p.Length)];
+        int offset = 0;
+        foreach (var part in parts)
+        {
+            part.CopyTo(result, offset);
+            offset += part.Length;
+        }
+        return result;
+    }
+
+    /// <summary>Half-closes a TCP stream (the remote reads end of stream after our last frame); other streams are left as they are.</summary>
+    internal void ShutdownSend()
+    {
+        if (_stream is System.Net.Sockets.NetworkStream network)
+            network.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+    }
+
+    private void DisposeKeys()
+    {
+        _sendKey.Dispose();
+        _receiveKey.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        DisposeKeys();
+    }
+}
