@@ -33,6 +33,7 @@ public static class CliApp
         root.Add(DevnetCommand.Create());
         root.Add(HomeCommands.CreateInit());
         root.Add(HomeCommands.CreateTestnet());
+        root.Add(StartCommand.Create());
         root.Add(TxCommand.Create());
         root.Add(QueryCommand.Create());
         return root;

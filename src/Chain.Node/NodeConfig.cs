@@ -52,6 +52,8 @@ public sealed class NodeConfig
         /// <summary>Added to each timeout per round, so timeouts eventually exceed any real delay.</summary>
         public ulong TimeoutDeltaMs { get; set; } = 500;
         public int MaxBlockTransactions { get; set; } = 500;
+        /// <summary>A proposer waits this long after the last decision before building (lets transactions gather).</summary>
+        public ulong MinBlockIntervalMs { get; set; } = 1000;
     }
 
     public sealed class InferenceSection
@@ -132,6 +134,8 @@ public sealed class NodeConfig
         if (P2p.BanSeconds < 0) throw new NodeConfigException($"{source}: p2p.ban_seconds must not be negative");
         if (Consensus.TimeoutProposeMs == 0 || Consensus.TimeoutPrevoteMs == 0 || Consensus.TimeoutPrecommitMs == 0)
             throw new NodeConfigException($"{source}: consensus timeouts must be at least 1 ms");
+        if (Consensus.MinBlockIntervalMs >= Consensus.TimeoutProposeMs)
+            throw new NodeConfigException($"{source}: consensus.min_block_interval_ms ({Consensus.MinBlockIntervalMs}) must be below consensus.timeout_propose_ms ({Consensus.TimeoutProposeMs})");
         if (Consensus.MaxBlockTransactions is < 1 or > Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock)
             throw new NodeConfigException($"{source}: consensus.max_block_transactions must be 1..{Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock}");
         if (Log.Level is not ("debug" or "info" or "warn" or "error")) throw new NodeConfigException($"{source}: log.level must be debug, info, warn or error, got '{Log.Level}'");

@@ -43,7 +43,7 @@ public sealed class ValidatorNode : IDisposable
     private readonly ExecutionApplication _app;
 
     public ValidatorNode(string name, string home, Genesis genesis, PrivateKey key, InferenceEngine engine, TimeoutConfig timeouts, ulong nowMs,
-        out IReadOnlyList<ConsensusAction> startActions)
+        out IReadOnlyList<ConsensusAction> startActions, int maxBlockTransactions = 500)
     {
         Name = name;
         Key = key;
@@ -56,7 +56,7 @@ public sealed class ValidatorNode : IDisposable
             new EvidenceVerifier(genesis.ChainId, genesis.Validators));
         Mempool = new Mempool(Executor, inference, signatures: signatures);
         // Evidence this validator saw (pooled by the consensus runner) goes into the blocks it proposes.
-        _app = new ExecutionApplication(Executor, Mempool, maxTransactions: 500,
+        _app = new ExecutionApplication(Executor, Mempool, maxBlockTransactions,
             () => Consensus!.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList());
         _files = new DiskFileSystem();
         var config = new ConsensusConfig(genesis.ChainId, genesis.Validators, timeouts);

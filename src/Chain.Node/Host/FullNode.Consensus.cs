@@ -10,6 +10,10 @@ namespace Chain.Node.Host;
 /// <summary>Consensus messages in, consensus actions out, and decided blocks stored.</summary>
 public sealed partial class FullNode
 {
+    // A proposal waiting for the minimum block interval (FullNodeOptions.MinBlockInterval); built on a later tick.
+    private PendingEvent? _deferredBuild;
+    private long _buildAtMs;
+
     private void OnConsensusMessage(PeerId from, byte[] payload)
     {
         if (!ConsensusMessages.TryDecode(payload, out var message, out var reason))
@@ -101,6 +105,14 @@ public sealed partial class FullNode
                 _ => false,
             };
             if (!current) continue;
+            long buildAt = _heightStartedMs + (long)_options.MinBlockInterval.TotalMilliseconds;
+            if (request is BuildBlockRequest && NowMs < buildAt)
+            {
+                // Let transactions gather instead of committing empty blocks back to back.
+                _deferredBuild = pending;
+                _buildAtMs = buildAt;
+                continue;
+            }
             if (_validator.Answer(request, (ulong)NowMs) is not { } answer) continue;
             if (answer is BlockBuilt built && _options.Faults.TamperInferenceOutputs)
                 answer = new BlockBuilt(built.Height, built.Round, InferenceTampering.Tamper(_validator.Executor, built.Block));

@@ -46,7 +46,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _options = options;
         _network = network;
         _validator = new ValidatorNode(options.Name, options.Home, options.Genesis, options.Key, options.Engine, options.Timeouts, (ulong)NowMs,
-            out _startActions);
+            out _startActions, options.MaxBlockTransactions);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
         _inputs = Channel.CreateBounded<NodeInput>(new BoundedChannelOptions(options.InputQueueCapacity)
@@ -202,6 +202,12 @@ public sealed partial class FullNode : IAsyncDisposable
         {
             _timers.Dequeue();
             if (timeout.Height == engine.Height) Feed(timeout, from: null);
+            DrainLocal();
+        }
+        if (_deferredBuild is { } build && now >= _buildAtMs)
+        {
+            _deferredBuild = null;
+            _local.Enqueue(build);
             DrainLocal();
         }
         if (now >= _nextRegossipMs)

@@ -59,6 +59,16 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
 
     public FaultInjection Faults { get; init; } = FaultInjection.None;
 
+    /// <summary>
+    /// A proposer waits this long after the previous height was decided before building its block (CometBFT's
+    /// timeout_commit), so transactions gather and an idle chain does not commit empty blocks back to back.
+    /// Must stay well below the propose timeout.
+    /// </summary>
+    public TimeSpan MinBlockInterval { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Most transactions a block this node proposes carries.</summary>
+    public int MaxBlockTransactions { get; init; } = 500;
+
     /// <summary>Throws with a clear message when a bound is out of range.</summary>
     public void Validate()
     {
@@ -69,6 +79,9 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(SyncResponseByteBudget >= 1 && SyncResponseByteBudget <= SyncLimits.MaxResponseBytes, nameof(SyncResponseByteBudget), $"1..{SyncLimits.MaxResponseBytes}");
         Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero,
             "intervals", "positive");
+        Require(MaxBlockTransactions is >= 1 and <= Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock, nameof(MaxBlockTransactions), "1..10000");
+        Require(MinBlockInterval >= TimeSpan.Zero && MinBlockInterval.TotalMilliseconds < Timeouts.ProposeBaseMs, nameof(MinBlockInterval),
+            "0 .. the propose timeout (exclusive)");
     }
 
     private static void Require(bool ok, string name, string range)

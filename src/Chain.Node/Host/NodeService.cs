@@ -98,6 +98,8 @@ public sealed class NodeService : IAsyncDisposable
         var node = new FullNode(new FullNodeOptions(config.Moniker, home.DataDirectory, genesis, validatorKey, engine)
         {
             Timeouts = config.Timeouts,
+            MinBlockInterval = TimeSpan.FromMilliseconds(config.Consensus.MinBlockIntervalMs),
+            MaxBlockTransactions = config.Consensus.MaxBlockTransactions,
             Faults = new FaultInjection { TamperInferenceOutputs = options.TamperInferenceOutputs },
         }, network);
         if (options.TamperInferenceOutputs) log.LogWarning("fault injection: this node proposes blocks with tampered inference outputs");

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Chain.Execution;
+using Chain.Node;
+using Chain.Node.Host;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Chain.Cli.Commands;
+
+/// <summary>`chain start`: runs the validator of a node home until SIGINT/SIGTERM, then shuts down cleanly.</summary>
+internal static class StartCommand
+{
+    public static Command Create()
+    {
+        // Test-only fault injection for the multi-process fault tests; hidden from help.
+        var tamper = new Option<bool>("--fault-tamper-inference") { Description = "TEST ONLY: propose blocks with tampered inference outputs", Hidden = true };
+        var command = new Command("start", "Run this home's node: P2P, consensus, execution, block sync, RPC and metrics (stop with Ctrl-C or SIGTERM)")
+        {
+            tamper,
+        };
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            var home = new NodeHome(result.GetValue(CliApp.Home)!);
+            NodeConfig config;
+            try
+            {
+                config = home.Exists ? home.LoadConfig() : throw new CliException($"{home.Root} has no config.toml: run `chain init --home {home.Root}` first");
+            }
+            catch (NodeConfigException e)
+            {
+                throw new CliException(e.Message);
+            }
+            using var logs = CreateLogging(config, output);
+            using var stop = new CancellationTokenSource();
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            NodeService service;
+            try
+            {
+                service = NodeService.StartAsync(home, logs, new NodeServiceOptions { TamperInferenceOutputs = result.GetValue(tamper) }, stop.Token)
+                    .GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is NodeConfigException or GenesisException or System.Net.Sockets.SocketException or IOException)
+            {
+                throw new CliException($"cannot start: {e.Message}");
+            }
+            try
+            {
+                // Runs until a signal, or until the node's loop fails (then exit non-zero).
+                while (!stop.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200)))
+                    if (service.Node.Failure is not null) break;
+            }
+            finally
+            {
+                service.StopAsync().GetAwaiter().GetResult();
+            }
+            return service.Node.Failure is null ? 0 : 2;
+        }));
+        return command;
+    }
+
+    /// <summary>Structured logs on the output: text lines, or one JSON object per line (log.format = "json").</summary>
+    internal static ILoggerFactory CreateLogging(NodeConfig config, TextWriter output)
+    {
+        var level = config.Log.Level switch { "debug" => LogLevel.Debug, "warn" => LogLevel.Warning, "error" => LogLevel.Error, _ => LogLevel.Information };
+        return LoggerFactory.Create(builder =>
+        {
+            builder.SetMinimumLevel(level);
+            builder.AddFilter("Microsoft", LogLevel.Warning);
+            if (config.Log.Format == "json")
+                builder.AddJsonConsole(o => { o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
+            else
+                builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; o.UseUtcTimestamp = true; o.ColorBehavior = LoggerColorBehavior.Disabled; });
+        });
+    }
+}
