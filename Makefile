@@ -17,12 +17,13 @@ build:
 test:
 	@bash .ci/test.sh
 
-# The most complete real thing the project runs so far (see README): a 4-validator devnet in one
-# process (BFT consensus, RocksDB per validator, real inference on MNIST digits). The multi-process
-# devnet over the network replaces it once the network layer exists.
+# The local devnet: 4 validator processes (`chain start`) on loopback with encrypted P2P, BFT consensus,
+# RocksDB each, real inference; a stream of MNIST test digits through every node's RPC, a live table,
+# identical receipts checked on every node, then a clean shutdown. (`chain devnet --in-process` runs the
+# same validators in one process.)
 run:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
-	$(CLI) devnet --data .data/devnet --blocks 12
+	$(CLI) devnet --data .data/devnet --blocks 12 --validators 4
 
 # Everything the foundation does end to end on one RocksDB database (keys, blocks, commits, proofs, inference receipts).
 walkthrough:

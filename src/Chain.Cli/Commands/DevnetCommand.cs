@@ -24,15 +24,19 @@ internal static class DevnetCommand
         var data = new Option<string>("--data") { Description = "Directory for the validators' databases (recreated)", DefaultValueFactory = _ => Path.Combine(".data", "devnet") };
         var blocks = new Option<int>("--blocks") { Description = "Heights to finalize", DefaultValueFactory = _ => 8 };
         var infers = new Option<int>("--infers-per-block") { Description = "Infer transactions submitted per height", DefaultValueFactory = _ => 4 };
-        var command = new Command("devnet", "Run a 4-validator devnet in one process: consensus, RocksDB, real inference, identical receipts everywhere")
+        var validators = new Option<int>("--validators") { Description = "Validator processes (multi-process mode)", DefaultValueFactory = _ => 4 };
+        var inProcess = new Option<bool>("--in-process") { Description = "Run the validators in this process over an in-memory bus instead of as `chain start` processes over TCP" };
+        var command = new Command("devnet", "Run a local devnet: validator processes on loopback (P2P, consensus, RocksDB, real inference), a stream of MNIST inferences, identical receipts everywhere")
         {
-            data, blocks, infers,
+            data, blocks, infers, validators, inProcess,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
-            int count = result.GetValue(blocks), perBlock = result.GetValue(infers);
+            int count = result.GetValue(blocks), perBlock = result.GetValue(infers), n = result.GetValue(validators);
             if (count is < 1 or > 10_000 || perBlock is < 0 or > 400) throw new CliException("--blocks must be 1..10000 and --infers-per-block 0..400");
-            return Run(result.GetValue(data)!, count, perBlock, output);
+            if (n is < 1 or > 16) throw new CliException("--validators must be 1..16");
+            if (result.GetValue(inProcess)) return Run(result.GetValue(data)!, count, perBlock, output);
+            return new Devnet.ProcessDevnet(output).RunAsync(result.GetValue(data)!, n, count, perBlock).GetAwaiter().GetResult();
         }));
         return command;
     }
