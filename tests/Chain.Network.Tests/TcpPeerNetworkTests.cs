@@ -261,9 +261,9 @@ public class TcpPeerNetworkTests
             BanDuration = TimeSpan.FromMinutes(5),
         });
         var (b, rb) = nets.Start(kb, Nets.Options(Nets.AddressOf(a, ka.PublicKey)));
-        await Wait.Until(() => a.ConnectedPeers.Contains(b.Self), "b to connect");
+        await Wait.Until(() => a.ConnectedPeers.Contains(b.Self) && b.ConnectedPeers.Contains(a.Self), "a and b connected");
 
-        for (int i = 0; i < 40; i++) b.Send(a.Self, MessageChannel.Transactions, [(byte)i]);
+        for (int i = 0; i < 40; i++) Assert.True(b.Send(a.Self, MessageChannel.Transactions, [(byte)i]));
         await Wait.Until(() => a.Bans == 1 && a.ConnectedPeers.Count == 0, "a to ban the flooding peer");
         Assert.Equal(10, ra.Messages.Count); // the burst allowance, then the rest were dropped
         Assert.True(a.RateLimitedMessages >= 10);

@@ -169,7 +169,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         }
         lock (_gate)
         {
-            if (_peers.Count + _pendingInbound >= _options.MaxPeers)
+            // Retiring duplicates count too, or a peer re-dialing in a loop could pile up lingering sockets.
+            if (_peers.Count + _retired.Count + _pendingInbound >= _options.MaxPeers)
             {
                 Refuse(socket, remote, outbound: false, $"at the peer limit ({_options.MaxPeers})");
                 return;

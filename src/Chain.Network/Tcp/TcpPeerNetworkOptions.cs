@@ -14,7 +14,7 @@ public sealed record TcpPeerNetworkOptions
     /// <summary>Peers dialed at start and re-dialed (with backoff) whenever the connection drops.</summary>
     public IReadOnlyList<PeerAddress> PersistentPeers { get; init; } = [];
 
-    /// <summary>Connected peers plus inbound handshakes in progress; further inbound connections are closed at once.</summary>
+    /// <summary>Connected peers plus retiring duplicates plus inbound handshakes in progress; further inbound connections are closed at once.</summary>
     public int MaxPeers { get; init; } = 50;
 
     /// <summary>Per-peer send queue bound in messages; a send to a full queue is dropped and counted.</summary>
