@@ -146,16 +146,40 @@ public sealed class NodeService : IAsyncDisposable
     // Once a second: network byte counters and gauges into the Prometheus metrics; a loop failure into the log.
     private void Sample()
     {
+        if (!Monitor.TryEnter(_onFastPath)) return; // the previous sample is still running
+        try
+        {
+            SampleLocked();
+        }
+        finally
+        {
+            Monitor.Exit(_onFastPath);
+        }
+    }
+
+    private void SampleLocked()
+    {
         long sent = _network.BytesSent, received = _network.BytesReceived;
         Metrics.P2pSent((int)Math.Min(int.MaxValue, sent - Interlocked.Exchange(ref _bytesSent, sent)));
         Metrics.P2pReceived((int)Math.Min(int.MaxValue, received - Interlocked.Exchange(ref _bytesReceived, received)));
         Metrics.PeersChanged(_network.ConnectedPeers.Count);
         Metrics.MempoolChanged(Node.Mempool.Count, Node.Mempool.Bytes);
+        // A model that leaves the ONNX Runtime fast path (a run-time difference from canonical) counts once.
+        foreach (var choice in _engine.Choices)
+        {
+            if (choice.UsesFastPath) _onFastPath.Add(choice.ModelId);
+            else if (_onFastPath.Remove(choice.ModelId))
+            {
+                Metrics.OrtFallback(choice.ModelId);
+                _log.LogWarning("model {ModelId} fell back to the canonical executor: {Reason}", choice.ModelId.ToString()[..12], choice.Reason);
+            }
+        }
         if (Node.Failure is { } failure && Interlocked.Exchange(ref _failureLogged, 1) == 0)
             _log.LogCritical(failure, "the node's loop stopped");
     }
 
     private int _failureLogged;
+    private readonly HashSet<Hash32> _onFastPath = [];
 
     public async Task StopAsync()
     {
