@@ -34,7 +34,7 @@ internal sealed class ChainSamples : IDisposable
             _chain, height, 1_700_000_000_000 + height.Value,
             _previous?.Hash ?? Hash32.Zero, _previousCommit?.Hash ?? Hash32.Zero,
             Block.ComputeTransactionsRoot(txs), Block.ComputeReceiptsRoot(receipts), Hash(),
-            Hash(), Hash(), Hash(), new Address(Bytes(20)));
+            Hash(), Hash(), Block.ComputeEvidenceRoot([]), new Address(Bytes(20)));
         var block = new Block(header, txs, _previousCommit);
         // Signatures are not checked by the block store, so random bytes stand in for them.
         var commit = new Commit(height, new Round(0), block.Hash,
