@@ -174,11 +174,25 @@ public sealed class NodeService : IAsyncDisposable
                 _log.LogWarning("model {ModelId} fell back to the canonical executor: {Reason}", choice.ModelId.ToString()[..12], choice.Reason);
             }
         }
+        // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
+        ulong height = Node.Metrics.Height, target = Node.Metrics.SyncTarget;
+        if (height < target)
+        {
+            _wasSyncing = true;
+            _log.LogInformation("block sync {Height}/{Target} ({Percent} %), {Synced} blocks synced so far",
+                height, target, target == 0 ? 100 : height * 100 / target, Node.Metrics.BlocksSynced);
+        }
+        else if (_wasSyncing)
+        {
+            _wasSyncing = false;
+            _log.LogInformation("block sync done at height {Height}; following consensus", height);
+        }
         if (Node.Failure is { } failure && Interlocked.Exchange(ref _failureLogged, 1) == 0)
             _log.LogCritical(failure, "the node's loop stopped");
     }
 
     private int _failureLogged;
+    private bool _wasSyncing;
     private readonly HashSet<Hash32> _onFastPath = [];
 
     public async Task StopAsync()
