@@ -36,7 +36,14 @@ internal static class DevnetCommand
             if (count is < 1 or > 10_000 || perBlock is < 0 or > 400) throw new CliException("--blocks must be 1..10000 and --infers-per-block 0..400");
             if (n is < 1 or > 16) throw new CliException("--validators must be 1..16");
             if (result.GetValue(inProcess)) return Run(result.GetValue(data)!, count, perBlock, output);
-            return new Devnet.ProcessDevnet(output).RunAsync(result.GetValue(data)!, n, count, perBlock).GetAwaiter().GetResult();
+            try
+            {
+                return new Devnet.ProcessDevnet(output).RunAsync(result.GetValue(data)!, n, count, perBlock).GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is Rpc.RpcClientException or HttpRequestException or TaskCanceledException)
+            {
+                throw new CliException($"the devnet's RPC failed: {e.Message} (node logs are in {result.GetValue(data)}/node-*/node.log)");
+            }
         }));
         return command;
     }

@@ -56,6 +56,29 @@ public static class GenesisModels
     /// <summary>The digit as the model's input tensor (u8 [1,1,28,28]).</summary>
     public static Tensor ImageTensor(ReadOnlySpan<byte> pixels) => Tensor.Create(TensorElementType.UInt8, ImageShape, pixels);
 
+    /// <summary>File of sample MNIST test digits shipped beside the models: records of [label: 1 byte, pixels: 784 bytes].</summary>
+    public const string TestDigitsFile = "mnist-test-200.bin";
+
+    /// <summary>
+    /// The first 200 digits of the MNIST test set (t10k), as shipped in <see cref="TestDigitsFile"/> (genesis/models/README.md),
+    /// for clients that need real inputs without downloading MNIST (the devnet, the network benchmark).
+    /// </summary>
+    public static IReadOnlyList<(int Label, byte[] Pixels)> LoadTestDigits(string modelsDirectory)
+    {
+        const int record = 1 + 28 * 28;
+        var bytes = File.ReadAllBytes(Path.Combine(modelsDirectory, TestDigitsFile));
+        if (bytes.Length == 0 || bytes.Length % record != 0)
+            throw new InvalidDataException($"{TestDigitsFile}: {bytes.Length} bytes is not a whole number of {record}-byte digit records");
+        var digits = new List<(int, byte[])>(bytes.Length / record);
+        for (int at = 0; at < bytes.Length; at += record)
+        {
+            int label = bytes[at];
+            if (label > 9) throw new InvalidDataException($"{TestDigitsFile}: digit {at / record} has label {label}");
+            digits.Add((label, bytes.AsSpan(at + 1, record - 1).ToArray()));
+        }
+        return digits;
+    }
+
     /// <summary>The digits as known-answer vectors for <see cref="InferenceEngine.Load"/>.</summary>
     public static IReadOnlyList<TestVector> Vectors(GenesisModel model, string inputName) =>
         model.Digits.Select(d => new TestVector([new NamedTensor(inputName, ImageTensor(d.Pixels))], d.OutputHash)).ToArray();
