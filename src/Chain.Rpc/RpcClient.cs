@@ -126,6 +126,17 @@ public sealed class RpcClient : IDisposable
         return new VerifiedModel(served, Canonical.Decode<ModelInfo>(value), header);
     }
 
+    /// <summary>A registered model's ONNX bytes, proven under the state root and checked to hash to <paramref name="modelId"/>.</summary>
+    public async Task<byte[]> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default)
+    {
+        var served = await GetAsync<ModelCodeResponse>($"models/{modelId}/code", ct).ConfigureAwait(false);
+        var (value, _) = await VerifyStateAsync(served.Proof, StateKeys.ModelCode(modelId), ct).ConfigureAwait(false);
+        if (value is null) throw new RpcClientException($"model {modelId}: the proof shows no model code", code: "bad_proof");
+        if (Core.Hashing.DomainHash.Compute(Core.Hashing.HashDomain.Model, value) != modelId)
+            throw new RpcClientException($"model {modelId}: the served bytes hash to another model id", code: "bad_proof");
+        return value;
+    }
+
     public async Task<SubmitResponse> SubmitAsync(SignedTransaction transaction, SubmitMode mode = SubmitMode.Sync, TimeSpan? commitTimeout = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);

@@ -61,6 +61,9 @@ public sealed record ModelResponse(
     string ModelId, string Name, string Owner, TensorSignatureJson Input, TensorSignatureJson Output,
     ulong Gas, ulong Macs, ulong RegisteredAt, StateProofJson Proof);
 
+/// <summary>GET /models/{id}/code: the model's ONNX bytes are the proof's value (base64), proven under the state root.</summary>
+public sealed record ModelCodeResponse(string ModelId, int Bytes, StateProofJson Proof);
+
 /// <summary>POST /txs body: the canonical signed transaction in hex.</summary>
 public sealed record SubmitRequest(string? Tx);
 

@@ -91,6 +91,7 @@ public sealed class RpcServer : IAsyncDisposable
         app.MapPost("/txs", (Func<HttpContext, Task<IResult>>)submission.SubmitAsync);
         app.MapGet("/accounts/{address}", (string address) => state.Account(address));
         app.MapGet("/models/{id}", (string id) => state.Model(id));
+        app.MapGet("/models/{id}/code", (string id) => state.ModelCode(id));
         app.MapGet("/events/blocks", events.StreamAsync);
         app.MapGet("/metrics", WriteMetricsAsync);
         app.MapFallback(() => RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));

@@ -43,6 +43,16 @@ internal sealed class StateQueries(IRpcNode node)
             RpcMapping.Tensor(info.Input), RpcMapping.Tensor(info.Output), info.Gas, info.Macs, info.RegisteredAt, proven.ToJson()));
     }
 
+    public IResult ModelCode(string id)
+    {
+        if (!Hash32.TryParse(id, out var modelId))
+            return RpcErrors.BadRequest($"model id must be 64 hex characters, got '{ChainQueries.Truncate(id)}'");
+        if (Read(StateKeys.ModelCode(modelId)) is not { } proven)
+            return RpcErrors.Unavailable("the state kept changing while it was read; retry");
+        if (proven.Value is null) return RpcErrors.NotFound($"no model {modelId} is registered (as of height {proven.Height})");
+        return RpcErrors.Json(new ModelCodeResponse(modelId.ToString(), proven.Value.Length, proven.ToJson()));
+    }
+
     // Null when no consistent read succeeded; throws InvalidOperationException when no state exists at all.
     private ProvenValue? Read(Hash32 key)
     {

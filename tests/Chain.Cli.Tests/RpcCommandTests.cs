@@ -80,6 +80,35 @@ public sealed class RpcCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_light_client_re_runs_a_receipts_inference_locally_against_headers_finalized_by_the_genesis_validators()
+    {
+        var tx = CliHarness.Run("tx", "infer", "--model", _mlp.ToString(), "--digit", "3", "--devnet-key", "account-0", "--node", _url, "--wait", "--json");
+        Assert.True(tx.ExitCode == 0, tx.Error);
+        var hash = System.Text.Json.JsonDocument.Parse(tx.Output).RootElement.GetProperty("hash").GetString()!;
+        var genesisFile = Path.Combine(Path.GetDirectoryName(GenesisModels.Locate(AppContext.BaseDirectory))!, "devnet.json");
+
+        var checkedReceipt = CliHarness.Run("query", "receipt", hash, "--rerun", "--genesis", genesisFile, "--node", _url);
+        Assert.True(checkedReceipt.ExitCode == 0, checkedReceipt.Error);
+        Assert.Contains("header finalized by the genesis validators", checkedReceipt.Output);
+        Assert.Contains("matches", checkedReceipt.Output);
+
+        // The model bytes come with a state proof and must hash to the model id.
+        using var client = new RpcClient(new Uri(_url));
+        var code = await client.ModelCodeAsync(_mlp);
+        Assert.Equal(_mlp, Core.Hashing.DomainHash.Compute(Core.Hashing.HashDomain.Model, code));
+        var missing = await Assert.ThrowsAsync<RpcClientException>(() => client.ModelCodeAsync(Hash32.Zero));
+        Assert.Equal(404, missing.Status);
+
+        // A transfer has no inference to re-run.
+        var transfer = CliHarness.Run("tx", "transfer", "--to", Bob, "--amount", "1", "--devnet-key", "account-2", "--node", _url, "--wait", "--json");
+        Assert.True(transfer.ExitCode == 0, transfer.Error);
+        var transferHash = System.Text.Json.JsonDocument.Parse(transfer.Output).RootElement.GetProperty("hash").GetString()!;
+        var refused = CliHarness.Run("query", "receipt", transferHash, "--rerun", "--node", _url);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("not an inference", refused.Error);
+    }
+
+    [Fact]
     public void Infer_from_a_json_input_file_shaped_by_the_proven_model_signature()
     {
         var path = Path.Combine(Path.GetTempPath(), $"chain-rpc-input-{Guid.NewGuid():N}.json");

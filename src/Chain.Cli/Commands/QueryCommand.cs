@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Chain.Core;
+using Chain.Core.Protocol;
 using Chain.Rpc;
 
 namespace Chain.Cli.Commands;
@@ -28,14 +29,7 @@ internal static class QueryCommand
             var (served, _) = NodeOptions.Call(() => client.BlockAsync(height));
             Print(output, json, served, $"block {served.Header.Height} {served.Header.Hash} time {served.Header.TimeMs} txs {served.Transactions.Count} state {served.Header.StateRoot} proposer {served.Header.Proposer}");
         }));
-        command.Add(Leaf("receipt", "A committed transaction's receipt, proven against its block header", "TXHASH", (client, arg, json, output) =>
-        {
-            if (!Hash32.TryParse(arg, out var hash)) throw new CliException($"TXHASH must be 64 hex characters, got '{arg}'");
-            var v = NodeOptions.Call(() => client.TransactionAsync(hash));
-            var r = v.Served.Receipt;
-            Print(output, json, v.Served, $"tx {hash} in block {v.Served.Height} index {v.Served.Index}: {r.Status}, gas used {r.GasUsed}" +
-                (r.Inference is { } i ? $", output {i.OutputHash}" : "") + " (proofs verified)");
-        }));
+        command.Add(ReceiptCommand());
         command.Add(Leaf("account", "An account's balance and nonce, proven against the state root", "ADDRESS", (client, arg, json, output) =>
         {
             if (!Address.TryParse(arg, out var address)) throw new CliException($"ADDRESS must be 40 hex characters, got '{arg}'");
@@ -48,6 +42,52 @@ internal static class QueryCommand
             if (!Hash32.TryParse(arg, out var id)) throw new CliException($"MODEL_ID must be 64 hex characters, got '{arg}'");
             var v = NodeOptions.Call(() => client.ModelAsync(id));
             Print(output, json, v.Served, $"model {id} '{v.Info.Name}' owner {v.Info.Owner} input {v.Info.Input} output {v.Info.Output} gas {v.Info.Gas} (proof verified)");
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// `chain query receipt TXHASH [--rerun] [--genesis FILE]`: the receipt proven against its header; with --genesis the
+    /// header must also carry a commit by that genesis' validators; with --rerun an inference is re-executed here
+    /// with the canonical executor (the model's bytes fetched with a state proof) and its output hash compared.
+    /// </summary>
+    private static Command ReceiptCommand()
+    {
+        var node = NodeOptions.Node();
+        var json = new Option<bool>("--json") { Description = "Print as JSON" };
+        var rerun = new Option<bool>("--rerun") { Description = "Re-run the inference locally (canonical executor) and compare the output hash" };
+        var genesis = new Option<string?>("--genesis") { Description = "Trust only headers finalized by this genesis file's validators" };
+        var txHash = new Argument<string>("TXHASH");
+        var command = new Command("receipt", "A committed transaction's receipt, proven against its block header") { node, json, rerun, genesis, txHash };
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            var arg = result.GetValue(txHash)!;
+            if (!Hash32.TryParse(arg, out var hash)) throw new CliException($"TXHASH must be 64 hex characters, got '{arg}'");
+            var trusted = result.GetValue(genesis) is { } file ? HomeCommands.LoadGenesis(file).Validators : null;
+            using var client = trusted is null ? NodeOptions.Client(result.GetValue(node)!) : new RpcClient(new Uri(result.GetValue(node)!), trusted);
+            var v = NodeOptions.Call(() => client.TransactionAsync(hash));
+            var r = v.Served.Receipt;
+            string rerunText = "";
+            bool? matches = null;
+            if (result.GetValue(rerun))
+            {
+                if (v.Transaction.Transaction.Body is not InferBody infer || v.Receipt.Inference is not { } inference)
+                    throw new CliException($"transaction {hash} is not an inference with a result: nothing to re-run");
+                var code = NodeOptions.Call(() => client.ModelCodeAsync(infer.ModelId));
+                var executor = Inference.Runtime.CanonicalExecutor.Load(code);
+                var input = Core.Codec.Canonical.Decode<Inference.Tensor>(infer.Input);
+                var outputs = executor.Run([new Inference.Runtime.NamedTensor(executor.Inputs[0].Name, input)]);
+                var local = outputs.First(o => o.Name == executor.OutputNames[0]).Value.Hash;
+                matches = local == inference.OutputHash;
+                rerunText = matches.Value
+                    ? $"; re-executed here: output hash {local} matches"
+                    : $"; re-executed here: output hash {local} DIFFERS from the receipt's {inference.OutputHash}";
+            }
+            var trust = trusted is null ? "proofs verified" : "proofs verified, header finalized by the genesis validators";
+            Print(output, result.GetValue(json), new { receipt = v.Served, verified = true, finalizedByTrustedValidators = trusted is not null, rerunMatches = matches },
+                $"tx {hash} in block {v.Served.Height} index {v.Served.Index}: {r.Status}, gas used {r.GasUsed}" +
+                (r.Inference is { } i ? $", output {i.OutputHash}" : "") + $" ({trust}){rerunText}");
+            return matches == false ? 3 : 0;
         }));
         return command;
     }
