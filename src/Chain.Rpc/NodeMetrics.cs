@@ -81,16 +81,13 @@ public sealed class NodeMetrics
 
     public void PeersChanged(int connected) => _peers.Set(connected);
 
-    public void P2pSent(int bytes)
+    /// <summary>P2P traffic since the last call: bytes and messages sent and received (the node samples its transport's counters).</summary>
+    public void P2pTraffic(long bytesOut, long messagesOut, long bytesIn, long messagesIn)
     {
-        _p2pBytes.WithLabels("out").Inc(Math.Max(0, bytes));
-        _p2pMessages.WithLabels("out").Inc();
-    }
-
-    public void P2pReceived(int bytes)
-    {
-        _p2pBytes.WithLabels("in").Inc(Math.Max(0, bytes));
-        _p2pMessages.WithLabels("in").Inc();
+        _p2pBytes.WithLabels("out").Inc(Math.Max(0, bytesOut));
+        _p2pMessages.WithLabels("out").Inc(Math.Max(0, messagesOut));
+        _p2pBytes.WithLabels("in").Inc(Math.Max(0, bytesIn));
+        _p2pMessages.WithLabels("in").Inc(Math.Max(0, messagesIn));
     }
 
     /// <summary>Called by the RPC server for every finished request; <paramref name="route"/> is the route pattern, not the raw path.</summary>

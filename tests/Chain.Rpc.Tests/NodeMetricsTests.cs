@@ -24,8 +24,7 @@ public sealed class NodeMetricsTests
         metrics.InferenceRan(model, onOrtFastPath: false, 9);
         metrics.OrtFallback(model);
         metrics.PeersChanged(3);
-        metrics.P2pSent(100);
-        metrics.P2pReceived(40);
+        metrics.P2pTraffic(bytesOut: 100, messagesOut: 1, bytesIn: 40, messagesIn: 1);
         metrics.RpcRequest("/status", 200);
 
         var text = await Export(metrics);

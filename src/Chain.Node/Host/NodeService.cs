@@ -30,7 +30,7 @@ public sealed class NodeService : IAsyncDisposable
     private readonly RpcServer? _rpc;
     private readonly ILogger _log;
     private readonly Timer _sampler;
-    private long _bytesSent, _bytesReceived;
+    private long _bytesSent, _bytesReceived, _messagesSent, _messagesReceived;
     private int _stopped;
 
     private NodeService(NodeHome home, NodeConfig config, Genesis genesis, FullNode node, InferenceEngine engine, TcpPeerNetwork network,
@@ -159,9 +159,9 @@ public sealed class NodeService : IAsyncDisposable
 
     private void SampleLocked()
     {
-        long sent = _network.BytesSent, received = _network.BytesReceived;
-        Metrics.P2pSent((int)Math.Min(int.MaxValue, sent - Interlocked.Exchange(ref _bytesSent, sent)));
-        Metrics.P2pReceived((int)Math.Min(int.MaxValue, received - Interlocked.Exchange(ref _bytesReceived, received)));
+        long sent = _network.BytesSent, received = _network.BytesReceived, messagesSent = _network.MessagesSent, messagesReceived = _network.MessagesReceived;
+        Metrics.P2pTraffic(sent - _bytesSent, messagesSent - _messagesSent, received - _bytesReceived, messagesReceived - _messagesReceived);
+        (_bytesSent, _messagesSent, _bytesReceived, _messagesReceived) = (sent, messagesSent, received, messagesReceived);
         Metrics.PeersChanged(_network.ConnectedPeers.Count);
         Metrics.MempoolChanged(Node.Mempool.Count, Node.Mempool.Bytes);
         // A model that leaves the ONNX Runtime fast path (a run-time difference from canonical) counts once.
