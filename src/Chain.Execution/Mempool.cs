@@ -99,10 +99,13 @@ public sealed class Mempool
             if (t.Nonce < account.Nonce)
                 return new(RejectCode.BadNonce, $"nonce {t.Nonce} is below the account's next nonce {account.Nonce} (a replay)");
             _bySender.TryGetValue(t.SenderAddress, out var queue);
-            ulong expected = account.Nonce + (ulong)(queue?.Count ?? 0);
+            // Entries below the account's nonce were just committed (the block is stored, Update has not run yet):
+            // they are no longer pending for the nonce sequence or the balance.
+            var live = queue?.Where(e => e.Key >= account.Nonce).Select(e => e.Value).ToList() ?? [];
+            ulong expected = account.Nonce + (ulong)live.Count;
             if (t.Nonce != expected)
-                return new(RejectCode.BadNonce, $"nonce {t.Nonce}, expected {expected} (the next after {queue?.Count ?? 0} pending)");
-            ulong pending = queue is null ? 0 : queue.Values.Aggregate(0UL, (s, e) => Gas.Add(s, e.Spend));
+                return new(RejectCode.BadNonce, $"nonce {t.Nonce}, expected {expected} (the next after {live.Count} pending)");
+            ulong pending = live.Aggregate(0UL, (s, e) => Gas.Add(s, e.Spend));
             if (Gas.Add(pending, spend) > account.Balance)
                 return pending == 0
                     ? new(RejectCode.InsufficientFunds, $"{t.SenderAddress} has {account.Balance}, the transaction spends {spend}")

@@ -49,6 +49,25 @@ public class MempoolTests
     }
 
     [Fact]
+    public void The_next_nonce_is_admitted_in_the_window_between_a_commit_and_the_mempool_update()
+    {
+        // RPC threads submit while the node's loop commits: the block is stored (the account's nonce moved on)
+        // before Update removes its transactions from the pool. Those are not pending any more.
+        var (executor, pool, _) = Setup();
+        var first = Transfer(User(1), 0, User(2).Address, 5);
+        Assert.Null(pool.Add(first));
+        var (proposal, _) = Step(executor, pool.Select(), null);
+        Assert.Single(proposal.Block.Transactions);
+
+        Assert.Null(pool.Add(Transfer(User(1), 1, User(2).Address, 5)));
+        Assert.Equal(RejectCode.BadNonce, pool.Add(Transfer(User(1), 3, User(2).Address, 5))?.Code);
+        Assert.Equal(RejectCode.AlreadyIncluded, pool.Add(first)?.Code);
+        pool.Update(proposal.Block);
+        Assert.Equal(1, pool.Count);
+        Assert.Null(pool.Add(Transfer(User(1), 2, User(2).Address, 5)));
+    }
+
+    [Fact]
     public void Selection_is_by_fee_with_each_senders_nonces_in_order()
     {
         var (_, pool, _) = Setup();
