@@ -47,7 +47,15 @@ internal static class BenchNetworkCommand
             if (v is < 1 or > 16) throw new CliException("--validators must be 1..16");
             if (n is < 1 or > 20_000) throw new CliException("--txs must be 1..20000");
             if (minInterval is < 1 or >= 3000) throw new CliException("--min-block-interval-ms must be 1..2999 (below timeout_propose_ms, 3000)");
-            var report = RunAsync(v, n, minInterval, output).GetAwaiter().GetResult();
+            Report report;
+            try
+            {
+                report = RunAsync(v, n, minInterval, output).GetAwaiter().GetResult();
+            }
+            catch (RpcClientException e)
+            {
+                throw new CliException($"a node refused or did not answer: {e.Message}");
+            }
             Print(report, output);
             if (result.GetValue(json) is { } file)
                 OutputFiles.WriteText(file, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
@@ -84,7 +92,7 @@ internal static class BenchNetworkCommand
                     TimeSpan.FromSeconds(120)))
                 throw new CliException($"the network did not commit height 1 within 120 s; logs: {network.LogPath(0)} ...");
 
-            var transactions = BuildTransactions(genesis.ChainId, models, validators, count);
+            var transactions = BuildTransactions(network.Genesis.ChainId, models, validators, count);
             var committedAt = new ConcurrentDictionary<Hash32, double>();
             var submittedAt = new ConcurrentDictionary<Hash32, double>();
             int maxRound = 0;
