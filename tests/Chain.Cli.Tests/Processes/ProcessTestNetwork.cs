@@ -81,7 +81,7 @@ internal sealed class ProcessTestNetwork : IAsyncDisposable
         catch
         {
             test._keep = true;
-            test.DumpLogs();
+            await test.DumpLogsAsync();
             throw;
         }
         finally
@@ -100,13 +100,15 @@ internal sealed class ProcessTestNetwork : IAsyncDisposable
 
     public void Log(string line) => _output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
 
-    public void DumpLogs()
+    public async Task DumpLogsAsync()
     {
         _output.WriteLine($"network directory (kept): {Directory}");
         for (int i = 0; i < Count; i++)
         {
             var node = Net.Nodes[i];
-            _output.WriteLine($"--- node {i}: p2p {node.P2pPort}, rpc {node.RpcPort}, running {Net.IsRunning(i)}, log {Net.LogPath(i)} (last 60 lines)");
+            // An exited node's code tells a crash (non-zero), SIGKILL (137) or an outside SIGTERM/SIGINT (0, "stopping") apart.
+            string state = Net.IsRunning(i) ? "running" : $"exited with {(await Net.StopAsync(i, TimeSpan.Zero))?.ToString() ?? "?"}";
+            _output.WriteLine($"--- node {i}: p2p {node.P2pPort}, rpc {node.RpcPort}, {state}, log {Net.LogPath(i)} (last 60 lines)");
             foreach (var line in ReadLog(i).Split('\n').TakeLast(60)) _output.WriteLine(line);
         }
     }
