@@ -94,10 +94,26 @@ internal sealed partial class LocalNetwork : IAsyncDisposable
         process.WaitForExit();
     }
 
+    /// <summary>The pid of node <paramref name="i"/>'s process, or null when it is not running.</summary>
+    public int? ProcessId(int i) => _processes[i] is { HasExited: false } p ? p.Id : null;
+
+    /// <summary>SIGSTOP: the process freezes; to its peers it looks cut off by a partition (sockets stay open, nothing answers).</summary>
+    public void Pause(int i)
+    {
+        if (ProcessId(i) is { } pid) SendSignal(pid, Sigstop);
+    }
+
+    /// <summary>SIGCONT: a paused process runs on.</summary>
+    public void Resume(int i)
+    {
+        if (ProcessId(i) is { } pid) SendSignal(pid, Sigcont);
+    }
+
     /// <summary>SIGTERM and wait for a clean exit; the exit code, or null if it had to be killed after <paramref name="grace"/>.</summary>
     public async Task<int?> StopAsync(int i, TimeSpan grace)
     {
         if (_processes[i] is not { HasExited: false } process) return _processes[i]?.ExitCode;
+        SendSignal(process.Id, Sigcont); // a paused process could not act on SIGTERM
         SendSignal(process.Id, Sigterm);
         using var timeout = new CancellationTokenSource(grace);
         try
@@ -182,7 +198,7 @@ internal sealed partial class LocalNetwork : IAsyncDisposable
         foreach (var p in _processes) p?.Dispose();
     }
 
-    private const int Sigterm = 15;
+    private const int Sigterm = 15, Sigcont = 18, Sigstop = 19; // Linux x86-64 numbers
 
     private static void SendSignal(int pid, int signal)
     {

@@ -279,38 +279,13 @@ internal sealed class ProcessTestNetwork : IAsyncDisposable
         public void Accepted() => Nonce++;
     }
 
-    /// <summary>The pid of node <paramref name="i"/>'s `chain start` process, found by its home path in /proc (LocalNetwork does not expose it).</summary>
-    public int ProcessId(int i)
-    {
-        var root = Net.Nodes[i].Home.Root;
-        foreach (var dir in System.IO.Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == Environment.ProcessId) continue;
-            string[] args;
-            try
-            {
-                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue; // exited meanwhile, or not ours
-            }
-            int home = Array.IndexOf(args, "--home");
-            if (home > 0 && home + 1 < args.Length && args[home + 1] == root && args.Contains("start")) return pid;
-        }
-        throw new InvalidOperationException($"no process runs `chain start --home {root}`");
-    }
-
-    /// <summary>SIGSTOP / SIGCONT through kill(1): a frozen process looks partitioned away to its peers.</summary>
+    /// <summary>SIGSTOP ("STOP") or SIGCONT ("CONT"): a frozen process looks partitioned away to its peers.</summary>
     public void Signal(int i, string signal)
     {
-        int pid = ProcessId(i);
-        using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-        {
-            UseShellExecute = false,
-        }) ?? throw new InvalidOperationException("could not run kill");
-        kill.WaitForExit();
-        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {pid} exited with {kill.ExitCode}");
+        var pid = Net.ProcessId(i) ?? throw new InvalidOperationException($"node {i} is not running");
+        if (signal == "STOP") Net.Pause(i);
+        else if (signal == "CONT") Net.Resume(i);
+        else throw new ArgumentOutOfRangeException(nameof(signal), "STOP or CONT");
         Log($"sent SIG{signal} to node {i} (pid {pid})");
     }
 }
