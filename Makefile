@@ -19,8 +19,7 @@ test:
 
 # The local devnet: 4 validator processes (`chain start`) on loopback with encrypted P2P, BFT consensus,
 # RocksDB each, real inference; a stream of MNIST test digits through every node's RPC, a live table,
-# identical receipts checked on every node, then a clean shutdown. (`chain devnet --in-process` runs the
-# same validators in one process.)
+# identical receipts checked on every node, then a clean shutdown.
 run:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) devnet --data .data/devnet --blocks 12 --validators 4

@@ -58,13 +58,13 @@ public sealed class NodeHome(string root)
     {
         if (validators is < 1 or > ProtocolLimits.MaxValidators) throw new ArgumentOutOfRangeException(nameof(validators), $"1..{ProtocolLimits.MaxValidators} validators");
         if (basePort < 1024 || basePort + 2 * validators > 65535) throw new ArgumentOutOfRangeException(nameof(basePort), "ports must lie in 1024..65535");
-        var validatorKeys = Enumerable.Range(0, validators).Select(i => devnetKeys ? InProcessDevnet.DevnetKey($"validator-{i}") : PrivateKey.Generate()).ToArray();
+        var validatorKeys = Enumerable.Range(0, validators).Select(i => devnetKeys ? DevnetKeys.For($"validator-{i}") : PrivateKey.Generate()).ToArray();
         var nodeKeys = Enumerable.Range(0, validators).Select(_ => PrivateKey.Generate()).ToArray();
         try
         {
             var names = Enumerable.Range(0, validators).Select(i => $"validator-{i}").ToList();
             var accounts = validatorKeys.Select(k => new GenesisAccount(k.Address, 1_000_000_000_000))
-                .Concat(Enumerable.Range(0, 3).Select(i => new GenesisAccount(InProcessDevnet.DevnetKey($"account-{i}").Address, 1_000_000_000_000)))
+                .Concat(Enumerable.Range(0, 3).Select(i => new GenesisAccount(DevnetKeys.For($"account-{i}").Address, 1_000_000_000_000)))
                 .DistinctBy(a => a.Address);
             var genesis = new Genesis(chainId, genesisTimeMs ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 new ValidatorSet(validatorKeys.Select(k => new Validator(k.PublicKey, 10))), accounts, models,

@@ -5,7 +5,7 @@ namespace Chain.Rpc;
 
 /// <summary>
 /// The node's Prometheus metrics. Each instance has its own registry, so several nodes in one process
-/// (tests, the in-process devnet) keep separate numbers. The node calls the methods below as things happen;
+/// (tests, several nodes in one process) keep separate numbers. The node calls the methods below as things happen;
 /// <see cref="ExportAsync"/> writes the text exposition format that /metrics serves.
 /// </summary>
 public sealed class NodeMetrics

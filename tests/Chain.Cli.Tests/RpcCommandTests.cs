@@ -20,7 +20,7 @@ public sealed class RpcCommandTests : IAsyncLifetime
         var models = GenesisModels.Locate(AppContext.BaseDirectory) ?? throw new InvalidOperationException("genesis/models not found");
         var genesis = GenesisFile.Load(Path.Combine(Path.GetDirectoryName(models)!, "devnet.json"));
         _mlp = GenesisModels.Load(models).Single(m => m.File == "mlp.onnx").ModelId;
-        var validators = Enumerable.Range(0, 4).Select(i => InProcessDevnet.DevnetKey($"validator-{i}")).ToArray();
+        var validators = Enumerable.Range(0, 4).Select(i => DevnetKeys.For($"validator-{i}")).ToArray();
         _node = new InProcessRpcNode(genesis, validators, new InferenceRunner(new InferenceEngine(enableFastPath: false)), produceBlockOnSubmit: true);
         _node.ProduceBlock();
         _server = new RpcServer(_node, new NodeMetrics(), new RpcOptions { Port = 0 });
@@ -30,7 +30,7 @@ public sealed class RpcCommandTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private static string Bob => InProcessDevnet.DevnetKey("account-1").Address.ToString();
+    private static string Bob => DevnetKeys.For("account-1").Address.ToString();
 
     [Fact]
     public void Query_status_and_block_print_the_chain_head()

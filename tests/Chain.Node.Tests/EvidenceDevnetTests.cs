@@ -1,48 +1,55 @@
 using Chain.Consensus;
 using Chain.Core;
 using Chain.Core.Protocol;
-using Chain.Execution;
-using Chain.Inference.Runtime;
+using Chain.Network;
 
 namespace Chain.Node.Tests;
 
-/// <summary>Evidence a validator pooled reaches a block, and every validator records it in state.</summary>
-public sealed class EvidenceDevnetTests : IDisposable
+/// <summary>
+/// Equivocation end to end: a validator's peer sends two conflicting prevotes; the honest nodes' engines detect
+/// it, pool the evidence, a proposer includes it in a block, and every node re-verifies it and records it in state.
+/// </summary>
+public sealed class EvidenceDevnetTests
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "chain-evidence-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
-    }
-
     [Fact]
-    public void Pooled_duplicate_vote_evidence_is_included_once_and_recorded_by_every_validator()
+    public async Task Conflicting_prevotes_become_evidence_in_a_block_recorded_by_every_validator()
     {
-        var models = GenesisModels.Locate(AppContext.BaseDirectory) ?? throw new InvalidOperationException("genesis/models not found");
-        var genesis = GenesisFile.Load(Path.Combine(Path.GetDirectoryName(models)!, "devnet.json"));
-        var keys = Enumerable.Range(0, 4).Select(i => InProcessDevnet.DevnetKey($"validator-{i}")).ToArray();
-        var offender = keys[3];
-        Vote Prevote(byte b) => new(VoteType.Prevote, new Height(1), new Round(0), new Hash32(Enumerable.Repeat(b, 32).ToArray()), 1, offender.Address);
-        var evidence = new DuplicateVoteEvidence(Prevote(1).Sign(genesis.ChainId, offender), Prevote(2).Sign(genesis.ChainId, offender));
+        await using var cluster = new NodeCluster();
+        for (int i = 0; i < 3; i++) cluster.Start(i); // 3 of 4 equal powers: more than 2/3, the chain runs without validator 3
+        var nodes = cluster.Running.ToList();
+        await cluster.WaitForHeight(2, nodes);
 
-        using var engine = new InferenceEngine(enableFastPath: false);
-        using var devnet = new InProcessDevnet(_dir, genesis, keys, engine);
-        // Every validator saw the equivocation, so whoever proposes first includes it.
-        foreach (var node in devnet.Nodes) Assert.True(node.Consensus.Evidence.Add(evidence));
-        Assert.True(devnet.RunUntil(3, TimeSpan.FromSeconds(60)), "the devnet did not finalize height 3");
+        // Validator 3 comes online only to equivocate: two prevotes per upcoming height, naming different blocks.
+        var offender = cluster.Keys[3];
+        using var byzantine = cluster.Hub.Join(offender.PublicKey);
+        ulong from = nodes.Max(n => n.Executor.Height.Value) + 1;
+        for (ulong h = from; h < from + 3; h++)
+            foreach (byte b in new byte[] { 1, 2 })
+            {
+                var vote = new Vote(VoteType.Prevote, new Height(h), new Round(0), new Hash32(Enumerable.Repeat(b, 32).ToArray()), 1, offender.Address)
+                    .Sign(cluster.Genesis.ChainId, offender);
+                byzantine.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(new VoteReceived(vote)));
+            }
 
-        var carrying = Enumerable.Range(1, 3).Select(h => devnet.Nodes[0].Executor.Blocks.LoadBlock(new Height((ulong)h))!)
-            .Where(b => b.Evidence.Count > 0).ToList();
-        Assert.Single(carrying);
-        Assert.Equal(evidence.Hash, Evidence.HashOf(carrying[0].Evidence[0].Span));
-        foreach (var node in devnet.Nodes)
+        // Some block carries duplicate-vote evidence against validator 3, and every node has it in state.
+        Block? carrying = null;
+        await NodeCluster.WaitFor(() =>
+        {
+            var node = nodes[0];
+            for (ulong h = from; h <= node.Executor.Height.Value; h++)
+                if (node.Executor.Blocks.LoadBlock(new Height(h)) is { Evidence.Count: > 0 } block) carrying = block;
+            return carrying is not null && nodes.All(n => n.Executor.Height.Value >= carrying.Height.Value);
+        }, "a block with evidence, stored by every node");
+        var evidence = Chain.Core.Codec.Canonical.Decode<Evidence>(carrying!.Evidence[0]);
+        Assert.IsType<DuplicateVoteEvidence>(evidence);
+        Assert.Equal(offender.Address, evidence.Offender);
+        foreach (var node in nodes)
         {
             var record = node.Executor.GetEvidence(evidence.Hash);
             Assert.NotNull(record);
             Assert.Equal(offender.Address, record!.Offender);
-            Assert.Equal(0, node.Consensus.Evidence.Count); // committed, so no longer pending
+            Assert.Equal("duplicate-vote", record.Kind);
         }
-        Assert.All(Enumerable.Range(1, 3), h => Assert.True(devnet.Describe((ulong)h).ReceiptsIdentical));
+        NodeCluster.AssertSameChain(nodes, carrying.Height.Value);
     }
 }

@@ -37,7 +37,7 @@ public sealed class HostileInputTests
             ("vote of a non-validator", ConsensusMessages.Encode(new VoteReceived(
                 new Vote(VoteType.Prevote, new Height(1), new Round(0), null, ts, rogueKey.Address).Sign(chain, rogueKey)))),
         };
-        var account = InProcessDevnet.DevnetKey("account-0");
+        var account = DevnetKeys.For("account-0");
         var transfer = new Transaction(chain, account.PublicKey, 0, 10_000, new TransferBody(cluster.Keys[1].Address, 5));
         var transactions = new (string Name, byte[] Bytes)[]
         {

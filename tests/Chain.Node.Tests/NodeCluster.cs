@@ -26,7 +26,7 @@ internal sealed class NodeCluster : IAsyncDisposable
     {
         Genesis = GenesisFile.Load(Path.Combine(Path.GetDirectoryName(ModelsDir())!, "devnet.json"));
         Models = GenesisModels.Load(ModelsDir());
-        Keys = Enumerable.Range(0, validators).Select(i => InProcessDevnet.DevnetKey($"validator-{i}")).ToArray();
+        Keys = Enumerable.Range(0, validators).Select(i => DevnetKeys.For($"validator-{i}")).ToArray();
         Nodes = new FullNode?[validators];
     }
 
@@ -97,14 +97,14 @@ internal sealed class NodeCluster : IAsyncDisposable
 
     public SignedTransaction Infer(int account, GenesisDigit digit)
     {
-        var key = InProcessDevnet.DevnetKey($"account-{account}");
+        var key = DevnetKeys.For($"account-{account}");
         var body = new InferBody(Models[1].ModelId, Canonical.Encode(GenesisModels.ImageTensor(digit.Pixels)), 1_000_000);
         return new Transaction(Genesis.ChainId, key.PublicKey, _nonces[account]++, 1_000_000, body).Sign(key);
     }
 
     public SignedTransaction Transfer(int account, Address to, ulong amount)
     {
-        var key = InProcessDevnet.DevnetKey($"account-{account}");
+        var key = DevnetKeys.For($"account-{account}");
         return new Transaction(Genesis.ChainId, key.PublicKey, _nonces[account]++, 10_000, new TransferBody(to, amount)).Sign(key);
     }
 

@@ -54,7 +54,7 @@ public sealed class NodeConfigTests : IDisposable
         Assert.Single(hashes);
         var genesis = nodes[0].Home.LoadGenesis();
         Assert.Equal(3, genesis.Validators.Count);
-        Assert.Equal(InProcessDevnet.DevnetKey("validator-1").PublicKey, nodes[1].Home.LoadValidatorKey().PublicKey);
+        Assert.Equal(DevnetKeys.For("validator-1").PublicKey, nodes[1].Home.LoadValidatorKey().PublicKey);
         Assert.Equal(devnet.Models.Select(m => m.ModelId), genesis.Models.Select(m => m.ModelId));
         for (int i = 0; i < 3; i++)
         {

@@ -41,7 +41,7 @@ public sealed class NodeServiceTests : IDisposable
             c.Inference.FastPath = false;
         })[0];
         var model = GenesisModels.Load(modelsDir)[0];
-        var account = InProcessDevnet.DevnetKey("account-0");
+        var account = DevnetKeys.For("account-0");
         ulong height;
 
         await using (var service = await NodeService.StartAsync(node.Home, NullLoggerFactory.Instance))

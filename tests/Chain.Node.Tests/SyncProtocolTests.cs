@@ -113,7 +113,7 @@ public sealed class SyncProtocolTests
         var genesis = Chain.Execution.GenesisFile.Load(Path.Combine(Path.GetDirectoryName(
             Chain.Inference.Runtime.GenesisModels.Locate(AppContext.BaseDirectory)!)!, "devnet.json"));
         using var engine = new Chain.Inference.Runtime.InferenceEngine(enableFastPath: false);
-        var options = new FullNodeOptions("n", Path.GetTempPath(), genesis, InProcessDevnet.DevnetKey("validator-0"), engine);
+        var options = new FullNodeOptions("n", Path.GetTempPath(), genesis, DevnetKeys.For("validator-0"), engine);
         options.Validate();
         var tooMany = Assert.Throws<ArgumentOutOfRangeException>(() => (options with { SyncBatchBlocks = 21 }).Validate());
         Assert.Contains("SyncBatchBlocks", tooMany.Message);

@@ -92,7 +92,7 @@ internal static class BenchNetworkCommand
                     TimeSpan.FromSeconds(120)))
                 throw new CliException($"the network did not commit height 1 within 120 s; logs: {network.LogPath(0)} ...");
 
-            var transactions = BuildTransactions(network.Genesis.ChainId, models, validators, count);
+            var transactions = BuildTransactions(network.Genesis.ChainId, models, GenesisModels.LoadTestDigits(modelsDir), validators, count);
             var committedAt = new ConcurrentDictionary<Hash32, double>();
             var submittedAt = new ConcurrentDictionary<Hash32, double>();
             int maxRound = 0;
@@ -177,11 +177,13 @@ internal static class BenchNetworkCommand
     }
 
     /// <summary>3 Infer (genesis digits, both models) : 1 transfer, over the funded devnet keys, each key bound to one node.</summary>
-    private static List<(int Node, SignedTransaction Tx)> BuildTransactions(ChainId chainId, IReadOnlyList<Inference.Runtime.GenesisModel> models, int validators, int count)
+    // Inputs: the 200 shipped MNIST test digits alternating over the genesis models (400 distinct inferences before any repeats).
+    private static List<(int Node, SignedTransaction Tx)> BuildTransactions(ChainId chainId, IReadOnlyList<Inference.Runtime.GenesisModel> models,
+        IReadOnlyList<(int Label, byte[] Pixels)> testDigits, int validators, int count)
     {
         var keys = new[] { "account-0", "account-1", "account-2" }.Concat(Enumerable.Range(0, validators).Select(i => $"validator-{i}"))
-            .Select(InProcessDevnet.DevnetKey).ToArray();
-        var digits = models.SelectMany(m => m.Digits.Select(d => (m.ModelId, Input: Canonical.Encode(GenesisModels.ImageTensor(d.Pixels))))).ToArray();
+            .Select(DevnetKeys.For).ToArray();
+        var digits = models.SelectMany(m => testDigits.Select(d => (m.ModelId, Input: Canonical.Encode(GenesisModels.ImageTensor(d.Pixels))))).ToArray();
         var nonces = new ulong[keys.Length];
         var list = new List<(int, SignedTransaction)>(count);
         for (int i = 0; i < count; i++)
@@ -270,7 +272,7 @@ internal static class BenchNetworkCommand
     /// <summary>Ed25519 verifications per second on one core, of a real transaction's sign bytes.</summary>
     private static double VerifyPerSecond(ChainId chainId, int rounds)
     {
-        using var key = InProcessDevnet.DevnetKey("account-0");
+        using var key = DevnetKeys.For("account-0");
         var tx = new Transaction(chainId, key.PublicKey, 0, 10_000, new TransferBody(key.Address, 1)).Sign(key);
         var message = tx.Transaction.SignBytes();
         var signature = tx.Signature;

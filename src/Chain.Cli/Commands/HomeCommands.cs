@@ -99,7 +99,7 @@ internal static class HomeCommands
     }
 
     private static IEnumerable<GenesisAccount> DevnetAccounts() =>
-        Enumerable.Range(0, 3).Select(i => new GenesisAccount(InProcessDevnet.DevnetKey($"account-{i}").Address, 1_000_000_000_000));
+        Enumerable.Range(0, 3).Select(i => new GenesisAccount(DevnetKeys.For($"account-{i}").Address, 1_000_000_000_000));
 
     /// <summary>genesis/devnet.json of the repository (for its genesis models).</summary>
     internal static Genesis RepositoryGenesis()

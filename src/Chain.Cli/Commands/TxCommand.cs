@@ -56,7 +56,7 @@ internal static class TxCommand
             {
                 if (devnet.Length is 0 or > 64 || !devnet.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
                     throw new CliException($"--devnet-key must be a devnet key name like account-0, got '{devnet}'");
-                return InProcessDevnet.DevnetKey(devnet);
+                return DevnetKeys.For(devnet);
             }
             return KeyFile.Read(file!);
         }

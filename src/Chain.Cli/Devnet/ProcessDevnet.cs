@@ -71,8 +71,8 @@ internal sealed class ProcessDevnet(TextWriter output)
         // One sending account per node, each always sending through the same node: a node's mempool admits an
         // account's nonces only in order, and gossip between nodes does not preserve one client's order.
         // The testnet genesis funds the devnet accounts and every validator's address.
-        var accounts = Enumerable.Range(0, 3).Select(i => InProcessDevnet.DevnetKey($"account-{i}"))
-            .Concat(Enumerable.Range(0, validators).Select(i => InProcessDevnet.DevnetKey($"validator-{i}"))).Take(Math.Max(validators, 1)).ToArray();
+        var accounts = Enumerable.Range(0, 3).Select(i => DevnetKeys.For($"account-{i}"))
+            .Concat(Enumerable.Range(0, validators).Select(i => DevnetKeys.For($"validator-{i}"))).Take(Math.Max(validators, 1)).ToArray();
         var nonces = new ulong[accounts.Length];
         var submittedAt = new Dictionary<Hash32, double>();
         var clock = Stopwatch.StartNew();

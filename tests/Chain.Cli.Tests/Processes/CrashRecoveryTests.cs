@@ -21,7 +21,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
             using var stopLoad = new CancellationTokenSource();
             var load = Task.Run(async () =>
             {
-                var recipient = InProcessDevnetAddress("validator-0");
+                var recipient = DevnetAddress("validator-0");
                 for (int n = 0; !stopLoad.IsCancellationRequested; n++)
                 {
                     for (int node = 0; node < signers.Length; node++)
@@ -83,5 +83,5 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
                 Assert.False(net.ReadLog(i).Contains("evidence recorded", StringComparison.Ordinal), $"node {i} recorded evidence: a double sign after the restart?");
         });
 
-    private static Address InProcessDevnetAddress(string name) => Chain.Node.InProcessDevnet.DevnetKey(name).Address;
+    private static Address DevnetAddress(string name) => Chain.Node.DevnetKeys.For(name).Address;
 }

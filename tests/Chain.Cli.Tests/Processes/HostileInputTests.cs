@@ -40,7 +40,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
             var aliceBefore = (await client.AccountAsync(alice.Key.Address)).Account;
 
             // A valid transfer, committed, then replayed byte for byte.
-            var transfer = alice.Transfer(InProcessDevnetAddress("account-1"), 77);
+            var transfer = alice.Transfer(DevnetAddress("account-1"), 77);
             await net.SubmitAsync(1, transfer);
             alice.Accepted();
             await net.AssertCommittedEverywhereAsync([transfer.Hash]);
@@ -48,7 +48,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
             Assert.Equal((422, "AlreadyIncluded"), (replay.Status, replay.Code));
 
             // A bad signature: the same transaction signed, then one signature bit flipped.
-            var honest = alice.Transfer(InProcessDevnetAddress("account-1"), 5);
+            var honest = alice.Transfer(DevnetAddress("account-1"), 5);
             var flipped = honest.Signature.Bytes.ToArray();
             flipped[random.Next(flipped.Length)] ^= (byte)(1 << random.Next(8));
             var forged = new SignedTransaction(honest.Transaction, new Signature(flipped));
@@ -57,7 +57,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
 
             // Signed correctly, but for another chain.
             var otherChain = new Transaction(new ChainId("chain-other"), alice.Key.PublicKey, alice.Nonce, 10_000,
-                new TransferBody(InProcessDevnetAddress("account-1"), 5)).Sign(alice.Key);
+                new TransferBody(DevnetAddress("account-1"), 5)).Sign(alice.Key);
             var wrongChain = await Assert.ThrowsAsync<RpcClientException>(() => client.SubmitAsync(otherChain));
             Assert.Equal((422, "WrongChainId"), (wrongChain.Status, wrongChain.Code));
 
@@ -159,5 +159,5 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         return [.. hello];
     }
 
-    private static Address InProcessDevnetAddress(string name) => Chain.Node.InProcessDevnet.DevnetKey(name).Address;
+    private static Address DevnetAddress(string name) => Chain.Node.DevnetKeys.For(name).Address;
 }

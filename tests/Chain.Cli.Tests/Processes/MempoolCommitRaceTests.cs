@@ -19,12 +19,12 @@ public sealed class MempoolCommitRaceTests
     public void The_next_nonce_is_admitted_between_commit_and_mempool_update()
     {
         var genesis = HomeCommands.RepositoryGenesis();
-        var validators = Enumerable.Range(0, genesis.Validators.Count).Select(i => InProcessDevnet.DevnetKey($"validator-{i}")).ToArray();
+        var validators = Enumerable.Range(0, genesis.Validators.Count).Select(i => DevnetKeys.For($"validator-{i}")).ToArray();
         using var engine = new InferenceEngine(enableFastPath: false);
         var executor = new ChainExecutor(genesis, new Chain.Storage.InMemoryStore(), new InMemoryStateBackend(), new InferenceRunner(engine, 16));
         var pool = new Mempool(executor);
-        var alice = InProcessDevnet.DevnetKey("account-0");
-        var bob = InProcessDevnet.DevnetKey("account-1").Address;
+        var alice = DevnetKeys.For("account-0");
+        var bob = DevnetKeys.For("account-1").Address;
         SignedTransaction Transfer(ulong nonce) => new Transaction(genesis.ChainId, alice.PublicKey, nonce, 10_000, new TransferBody(bob, 1)).Sign(alice);
 
         var first = Transfer(0);

@@ -259,7 +259,7 @@ internal sealed class ProcessTestNetwork : IAsyncDisposable
     public sealed class Signer(ProcessTestNetwork network, string devnetKeyName)
     {
         private int _next;
-        public PrivateKey Key { get; } = InProcessDevnet.DevnetKey(devnetKeyName);
+        public PrivateKey Key { get; } = DevnetKeys.For(devnetKeyName);
         public ulong Nonce { get; private set; }
 
         /// <summary>An Infer of the next genesis digit (cycling through both models' digits).</summary>
