@@ -19,7 +19,7 @@ internal static class StartCommand
         {
             tamper,
         };
-        command.SetAction(result => CliApp.Run(result, output =>
+        command.SetAction(result => CliApp.Run(result, _ =>
         {
             var home = new NodeHome(result.GetValue(CliApp.Home)!);
             NodeConfig config;
@@ -31,7 +31,7 @@ internal static class StartCommand
             {
                 throw new CliException(e.Message);
             }
-            using var logs = CreateLogging(config, output);
+            using var logs = CreateLogging(config);
             using var stop = new CancellationTokenSource();
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
@@ -60,8 +60,8 @@ internal static class StartCommand
         return command;
     }
 
-    /// <summary>Structured logs on the output: text lines, or one JSON object per line (log.format = "json").</summary>
-    internal static ILoggerFactory CreateLogging(NodeConfig config, TextWriter output)
+    /// <summary>Structured logs on standard output: text lines, or one JSON object per line (log.format = "json").</summary>
+    internal static ILoggerFactory CreateLogging(NodeConfig config)
     {
         var level = config.Log.Level switch { "debug" => LogLevel.Debug, "warn" => LogLevel.Warning, "error" => LogLevel.Error, _ => LogLevel.Information };
         return LoggerFactory.Create(builder =>
