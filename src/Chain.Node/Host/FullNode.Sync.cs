@@ -40,8 +40,13 @@ public sealed partial class FullNode
         switch (message)
         {
             case SyncRequest request:
-                _network.Send(from, MessageChannel.Sync, BlockSyncServer.Respond(_validator.Executor.Blocks, _validator.Executor.Height, request,
-                    _options.SyncResponseByteBudget).Encoded.ToArray());
+                var answer = BlockSyncServer.Respond(_validator.Executor.Blocks, _validator.Executor.Height, request, _options.SyncResponseByteBudget).Encoded;
+                if (!_syncServeLimit.TrySpend(from, answer.Length, NowMs))
+                {
+                    Metrics.SyncRequestThrottled(); // over its serving budget: unanswered, it will ask someone else
+                    break;
+                }
+                _network.Send(from, MessageChannel.Sync, answer.ToArray());
                 break;
             case SyncResponse response:
                 if (!_sync.IsAwaiting(from)) return; // late (we gave up on it) or unsolicited: ignore, it changes nothing

@@ -24,6 +24,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly Channel<NodeInput> _inputs;
     private readonly FutureMessageBuffer<(ConsensusEvent Event, PeerId From)> _future;
     private readonly BlockSyncClient _sync;
+    private readonly SyncServeLimiter _syncServeLimit;
     private readonly PriorityQueue<TimeoutElapsed, long> _timers = new();
     private readonly Queue<PendingEvent> _local = new();
     private readonly ConcurrentQueue<string> _recentMisbehaviour = new();
@@ -49,6 +50,7 @@ public sealed partial class FullNode : IAsyncDisposable
             out _startActions, options.MaxBlockTransactions);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
+        _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes));
         _inputs = Channel.CreateBounded<NodeInput>(new BoundedChannelOptions(options.InputQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses, and we count the drop
@@ -187,6 +189,7 @@ public sealed partial class FullNode : IAsyncDisposable
             case PeerDisconnectedInput d:
                 Metrics.SetPeers(_network.ConnectedPeers.Count);
                 _sync.PeerGone(d.Peer);
+                _syncServeLimit.Forget(d.Peer);
                 break;
             case TickInput:
                 Volatile.Write(ref _tickQueued, 0);

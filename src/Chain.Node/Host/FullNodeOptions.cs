@@ -66,6 +66,9 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// </summary>
     public TimeSpan MinBlockInterval { get; init; } = TimeSpan.Zero;
 
+    /// <summary>Bytes of synced blocks this node serves one peer per second (bursts up to one maximal response).</summary>
+    public long SyncServeBytesPerSecond { get; init; } = 64L << 20;
+
     /// <summary>Most transactions a block this node proposes carries.</summary>
     public int MaxBlockTransactions { get; init; } = 500;
 
@@ -79,6 +82,7 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(SyncResponseByteBudget >= 1 && SyncResponseByteBudget <= SyncLimits.MaxResponseBytes, nameof(SyncResponseByteBudget), $"1..{SyncLimits.MaxResponseBytes}");
         Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero,
             "intervals", "positive");
+        Require(SyncServeBytesPerSecond is >= 1 << 20 and <= 1L << 40, nameof(SyncServeBytesPerSecond), "1 MiB .. 1 TiB");
         Require(MaxBlockTransactions is >= 1 and <= Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock, nameof(MaxBlockTransactions), "1..10000");
         Require(MinBlockInterval >= TimeSpan.Zero && MinBlockInterval.TotalMilliseconds < Timeouts.ProposeBaseMs, nameof(MinBlockInterval),
             "0 .. the propose timeout (exclusive)");

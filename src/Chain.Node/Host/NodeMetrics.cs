@@ -43,4 +43,8 @@ public sealed class NodeMetrics
     internal void BlockSynced() => Interlocked.Increment(ref _blocksSynced);
     internal void Misbehaviour() => Interlocked.Increment(ref _misbehaviourReports);
     internal void TransactionGossiped() => Interlocked.Increment(ref _transactionsGossiped);
+    /// <summary>Sync requests left unanswered because the peer was over its serving budget.</summary>
+    public long SyncRequestsThrottled => Interlocked.Read(ref _syncThrottled);
+    internal void SyncRequestThrottled() => Interlocked.Increment(ref _syncThrottled);
+    private long _syncThrottled;
 }
