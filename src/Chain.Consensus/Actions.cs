@@ -26,8 +26,13 @@ public sealed record CommitBlock(Block Block, Commit Commit) : ConsensusAction;
 /// <summary>Misbehaviour was seen; keep it in the evidence pool for inclusion in a later block.</summary>
 public sealed record RecordEvidence(Evidence Evidence) : ConsensusAction;
 
-/// <summary>An input was refused (bad signature, unknown validator, wrong height...). Reason says why.</summary>
-public sealed record MessageRejected(ConsensusEvent Message, string Reason) : ConsensusAction;
+/// <summary>
+/// An input was refused (bad signature, unknown validator, wrong height...). Reason says why. <paramref name="SenderAtFault"/>
+/// is true when no honest node sends such a message (bad signature, a non-validator, a body that does not match its
+/// header, a non-proposer's proposal, a decision without a valid commit): the host may penalise the peer. Wrong
+/// heights or rounds and competing proposals are not: honest peers relay those.
+/// </summary>
+public sealed record MessageRejected(ConsensusEvent Message, string Reason, bool SenderAtFault = false) : ConsensusAction;
 
 /// <summary>The signer (guard) refused to sign; the engine carried on without that message.</summary>
 public sealed record SigningRefused(Height Height, Round Round, Step Step, string Reason) : ConsensusAction;

@@ -146,7 +146,7 @@ public sealed class ConsensusEngine
 
     private ulong PowerOf(Address a) => _validators.TryGet(a, out var v, out _) ? v.Power : 0;
 
-    private void Reject(ConsensusEvent ev, string reason) => _out.Add(new MessageRejected(ev, reason));
+    private void Reject(ConsensusEvent ev, string reason, bool senderAtFault = false) => _out.Add(new MessageRejected(ev, reason, senderAtFault));
 
     // ---- inputs ----
 
@@ -156,11 +156,11 @@ public sealed class ConsensusEngine
         if (p.Height != _height) { Reject(ev, $"proposal for height {p.Height}, this validator is at height {_height}"); return; }
         if (p.Round.Value > (ulong)_round.Value + _config.MaxRoundsAhead) { Reject(ev, $"proposal round {p.Round} is too far ahead of {_round}"); return; }
         var expected = _proposers.Proposer(p.Height, p.Round);
-        if (p.Proposer != expected) { Reject(ev, $"{p.Proposer} is not the proposer of ({p.Height},{p.Round}); {expected} is"); return; }
-        if (ev.Block.Hash != p.BlockHash) { Reject(ev, "block does not match the proposal's block hash"); return; }
+        if (p.Proposer != expected) { Reject(ev, $"{p.Proposer} is not the proposer of ({p.Height},{p.Round}); {expected} is", senderAtFault: true); return; }
+        if (ev.Block.Hash != p.BlockHash) { Reject(ev, "block does not match the proposal's block hash", senderAtFault: true); return; }
         // The hash covers only the header: a body that does not match it must be refused here, or anyone could
         // alter an honest proposer's transactions or last commit in transit and make it look invalid.
-        if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"block body does not match its header: {basic}"); return; }
+        if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"block body does not match its header: {basic}", senderAtFault: true); return; }
         var rs = R(p.Round);
         if (rs.Proposal is { } existing)
         {
@@ -171,7 +171,7 @@ public sealed class ConsensusEngine
         _validators.TryGet(p.Proposer, out var v, out _);
         if (!_config.SignatureCache.VerifyProposal(_config.ChainId, ev.Proposal, v.PublicKey))
         {
-            Reject(ev, $"proposal signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's proposal)");
+            Reject(ev, $"proposal signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's proposal)", senderAtFault: true);
             return;
         }
         rs.Proposal = ev;
@@ -189,7 +189,7 @@ public sealed class ConsensusEngine
                 : $"vote for future height {vote.Height}, this validator is at height {_height}");
             return;
         }
-        if (!_validators.TryGet(vote.Validator, out var validator, out _)) { Reject(ev, $"{vote.Validator} is not a validator"); return; }
+        if (!_validators.TryGet(vote.Validator, out var validator, out _)) { Reject(ev, $"{vote.Validator} is not a validator", senderAtFault: true); return; }
         if (vote.Round.Value > (ulong)_round.Value + _config.MaxRoundsAhead) { Reject(ev, $"vote round {vote.Round} is too far ahead of {_round}"); return; }
         var rs = R(vote.Round);
         var set = vote.Type == VoteType.Prevote ? rs.Prevotes : rs.Precommits;
@@ -200,7 +200,7 @@ public sealed class ConsensusEngine
             // equivocator can make us store; it is counted for that block and is evidence either way.
             if (!_config.SignatureCache.VerifyVote(_config.ChainId, ev.Vote, validator.PublicKey))
             {
-                Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}'");
+                Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}'", senderAtFault: true);
                 return;
             }
             if (set.Has(ev.Vote)) return; // same block again (other timestamp): nothing new
@@ -211,7 +211,7 @@ public sealed class ConsensusEngine
         }
         if (!_config.SignatureCache.VerifyVote(_config.ChainId, ev.Vote, validator.PublicKey))
         {
-            Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's vote)");
+            Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's vote)", senderAtFault: true);
             return;
         }
         set.Add(ev.Vote, validator.Power);
@@ -220,8 +220,8 @@ public sealed class ConsensusEngine
     private void OnDecision(DecisionReceived ev)
     {
         if (ev.Block.Height != _height) { Reject(ev, $"decision for height {ev.Block.Height}, this validator is at height {_height}"); return; }
-        if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"decided block body does not match its header: {basic}"); return; }
-        if (!_config.SignatureCache.VerifyCommit(ev.Commit, _config.ChainId, _validators, _height, ev.Block.Hash, out var reason)) { Reject(ev, $"decision's commit: {reason}"); return; }
+        if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"decided block body does not match its header: {basic}", senderAtFault: true); return; }
+        if (!_config.SignatureCache.VerifyCommit(ev.Commit, _config.ChainId, _validators, _height, ev.Block.Hash, out var reason)) { Reject(ev, $"decision's commit: {reason}", senderAtFault: true); return; }
         // A valid commit carries precommits from more than 2/3, so at least one correct validator re-executed it.
         Decide(ev.Block, ev.Commit);
     }

@@ -179,17 +179,27 @@ public sealed class EngineTests
         var h = new Harness();
         h.Start();
         int other = h.Others.First();
-        string Reason(ConsensusEvent ev) => Assert.Single(h.Handle(ev).OfType<MessageRejected>()).Reason;
+        // The reason, and whether the sender is at fault (no honest node sends it) or may just be relaying.
+        (string Reason, bool Fault) Refusal(ConsensusEvent ev)
+        {
+            var r = Assert.Single(h.Handle(ev).OfType<MessageRejected>());
+            return (r.Reason, r.SenderAtFault);
+        }
+        string Reason(ConsensusEvent ev) => Refusal(ev).Reason;
 
         var good = h.VoteBy(other, VoteType.Prevote, 0, null);
         var sig = good.Vote.Signature.Bytes.ToArray();
         sig[10] ^= 1;
-        Assert.Contains("signature does not verify", Reason(new VoteReceived(new SignedVote(good.Vote.Vote, new Core.Crypto.Signature(sig)))));
+        var forged = Refusal(new VoteReceived(new SignedVote(good.Vote.Vote, new Core.Crypto.Signature(sig))));
+        Assert.Contains("signature does not verify", forged.Reason);
+        Assert.True(forged.Fault);
         Assert.Contains("signature does not verify", Reason(h.VoteBy(other, VoteType.Prevote, 0, null, chain: new ChainId("other-chain"))));
         using var stranger = Harness.Key(99);
         var foreign = new Vote(VoteType.Prevote, new Height(1), new Round(0), null, 1, stranger.Address).Sign(Harness.Chain, stranger);
-        Assert.Contains("is not a validator", Reason(new VoteReceived(foreign)));
-        Assert.Contains("future height 2", Reason(h.VoteBy(other, VoteType.Prevote, 0, null, height: 2)));
+        Assert.Equal((true, true), (Reason(new VoteReceived(foreign)).Contains("is not a validator"), Refusal(new VoteReceived(foreign)).Fault));
+        var future = Refusal(h.VoteBy(other, VoteType.Prevote, 0, null, height: 2));
+        Assert.Contains("future height 2", future.Reason);
+        Assert.False(future.Fault); // an honest peer ahead of us sends these
         // Nothing was counted: one good vote is still accepted silently.
         Assert.Empty(h.Handle(good));
     }

@@ -72,20 +72,11 @@ public sealed partial class FullNode
                     break;
                 case MessageRejected r when from is { } peer && ReferenceEquals(r.Message, input):
                     Metrics.MessageRefused();
-                    if (IsPeerFault(r.Reason)) Report(peer, r.Reason);
+                    if (r.SenderAtFault) Report(peer, r.Reason);
                     break;
             }
         }
     }
-
-    /// <summary>
-    /// Engine refusals that prove the sender sent something no honest node sends (a bad signature, a non-validator,
-    /// a body that does not match its header). Height and round mismatches and competing proposals are not:
-    /// an honest peer can relay those.
-    /// </summary>
-    private static bool IsPeerFault(string reason) =>
-        reason.Contains("signature does not verify") || reason.Contains("is not a validator") || reason.Contains("is not the proposer")
-        || reason.Contains("does not match") || reason.Contains("decision's commit");
 
     private void DrainLocal()
     {
