@@ -63,9 +63,8 @@ public sealed class NodeHome(string root)
         try
         {
             var names = Enumerable.Range(0, validators).Select(i => $"validator-{i}").ToList();
-            var accounts = validatorKeys.Select(k => new GenesisAccount(k.Address, 1_000_000_000_000))
-                .Concat(Enumerable.Range(0, 3).Select(i => new GenesisAccount(DevnetKeys.For($"account-{i}").Address, 1_000_000_000_000)))
-                .DistinctBy(a => a.Address);
+            var accounts = validatorKeys.Select(k => new GenesisAccount(k.Address, DevnetKeys.FundedBalance))
+                .Concat(DevnetKeys.FundedAccounts()).DistinctBy(a => a.Address);
             var genesis = new Genesis(chainId, genesisTimeMs ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 new ValidatorSet(validatorKeys.Select(k => new Validator(k.PublicKey, 10))), accounts, models,
                 parameters ?? new ExecutionParameters { BlockGasLimit = 100_000_000 });

@@ -66,8 +66,7 @@ internal static class BenchNetworkCommand
 
     private static async Task<Report> RunAsync(int validators, int count, ulong minInterval, TextWriter output)
     {
-        var modelsDir = GenesisModels.Locate(Directory.GetCurrentDirectory()) ?? GenesisModels.Locate(AppContext.BaseDirectory)
-            ?? throw new CliException("genesis/models not found in this folder or above it (nor beside the program); run from the repository");
+        var modelsDir = HomeCommands.RepositoryModelsDirectory();
         var models = GenesisModels.Load(modelsDir);
         var genesis = HomeCommands.RepositoryGenesis();
         var directory = Path.Combine(Path.GetTempPath(), $"chain-bench-network-{Guid.NewGuid():N}");
@@ -181,8 +180,7 @@ internal static class BenchNetworkCommand
     private static List<(int Node, SignedTransaction Tx)> BuildTransactions(ChainId chainId, IReadOnlyList<Inference.Runtime.GenesisModel> models,
         IReadOnlyList<(int Label, byte[] Pixels)> testDigits, int validators, int count)
     {
-        var keys = new[] { "account-0", "account-1", "account-2" }.Concat(Enumerable.Range(0, validators).Select(i => $"validator-{i}"))
-            .Select(DevnetKeys.For).ToArray();
+        var keys = DevnetKeys.FundedSenders(3 + validators);
         var digits = models.SelectMany(m => testDigits.Select(d => (m.ModelId, Input: Canonical.Encode(GenesisModels.ImageTensor(d.Pixels))))).ToArray();
         var nonces = new ulong[keys.Length];
         var list = new List<(int, SignedTransaction)>(count);

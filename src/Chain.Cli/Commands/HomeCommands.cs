@@ -39,7 +39,7 @@ internal static class HomeCommands
                 if (!ChainId.IsValid(id, out var why)) throw new CliException($"--chain-id '{id}': {why}");
                 genesis = new Genesis(new ChainId(id), (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                     new ValidatorSet([new Validator(validatorKey.PublicKey, 10)]),
-                    [new GenesisAccount(validatorKey.Address, 1_000_000_000_000), .. DevnetAccounts()], RepositoryGenesis().Models,
+                    [new GenesisAccount(validatorKey.Address, DevnetKeys.FundedBalance), .. DevnetKeys.FundedAccounts()], RepositoryGenesis().Models,
                     new ExecutionParameters { BlockGasLimit = 100_000_000 });
             }
             try
@@ -98,16 +98,14 @@ internal static class HomeCommands
         return command;
     }
 
-    private static IEnumerable<GenesisAccount> DevnetAccounts() =>
-        Enumerable.Range(0, 3).Select(i => new GenesisAccount(DevnetKeys.For($"account-{i}").Address, 1_000_000_000_000));
+    /// <summary>genesis/models of the repository: in this folder or above it, else beside the program.</summary>
+    internal static string RepositoryModelsDirectory() =>
+        GenesisModels.Locate(Directory.GetCurrentDirectory()) ?? GenesisModels.Locate(AppContext.BaseDirectory)
+        ?? throw new CliException("genesis/models not found in this folder or above it (nor beside the program); run from the repository or pass --genesis");
 
     /// <summary>genesis/devnet.json of the repository (for its genesis models).</summary>
-    internal static Genesis RepositoryGenesis()
-    {
-        var models = GenesisModels.Locate(Directory.GetCurrentDirectory()) ?? GenesisModels.Locate(AppContext.BaseDirectory)
-            ?? throw new CliException("genesis/models not found in this folder or above it (nor beside the program); run from the repository or pass --genesis");
-        return LoadGenesis(Path.Combine(Path.GetDirectoryName(models)!, "devnet.json"));
-    }
+    internal static Genesis RepositoryGenesis() =>
+        LoadGenesis(Path.Combine(Path.GetDirectoryName(RepositoryModelsDirectory())!, "devnet.json"));
 
     internal static Genesis LoadGenesis(string file)
     {

@@ -30,8 +30,7 @@ internal sealed class ProcessDevnet(TextWriter output)
     {
         if (!_console.Profile.Capabilities.Interactive) _console.Profile.Width = Math.Max(_console.Profile.Width, 140); // logs and pipes: no wrapping
         var repository = Commands.HomeCommands.RepositoryGenesis();
-        var modelsDir = GenesisModels.Locate(Directory.GetCurrentDirectory()) ?? GenesisModels.Locate(AppContext.BaseDirectory)
-            ?? throw new CliException("genesis/models not found");
+        var modelsDir = Commands.HomeCommands.RepositoryModelsDirectory();
         var models = GenesisModels.Load(modelsDir);
         // 200 real MNIST test digits, alternating between the two genesis models; the expected output of each
         // is computed here with the canonical executor, so every receipt is checked against an independent run.
@@ -68,11 +67,8 @@ internal sealed class ProcessDevnet(TextWriter output)
         if (!connected) throw new CliException($"the nodes did not all connect within 90 s; see {net.LogPath(0)}");
         _console.MarkupLine("all nodes up and fully connected; sending transactions");
 
-        // One sending account per node, each always sending through the same node: a node's mempool admits an
-        // account's nonces only in order, and gossip between nodes does not preserve one client's order.
-        // The testnet genesis funds the devnet accounts and every validator's address.
-        var accounts = Enumerable.Range(0, 3).Select(i => DevnetKeys.For($"account-{i}"))
-            .Concat(Enumerable.Range(0, validators).Select(i => DevnetKeys.For($"validator-{i}"))).Take(Math.Max(validators, 1)).ToArray();
+        // One sending account per node, each always sending through the same node (see DevnetKeys.FundedSenders).
+        var accounts = DevnetKeys.FundedSenders(Math.Max(validators, 1));
         var nonces = new ulong[accounts.Length];
         var submittedAt = new Dictionary<Hash32, double>();
         var clock = Stopwatch.StartNew();
@@ -205,9 +201,7 @@ internal sealed class ProcessDevnet(TextWriter output)
             if (receipts[0].Receipt.Inference is not { } inference) continue;
             inferences++;
             if (!known.TryGetValue((inference.ModelId, inference.InputHash), out var expected) || expected != inference.OutputHash) unknown++;
-            var logits = Canonical.Decode<Tensor>(inference.Output).Elements<byte>();
-            int predicted = 0;
-            for (int c = 1; c < logits.Length; c++) if (logits[c] > logits[predicted]) predicted = c;
+            int predicted = GenesisModels.PredictedDigit(Canonical.Decode<Tensor>(inference.Output));
             int label = labels.TryGetValue(inference.InputHash, out var l) ? l : -1;
             if (predicted == label) correctCount++;
             predictions.Add(predicted == label ? $"[green]{predicted}[/]" : $"[red]{predicted}({label})[/]");

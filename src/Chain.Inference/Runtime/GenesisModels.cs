@@ -79,6 +79,15 @@ public static class GenesisModels
         return digits;
     }
 
+    /// <summary>The digit a genesis model's uint8 logits tensor predicts: the first index of the largest logit.</summary>
+    public static int PredictedDigit(Tensor logits)
+    {
+        var values = logits.Elements<byte>();
+        int best = 0;
+        for (int c = 1; c < values.Length; c++) if (values[c] > values[best]) best = c;
+        return best;
+    }
+
     /// <summary>The digits as known-answer vectors for <see cref="InferenceEngine.Load"/>.</summary>
     public static IReadOnlyList<TestVector> Vectors(GenesisModel model, string inputName) =>
         model.Digits.Select(d => new TestVector([new NamedTensor(inputName, ImageTensor(d.Pixels))], d.OutputHash)).ToArray();
