@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Text;
 using Chain.Core.Crypto;
 using MessagePack;
@@ -137,6 +138,7 @@ public ref struct CanonicalReader
         long at = Offset;
         Require(MessagePackType.String, what);
         byte code = PeekCode();
+        RequireDeclaredLengthFits(code, what);
         ReadOnlySequence<byte> seq = Guard(ref this, static (ref MessagePackReader r) => r.ReadStringSequence() ?? default, what);
         long length = seq.Length;
         byte canonical = length <= 31 ? (byte)(0xa0 | length) : length <= byte.MaxValue ? (byte)0xd9
@@ -169,6 +171,7 @@ public ref struct CanonicalReader
         long at = Offset;
         Require(MessagePackType.Binary, what);
         byte code = PeekCode();
+        RequireDeclaredLengthFits(code, what);
         ReadOnlySequence<byte> seq = Guard(ref this, static (ref MessagePackReader r) => r.ReadBytes() ?? default, what);
         long length = seq.Length;
         byte canonical = length <= byte.MaxValue ? (byte)0xc4 : length <= ushort.MaxValue ? (byte)0xc5 : (byte)0xc6;
@@ -181,6 +184,38 @@ public ref struct CanonicalReader
         // The buffer is contiguous, so the sequence is a slice of it.
         int start = checked((int)(Offset - length));
         return _buffer.Span.Slice(start, (int)length);
+    }
+
+    /// <summary>
+    /// Decodes the length that the str/bin header at the current position declares and refuses one that runs
+    /// past the end of the input, before the library sees it. MessagePack-CSharp reads str32/bin32 lengths as
+    /// signed 32-bit integers, so a length of 2^31 or more comes out negative, slips past its own bounds check
+    /// and fails inside ReadOnlySequence.Slice with an ArgumentOutOfRangeException instead of a decode error.
+    /// </summary>
+    private readonly void RequireDeclaredLengthFits(byte code, string what)
+    {
+        long at = Offset;
+        ReadOnlySpan<byte> rest = _buffer.Span[checked((int)at)..];
+        int headerSize = code switch
+        {
+            >= 0xa0 and <= 0xbf => 1, // fixstr
+            0xc4 or 0xd9 => 2,        // bin8, str8
+            0xc5 or 0xda => 3,        // bin16, str16
+            0xc6 or 0xdb => 5,        // bin32, str32
+            _ => throw Error(DecodeError.WrongType, $"{what}: 0x{code:x2} is not a string or binary header", at),
+        };
+        if (rest.Length < headerSize)
+            throw Error(DecodeError.Truncated, $"input ends inside the header of {what}", at);
+        ulong length = headerSize switch
+        {
+            1 => (ulong)(code & 0x1f),
+            2 => rest[1],
+            3 => BinaryPrimitives.ReadUInt16BigEndian(rest[1..]),
+            _ => BinaryPrimitives.ReadUInt32BigEndian(rest[1..]),
+        };
+        ulong available = (ulong)(rest.Length - headerSize);
+        if (length > available)
+            throw Error(DecodeError.Truncated, $"{what} declares {length} bytes but only {available} remain", at);
     }
 
     private readonly byte PeekCode()
@@ -232,6 +267,12 @@ public ref struct CanonicalReader
         catch (OverflowException e)
         {
             throw new CanonicalEncodingException(DecodeError.InvalidValue, self._kind, at, $"{what}: value out of range", e);
+        }
+        catch (ArgumentException e)
+        {
+            // Defence in depth: the library validating its own slicing of a malformed header (see
+            // RequireDeclaredLengthFits) must still surface as a decode error, never as an argument error.
+            throw new CanonicalEncodingException(DecodeError.InvalidValue, self._kind, at, $"{what}: malformed value header", e);
         }
     }
 }
