@@ -39,7 +39,14 @@ public static class CliApp
         return root;
     }
 
-    /// <summary>Runs <paramref name="body"/>, turning expected failures into a one-line error and exit code 1.</summary>
+    /// <summary>Set to print the stack trace of an unexpected error (a bug) as well as its one-line message.</summary>
+    public const string DebugVariable = "CHAIN_DEBUG";
+
+    /// <summary>
+    /// Runs <paramref name="body"/>: the one place every command's errors are reported. Anything it throws becomes a
+    /// single "error: ..." line on stderr and exit code 1 (never a stack trace): refusals and bad input with their
+    /// own message, unexpected exceptions with their type as well, so a bug is still told apart from bad input.
+    /// </summary>
     public static int Run(ParseResult result, Func<TextWriter, int> body)
     {
         var output = result.InvocationConfiguration.Output;
@@ -48,23 +55,31 @@ public static class CliApp
         {
             return body(output);
         }
-        catch (CliException e)
+        catch (Exception e) when (IsUserError(e))
         {
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {OneLine(e.Message)}");
             return 1;
         }
-        catch (Core.Crypto.KeyFileException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Files the user named: a missing folder or a permission problem is their error, not a crash.
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: unexpected {e.GetType().Name}: {OneLine(e.Message)}");
+            if (Environment.GetEnvironmentVariable(DebugVariable) is { Length: > 0 }) error.WriteLine(e);
             return 1;
         }
     }
+
+    /// <summary>Failures whose message already says what was wrong with the user's input, files or node.</summary>
+    private static bool IsUserError(Exception e) => e is CliException or Core.Crypto.KeyFileException
+        // Files the user named: a missing folder or a permission problem is their error, not a crash.
+        or IOException or UnauthorizedAccessException
+        // Models and tensors the user gave: refused, unreadable, or not what the model takes.
+        or Inference.Runtime.ModelRefusedException or Inference.Kernels.InferenceException
+        or Inference.Protobuf.OnnxFormatException or Inference.Runtime.OrtLoadException
+        or Rpc.RpcClientException;
+
+    /// <summary>One line, whatever the message holds (ONNX Runtime's carry newlines).</summary>
+    internal static string OneLine(string text) =>
+        string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }
 
 /// <summary>A failure the user can fix; printed as "error: message" without a stack trace.</summary>

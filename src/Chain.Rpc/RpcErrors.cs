@@ -13,4 +13,8 @@ internal static class RpcErrors
     public static IResult Unavailable(string message) => Error(StatusCodes.Status503ServiceUnavailable, message, "unavailable");
 
     public static IResult Error(int status, string message, string? code) => Json(new ErrorResponse(message, code), status);
+
+    /// <summary>Error messages are one line: some carry a runtime's or parser's multi-line text.</summary>
+    public static string OneLine(string text) =>
+        string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -57,6 +57,7 @@ public sealed class RpcServer : IAsyncDisposable
         });
         var app = builder.Build();
         app.Use(CountRequestsAsync);
+        app.Use(ReportFailuresAsync);
         MapRoutes(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -104,6 +105,24 @@ public sealed class RpcServer : IAsyncDisposable
         _metrics.PeersChanged(info.PeersConnected);
         context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         await _metrics.ExportAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A handler that throws (a bug, or a node failing underneath) answers 500 with the usual JSON error body rather
+    /// than an empty one; the exception's text stays on the node, only its type is named.
+    /// </summary>
+    private static async Task ReportFailuresAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            await RpcErrors.Error(StatusCodes.Status500InternalServerError, $"internal error ({e.GetType().Name})", "internal")
+                .ExecuteAsync(context).ConfigureAwait(false);
+        }
     }
 
     private async Task CountRequestsAsync(HttpContext context, RequestDelegate next)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
+using Chain.Execution;
 using Microsoft.AspNetCore.Http;
 
 namespace Chain.Rpc;
@@ -38,12 +39,42 @@ internal sealed class TransactionSubmission(IRpcNode node, RpcOptions options)
         // Subscribe before submitting so the committing block cannot slip past unseen.
         using var subscription = mode == "commit" ? node.CommittedBlocks.TrySubscribe() : null;
         if (mode == "commit" && subscription is null) return RpcErrors.Unavailable("too many commit waiters; retry or use mode=sync");
+        if (Precheck(tx!) is { } refused) return refused;
         if (node.SubmitTransaction(tx!) is { } rejection)
             return RpcErrors.Error(StatusCodes.Status422UnprocessableEntity, $"rejected: {rejection.Message}", rejection.Code.ToString());
         if (mode == "sync")
             return RpcErrors.Json(new SubmitResponse(tx!.Hash.ToString(), "pending"), StatusCodes.Status202Accepted);
         return await WaitForCommitAsync(tx!.Hash, subscription!, timeout, context.RequestAborted).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Bodies that are certain to fail are refused here, with the receipt status they would get as the code, instead
+    /// of being admitted and charged a fee for nothing: a model registration admission refuses, and an Infer whose
+    /// input does not match its (registered, hence immutable) model. An Infer of a model not registered yet passes:
+    /// a pending RegisterModel may register it first.
+    /// </summary>
+    private IResult? Precheck(SignedTransaction tx)
+    {
+        switch (tx.Transaction.Body)
+        {
+            // Admission is the costly check: only for a signed transaction (else the mempool says why not).
+            case RegisterModelBody register when tx.Verify(node.ChainId, out _):
+                var check = ModelRegistry.Check(register.ModelBytes.Span, tx.Transaction.SenderAddress, register.Name, 0);
+                return check.Accepted ? null : Refused(ReceiptStatus.ModelRejected, $"model {check.ModelId}: {check.Refusal}");
+            case InferBody infer:
+                if (node.State.Get(StateKeys.Model(infer.ModelId)) is not { } stored) return null;
+                var signature = Canonical.Decode<ModelInfo>(stored).Input;
+                if (!Canonical.TryDecode<Inference.Tensor>(infer.Input, out var input, out var error))
+                    return Refused(ReceiptStatus.InvalidInput, $"the input is not a canonical tensor: {error!.Message}; model {infer.ModelId} takes {signature}");
+                return signature.Matches(input!) ? null
+                    : Refused(ReceiptStatus.InvalidInput, $"the input is {input}; model {infer.ModelId} takes {signature}");
+            default:
+                return null;
+        }
+    }
+
+    private static IResult Refused(ReceiptStatus status, string message) =>
+        RpcErrors.Error(StatusCodes.Status422UnprocessableEntity, $"rejected: {RpcErrors.OneLine(message)}", status.ToString());
 
     private async Task<IResult> WaitForCommitAsync(Hash32 hash, BlockSubscription subscription, TimeSpan timeout, CancellationToken aborted)
     {

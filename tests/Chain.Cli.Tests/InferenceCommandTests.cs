@@ -62,9 +62,23 @@ public class InferenceCommandTests
     {
         var outcome = CliHarness.Run("conformance", "--json");
         Assert.True(outcome.ExitCode == 0, outcome.Output + outcome.Error);
-        Assert.Contains("\"verdict\": \"Passed\"", outcome.Output);
-        Assert.Contains("\"verdict\": \"RefusedAsExpected\"", outcome.Output);
-        Assert.DoesNotContain("\"verdict\": \"Failed\"", outcome.Output);
+        var doc = System.Text.Json.JsonDocument.Parse(outcome.Output).RootElement;
+        var cases = doc.GetProperty("cases").EnumerateArray().ToList();
+        // Every case has a verdict and a reason, and the counts add up to them, zeros included.
+        Assert.All(cases, c => Assert.False(string.IsNullOrEmpty(c.GetProperty("reason").GetString())));
+        var counts = doc.GetProperty("counts");
+        foreach (var verdict in Enum.GetNames<Inference.Conformance.ConformanceVerdict>())
+            Assert.Equal(cases.Count(c => c.GetProperty("verdict").GetString() == verdict), counts.GetProperty(verdict).GetInt32());
+        Assert.Equal(cases.Count, doc.GetProperty("total").GetInt32());
+        Assert.True(counts.GetProperty("Passed").GetInt32() > 0);
+        Assert.True(counts.GetProperty("RefusedAsExpected").GetInt32() > 0);
+        Assert.Equal(0, counts.GetProperty("Failed").GetInt32());
+        Assert.Equal(0, counts.GetProperty("Error").GetInt32());
+
+        var text = CliHarness.Run("conformance");
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains($"{cases.Count} cases: {counts.GetProperty("Passed").GetInt32()} Passed, ", text.Output);
+        Assert.Equal("", text.Error);
     }
 
     [Fact]

@@ -1,8 +1,13 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Json;
 using Chain.Core;
+using Chain.Core.Codec;
+using Chain.Core.Crypto;
 using Chain.Core.Protocol;
+using Chain.Inference;
+using Chain.Inference.Onnx;
 
 namespace Chain.Rpc.Tests;
 
@@ -147,5 +152,95 @@ public sealed class SubmissionTests
         Assert.Equal(422, error.Status);
         Assert.Equal(code, error.Code);
         Assert.Equal(before, host.Snapshot());
+    }
+
+    /// <summary>u8 [1,4] × s8 [4,2], every weight <paramref name="weight"/>: 100 is refused for int16 saturation, 1 admitted.</summary>
+    private static byte[] MatMulModel(sbyte weight) => new OnnxModel(9, [new OpsetImport("", 17)], new OnnxGraph("g",
+        [new OnnxNode("mm", "MatMulInteger", "", ["x", "w"], ["y"], [])],
+        [new OnnxTensor("w", Tensor.Create<sbyte>(TensorElementType.Int8, [4, 2], Enumerable.Repeat(weight, 8).ToArray()))],
+        [new OnnxValueInfo("x", (int)TensorElementType.UInt8, [OnnxDim.Fixed(1), OnnxDim.Fixed(4)])],
+        [new OnnxValueInfo("y", (int)TensorElementType.Int32, [OnnxDim.Fixed(1), OnnxDim.Fixed(2)])],
+        [])).ToBytes();
+
+    private static SignedTransaction Register(RpcTestHost host, PrivateKey from, byte[] model) =>
+        new Transaction(RpcTestHost.Genesis.ChainId, from.PublicKey, host.NextNonce(from), 1_000_000 + (ulong)model.Length,
+            new RegisterModelBody("m", model)).Sign(from);
+
+    private static SignedTransaction Infer(RpcTestHost host, PrivateKey from, Hash32 model, byte[] input) =>
+        new Transaction(RpcTestHost.Genesis.ChainId, from.PublicKey, host.NextNonce(from), 1_000_000, new InferBody(model, input, 1_000_000)).Sign(from);
+
+    /// <summary>The 422 body: JSON, one line, the receipt status the transaction would have got as its code.</summary>
+    private static async Task<string> AssertRefusedAsync(RpcTestHost host, SignedTransaction tx, string code)
+    {
+        var before = host.Snapshot();
+        var (status, body) = await host.PostAsync("txs", Raw(tx.Encoded.ToArray()));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var json = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(code, json.GetProperty("code").GetString());
+        var error = json.GetProperty("error").GetString()!;
+        Assert.DoesNotContain('\n', error);
+        Assert.Equal(before, host.Snapshot());
+        return error;
+    }
+
+    [Fact]
+    public async Task Registering_a_model_admission_refuses_is_422_ModelRejected_with_the_admission_code()
+    {
+        await using var host = await RpcTestHost.StartAsync();
+        var saturating = await AssertRefusedAsync(host, Register(host, RpcTestHost.Alice, MatMulModel(100)), "ModelRejected");
+        Assert.Contains("[saturation] mm:", saturating);
+        var truncated = await AssertRefusedAsync(host, Register(host, RpcTestHost.Alice, MatMulModel(1)[..20]), "ModelRejected");
+        Assert.Contains("[format]", truncated);
+
+        // Unsigned, it costs no admission run: the mempool refuses the signature first.
+        var forged = new SignedTransaction(Register(host, RpcTestHost.Alice, MatMulModel(100)).Transaction,
+            host.Transfer(RpcTestHost.Alice, RpcTestHost.Bob.Address, 1).Signature);
+        await AssertRefusedAsync(host, forged, "InvalidSignature");
+
+        // The same model with small weights is admitted: the check refuses only what the chain would refuse.
+        var (status, _) = await host.PostAsync("txs", Raw(Register(host, RpcTestHost.Alice, MatMulModel(1)).Encoded.ToArray()));
+        Assert.Equal(HttpStatusCode.Accepted, status);
+    }
+
+    [Fact]
+    public async Task An_infer_whose_input_does_not_fit_the_model_is_422_InvalidInput()
+    {
+        await using var host = await RpcTestHost.StartAsync();
+        var mlp = RpcTestHost.Mlp.ModelId;
+        var wrongType = Canonical.Encode(Tensor.Create(TensorElementType.Int8, [1, 1, 28, 28], new byte[784]));
+        var error = await AssertRefusedAsync(host, Infer(host, RpcTestHost.Carol, mlp, wrongType), "InvalidInput");
+        Assert.Contains("the input is int8[1,1,28,28]", error);
+        Assert.Contains("takes uint8[1,1,28,28]", error);
+
+        var wrongShape = Canonical.Encode(Tensor.Create(TensorElementType.UInt8, [1, 784], new byte[784]));
+        Assert.Contains("uint8[1,784]", await AssertRefusedAsync(host, Infer(host, RpcTestHost.Carol, mlp, wrongShape), "InvalidInput"));
+
+        Assert.Contains("not a canonical tensor", await AssertRefusedAsync(host, Infer(host, RpcTestHost.Carol, mlp, [1, 2, 3]), "InvalidInput"));
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_answers_a_json_500_without_details()
+    {
+        await using var server = new RpcServer(new FailingNode(), new NodeMetrics(), new RpcOptions { Port = 0 });
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        using var response = await http.GetAsync("status");
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("internal", json.GetProperty("code").GetString());
+        Assert.Equal("internal error (InvalidOperationException)", json.GetProperty("error").GetString());
+    }
+
+    /// <summary>A node whose every member fails, as a broken store would.</summary>
+    private sealed class FailingNode : IRpcNode
+    {
+        private static InvalidOperationException Broken => new("the store is broken: /secret/path");
+        public ChainId ChainId => throw Broken;
+        public Storage.BlockStore Blocks => throw Broken;
+        public ValidatorSet Validators => throw Broken;
+        public IProvableState State => throw Broken;
+        public CommittedBlockFeed CommittedBlocks => throw Broken;
+        public NodeInfo GetNodeInfo() => throw Broken;
+        public Execution.Rejection? SubmitTransaction(SignedTransaction transaction) => throw Broken;
     }
 }

@@ -118,6 +118,9 @@ internal static class TxCommand
             var bytes = InferCommand.ReadFile(path, "model");
             var modelName = result.GetValue(name) ?? Path.GetFileNameWithoutExtension(path);
             if (System.Text.Encoding.UTF8.GetByteCount(modelName) > ProtocolLimits.MaxModelNameBytes) throw new CliException($"--name is longer than {ProtocolLimits.MaxModelNameBytes} bytes");
+            // The chain's own registration check, here: on chain a refused model still costs the sender its fee.
+            var check = Execution.ModelRegistry.Check(bytes, Address.Zero, modelName, 0);
+            if (!check.Accepted) throw new CliException($"{path}: {check.Refusal} (run `chain model check {path}` for the full report)");
             var body = new RegisterModelBody(modelName, bytes);
             output.WriteLine($"model id {body.ModelId}");
             using var client = NodeOptions.Client(result.GetValue(common.Node)!);
@@ -143,7 +146,11 @@ internal static class TxCommand
             var n = result.GetValue(digit);
             if ((file is null) == (n is null)) throw new CliException("give exactly one of --input FILE or --digit N");
             using var client = NodeOptions.Client(result.GetValue(common.Node)!);
-            var tensor = n is { } d ? DigitInput(d) : FileInput(file!, client, modelId);
+            // The model's proven signature: an unknown model or a wrong input is refused here, before any fee is at stake.
+            var signature = NodeOptions.Call(() => client.ModelAsync(modelId)).Info.Input;
+            var tensor = n is { } d ? DigitInput(d) : FileInput(file!, signature);
+            if (!Canonical.TryDecode<Tensor>(tensor, out var decoded, out _) || !signature.Matches(decoded!))
+                throw new CliException($"the input is {decoded?.ToString() ?? "not a tensor"}; model {modelId} takes {signature}");
             ulong gas = result.GetValue(maxGas);
             return common.Submit(result, output, client, new InferBody(modelId, tensor, gas), gas);
         }));
@@ -158,7 +165,7 @@ internal static class TxCommand
         return Canonical.Encode(GenesisModels.ImageTensor(digits[digit].Pixels));
     }
 
-    private static byte[] FileInput(string path, RpcClient client, Hash32 modelId)
+    private static byte[] FileInput(string path, Execution.TensorSignature signature)
     {
         var info = new FileInfo(path);
         if (info.Exists && info.Length > 8L * ProtocolLimits.MaxTensorBytes) throw new CliException($"{path} is too large for an input tensor");
@@ -168,7 +175,6 @@ internal static class TxCommand
             if (!Canonical.TryDecode<Tensor>(bytes, out _, out var error)) throw new CliException($"{path} is not a canonical tensor: {error!.Message}");
             return bytes;
         }
-        var signature = NodeOptions.Call(() => client.ModelAsync(modelId)).Info.Input;
         if (signature.ElementType is not (TensorElementType.UInt8 or TensorElementType.Int8))
             throw new CliException($"JSON input supports u8/i8 models; this model takes {signature}; pass a canonical tensor (.bin)");
         int[] values;

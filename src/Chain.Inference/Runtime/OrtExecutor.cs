@@ -1,3 +1,4 @@
+using Chain.Inference.Kernels;
 using Microsoft.ML.OnnxRuntime;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
@@ -25,6 +26,12 @@ public sealed record OrtSettings(OrtOptimization Optimization = OrtOptimization.
 }
 
 /// <summary>
+/// ONNX Runtime cannot load a model (typically no CPU kernel for an op and element type). An
+/// <see cref="InvalidOperationException"/>, so callers that treat any load failure as "no fast path" keep working.
+/// </summary>
+public sealed class OrtLoadException(string message, Exception inner) : InvalidOperationException(message, inner);
+
+/// <summary>
 /// The ONNX Runtime (CPU) fast path. Sequential execution, fixed thread count, no spinning, no
 /// memory-pattern or arena tricks that could vary between runs. Inputs and outputs are copied to and
 /// from <see cref="Tensor"/> so callers never see ORT types.
@@ -34,6 +41,7 @@ public sealed class OrtExecutor : IModelExecutor
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
     private readonly string[] _outputNames;
+    private readonly (string Name, OrtElementType Type, int[] Dims)[] _inputs;
 
     public OrtExecutor(byte[] model, OrtSettings settings)
     {
@@ -61,23 +69,26 @@ public sealed class OrtExecutor : IModelExecutor
         catch (OnnxRuntimeException e)
         {
             _options.Dispose();
-            throw new InvalidOperationException($"ONNX Runtime refused the model: {e.Message}", e);
+            throw new OrtLoadException($"ONNX Runtime refused the model: {OneLine(e.Message)}", e);
         }
         _outputNames = [.. _session.OutputNames];
+        _inputs = [.. _session.InputMetadata.Select(m => (m.Key, m.Value.ElementDataType, m.Value.Dimensions))];
     }
 
     public OrtSettings Settings { get; }
 
     public string Description => Settings.ToString();
 
+    /// <summary>Runs the model; wrong inputs and ORT's own run-time errors are an <see cref="InferenceException"/>.</summary>
     public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs)
     {
+        CheckInputs(inputs);
         var values = new Dictionary<string, OrtValue>(inputs.Count);
         try
         {
             foreach (var input in inputs) values[input.Name] = ToOrtValue(input.Value);
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, values, _outputNames);
+            using var results = RunSession(runOptions, values);
             var outputs = new NamedTensor[_outputNames.Length];
             int i = 0;
             foreach (var result in results)
@@ -92,6 +103,63 @@ public sealed class OrtExecutor : IModelExecutor
             foreach (var v in values.Values) v.Dispose();
         }
     }
+
+    private IDisposableReadOnlyCollection<OrtValue> RunSession(RunOptions runOptions, Dictionary<string, OrtValue> values)
+    {
+        try
+        {
+            return _session.Run(runOptions, values, _outputNames);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InferenceException($"ONNX Runtime: {OneLine(e.Message)}");
+        }
+    }
+
+    /// <summary>
+    /// The same checks as the canonical executor's input binding, against the session's own metadata, so a
+    /// wrong input is the same one-line <see cref="InferenceException"/> whichever executor runs.
+    /// </summary>
+    private void CheckInputs(IReadOnlyList<NamedTensor> inputs)
+    {
+        if (inputs.Count != _inputs.Length)
+            throw new InferenceException($"model takes {_inputs.Length} input(s) ({string.Join(", ", _inputs.Select(Describe))}), got {inputs.Count}");
+        foreach (var spec in _inputs)
+        {
+            var supplied = inputs.FirstOrDefault(i => i.Name == spec.Name).Value
+                ?? throw new InferenceException($"input '{spec.Name}' is missing (expected {Describe(spec)})");
+            // A negative dimension is symbolic in ORT's metadata: any size fits it. (A loop: this runs on every call.)
+            bool shapeFits = supplied.Rank == spec.Dims.Length;
+            for (int d = 0; shapeFits && d < spec.Dims.Length; d++) shapeFits = spec.Dims[d] < 0 || spec.Dims[d] == supplied.Shape[d];
+            if (ToOrt(supplied.ElementType) != spec.Type || !shapeFits)
+                throw new InferenceException($"input '{spec.Name}' is {supplied}, expected {Describe(spec)}");
+        }
+    }
+
+    private static string Describe((string Name, OrtElementType Type, int[] Dims) spec) =>
+        $"{(FromOrt(spec.Type) is { } t ? TensorElementTypes.Name(t) : spec.Type.ToString())}[{string.Join(",", spec.Dims.Select(d => d < 0 ? "?" : d.ToString()))}]";
+
+    private static OrtElementType? ToOrt(TensorElementType type) => type switch
+    {
+        TensorElementType.UInt8 => OrtElementType.UInt8,
+        TensorElementType.Int8 => OrtElementType.Int8,
+        TensorElementType.Int16 => OrtElementType.Int16,
+        TensorElementType.UInt16 => OrtElementType.UInt16,
+        TensorElementType.Int32 => OrtElementType.Int32,
+        TensorElementType.UInt32 => OrtElementType.UInt32,
+        TensorElementType.Int64 => OrtElementType.Int64,
+        TensorElementType.UInt64 => OrtElementType.UInt64,
+        TensorElementType.Float => OrtElementType.Float,
+        TensorElementType.Double => OrtElementType.Double,
+        TensorElementType.Bool => OrtElementType.Bool,
+        _ => null,
+    };
+
+    private static TensorElementType? FromOrt(OrtElementType type) =>
+        Enum.GetValues<TensorElementType>().Where(t => ToOrt(t) == type).Select(t => (TensorElementType?)t).FirstOrDefault();
+
+    private static string OneLine(string text) =>
+        string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static OrtValue ToOrtValue(Tensor tensor)
     {
