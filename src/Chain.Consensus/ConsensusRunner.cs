@@ -106,7 +106,9 @@ public sealed class ConsensusRunner
     private bool Verify(Evidence evidence) => evidence switch
     {
         DuplicateVoteEvidence d => d.Verify(Engine.Config.ChainId, Engine.Config.Validators, out _),
-        InvalidProposalEvidence => true, // produced from this node's own re-execution verdict
+        // Produced from this node's own re-execution verdict, which for inference is the canonical executor's
+        // (execution settles any fast-path disagreement before refusing a block).
+        InvalidProposalEvidence => true,
         _ => false,
     };
 }

@@ -115,7 +115,10 @@ public sealed class InvalidProposalEvidence(SignedProposal proposal, Block block
     public override Address Offender => Proposal.Proposal.Proposer;
     public override Height Height => Proposal.Proposal.Height;
 
-    /// <param name="reexecute">The application's validity predicate: true when the block re-executes correctly.</param>
+    /// <param name="reexecute">
+    /// The application's validity predicate: true when the block re-executes correctly. For inference it must use the
+    /// canonical executor only, never a fast path (docs/determinism.md).
+    /// </param>
     public bool Verify(ChainId chainId, ValidatorSet validators, Func<Block, bool> reexecute, out string reason)
     {
         var p = Proposal.Proposal;

@@ -10,7 +10,8 @@ namespace Chain.Consensus;
 /// chain, and within its inclusion window. Duplicate votes may be included from their own height until
 /// <see cref="ProtocolLimits.MaxEvidenceAgeHeights"/> later. An invalid proposal may be included only at its
 /// own height (in a later round), because proving it means re-executing the block on the state it was
-/// proposed on, which is exactly the state the including block builds on.
+/// proposed on, which is exactly the state the including block builds on. The caller's <c>reexecute</c> must
+/// judge with the canonical executor only (execution's does: no fast path ever decides a conviction).
 /// </summary>
 public sealed class EvidenceVerifier(ChainId chainId, ValidatorSet validators) : IEvidenceVerifier
 {

@@ -2,6 +2,7 @@ using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Merkle;
 using Chain.Core.Protocol;
+using Chain.Inference.Runtime;
 using Chain.Storage;
 
 namespace Chain.Execution;
@@ -39,6 +40,7 @@ public sealed class ChainExecutor : ILedgerView
     private readonly PiggybackStore _piggyback;
     private readonly IStateBackend _state;
     private readonly StateMachine _machine;
+    private readonly InferenceRunner _inference;
     private readonly IEvidenceVerifier? _evidence;
     private readonly Dictionary<Hash32, Executed> _executed = [];
     private readonly Lock _lock = new();
@@ -57,7 +59,8 @@ public sealed class ChainExecutor : ILedgerView
         _genesis = genesis ?? throw new ArgumentNullException(nameof(genesis));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _state = state ?? throw new ArgumentNullException(nameof(state));
-        _machine = new StateMachine(genesis.ChainId, genesis.Parameters, inference ?? throw new ArgumentNullException(nameof(inference)), signatures);
+        _inference = inference ?? throw new ArgumentNullException(nameof(inference));
+        _machine = new StateMachine(genesis.ChainId, genesis.Parameters, signatures);
         _piggyback = new PiggybackStore(store);
         Blocks = new BlockStore(_piggyback);
 
@@ -92,6 +95,12 @@ public sealed class ChainExecutor : ILedgerView
     public ChainId ChainId => _genesis.ChainId;
     public ExecutionParameters Parameters => _genesis.Parameters;
 
+    /// <summary>
+    /// Raised (under the executor's lock: handlers must be quick) each time a block refused on fast-path results
+    /// was judged again on canonical results; see <see cref="InferenceDispute"/>.
+    /// </summary>
+    public event Action<InferenceDispute>? Disputed;
+
     /// <summary>Height of the last committed block (0 before the first).</summary>
     public Height Height => new(_last?.Height.Value ?? 0);
 
@@ -125,6 +134,9 @@ public sealed class ChainExecutor : ILedgerView
                 throw new ArgumentException($"cannot propose block {height}: {bad.Message}", nameof(context));
 
             var overlay = new StateOverlay(_state);
+            // The proposer trusts its fast path (docs/determinism.md, "Who decides"): checking every result with
+            // canonical would make every block wait for the slow executor.
+            var inference = new InferencePass(_inference, InferenceMode.FastPath);
             var included = new List<SignedTransaction>();
             var receipts = new List<Receipt>();
             var skipped = new List<SkippedTransaction>();
@@ -149,7 +161,7 @@ public sealed class ChainExecutor : ILedgerView
                     skipped.Add(new(tx, new(RejectCode.GasLimitTooHigh, "does not fit in the rest of the block")));
                     continue;
                 }
-                var (receipt, rejection) = _machine.Apply(tx, overlay, context.Proposer, height.Value);
+                var (receipt, rejection) = _machine.Apply(tx, overlay, context.Proposer, height.Value, inference);
                 if (rejection is not null)
                 {
                     blockedSenders.Add(sender);
@@ -177,7 +189,8 @@ public sealed class ChainExecutor : ILedgerView
     /// <summary>
     /// Validator: checks <paramref name="block"/> against the committed chain and re-executes it. When the
     /// proposer's <paramref name="claimedReceipts"/> are given, the first differing receipt is named field by
-    /// field; then the receipts root and the state root are compared. Writes nothing.
+    /// field; then the receipts root and the state root are compared. A refusal reached on fast-path inference
+    /// results is decided again on canonical results (<see cref="Disputed"/>). Writes nothing.
     /// </summary>
     public VerifyResult VerifyProposal(Block block, IReadOnlyList<Receipt>? claimedReceipts = null)
     {
@@ -239,7 +252,23 @@ public sealed class ChainExecutor : ILedgerView
         }
     }
 
-    private (VerifyFailure?, Executed?) Verify(Block block, IReadOnlyList<Receipt>? claimed)
+    // Executes the block and judges it. The fast path never decides a disagreement: when execution in
+    // `mode` refuses the block after using fast-path inference results, each of those is settled by the
+    // canonical executor (a difference takes that model off the fast path) and the block is executed again on
+    // canonical results alone; only that verdict counts. So this node's fast path can neither refuse an honest
+    // block nor make its evidence accuse an honest proposer.
+    private (VerifyFailure?, Executed?) Verify(Block block, IReadOnlyList<Receipt>? claimed, InferenceMode mode = InferenceMode.FastPath)
+    {
+        var inference = new InferencePass(_inference, mode);
+        var (failure, executed) = Execute(block, claimed, inference);
+        if (failure is null || !inference.ReliedOnFastPath) return (failure, executed);
+        var canonical = inference.Settle(out int settled, out int differed);
+        var (verdict, reexecuted) = Execute(block, claimed, canonical);
+        Disputed?.Invoke(new InferenceDispute(block.Height, block.Hash, settled, differed, failure, verdict));
+        return (verdict, reexecuted);
+    }
+
+    private (VerifyFailure?, Executed?) Execute(Block block, IReadOnlyList<Receipt>? claimed, InferencePass inference)
     {
         var header = block.Header;
         if (!block.ValidateBasic(ChainId, out var invalid))
@@ -263,7 +292,7 @@ public sealed class ChainExecutor : ILedgerView
             if (gas > Parameters.BlockGasLimit)
                 return (new(VerifyFailureKind.BlockGasLimit, $"transaction {i} ({tx.Hash}) takes the block's gas past {Parameters.BlockGasLimit}",
                     i, tx.Hash), null);
-            var (receipt, rejection) = _machine.Apply(tx, overlay, header.Proposer, header.Height.Value);
+            var (receipt, rejection) = _machine.Apply(tx, overlay, header.Proposer, header.Height.Value, inference);
             if (rejection is not null)
                 return (new(VerifyFailureKind.UnincludableTransaction, $"transaction {i} ({tx.Hash}) cannot be included: {rejection}",
                     i, tx.Hash, "code", "includable", rejection.Code.ToString()), null);
@@ -313,11 +342,12 @@ public sealed class ChainExecutor : ILedgerView
     }
 
     // Verifies one evidence item for the block at `height` and records it in state; the refusal, or null.
-    // Invalid-proposal evidence is checked by re-executing the offending block on the state this block builds on.
+    // Invalid-proposal evidence is checked by re-executing the offending block on the state this block builds on,
+    // with the canonical executor only: a conviction must never rest on a fast path.
     private string? ApplyEvidence(ReadOnlyMemory<byte> encoded, Height height, StateOverlay overlay)
     {
         if (_evidence is null) return "this node has no evidence verifier";
-        var check = _evidence.Check(encoded, height, offending => Verify(offending, null).Item1 is null, out var refusal);
+        var check = _evidence.Check(encoded, height, offending => Verify(offending, null, InferenceMode.CanonicalOnly).Item1 is null, out var refusal);
         if (check is null) return refusal;
         var key = StateKeys.Evidence(check.Hash);
         if (overlay.Get(key) is not null) return $"evidence {check.Hash} was already included";

@@ -49,3 +49,18 @@ public sealed record VerifyResult(VerifyFailure? Failure, IReadOnlyList<Receipt>
 {
     public bool Accepted => Failure is null;
 }
+
+/// <summary>
+/// A block this node's execution refused after relying on fast-path inference results, executed again on
+/// canonical results alone (docs/determinism.md): <see cref="FastVerdict"/> is the refusal that started it,
+/// <see cref="CanonicalVerdict"/> the one that counts (null: the block is valid). <see cref="Differed"/> of the
+/// <see cref="Settled"/> fast-path results were not what the canonical executor gives; each such model fell back.
+/// </summary>
+public sealed record InferenceDispute(Height Height, Hash32 BlockHash, int Settled, int Differed, VerifyFailure FastVerdict, VerifyFailure? CanonicalVerdict)
+{
+    public bool Accepted => CanonicalVerdict is null;
+
+    public override string ToString() =>
+        $"block {Height} ({BlockHash}): fast-path execution refused it ({FastVerdict.Message}); {Differed} of {Settled} fast-path results differed from canonical; "
+        + (CanonicalVerdict is null ? "canonical re-execution accepts it" : $"canonical re-execution refuses it: {CanonicalVerdict.Message}");
+}

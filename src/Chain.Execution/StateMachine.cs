@@ -9,9 +9,10 @@ namespace Chain.Execution;
 /// The transaction rules (docs/execution.md, "Transaction rules"). <see cref="Apply"/> either rejects a
 /// transaction (it cannot be in a block; nothing changes) or includes it: the fee moves to the proposer
 /// and the nonce advances, then the body runs in its own layer, which is dropped if the body fails.
-/// Deterministic: the result depends only on the state, the transaction, the proposer and the height.
+/// Deterministic: the result depends only on the state, the transaction, the proposer and the height (and the
+/// inference outputs, which are canonical bytes wherever a disagreement is decided: see <see cref="InferencePass"/>).
 /// </summary>
-internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, InferenceRunner inference, TransactionSignatureCache? signatures = null)
+internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, TransactionSignatureCache? signatures = null)
 {
     public ExecutionParameters Parameters => parameters;
 
@@ -41,8 +42,11 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
         return null;
     }
 
-    /// <summary>Applies <paramref name="signed"/> to <paramref name="state"/>; returns its receipt, or the rejection (state untouched).</summary>
-    public (Receipt? Receipt, Rejection? Rejection) Apply(SignedTransaction signed, StateOverlay state, Address proposer, ulong height)
+    /// <summary>
+    /// Applies <paramref name="signed"/> to <paramref name="state"/>, running inferences through <paramref name="inference"/>;
+    /// returns its receipt, or the rejection (state untouched).
+    /// </summary>
+    public (Receipt? Receipt, Rejection? Rejection) Apply(SignedTransaction signed, StateOverlay state, Address proposer, ulong height, InferencePass inference)
     {
         var tx = signed.Transaction;
         var senderAddress = tx.SenderAddress;
@@ -60,7 +64,7 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
         {
             TransferBody t => Transfer(state, senderAddress, t),
             RegisterModelBody r => Register(state, senderAddress, r, height),
-            InferBody i => Infer(state, i),
+            InferBody i => Infer(state, i, inference),
             _ => throw new InvalidOperationException($"unknown transaction kind {tx.Body.Kind}"),
         };
         if (status == ReceiptStatus.Success) state.CommitTransaction();
@@ -91,7 +95,7 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
         return (ReceiptStatus.Success, gas, null);
     }
 
-    private (ReceiptStatus, ulong, InferenceResult?) Infer(StateOverlay state, InferBody body)
+    private (ReceiptStatus, ulong, InferenceResult?) Infer(StateOverlay state, InferBody body, InferencePass inference)
     {
         ulong intrinsic = Gas.InferIntrinsic(body, parameters);
         if (body.MaxGas < intrinsic) return (ReceiptStatus.OutOfGas, body.MaxGas, null);

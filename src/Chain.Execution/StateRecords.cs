@@ -93,7 +93,7 @@ public sealed class ModelInfo : CanonicalObject<ModelInfo>, ICanonicalObject<Mod
     public TensorSignature Input { get; }
     public TensorSignature Output { get; }
 
-    /// <summary>Static gas of one inference (AdmissionLimits.Gas over MACs and elements).</summary>
+    /// <summary>Static gas of one inference (GasSchedule.Gas over the nodes' work and the planned arena).</summary>
     public ulong Gas { get; }
     public ulong Macs { get; }
 

@@ -17,7 +17,7 @@ public sealed class Tensor : CanonicalObject<Tensor>, ICanonicalObject<Tensor>
     public const int MaxRank = 8;
 
     private readonly int[] _shape;
-    private readonly byte[] _data;
+    private readonly Memory<byte> _data;
 
     static Tensor()
     {
@@ -26,11 +26,12 @@ public sealed class Tensor : CanonicalObject<Tensor>, ICanonicalObject<Tensor>
             throw new PlatformNotSupportedException("Chain requires a little-endian host.");
     }
 
-    private Tensor(TensorElementType elementType, int[] shape, byte[] data)
+    private Tensor(TensorElementType elementType, int[] shape, Memory<byte> data, bool isView = false)
     {
         ElementType = elementType;
         _shape = shape;
         _data = data;
+        IsView = isView;
     }
 
     /// <summary>Builds a tensor, copying shape and data; throws <see cref="ArgumentException"/> on any inconsistency.</summary>
@@ -66,6 +67,24 @@ public sealed class Tensor : CanonicalObject<Tensor>, ICanonicalObject<Tensor>
         return new Tensor(elementType, shape, data);
     }
 
+    /// <summary>
+    /// A tensor over memory it does not own: a slot of the canonical executor's arena, overwritten by later
+    /// nodes and runs. Views never leave the executor (outputs are copied out), and their hash is never cached.
+    /// </summary>
+    internal static Tensor View(TensorElementType elementType, int[] shape, Memory<byte> data)
+    {
+        var count = CheckShape(elementType, shape);
+        if (data.Length != count * TensorElementTypes.SizeOf(elementType))
+            throw new ArgumentException("tensor view length does not match its shape");
+        return new Tensor(elementType, shape, data, isView: true);
+    }
+
+    /// <summary>True for an arena view (see <see cref="View"/>): its bytes change after the node that reads it.</summary>
+    internal bool IsView { get; }
+
+    /// <summary>An owned copy (of a view, or of anything).</summary>
+    public Tensor Copy() => new(ElementType, _shape.ToArray(), _data.ToArray());
+
     private static long CheckShape(TensorElementType elementType, ReadOnlySpan<int> shape)
     {
         if (!TensorElementTypes.IsKnown(elementType))
@@ -87,16 +106,19 @@ public sealed class Tensor : CanonicalObject<Tensor>, ICanonicalObject<Tensor>
     public ReadOnlySpan<int> Shape => _shape;
     public int Rank => _shape.Length;
     public long ElementCount => _data.Length / TensorElementTypes.SizeOf(ElementType);
-    public ReadOnlySpan<byte> Data => _data;
+    public ReadOnlySpan<byte> Data => _data.Span;
+
+    /// <summary>The bytes of an output the calling kernel has just created and is still filling.</summary>
+    internal Span<byte> WritableData => _data.Span;
 
     /// <summary>The elements reinterpreted as <typeparamref name="T"/>, which must match the element size.</summary>
     public ReadOnlySpan<T> Elements<T>() where T : unmanaged =>
         Marshal.SizeOf<T>() != TensorElementTypes.SizeOf(ElementType)
             ? throw new InvalidOperationException($"{typeof(T).Name} does not match {TensorElementTypes.Name(ElementType)}")
-            : MemoryMarshal.Cast<byte, T>(_data);
+            : MemoryMarshal.Cast<byte, T>(_data.Span);
 
     /// <summary>Hash of the canonical encoding under the "tensor" domain: the input and output hashes in receipts.</summary>
-    public Hash32 Hash => DomainHash.Compute(HashDomain.Tensor, Encoded.Span);
+    public Hash32 Hash => DomainHash.Compute(HashDomain.Tensor, IsView ? Canonical.Encode(this) : Encoded.Span);
 
     public bool ShapeEquals(ReadOnlySpan<int> shape) => _shape.AsSpan().SequenceEqual(shape);
 
@@ -115,7 +137,7 @@ public sealed class Tensor : CanonicalObject<Tensor>, ICanonicalObject<Tensor>
         writer.Write((byte)ElementType);
         writer.WriteArrayHeader(_shape.Length);
         foreach (var d in _shape) writer.Write((uint)d);
-        writer.Write(_data);
+        writer.Write(_data.Span);
     }
 
     public static Tensor ReadFrom(ref CanonicalReader reader)

@@ -44,7 +44,9 @@ internal sealed class NodeCluster : IAsyncDisposable
 
     public string Home(int i) => Path.Combine(_dir, $"validator-{i}");
 
-    public FullNode Start(int i, FaultInjection? faults = null, Func<FullNodeOptions, FullNodeOptions>? tune = null, InMemoryNetworkHub? hub = null)
+    /// <param name="network">Wraps the node's connection to the hub (e.g. to withhold a channel from it).</param>
+    public FullNode Start(int i, FaultInjection? faults = null, Func<FullNodeOptions, FullNodeOptions>? tune = null, InMemoryNetworkHub? hub = null,
+        Func<IPeerNetwork, IPeerNetwork>? network = null)
     {
         if (Nodes[i] is not null) throw new InvalidOperationException($"node {i} is running");
         var engine = new InferenceEngine(enableFastPath: false);
@@ -59,7 +61,8 @@ internal sealed class NodeCluster : IAsyncDisposable
             SyncRequestTimeout = TimeSpan.FromSeconds(2),
         };
         if (tune is not null) options = tune(options);
-        var node = new FullNode(options, (hub ?? Hub).Join(Keys[i].PublicKey));
+        var joined = (hub ?? Hub).Join(Keys[i].PublicKey);
+        var node = new FullNode(options, network is null ? joined : network(joined));
         node.Start();
         return Nodes[i] = node;
     }

@@ -43,7 +43,11 @@ internal static class ModelCommand
             var report = ModelAdmission.Check(bytes);
             if (result.GetValue(json)) PrintJson(output, path, report);
             else PrintText(output, path, report);
-            return report.Admitted ? 0 : 1;
+            if (report.Admitted) return 0;
+            // The report above is the answer; stderr gets the one-line verdict every failing command gives.
+            var more = report.Reasons.Count > 1 ? $" (+{report.Reasons.Count - 1} more)" : "";
+            result.InvocationConfiguration.Error.WriteLine($"error: {path}: model refused: {CliApp.OneLine(report.Reasons.FirstOrDefault()?.ToString() ?? "no reason given")}{more}");
+            return 1;
         }));
         return command;
     }
@@ -59,11 +63,14 @@ internal static class ModelCommand
         {
             output.WriteLine("verdict:   admitted");
             output.WriteLine($"MACs:      {report.TotalMacs}");
-            output.WriteLine($"gas:       {report.Gas}");
+            output.WriteLine($"gas:       {report.Gas} (work {report.TotalWork} milli-units, arena {report.PeakMemoryBytes} bytes)");
+            output.WriteLine($"memory:    {report.PeakMemoryBytes} bytes proven peak (planned arena of {report.MemoryPlan.Buffers.Count} buffers; " +
+                             $"{report.MemoryPlan.LiveBytesPeak} live at once at most; limit {AdmissionLimits.MaxArenaBytes})");
             foreach (var v in report.Model!.Graph.Inputs) output.WriteLine($"input:     {v.Name} {report.Values[v.Name]}");
             foreach (var v in report.Model.Graph.Outputs) output.WriteLine($"output:    {v.Name} {report.Values[v.Name]}");
             foreach (var n in report.Nodes)
-                output.WriteLine($"  {n.OpType,-16} {(n.Name.Length > 0 ? n.Name : "-")} -> {string.Join(", ", n.Outputs.Select(o => o?.ToString() ?? "-"))}{(n.Macs > 0 ? $"  ({n.Macs} MACs)" : "")}");
+                output.WriteLine($"  {n.OpType,-16} {(n.Name.Length > 0 ? n.Name : "-")} -> {string.Join(", ", n.Outputs.Select(o => o?.ToString() ?? "-"))}" +
+                                 $"{(n.Macs > 0 ? $"  ({n.Macs} MACs)" : "")}{(n.ScratchBytes > 0 ? $"  scratch {n.ScratchBytes} B" : "")}");
         }
         else
         {
@@ -83,12 +90,24 @@ internal static class ModelCommand
             reasons = report.Reasons.Select(r => new { code = r.Code, message = r.Message, node = r.Node }),
             macs = report.TotalMacs,
             gas = report.Admitted ? report.Gas : (long?)null,
+            work = report.TotalWork,
+            memory = report.Admitted
+                ? new
+                {
+                    peak_bytes = report.PeakMemoryBytes,
+                    live_peak_bytes = report.MemoryPlan.LiveBytesPeak,
+                    limit_bytes = AdmissionLimits.MaxArenaBytes,
+                    buffers = report.MemoryPlan.Buffers.Select(b => new { value = b.Value, node = b.Node, bytes = b.Bytes, first = b.First, last = b.Last, offset = b.Offset }),
+                }
+                : null,
             nodes = report.Nodes.Select(n => new
             {
                 index = n.Index,
                 name = n.Name,
                 op = n.OpType,
                 macs = n.Macs,
+                work = n.Work,
+                scratch_bytes = n.ScratchBytes,
                 outputs = n.Outputs.Select(o => o?.ToString()),
             }),
         }));

@@ -34,10 +34,10 @@ public static class AdmissionLimits
     /// </summary>
     public const int MinS8Weight = -64, MaxS8Weight = 63;
 
-    /// <summary>Gas = GasBase + ceil(MACs / MacsPerGas) + ceil(elements / ElementsPerGas).</summary>
-    public const long GasBase = 1_000, MacsPerGas = 1_000, ElementsPerGas = 1_000;
-
-    /// <summary>The gas one inference costs, from <see cref="AdmissionReport.TotalMacs"/> and <see cref="AdmissionReport.TotalElements"/>.</summary>
-    public static long Gas(long macs, long elements) =>
-        GasBase + (macs + MacsPerGas - 1) / MacsPerGas + (elements + ElementsPerGas - 1) / ElementsPerGas;
+    /// <summary>
+    /// The largest proven per-run memory (the planned arena: inputs, intermediates and kernel scratch) a
+    /// model may need; above it admission refuses with code <c>memory</c>. Every validator re-executes
+    /// every inference, so this bounds what one transaction can make every node allocate.
+    /// </summary>
+    public const long MaxArenaBytes = 256L << 20;
 }

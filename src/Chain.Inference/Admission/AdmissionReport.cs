@@ -17,8 +17,10 @@ public sealed record TensorInfo(TensorElementType ElementType, int[] Shape)
     public override string ToString() => $"{TensorElementTypes.Name(ElementType)}[{string.Join(",", Shape)}]";
 }
 
-/// <summary>What admission learned about one node: its outputs' types (null for an omitted optional output) and MACs.</summary>
-public sealed record NodeAdmission(int Index, string Name, string OpType, IReadOnlyList<TensorInfo?> Outputs, long Macs);
+/// <summary>What admission learned about one node: its outputs' types (null for an omitted optional output),
+/// MACs, work in gas milli-units (<see cref="GasSchedule"/>) and the scratch its kernel takes.</summary>
+public sealed record NodeAdmission(int Index, string Name, string OpType, IReadOnlyList<TensorInfo?> Outputs, long Macs,
+    long Work, long ScratchBytes);
 
 /// <summary>
 /// The outcome of <see cref="ModelAdmission.Check"/>. When <see cref="Admitted"/> is true, <see cref="Model"/>,
@@ -27,8 +29,11 @@ public sealed record NodeAdmission(int Index, string Name, string OpType, IReadO
 public sealed class AdmissionReport
 {
     internal AdmissionReport(Hash32 modelId, int modelBytes, OnnxModel? model, IReadOnlyList<AdmissionReason> reasons,
-        IReadOnlyList<NodeAdmission> nodes, IReadOnlyDictionary<string, TensorInfo> values, long totalMacs, long totalElements)
+        IReadOnlyList<NodeAdmission> nodes, IReadOnlyDictionary<string, TensorInfo> values, long totalMacs, long totalElements,
+        MemoryPlan memoryPlan, long totalWork)
     {
+        MemoryPlan = memoryPlan;
+        TotalWork = totalWork;
         ModelId = modelId;
         ModelBytes = modelBytes;
         Model = model;
@@ -63,6 +68,15 @@ public sealed class AdmissionReport
     /// <summary>Sum of the element counts of all node outputs: the data-movement part of the cost.</summary>
     public long TotalElements { get; }
 
-    /// <summary>Gas one inference costs: <see cref="AdmissionLimits.Gas"/>.</summary>
-    public long Gas => AdmissionLimits.Gas(TotalMacs, TotalElements);
+    /// <summary>Work of all nodes in gas milli-units (<see cref="GasSchedule.NodeWork"/>).</summary>
+    public long TotalWork { get; }
+
+    /// <summary>The static memory plan the canonical executor runs from (empty when refused).</summary>
+    public MemoryPlan MemoryPlan { get; }
+
+    /// <summary>The proven peak of per-run memory: the planned arena, in bytes.</summary>
+    public long PeakMemoryBytes => MemoryPlan.ArenaBytes;
+
+    /// <summary>Gas one inference costs: <see cref="GasSchedule.Gas"/> of the work and the planned arena.</summary>
+    public long Gas => GasSchedule.Gas(TotalWork, MemoryPlan.ArenaBytes);
 }

@@ -40,6 +40,7 @@ public static partial class ModelAdmission
                     case "Gather": return [Gather()];
                     case "ArgMax": return [ArgMax()];
                     case "Cast": return [Cast()];
+                    case "Identity": return [Identity()];
                     default:
                         Fail("unsupported-op", $"op {node.OpType} is not in the admitted subset");
                         return null;
@@ -123,16 +124,79 @@ public static partial class ModelAdmission
                 Fail("type", $"{Op} input '{_node.Inputs[index]}' is {TensorElementTypes.Name(info.ElementType)}; allowed: {string.Join(", ", allowed.Select(TensorElementTypes.Name))}");
         }
 
-        /// <summary>A quantization scale: a constant float initializer whose values are finite and positive.</summary>
+        /// <summary>
+        /// A quantization scale: a constant float initializer holding at least one value, every one finite,
+        /// positive and normal (a subnormal scale such as 1E-45 drives requantization multipliers to
+        /// infinity or strips their precision).
+        /// </summary>
         private Tensor Scale(int index)
         {
             var name = _node.InputAt(index) ?? Fail<string>("graph", $"{Op} scale input {index} is missing");
             if (!_values.ContainsKey(name)) throw new Abort();
             if (!_consts.TryGetValue(name, out var t) || t.ElementType != TensorElementType.Float)
                 Fail("float", $"{Op} scale '{name}' must be a float32 constant initializer (a computed or input float would put float arithmetic in consensus)");
+            if (t.ElementCount == 0) Fail("shape", $"{Op} scale '{name}' holds no values");
             foreach (var v in t.Elements<float>())
+            {
                 if (!float.IsFinite(v) || v <= 0) Fail("scale", $"{Op} scale '{name}' holds {v}; scales must be finite and positive");
+                if (float.IsSubnormal(v))
+                    Fail("scale", $"{Op} scale '{name}' holds the subnormal {v:R}; scales must be normal float32 numbers (at least {MinNormal:R})");
+            }
             return t;
+        }
+
+        private const float MinNormal = 1.17549435E-38f; // the smallest normal float32, 2^-126
+
+        /// <summary>
+        /// A per-tensor or per-vector parameter (scale or zero point) as the kernels accept it: one value
+        /// (any shape), or 1-D with exactly <paramref name="length"/> values, one per <paramref name="per"/>.
+        /// </summary>
+        private void PerVector(int index, int[] shape, int length, string per)
+        {
+            var count = shape.Aggregate(1L, (a, d) => a * d);
+            if (count != 1 && !(shape.Length == 1 && shape[0] == length))
+                Fail("shape", $"{Op} input '{_node.Inputs[index]}' has shape [{string.Join(",", shape)}]; it must hold one value or be 1-D with {length} values (one per {per})");
+        }
+
+        /// <summary>
+        /// The requantization multipliers the kernel computes, m = Requantize.Multiplier(a, b, y) with a and y
+        /// per row (one value or one per row) and b per column or channel: the float32 product a·b and m must
+        /// both be normal numbers (finite, non-zero, not subnormal). Float32 rounding is monotone, so for a
+        /// row the extremes of a·b and of m over b lie at b's smallest and largest value: checking those two
+        /// (real multipliers of the kernel) checks every one.
+        /// </summary>
+        private void CheckMultipliers(Tensor aScale, Tensor bScale, Tensor yScale)
+        {
+            var a = aScale.Elements<float>();
+            var y = yScale.Elements<float>();
+            float bMin = float.MaxValue, bMax = 0;
+            foreach (var v in bScale.Elements<float>())
+            {
+                bMin = Math.Min(bMin, v);
+                bMax = Math.Max(bMax, v);
+            }
+            var rows = Math.Max(a.Length, y.Length);
+            for (var i = 0; i < rows; i++)
+            {
+                float ai = a[a.Length == 1 ? 0 : i], yi = y[y.Length == 1 ? 0 : i];
+                foreach (var bj in (ReadOnlySpan<float>)[bMin, bMax])
+                {
+                    // The kernel's first step: a·b rounded to float32 (dividing by 1 is exact).
+                    var product = Kernels.Requantize.Multiplier(ai, bj, 1f);
+                    var m = Kernels.Requantize.Multiplier(ai, bj, yi);
+                    if (!float.IsNormal(product) || !float.IsNormal(m))
+                        Fail("scale", $"{Op} requantization multiplier {ai:R}·{bj:R}/{yi:R}: the product is {product:R} and the multiplier {m:R}; " +
+                                      "both must be normal float32 numbers (not infinite, zero or subnormal)");
+                }
+            }
+        }
+
+        /// <summary>An integer attribute the executor reads as an int: outside that range it cannot mean anything.</summary>
+        private long Int32Attribute(string name, long defaultValue)
+        {
+            var v = _node.GetInt(name, defaultValue);
+            if (v is < int.MinValue or > int.MaxValue) Fail("attribute", $"{Op} attribute {name}={v} does not fit in 32 bits");
+            return v;
         }
 
         private static bool IsEight(TensorElementType t) => t is TensorElementType.UInt8 or TensorElementType.Int8;
@@ -159,7 +223,9 @@ public static partial class ModelAdmission
             TensorElementType.UInt16 => (0, 65535),
             TensorElementType.Int16 => (-32768, 32767),
             TensorElementType.Int32 => (int.MinValue, int.MaxValue),
-            _ => (long.MinValue / 4, long.MaxValue / 4),
+            TensorElementType.UInt32 => (0, uint.MaxValue),
+            // int64, and uint64 (whose upper half a long cannot hold): no bound known.
+            _ => (long.MinValue, long.MaxValue),
         };
 
         internal static IEnumerable<long> Values(Tensor t)
@@ -181,7 +247,7 @@ public static partial class ModelAdmission
         private (long Min, long Max) RangeOf(string? name, TensorElementType type)
         {
             if (name is null) return (0, 0); // an omitted zero point is 0
-            if (_consts.TryGetValue(name, out var t) && t.ElementCount > 0)
+            if (_consts.TryGetValue(name, out var t) && t.ElementCount > 0 && t.ElementType != TensorElementType.UInt64)
             {
                 long min = long.MaxValue, max = long.MinValue;
                 foreach (var v in Values(t))
@@ -192,6 +258,26 @@ public static partial class ModelAdmission
                 return (min, max);
             }
             return TypeRange(type);
+        }
+
+        /// <summary>
+        /// Value ranges known tighter than the element type's, by node output (ArgMax indices, casts of
+        /// narrower types, clipped or pooled values, data movement of those): what lets a non-constant
+        /// Gather index be proven in range. uint64 values are never tracked (a long cannot order them).
+        /// </summary>
+        private readonly Dictionary<string, (long Min, long Max)> _ranges = new(StringComparer.Ordinal);
+
+        /// <summary>The range of a value: a constant's actual values, a tracked node output's, else its type's.</summary>
+        private (long Min, long Max) ValueRange(string name, TensorElementType type) =>
+            _consts.ContainsKey(name) ? RangeOf(name, type) : _ranges.TryGetValue(name, out var r) ? r : TypeRange(type);
+
+        /// <summary>Input <paramref name="index"/>'s range (see <see cref="ValueRange"/>).</summary>
+        private (long Min, long Max) InputRange(int index, TensorElementType type) => ValueRange(_node.Inputs[index], type);
+
+        /// <summary>Records the range of this node's output.</summary>
+        private void OutputRange((long Min, long Max) range, TensorElementType type)
+        {
+            if (type != TensorElementType.UInt64 && range != TypeRange(type)) _ranges[_node.Outputs[0]] = range;
         }
 
         /// <summary>max |v − zp| over the value and zero-point ranges (conservative for per-channel zero points).</summary>
@@ -270,8 +356,15 @@ public static partial class ModelAdmission
             return (int)a;
         }
 
-        /// <summary>Output spatial dims of a Conv/Pool window (ONNX formulas, auto_pad included).</summary>
-        private int[] Window(int[] x, int[] kernel, bool pool)
+        /// <summary>A Conv/Pool window along each spatial axis, resolved as the executor runs it.</summary>
+        private sealed record WindowAxes(int[] Output, long[] PadBegin, long[] PadEnd, long[] Strides, long[] Dilations);
+
+        /// <summary>
+        /// Output spatial dims of a Conv/Pool window (ONNX formulas, auto_pad included) and the pads the
+        /// executor uses: explicit ones for NOTSET, none for VALID, and for SAME_* the total
+        /// max(0, (out−1)·s + e − in) split with the odd one at the end (UPPER) or beginning (LOWER).
+        /// </summary>
+        private WindowAxes Window(int[] x, int[] kernel, bool pool)
         {
             var n = x.Length - 2;
             var strides = _node.GetInts("strides") ?? Enumerable.Repeat(1L, n).ToArray();
@@ -283,8 +376,15 @@ public static partial class ModelAdmission
                 pads.Any(p => p < 0 || p > AdmissionLimits.MaxDim))
                 Fail("attribute", $"{Op} has a stride or dilation below 1, a negative pad, or one above {AdmissionLimits.MaxDim}");
             var autoPad = _node.GetString("auto_pad") ?? "NOTSET";
+            // ONNX: pads "cannot be used simultaneously with auto_pad"; the executor ignores them then.
+            if (autoPad != "NOTSET" && pads.Any(p => p != 0))
+                Fail("attribute", $"{Op} has both auto_pad {autoPad} and pads [{string.Join(",", pads)}]; ONNX allows only one of them");
             var ceil = pool && _node.GetInt("ceil_mode", 0) != 0;
+            // The ONNX reference refuses ceil_mode with auto_pad, and ONNX Runtime sizes VALID differently with it.
+            if (ceil && autoPad != "NOTSET")
+                Fail("attribute", $"{Op} ceil_mode with auto_pad {autoPad} is not defined by the ONNX reference; give explicit pads");
             var result = new int[n];
+            long[] begin = new long[n], end = new long[n];
             for (var i = 0; i < n; i++)
             {
                 long input = x[2 + i], s = strides[i], effective = (kernel[i] - 1L) * dilations[i] + 1;
@@ -292,6 +392,8 @@ public static partial class ModelAdmission
                 switch (autoPad)
                 {
                     case "NOTSET":
+                        begin[i] = pads[i];
+                        end[i] = pads[n + i];
                         var total = input + pads[i] + pads[n + i] - effective;
                         if (total < 0) Fail("shape", $"{Op} window {effective} is larger than padded input {input + pads[i] + pads[n + i]}");
                         outDim = (ceil ? (total + s - 1) / s : total / s) + 1;
@@ -304,15 +406,18 @@ public static partial class ModelAdmission
                         break;
                     case "SAME_UPPER" or "SAME_LOWER":
                         outDim = (input + s - 1) / s;
+                        var needed = Math.Max(0, (outDim - 1) * s + effective - input);
+                        begin[i] = autoPad == "SAME_UPPER" ? needed / 2 : needed - needed / 2;
+                        end[i] = needed - begin[i];
                         break;
                     default:
                         Fail("attribute", $"{Op} auto_pad '{autoPad}' is not supported");
-                        return [];
+                        return null!;
                 }
                 if (outDim < 1) Fail("shape", $"{Op} output dimension {outDim} is empty");
                 result[i] = (int)outDim;
             }
-            return result;
+            return new WindowAxes(result, begin, end, strides, dilations);
         }
     }
 }

@@ -39,7 +39,7 @@ public static partial class ModelAdmission
     }
 
     private static AdmissionReport Refused(Core.Hash32 id, int size, OnnxModel? model, AdmissionReason reason) =>
-        new(id, size, model, [reason], [], new Dictionary<string, TensorInfo>(), 0, 0);
+        new(id, size, model, [reason], [], new Dictionary<string, TensorInfo>(), 0, 0, MemoryPlan.Empty, 0);
 
     private sealed partial class Checker(OnnxModel model, Core.Hash32 id, int size)
     {
@@ -54,7 +54,8 @@ public static partial class ModelAdmission
         public AdmissionReport Run()
         {
             var nodesOut = new List<NodeAdmission>();
-            long macs = 0, elements = 0;
+            long macs = 0, elements = 0, work = 0;
+            var plan = MemoryPlan.Empty;
             if (CheckOpsets() && CheckGraph(out var order))
             {
                 SeedValues();
@@ -79,18 +80,103 @@ public static partial class ModelAdmission
                         }
                         outs.Add(info);
                     }
-                    if (result is not null && _reasons.Count == before)
+                    if (result is not null && _reasons.Count == before && outs[0] is { } output)
                     {
-                        // Saturate: the cap check below refuses anything this large anyway.
-                        macs = macs > long.MaxValue - nodeMacs ? long.MaxValue : macs + nodeMacs;
-                        nodesOut.Add(new NodeAdmission(index, node.Name, node.OpType, outs, nodeMacs));
+                        var inputs = node.Inputs.Select(n => n.Length == 0 ? null : _values.GetValueOrDefault(n)).ToArray();
+                        var constant = node.Inputs.Select(n => n.Length > 0 && _consts.ContainsKey(n)).ToArray();
+                        var nodeWork = GasSchedule.NodeWork(node.OpType, inputs, output, nodeMacs, constant);
+                        var scratch = ScratchBytes(node, inputs, output);
+                        // Saturate: the cap checks below refuse anything this large anyway.
+                        macs = GasSchedule.SaturatingAdd(macs, nodeMacs);
+                        work = GasSchedule.SaturatingAdd(work, nodeWork);
+                        nodesOut.Add(new NodeAdmission(index, node.Name, node.OpType, outs, nodeMacs, nodeWork, scratch));
                     }
                 }
                 CheckOutputs();
                 if (macs > AdmissionLimits.MaxMacs)
                     Refuse("cost", $"the model needs {macs} multiply-accumulates, more than the limit of {AdmissionLimits.MaxMacs}", null);
+                if (_reasons.Count == 0)
+                {
+                    plan = PlanMemory(nodesOut);
+                    if (_reasons.Count == 0 && plan.ArenaBytes > AdmissionLimits.MaxArenaBytes)
+                    {
+                        Refuse("memory", $"the model needs {plan.ArenaBytes} bytes of planned memory for inputs, intermediates and scratch " +
+                                         $"(at best {plan.LiveBytesPeak} live at once), more than the limit of {AdmissionLimits.MaxArenaBytes}", null);
+                        plan = MemoryPlan.Empty;
+                    }
+                }
             }
-            return new AdmissionReport(id, size, model, _reasons, nodesOut, _values, macs, elements);
+            return new AdmissionReport(id, size, model, _reasons, nodesOut, _values, macs, elements, plan, work);
+        }
+
+        /// <summary>
+        /// The static memory plan (docs/onnx-subset.md §4.2): graph inputs live from the first step to their
+        /// last reader, each node output from its step to its last reader (graph outputs to the end), and
+        /// each node's scratch during its own step only.
+        /// </summary>
+        private MemoryPlan PlanMemory(IReadOnlyList<NodeAdmission> nodes)
+        {
+            var step = new Dictionary<string, int>(StringComparer.Ordinal);
+            var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var s = 0; s < nodes.Count; s++)
+                foreach (var input in model.Graph.Nodes[nodes[s].Index].Inputs)
+                    if (input.Length > 0) lastUse[input] = s;
+            var end = nodes.Count;
+            foreach (var o in _graphOutputs) lastUse[o] = end;
+            var requests = new List<MemoryPlan.Request>();
+            foreach (var v in model.Graph.Inputs)
+            {
+                if (_consts.ContainsKey(v.Name) || !_values.TryGetValue(v.Name, out var info)) continue;
+                requests.Add(new(v.Name, -1, Bytes(info), 0, lastUse.GetValueOrDefault(v.Name, 0)));
+            }
+            for (var s = 0; s < nodes.Count; s++)
+            {
+                var n = nodes[s];
+                var name = model.Graph.Nodes[n.Index].Outputs[0];
+                requests.Add(new(name, n.Index, Bytes(n.Outputs[0]!), s, Math.Max(s, lastUse.GetValueOrDefault(name, s))));
+                if (n.ScratchBytes > 0) requests.Add(new(null, n.Index, n.ScratchBytes, s, s));
+            }
+            // The live peak bounds every arena from below and costs linear time: refuse on it before placing.
+            var livePeak = MemoryPlan.LivePeak(requests);
+            if (livePeak > AdmissionLimits.MaxArenaBytes)
+            {
+                Refuse("memory", $"the model needs at least {livePeak} bytes of memory live at once (inputs, intermediates and scratch), " +
+                                 $"more than the limit of {AdmissionLimits.MaxArenaBytes}", null);
+                return MemoryPlan.Empty;
+            }
+            return MemoryPlan.Build(requests);
+        }
+
+        private static long Bytes(TensorInfo info) => info.ElementCount * TensorElementTypes.SizeOf(info.ElementType);
+
+        /// <summary>
+        /// Scratch the node's canonical kernel takes in a planned run, by the kernels' own formulas (they
+        /// throw if a run ever asks for more, so the property tests would catch a wrong bound).
+        /// </summary>
+        private long ScratchBytes(Onnx.OnnxNode node, IReadOnlyList<TensorInfo?> inputs, TensorInfo output)
+        {
+            switch (node.OpType)
+            {
+                case "MatMulInteger" or "QLinearMatMul":
+                {
+                    var requantize = node.OpType == "QLinearMatMul";
+                    var a = inputs[0]!.Shape;
+                    var b = inputs[requantize ? 3 : 1]!.Shape;
+                    int m = a.Length == 1 ? 1 : a[^2], k = a[^1], n = b.Length == 1 ? 1 : b[^1];
+                    var batch = (long)m * n == 0 ? 0 : output.ElementCount / ((long)m * n);
+                    return Kernels.CanonicalOps.MatMulScratchBytes(batch, m, k, n, requantize);
+                }
+                case "ConvInteger" or "QLinearConv":
+                {
+                    var requantize = node.OpType == "QLinearConv";
+                    var w = inputs[requantize ? 3 : 1]!.Shape;
+                    var kc = checked((int)w[1..].Aggregate(1L, (p, d) => p * d));
+                    var positions = output.Shape[2..].Aggregate(1L, (p, d) => p * d);
+                    return Kernels.CanonicalOps.ConvScratchBytes(output.Shape[0], w[0], (int)node.GetInt("group", 1), kc, positions, requantize);
+                }
+                default:
+                    return 0;
+            }
         }
 
         private void Refuse(string code, string message, OnnxNode? node) => _reasons.Add(new(code, message, node?.DisplayName));

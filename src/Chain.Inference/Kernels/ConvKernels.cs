@@ -14,8 +14,9 @@ public static partial class CanonicalOps
         const string op = "ConvInteger";
         var geo = ConvGeometry.Of(op, x, w, pads, strides, dilations, group);
         var (xzp, wzp) = ConvZeroPoints(op, x, w, xZeroPoint, wZeroPoint, geo.M);
-        var acc = ConvAccumulate(geo, x, w, xzp, wzp);
-        return KernelArgs.Make(TensorElementType.Int32, geo.OutShape, acc);
+        var result = KernelMemory.Output<int>(TensorElementType.Int32, geo.OutShape, out var acc);
+        ConvAccumulate(geo, x, w, xzp, wzp, acc);
+        return result;
     }
 
     /// <summary>
@@ -39,16 +40,18 @@ public static partial class CanonicalOps
         var yzp = KernelArgs.Ints(yZeroPoint)[0];
         var (b, mult) = RequantParams(op, geo.M, sx, sy, xScale, wScale, yScale, bias);
 
-        var acc = ConvAccumulate(geo, x, w, xzp, wzp);
+        var mark = KernelMemory.Mark();
+        var acc = KernelMemory.Scratch<int>((long)geo.N * geo.M * geo.OutPositions);
+        ConvAccumulate(geo, x, w, xzp, wzp, acc);
         var (qmin, qmax) = KernelArgs.Range(yZeroPoint.ElementType);
-        var y = new byte[acc.Length];
+        var result = KernelMemory.Output(yZeroPoint.ElementType, geo.OutShape, out var y);
         var plane = (int)geo.OutPositions;
         var simd = KernelOptions.Current != GemmPath.Scalar;
         if (plane == 1 && b is not null)
         {
             // One output position (fully connected layers as convolutions): a bias and multiplier per element.
             for (var n = 0; n < geo.N; n++)
-                Requantize.Run(acc.AsSpan(n * geo.M, geo.M), b, mult, yzp, qmin, qmax, y.AsSpan(n * geo.M, geo.M), simd);
+                Requantize.Run(acc.Slice(n * geo.M, geo.M), b, mult, yzp, qmin, qmax, y.Slice(n * geo.M, geo.M), simd);
         }
         else
         {
@@ -56,10 +59,11 @@ public static partial class CanonicalOps
             for (var oc = 0; oc < geo.M; oc++)
             {
                 var off = (n * geo.M + oc) * plane;
-                Requantize.Run(acc.AsSpan(off, plane), b is null ? 0 : b[oc], mult[oc], yzp, qmin, qmax, y.AsSpan(off, plane), simd);
+                Requantize.Run(acc.Slice(off, plane), b is null ? 0 : b[oc], mult[oc], yzp, qmin, qmax, y.Slice(off, plane), simd);
             }
         }
-        return KernelArgs.MakeBytes(yZeroPoint.ElementType, geo.OutShape, y);
+        KernelMemory.Release(mark);
+        return result;
     }
 
     /// <summary>Requantization constants derived only from parameter tensors, remembered per (immutable) w_scale tensor.</summary>
@@ -151,95 +155,95 @@ public static partial class CanonicalOps
         }
     }
 
-    private const int Im2ColRows = 512;
-
     /// <summary>
-    /// im2col + GEMM, transposed so the weights are the packed B: for each image and group,
-    /// C[p, oc] = Σ_k patch[p, k] · W[oc, k], with patches built in chunks of output positions.
+    /// im2col + GEMM into <paramref name="acc"/> ([N, M, positions]). Several output positions: see
+    /// <see cref="ConvAccumulateByPositions"/>. One position (fully connected layers as convolutions): for
+    /// each image and group, the GEMM row is the patch and B the packed weights of the group.
     /// </summary>
-    private static int[] ConvAccumulate(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw)
+    private static void ConvAccumulate(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw, Span<int> acc)
     {
         var path = KernelOptions.Current;
         bool xSigned = x.ElementType == TensorElementType.Int8, wSigned = w.ElementType == TensorElementType.Int8;
         var positions = (int)g.OutPositions;
-        var acc = new int[(long)g.N * g.M * positions];
-        if (acc.Length == 0) return acc;
+        if (acc.Length == 0) return;
         if (positions > 1)
         {
             ConvAccumulateByPositions(g, x, w, xzpRaw, wzpRaw, path, acc);
-            return acc;
+            return;
         }
         var xData = x.Data;
-        var wData = w.Data;
-        var packed = new PackedB[g.Group];
-        var zb = new int[g.Group][];
-        for (var gi = 0; gi < g.Group; gi++)
-        {
-            packed[gi] = PackedWeightCache.Get(w, gi * g.Mg * g.Kc, wSigned, g.Kc, g.Mg, 1, g.Kc, path);
-            zb[gi] = new int[g.Mg];
-            for (var j = 0; j < g.Mg; j++) zb[gi][j] = wSigned ? wzpRaw[gi * g.Mg + j] : wzpRaw[gi * g.Mg + j] - 128;
-        }
-        // A single output position whose window is exactly the unpadded input (fully connected layers written
-        // as convolutions, 1×1 inputs): the patch is the image itself, in the same (c, d, h, w) order.
-        var direct = positions == 1;
+        // The window is exactly the unpadded input (1×1 inputs and the like): the patch is the image itself,
+        // in the same (c, d, h, w) order.
+        var direct = true;
         for (var d = 0; d < 3 && direct; d++)
             direct = g.PadBegin[d] == 0 && g.Kernel[d] == g.In[d] && (g.Kernel[d] == 1 || g.Dilation[d] == 1);
-        var rowsPerChunk = direct ? 1 : Math.Min(Im2ColRows, positions);
-        var za = new int[rowsPerChunk];
-        Array.Fill(za, xSigned ? xzpRaw + 128 : xzpRaw);
+        var mark = KernelMemory.Mark();
+        Span<int> za = [xSigned ? xzpRaw + 128 : xzpRaw];
         var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
-        var cols = direct ? [] : new byte[rowsPerChunk * g.Kc];
-        var tile = positions == 1 ? null : new int[rowsPerChunk * g.Mg];
+        var cols = direct ? default : KernelMemory.Scratch<byte>(g.Kc);
+        var zb = KernelMemory.Scratch<int>(g.Mg);
         long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
-
-        for (var n = 0; n < g.N; n++)
         for (var gi = 0; gi < g.Group; gi++)
         {
-            var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
-            if (positions == 1)
+            var groupMark = KernelMemory.Mark();
+            var packed = PackedWeightCache.Get(w, gi * g.Mg * g.Kc, wSigned, g.Kc, g.Mg, 1, g.Kc, path);
+            for (var j = 0; j < g.Mg; j++) zb[j] = wSigned ? wzpRaw[gi * g.Mg + j] : wzpRaw[gi * g.Mg + j] - 128;
+            for (var n = 0; n < g.N; n++)
             {
-                // One position: the GEMM row is the output channels of this group, in acc's order already.
-                var dst = acc.AsSpan((int)((long)n * g.M + gi * g.Mg), g.Mg);
-                if (direct) Int8Gemm.Multiply(1, image, g.Kc, xSigned, za, packed[gi], zb[gi], dst);
+                var image = xData.Slice((int)(((long)n * g.C + gi * g.Cg) * inPlane), (int)(g.Cg * inPlane));
+                // The GEMM row is the output channels of this group, in acc's order already.
+                var dst = acc.Slice((int)((long)n * g.M + gi * g.Mg), g.Mg);
+                if (direct) Int8Gemm.Multiply(1, image, g.Kc, xSigned, za, packed, zb, dst);
                 else
                 {
                     Im2Col(g, image, 0, 1, padByte, cols);
-                    Int8Gemm.Multiply(1, cols, g.Kc, xSigned, za, packed[gi], zb[gi], dst);
-                }
-                continue;
-            }
-            for (var p0 = 0; p0 < positions; p0 += Im2ColRows)
-            {
-                var pc = Math.Min(Im2ColRows, positions - p0);
-                Im2Col(g, image, p0, pc, padByte, cols);
-                Int8Gemm.Multiply(pc, cols, g.Kc, xSigned, za.AsSpan(0, pc), packed[gi], zb[gi], tile);
-                for (var oc = 0; oc < g.Mg; oc++)
-                {
-                    var dst = acc.AsSpan((int)(((long)n * g.M + gi * g.Mg + oc) * positions + p0), pc);
-                    for (var p = 0; p < pc; p++) dst[p] = tile![p * g.Mg + oc];
+                    Int8Gemm.Multiply(1, cols, g.Kc, xSigned, za, packed, zb, dst);
                 }
             }
+            KernelMemory.Release(groupMark);
         }
-        return acc;
+        KernelMemory.Release(mark);
     }
 
     private const int ColumnChunk = 1024; // output positions per packed patch block (a multiple of the panel width)
+
+    /// <summary>
+    /// Scratch a planned ConvInteger/QLinearConv takes besides its output (the sum of what
+    /// <see cref="ConvAccumulate"/> and the requantization hold at once, on any GEMM path).
+    /// </summary>
+    internal static long ConvScratchBytes(int n, int m, int group, int kc, long positions, bool requantize)
+    {
+        static long Align(long v) => (v + 63) & ~63L;
+        var mg = m / Math.Max(1, group);
+        var bytes = requantize ? Align((long)n * m * positions * sizeof(int)) : 0;
+        var offsets = kc > 4096 ? Align((long)kc * sizeof(int)) : 0; // Im2Col's patch offsets
+        if (positions > 1)
+        {
+            var chunk = (int)Math.Min(ColumnChunk, positions);
+            bytes += Align((long)kc * chunk) + Align((long)chunk * sizeof(int)) + Align((long)mg * sizeof(int)) +
+                     (positions > chunk ? Align((long)mg * chunk * sizeof(int)) : 0) +
+                     PackedB.MaxStorageBytes(kc, chunk) + Int8Gemm.ScratchBytes(mg, kc);
+            return bytes + offsets;
+        }
+        return bytes + Align(kc) + Align((long)mg * sizeof(int)) + PackedB.MaxStorageBytes(kc, mg) + Int8Gemm.ScratchBytes(1, kc) + offsets;
+    }
 
     /// <summary>
     /// Several output positions: the weights are A (M_g × K_c, row-major as stored) and the patch matrix is B
     /// (K_c × positions, each row built from contiguous input runs, then packed), so C = [oc, p] is acc's own
     /// layout. Σ_k (w − w_zp)(x − x_zp) is symmetric in its operands, so the int32 result is the same.
     /// </summary>
-    private static void ConvAccumulateByPositions(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw, GemmPath path, int[] acc)
+    private static void ConvAccumulateByPositions(ConvGeometry g, Tensor x, Tensor w, int xzpRaw, int[] wzpRaw, GemmPath path, Span<int> acc)
     {
         bool xSigned = x.ElementType == TensorElementType.Int8, wSigned = w.ElementType == TensorElementType.Int8;
         var positions = (int)g.OutPositions;
         var chunk = Math.Min(ColumnChunk, positions);
-        var colsT = new byte[(long)g.Kc * chunk];
-        var zbX = new int[chunk];
-        Array.Fill(zbX, xSigned ? xzpRaw : xzpRaw - 128);
-        var zaW = new int[g.Mg];
-        var tile = positions > chunk ? new int[g.Mg * chunk] : null;
+        var mark = KernelMemory.Mark();
+        var colsT = KernelMemory.Scratch<byte>((long)g.Kc * chunk);
+        var zbX = KernelMemory.Scratch<int>(chunk);
+        zbX.Fill(xSigned ? xzpRaw : xzpRaw - 128);
+        var zaW = KernelMemory.Scratch<int>(g.Mg);
+        var tile = positions > chunk ? KernelMemory.Scratch<int>((long)g.Mg * chunk) : default;
         var padByte = unchecked((byte)xzpRaw); // padding holds x_zp, so (pad − x_zp) contributes zero
         long inPlane = (long)g.In[0] * g.In[1] * g.In[2];
         var xData = x.Data;
@@ -254,18 +258,21 @@ public static partial class CanonicalOps
             for (var p0 = 0; p0 < positions; p0 += chunk)
             {
                 var pc = Math.Min(chunk, positions - p0);
+                var chunkMark = KernelMemory.Mark();
                 BuildColumns(g, image, p0, pc, padByte, colsT);
-                var packedX = new PackedB(colsT, xSigned, g.Kc, pc, pc, 1, path);
-                if (tile is null)
+                var packedX = new PackedB(colsT, xSigned, g.Kc, pc, pc, 1, path, scratch: KernelMemory.Planned);
+                if (tile.IsEmpty)
+                    Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX[..pc], acc.Slice((int)outBase, g.Mg * positions));
+                else
                 {
-                    Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX.AsSpan(0, pc), acc.AsSpan((int)outBase, g.Mg * positions));
-                    continue;
+                    Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX[..pc], tile);
+                    for (var oc = 0; oc < g.Mg; oc++)
+                        tile.Slice(oc * pc, pc).CopyTo(acc.Slice((int)(outBase + (long)oc * positions + p0), pc));
                 }
-                Int8Gemm.Multiply(g.Mg, weights, g.Kc, wSigned, zaW, packedX, zbX.AsSpan(0, pc), tile);
-                for (var oc = 0; oc < g.Mg; oc++)
-                    tile.AsSpan(oc * pc, pc).CopyTo(acc.AsSpan((int)(outBase + (long)oc * positions + p0), pc));
+                KernelMemory.Release(chunkMark);
             }
         }
+        KernelMemory.Release(mark);
     }
 
     /// <summary>
@@ -345,7 +352,8 @@ public static partial class CanonicalOps
         if (image.Length < cg * inPlane || cols.Length < pc * kc) throw new ArgumentException("im2col operands too short");
         int ow = p0 % oW, oh = p0 / oW % oH, od = p0 / oW / oH;
         // Offsets of the patch elements relative to the window origin, for windows entirely inside the input.
-        Span<int> offsets = kc <= 4096 ? stackalloc int[kc] : new int[kc];
+        var mark = KernelMemory.Mark();
+        Span<int> offsets = kc <= 4096 ? stackalloc int[kc] : KernelMemory.Scratch<int>(kc);
         {
             var t = 0;
             for (var c = 0; c < cg; c++)
@@ -416,5 +424,6 @@ public static partial class CanonicalOps
                 }
             }
         }
+        KernelMemory.Release(mark);
     }
 }

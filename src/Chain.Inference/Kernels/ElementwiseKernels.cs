@@ -26,11 +26,21 @@ public static partial class CanonicalOps
     public static Tensor Max(params ReadOnlySpan<Tensor> inputs)
     {
         if (inputs.Length == 0) throw new InferenceException("Max", "needs at least one input");
-        var r = inputs[0];
-        RequireInteger("Max", "input", r);
-        // max is associative and broadcasting composes, so a left fold equals the joint broadcast.
-        for (var i = 1; i < inputs.Length; i++) r = Binary<MaxOp>("Max", r, inputs[i]);
-        return r;
+        var first = inputs[0];
+        RequireInteger("Max", "input", first);
+        if (inputs.Length == 1) return Binary<MaxOp>("Max", first, first);
+        var shape = first.Shape.ToArray();
+        foreach (var t in inputs[1..])
+        {
+            if (t.ElementType != first.ElementType)
+                throw new InferenceException("Max", $"input types differ: {TensorElementTypes.Name(first.ElementType)} and {TensorElementTypes.Name(t.ElementType)}");
+            shape = KernelArgs.Broadcast("Max", shape, t.Shape);
+        }
+        // max is associative and broadcasting composes, so folding into the output (which has the joint
+        // broadcast shape, so each step reads and writes the same element) equals the joint broadcast.
+        var result = Binary<MaxOp>("Max", first, inputs[1], shape);
+        for (var i = 2; i < inputs.Length; i++) Binary<MaxOp>("Max", result, inputs[i], shape, into: result);
+        return result;
     }
 
     private static void RequireInteger(string op, string name, Tensor t)
@@ -39,38 +49,51 @@ public static partial class CanonicalOps
             throw new InferenceException(op, $"{name} has type {TensorElementTypes.Name(t.ElementType)}; only integer tensors are canonical");
     }
 
-    private static Tensor Binary<TOp>(string op, Tensor a, Tensor b) where TOp : struct, IIntOp
+    private static Tensor Binary<TOp>(string op, Tensor a, Tensor b, int[]? outShape = null, Tensor? into = null) where TOp : struct, IIntOp
     {
         RequireInteger(op, "A", a);
         if (a.ElementType != b.ElementType)
             throw new InferenceException(op, $"input types differ: {TensorElementTypes.Name(a.ElementType)} and {TensorElementTypes.Name(b.ElementType)}");
         return a.ElementType switch
         {
-            TensorElementType.UInt8 => Binary<TOp, byte>(op, a, b),
-            TensorElementType.Int8 => Binary<TOp, sbyte>(op, a, b),
-            TensorElementType.UInt16 => Binary<TOp, ushort>(op, a, b),
-            TensorElementType.Int16 => Binary<TOp, short>(op, a, b),
-            TensorElementType.UInt32 => Binary<TOp, uint>(op, a, b),
-            TensorElementType.Int32 => Binary<TOp, int>(op, a, b),
-            TensorElementType.UInt64 => Binary<TOp, ulong>(op, a, b),
-            TensorElementType.Int64 => Binary<TOp, long>(op, a, b),
+            TensorElementType.UInt8 => Binary<TOp, byte>(op, a, b, outShape, into),
+            TensorElementType.Int8 => Binary<TOp, sbyte>(op, a, b, outShape, into),
+            TensorElementType.UInt16 => Binary<TOp, ushort>(op, a, b, outShape, into),
+            TensorElementType.Int16 => Binary<TOp, short>(op, a, b, outShape, into),
+            TensorElementType.UInt32 => Binary<TOp, uint>(op, a, b, outShape, into),
+            TensorElementType.Int32 => Binary<TOp, int>(op, a, b, outShape, into),
+            TensorElementType.UInt64 => Binary<TOp, ulong>(op, a, b, outShape, into),
+            TensorElementType.Int64 => Binary<TOp, long>(op, a, b, outShape, into),
             _ => throw new InferenceException(op, "unsupported type"),
         };
     }
 
-    private static Tensor Binary<TOp, T>(string op, Tensor a, Tensor b)
+    /// <summary>
+    /// r = a op b broadcast to <paramref name="outShape"/> (default: the two shapes' broadcast), written to a
+    /// new output or in place into <paramref name="into"/>, which may be <paramref name="a"/> itself when a
+    /// already has the output shape (each element is read before it is written).
+    /// </summary>
+    private static Tensor Binary<TOp, T>(string op, Tensor a, Tensor b, int[]? outShape, Tensor? into)
         where TOp : struct, IIntOp where T : unmanaged, IBinaryInteger<T>
     {
         var shape = KernelArgs.Broadcast(op, a.Shape, b.Shape);
+        if (outShape is not null) shape = KernelArgs.Broadcast(op, shape, outShape);
         var count = KernelArgs.CheckedCount(op, KernelArgs.Product(shape));
         var x = a.Elements<T>();
         var y = b.Elements<T>();
-        var r = new T[count];
-        if (a.ShapeEquals(b.Shape))
+        Span<T> r;
+        Tensor result;
+        if (into is null) result = KernelMemory.Output(a.ElementType, shape, out r);
+        else
+        {
+            result = into;
+            r = MemoryMarshal.Cast<byte, T>(into.WritableData);
+        }
+        if (a.ShapeEquals(b.Shape) && a.ShapeEquals(shape))
         {
             for (var i = 0; i < count; i++) r[i] = TOp.Apply(x[i], y[i]);
         }
-        else if (y.Length == 1)
+        else if (y.Length == 1 && a.ShapeEquals(shape))
         {
             var s = y[0];
             for (var i = 0; i < count; i++) r[i] = TOp.Apply(x[i], s);
@@ -97,7 +120,7 @@ public static partial class CanonicalOps
                 }
             }
         }
-        return KernelArgs.Make(a.ElementType, shape, r);
+        return result;
     }
 
     /// <summary>
@@ -125,14 +148,15 @@ public static partial class CanonicalOps
         };
     }
 
-    private static Tensor ClipTyped<T>(Tensor x, Tensor? min, Tensor? max) where T : unmanaged, IBinaryInteger<T>, IMinMaxValue<T>
+    private static Tensor ClipTyped<T>(Tensor x, Tensor? min, Tensor? max) where T : unmanaged, IBinaryInteger<T>, IMinMaxValue<T> =>
+        ClipTyped(x, min is null ? T.MinValue : min.Elements<T>()[0], max is null ? T.MaxValue : max.Elements<T>()[0]);
+
+    private static Tensor ClipTyped<T>(Tensor x, T lo, T hi) where T : unmanaged, IBinaryInteger<T>
     {
-        var lo = min is null ? T.MinValue : min.Elements<T>()[0];
-        var hi = max is null ? T.MaxValue : max.Elements<T>()[0];
         var src = x.Elements<T>();
-        var r = new T[src.Length];
+        var result = KernelMemory.Output<T>(x.ElementType, x.Shape.ToArray(), out var r);
         for (var i = 0; i < r.Length; i++) r[i] = T.Min(T.Max(src[i], lo), hi);
-        return KernelArgs.Make(x.ElementType, x.Shape.ToArray(), r);
+        return result;
     }
 
     /// <summary>ONNX Relu on a signed integer tensor (int8/16/32/64): max(x, 0).</summary>
@@ -142,15 +166,12 @@ public static partial class CanonicalOps
         KernelArgs.RequireType(op, "X", x, TensorElementType.Int8, TensorElementType.Int16, TensorElementType.Int32, TensorElementType.Int64);
         return x.ElementType switch
         {
-            TensorElementType.Int8 => ClipTyped<sbyte>(x, Scalar<sbyte>(x.ElementType, 0), null),
-            TensorElementType.Int16 => ClipTyped<short>(x, Scalar<short>(x.ElementType, 0), null),
-            TensorElementType.Int32 => ClipTyped<int>(x, Scalar<int>(x.ElementType, 0), null),
-            _ => ClipTyped<long>(x, Scalar<long>(x.ElementType, 0), null),
+            TensorElementType.Int8 => ClipTyped<sbyte>(x, 0, sbyte.MaxValue),
+            TensorElementType.Int16 => ClipTyped<short>(x, 0, short.MaxValue),
+            TensorElementType.Int32 => ClipTyped<int>(x, 0, int.MaxValue),
+            _ => ClipTyped<long>(x, 0, long.MaxValue),
         };
     }
-
-    private static Tensor Scalar<T>(TensorElementType type, T value) where T : unmanaged =>
-        KernelArgs.Make(type, [], new[] { value });
 
     /// <summary>
     /// ONNX Cast between integer types (and bool): two's-complement truncation to the target width of the
@@ -168,7 +189,7 @@ public static partial class CanonicalOps
         var inSize = TensorElementTypes.SizeOf(x.ElementType);
         var outSize = TensorElementTypes.SizeOf(to);
         var src = x.Data;
-        var dst = new byte[count * outSize];
+        var result = KernelMemory.Output(to, x.Shape.ToArray(), out var dst);
         var signed = KernelArgs.IsSigned(x.ElementType);
         for (var i = 0; i < count; i++)
         {
@@ -178,7 +199,7 @@ public static partial class CanonicalOps
             if (to == TensorElementType.Bool) v = v != 0 ? 1UL : 0UL;
             for (var b = 0; b < outSize; b++) dst[i * outSize + b] = (byte)(v >> (8 * b));
         }
-        return Tensor.Wrap(to, x.Shape.ToArray(), dst);
+        return result;
     }
 
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -18,64 +19,101 @@ internal sealed class PackedB
     /// <summary>K rounded up to the path's step (4 for VNNI, 2 for pmaddwd); the padding is zero.</summary>
     public int Kp { get; }
     public GemmPath Path { get; }
+
+    private readonly Memory<byte> _data;
+    private readonly Memory<byte> _sums;
+
     /// <summary>Scalar: column-major N×K so the reference dot product walks memory linearly.</summary>
-    public sbyte[]? Columns { get; }
+    public ReadOnlySpan<sbyte> Columns => Path == GemmPath.Scalar ? MemoryMarshal.Cast<byte, sbyte>(_data.Span) : default;
     /// <summary>VNNI: per panel, per 4-k group, 16 columns × 4 consecutive k bytes.</summary>
-    public sbyte[]? Quads { get; }
+    public ReadOnlySpan<sbyte> Quads => Path == GemmPath.AvxVnni ? MemoryMarshal.Cast<byte, sbyte>(_data.Span) : default;
     /// <summary>pmaddwd: per panel, per 2-k group, 16 columns × 2 consecutive k int16 values.</summary>
-    public short[]? Pairs { get; }
+    public ReadOnlySpan<short> Pairs => Path is not (GemmPath.Scalar or GemmPath.AvxVnni) ? MemoryMarshal.Cast<byte, short>(_data.Span) : default;
     /// <summary>Σ_k b[k,n] (canonical), for the zero-point correction of the SIMD paths.</summary>
-    public int[] ColumnSums { get; }
+    public ReadOnlySpan<int> ColumnSums => MemoryMarshal.Cast<byte, int>(_sums.Span);
 
     public int Panels => (N + PanelWidth - 1) / PanelWidth;
 
+    private static long DataBytes(int k, int n, GemmPath path)
+    {
+        long panels = (n + PanelWidth - 1) / PanelWidth;
+        return path switch
+        {
+            GemmPath.Scalar => (long)n * k,
+            GemmPath.AvxVnni => panels * ((k + 3) & ~3) * PanelWidth,
+            _ => panels * ((k + 1) & ~1) * PanelWidth * sizeof(short),
+        };
+    }
+
+    /// <summary>
+    /// Bytes a packing of K×N needs on any path (the plan cannot know the validator's CPU): the largest
+    /// layout plus the column sums, each rounded to the scratch alignment.
+    /// </summary>
+    public static long MaxStorageBytes(int k, int n)
+    {
+        var data = Math.Max(DataBytes(k, n, GemmPath.Scalar), Math.Max(DataBytes(k, n, GemmPath.AvxVnni), DataBytes(k, n, GemmPath.Avx2)));
+        return Align(data) + Align((long)n * sizeof(int));
+    }
+
+    private static long Align(long bytes) => (bytes + 63) & ~63L;
+
     /// <summary>
     /// Packs element (k, n) found at <c>src[k*strideK + n*strideN]</c>; <paramref name="signed"/> says
-    /// whether the source bytes are int8 (else uint8, shifted by −128).
+    /// whether the source bytes are int8 (else uint8, shifted by −128). The layout lives in fresh arrays,
+    /// or in kernel scratch when <paramref name="scratch"/> (transient operands inside a planned run).
     /// </summary>
-    public PackedB(ReadOnlySpan<byte> src, bool signed, int k, int n, int strideK, int strideN, GemmPath path)
+    public PackedB(ReadOnlySpan<byte> src, bool signed, int k, int n, int strideK, int strideN, GemmPath path, bool scratch = false)
     {
         K = k;
         N = n;
         Path = path;
         var flip = signed ? (byte)0 : (byte)0x80;
-        ColumnSums = new int[n];
+        var dataBytes = DataBytes(k, n, path);
+        _data = scratch ? KernelMemory.Scratch(dataBytes) : new byte[dataBytes];
+        _sums = scratch ? KernelMemory.Scratch((long)n * sizeof(int)) : new byte[(long)n * sizeof(int)];
+        var columnSums = MemoryMarshal.Cast<byte, int>(_sums.Span);
         switch (path)
         {
             case GemmPath.Scalar:
+            {
                 Kp = k;
-                Columns = new sbyte[(long)n * k];
+                var columns = MemoryMarshal.Cast<byte, sbyte>(_data.Span);
                 for (var j = 0; j < n; j++)
                 for (var i = 0; i < k; i++)
-                    Columns[(long)j * k + i] = (sbyte)(src[i * strideK + j * strideN] ^ flip);
+                    columns[j * k + i] = (sbyte)(src[i * strideK + j * strideN] ^ flip);
                 break;
+            }
             case GemmPath.AvxVnni:
+            {
                 Kp = (k + 3) & ~3;
-                Quads = new sbyte[(long)Panels * Kp * PanelWidth];
+                var quads = MemoryMarshal.Cast<byte, sbyte>(_data.Span);
                 if (strideN == 1 && Avx2.IsSupported)
                 {
-                    PackQuadsRowMajor(src, flip, k, n, strideK, Kp, Quads, ColumnSums);
+                    PackQuadsRowMajor(src, flip, k, n, strideK, Kp, quads, columnSums);
                     break;
                 }
                 for (var i = 0; i < k; i++)
                 for (var j = 0; j < n; j++)
                 {
                     var v = (sbyte)(src[i * strideK + j * strideN] ^ flip);
-                    Quads[(long)(j >> 4) * Kp * PanelWidth + (i >> 2) * 64 + (j & 15) * 4 + (i & 3)] = v;
-                    ColumnSums[j] += v;
+                    quads[(j >> 4) * Kp * PanelWidth + (i >> 2) * 64 + (j & 15) * 4 + (i & 3)] = v;
+                    columnSums[j] += v;
                 }
                 break;
+            }
             default:
+            {
                 Kp = (k + 1) & ~1;
-                Pairs = new short[(long)Panels * Kp * PanelWidth];
+                var pairs = MemoryMarshal.Cast<byte, short>(_data.Span);
                 for (var i = 0; i < k; i++)
                 for (var j = 0; j < n; j++)
                 {
                     var v = (sbyte)(src[i * strideK + j * strideN] ^ flip);
-                    Pairs[(long)(j >> 4) * Kp * PanelWidth + (i >> 1) * 32 + (j & 15) * 2 + (i & 1)] = v;
-                    ColumnSums[j] += v;
+                    pairs[(j >> 4) * Kp * PanelWidth + (i >> 1) * 32 + (j & 15) * 2 + (i & 1)] = v;
+                    columnSums[j] += v;
                 }
                 break;
+            }
         }
     }
 
@@ -84,7 +122,7 @@ internal sealed class PackedB
     /// byte transpose done with byte and word unpacks. Same bytes and column sums as the element loop.
     /// </summary>
     private static unsafe void PackQuadsRowMajor(ReadOnlySpan<byte> src, byte flip, int k, int n, int strideK, int kp,
-        sbyte[] quads, int[] columnSums)
+        Span<sbyte> quads, Span<int> columnSums)
     {
         var fullPanels = n / PanelWidth;
         if (k > 0 && (long)(k - 1) * strideK + n > src.Length) throw new ArgumentException("B source too short");
@@ -175,7 +213,7 @@ internal static class Int8Gemm
         switch (b.Path)
         {
             case GemmPath.Scalar:
-                MultiplyScalar(m, n, k, a, lda, flip, za, b.Columns!, zb, c);
+                MultiplyScalar(m, n, k, a, lda, flip, za, b.Columns, zb, c);
                 break;
             default:
                 MultiplySimd(m, n, k, a, lda, flip, za, b, zb, c);
@@ -183,10 +221,22 @@ internal static class Int8Gemm
         }
     }
 
+    /// <summary>
+    /// Scratch bytes <see cref="Multiply"/> takes in a planned run for an M×K A, on any path: the packed
+    /// block of at most 64 rows (bytes for VNNI, int16 pairs otherwise) or one int32 row for the scalar path.
+    /// </summary>
+    public static long ScratchBytes(int m, int k)
+    {
+        long rows = Math.Min(RowBlock, m);
+        long bytes = Math.Max(rows * ((k + 3) & ~3), Math.Max(rows * (((k + 1) & ~1) / 2) * sizeof(int), (long)k * sizeof(int)));
+        return (bytes + 63) & ~63L;
+    }
+
     private static void MultiplyScalar(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
         ReadOnlySpan<int> za, ReadOnlySpan<sbyte> bCols, ReadOnlySpan<int> zb, Span<int> c)
     {
-        var row = new int[k];
+        var mark = KernelMemory.Mark();
+        var row = KernelMemory.Planned ? KernelMemory.Scratch<int>(k) : new int[k];
         for (var i = 0; i < m; i++)
         {
             var arow = a.Slice(i * lda, k);
@@ -200,31 +250,52 @@ internal static class Int8Gemm
                 c[i * n + j] = s;
             }
         }
+        KernelMemory.Release(mark);
     }
 
     // Per-thread scratch for the packed A block (kernels are single-threaded; a thread reuses its buffers).
     [ThreadStatic] private static byte[]? _aBytes;
     [ThreadStatic] private static int[]? _aWords;
 
+    private static void MultiplySimd(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
+        ReadOnlySpan<int> za, PackedB b, ReadOnlySpan<int> zb, Span<int> c)
+    {
+        var mark = KernelMemory.Mark();
+        try
+        {
+            MultiplySimdCore(m, n, k, a, lda, flip, za, b, zb, c);
+        }
+        finally
+        {
+            KernelMemory.Release(mark);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void MultiplySimd(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
+    private static unsafe void MultiplySimdCore(int m, int n, int k, ReadOnlySpan<byte> a, int lda, byte flip,
         ReadOnlySpan<int> za, PackedB b, ReadOnlySpan<int> zb, Span<int> c)
     {
         var kp = b.Kp;
         var vnni = b.Path == GemmPath.AvxVnni;
         var rowBlock = Math.Min(RowBlock, m);
         // VNNI reads A as bytes (4 per broadcast); pmaddwd paths as int32 words holding two uint16 values.
-        byte[]? aBytes = null;
-        int[]? aWords = null;
-        if (vnni)
+        Span<byte> aBytes = default;
+        Span<int> aWords = default;
+        if (KernelMemory.Planned)
         {
+            // A planned run takes the packed-A block from the node's workspace (ScratchBytes counts it).
+            if (vnni) aBytes = KernelMemory.Scratch<byte>((long)rowBlock * kp);
+            else aWords = KernelMemory.Scratch<int>((long)rowBlock * (kp / 2));
+        }
+        else if (vnni)
+        {
+            if (_aBytes is null || _aBytes.Length < rowBlock * kp) _aBytes = new byte[Math.Max(rowBlock * kp, 4096)];
             aBytes = _aBytes;
-            if (aBytes is null || aBytes.Length < rowBlock * kp) _aBytes = aBytes = new byte[Math.Max(rowBlock * kp, 4096)];
         }
         else
         {
+            if (_aWords is null || _aWords.Length < rowBlock * (kp / 2)) _aWords = new int[Math.Max(rowBlock * (kp / 2), 1024)];
             aWords = _aWords;
-            if (aWords is null || aWords.Length < rowBlock * (kp / 2)) _aWords = aWords = new int[Math.Max(rowBlock * (kp / 2), 1024)];
         }
         var rowSums = stackalloc int[RowBlock];
         var tp = stackalloc int[VnniRows * PackedB.PanelWidth];

@@ -19,9 +19,10 @@ public static partial class CanonicalOps
         var g = MatMulGeometry.Of(op, a, b);
         var za = ZeroPoints(op, "a_zero_point", a, aZeroPoint, g.M, "per row");
         var zb = ZeroPoints(op, "b_zero_point", b, bZeroPoint, g.N, "per column");
-        // The int32 result is computed in place in the tensor's own byte buffer (no copy).
-        var bytes = MatMulAccumulate(g, a, b, za, zb);
-        return KernelArgs.MakeBytes(TensorElementType.Int32, g.OutShape, bytes);
+        // The int32 result is computed in place in the output tensor (no copy).
+        var result = KernelMemory.Output<int>(TensorElementType.Int32, g.OutShape, out var c);
+        MatMulAccumulate(g, a, b, za, zb, c);
+        return result;
     }
 
     /// <summary>
@@ -42,12 +43,15 @@ public static partial class CanonicalOps
         var sa = KernelArgs.Expand(op, "a_scale", aScale, KernelArgs.Scales(op, "a_scale", aScale), g.M, "per row");
         var sb = KernelArgs.Expand(op, "b_scale", bScale, KernelArgs.Scales(op, "b_scale", bScale), g.N, "per column");
         var sy = KernelArgs.Expand(op, "y_scale", yScale, KernelArgs.Scales(op, "y_scale", yScale), g.M, "per row");
-        var acc = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(MatMulAccumulate(g, a, b, za, zb).AsSpan());
-
         var (qmin, qmax) = KernelArgs.Range(yZeroPoint.ElementType);
+        var result = KernelMemory.Output(yZeroPoint.ElementType, g.OutShape, out var y);
+        if (g.BatchCount * g.M * g.N == 0) return result; // no output element: no scale is read
+        var mark = KernelMemory.Mark();
+        var acc = KernelMemory.Scratch<int>(g.BatchCount * g.M * g.N);
+        MatMulAccumulate(g, a, b, za, zb, acc);
+
         var perTensor = aScale.ElementCount == 1 && bScale.ElementCount == 1 && yScale.ElementCount == 1;
         var m0 = CheckedMultiplier(op, sa[0], sb[0], sy[0]);
-        var y = new byte[acc.Length];
         var rows = acc.Length / Math.Max(1, g.N) / Math.Max(1, g.M);
         for (var batch = 0; batch < rows; batch++)
         for (var i = 0; i < g.M; i++)
@@ -55,9 +59,10 @@ public static partial class CanonicalOps
         {
             var idx = ((long)batch * g.M + i) * g.N + j;
             var mult = perTensor ? m0 : CheckedMultiplier(op, sa[i], sb[j], sy[i]);
-            y[idx] = (byte)Requantize.Apply(acc[(int)idx], mult, yzp[i], qmin, qmax);
+            y[(int)idx] = (byte)Requantize.Apply(acc[(int)idx], mult, yzp[i], qmin, qmax);
         }
-        return KernelArgs.MakeBytes(yZeroPoint.ElementType, g.OutShape, y);
+        KernelMemory.Release(mark);
+        return result;
     }
 
     internal static float CheckedMultiplier(string op, float aScale, float bScale, float yScale)
@@ -118,51 +123,62 @@ public static partial class CanonicalOps
         }
     }
 
-    /// <summary>The int32 accumulators, little-endian in a byte array (the host is little-endian, as Tensor requires).</summary>
-    private static byte[] MatMulAccumulate(MatMulGeometry g, Tensor a, Tensor b, int[] zaRaw, int[] zbRaw)
+    /// <summary>The int32 accumulators of every output element, into <paramref name="c"/>.</summary>
+    private static void MatMulAccumulate(MatMulGeometry g, Tensor a, Tensor b, int[] zaRaw, int[] zbRaw, Span<int> c)
     {
         var path = KernelOptions.Current;
         bool aSigned = a.ElementType == TensorElementType.Int8, bSigned = b.ElementType == TensorElementType.Int8;
         var za = zaRaw.Select(z => aSigned ? z + 128 : z).ToArray();
         var zb = zbRaw.Select(z => bSigned ? z : z - 128).ToArray();
         int m = g.M, n = g.N, k = g.K;
-        var bytes = new byte[g.BatchCount * m * n * sizeof(int)];
-        var c = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(bytes.AsSpan());
-        if (c.Length == 0) return bytes;
+        if (c.Length == 0) return;
         var aData = a.Data;
-        var bData = b.Data;
-
+        var mark = KernelMemory.Mark();
         if (g.BBatchCount == 1)
         {
             // One B for every batch: pack it once and run the batches as one tall GEMM (A's matrices
             // are contiguous and in output order, because only B could have been broadcast).
             var packed = PackedWeightCache.Get(b, 0, bSigned, k, n, n, 1, path);
-            var rows = (int)(g.BatchCount * m);
-            var zaAll = new int[rows];
-            for (var r = 0; r < rows; r++) zaAll[r] = za[r % m];
             if (g.ABatchCount == g.BatchCount)
             {
+                var rows = (int)(g.BatchCount * m);
+                var zaAll = KernelMemory.Scratch<int>(rows);
+                for (var r = 0; r < rows; r++) zaAll[r] = za[r % m];
                 Int8Gemm.Multiply(rows, aData, k, aSigned, zaAll, packed, zb, c);
-                return bytes;
             }
-            // A broadcast along a batch dimension of B that is 1: A is a single matrix repeated.
-            for (long ob = 0; ob < g.BatchCount; ob++)
-                Int8Gemm.Multiply(m, aData.Slice((int)(Offset(ob, g.OutBatch, g.ABatchStrides) * m * k), m * k), k, aSigned, za,
-                    packed, zb, c.Slice((int)(ob * m * n), m * n));
-            return bytes;
+            else
+            {
+                // A broadcast along a batch dimension of B that is 1: A is a single matrix repeated.
+                for (long ob = 0; ob < g.BatchCount; ob++)
+                    Int8Gemm.Multiply(m, aData.Slice((int)(Offset(ob, g.OutBatch, g.ABatchStrides) * m * k), m * k), k, aSigned, za,
+                        packed, zb, c.Slice((int)(ob * m * n), m * n));
+            }
+            KernelMemory.Release(mark);
+            return;
         }
 
-        var cache = new Dictionary<long, PackedB>();
         for (long ob = 0; ob < g.BatchCount; ob++)
         {
+            // Constant B matrices are packed once and cached; an activation's is packed into scratch per batch.
             var bo = Offset(ob, g.OutBatch, g.BBatchStrides);
-            if (!cache.TryGetValue(bo, out var packed))
-                cache[bo] = packed = PackedWeightCache.Get(b, (int)(bo * k * n), bSigned, k, n, n, 1, path);
+            var packed = PackedWeightCache.Get(b, (int)(bo * k * n), bSigned, k, n, n, 1, path);
             var ao = Offset(ob, g.OutBatch, g.ABatchStrides);
             Int8Gemm.Multiply(m, aData.Slice((int)(ao * m * k), m * k), k, aSigned, za, packed, zb,
                 c.Slice((int)(ob * m * n), m * n));
+            KernelMemory.Release(mark);
         }
-        return bytes;
+    }
+
+    /// <summary>
+    /// Scratch a planned MatMulInteger/QLinearMatMul takes besides its output: the int32 accumulators when
+    /// requantizing, one packed B, the per-row zero points of the tall GEMM, and the GEMM's own scratch.
+    /// </summary>
+    internal static long MatMulScratchBytes(long batch, int m, int k, int n, bool requantize)
+    {
+        static long Align(long v) => (v + 63) & ~63L;
+        var rows = (int)Math.Min(int.MaxValue, batch * m);
+        return (requantize ? Align(batch * m * n * sizeof(int)) : 0) + PackedB.MaxStorageBytes(k, n) +
+               Align((long)rows * sizeof(int)) + Int8Gemm.ScratchBytes(rows, k);
     }
 
     /// <summary>Linear index in an operand of the output batch index <paramref name="flat"/>.</summary>

@@ -21,8 +21,10 @@ internal static class PackedWeightCache
 
     public static PackedB Get(Tensor source, int offset, bool signed, int k, int n, int strideK, int strideN, GemmPath path)
     {
+        // An arena view is a transient activation whose bytes change: pack it into scratch, never cache it.
+        if (source.IsView) return new PackedB(source.Data.Slice(offset), signed, k, n, strideK, strideN, path, scratch: true);
         if ((long)k * n < MinBytes)
-            return new PackedB(source.Data.Slice(offset), signed, k, n, strideK, strideN, path);
+            return new PackedB(source.Data.Slice(offset), signed, k, n, strideK, strideN, path, scratch: KernelMemory.Planned);
         var entries = Cache.GetValue(source, static _ => new ConcurrentDictionary<Key, PackedB>());
         var key = new Key(path, offset, k, n, strideK, strideN);
         if (entries.TryGetValue(key, out var packed)) return packed;

@@ -46,14 +46,15 @@ public static partial class CanonicalOps
         long inPlane = (long)inp[0] * inp[1] * inp[2], outPlane = (long)outp[0] * outp[1] * outp[2];
         var signed = x.ElementType == TensorElementType.Int8;
         var src = x.Data;
-        var dst = new byte[KernelArgs.CheckedCount(op, planes * outPlane)];
+        KernelArgs.CheckedCount(op, planes * outPlane);
+        var result = KernelMemory.Output(x.ElementType, outShape.ToArray(), out var dst);
         var inside = true;
         for (var d = 0; d < 3; d++)
             inside &= pb[d] == 0 && (long)(outp[d] - 1) * st[d] + (long)(k[d] - 1) * dl[d] < inp[d];
         if (inside)
         {
             MaxPoolInside(src, dst, planes, inp, outp, k, st, dl, signed);
-            return Tensor.Wrap(x.ElementType, outShape.ToArray(), dst);
+            return result;
         }
         var o_ = 0;
         for (var pl = 0; pl < planes; pl++)
@@ -86,7 +87,7 @@ public static partial class CanonicalOps
                 dst[o_++] = unchecked((byte)best);
             }
         }
-        return Tensor.Wrap(x.ElementType, outShape.ToArray(), dst);
+        return result;
     }
 
     /// <summary>

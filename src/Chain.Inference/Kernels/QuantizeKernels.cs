@@ -25,7 +25,8 @@ public static partial class CanonicalOps
         var (scales, zps, inner, channels) = AxisParams(op, x, yScale, yZeroPoint, axis, "y");
         var (qmin, qmax) = KernelArgs.Range(type);
         var count = (int)x.ElementCount;
-        var q = new int[count];
+        var size = TensorElementTypes.SizeOf(type);
+        var result = KernelMemory.Output(type, x.Shape.ToArray(), out var data);
         var xf = x.ElementType == TensorElementType.Float ? x.Elements<float>() : default;
         var xi = x.ElementType == TensorElementType.Int32 ? x.Elements<int>() : default;
         for (var i = 0; i < count; i++)
@@ -37,9 +38,10 @@ public static partial class CanonicalOps
             float lo = qmin - zps[ch], hi = qmax - zps[ch];
             if (r < lo) r = lo;
             if (r > hi) r = hi;
-            q[i] = (int)r + zps[ch];
+            var q = (int)r + zps[ch];
+            for (var b = 0; b < size; b++) data[i * size + b] = unchecked((byte)(q >> (8 * b)));
         }
-        return FromInts(type, x.Shape.ToArray(), q);
+        return result;
     }
 
     /// <summary>
@@ -56,14 +58,26 @@ public static partial class CanonicalOps
         var (scales, zps, inner, channels) = AxisParams(op, x, xScale, xZeroPoint, axis, "x");
         if (x.ElementType == TensorElementType.Int32 && zps.Any(z => z != 0))
             throw new InferenceException(op, "int32 input requires a zero zero point");
-        var xs = KernelArgs.Ints(x);
-        var y = new float[xs.Length];
+        var result = KernelMemory.Output<float>(TensorElementType.Float, x.Shape.ToArray(), out var y);
+        switch (x.ElementType)
+        {
+            case TensorElementType.UInt8: Dequantize(x.Elements<byte>(), scales, zps, inner, channels, y); break;
+            case TensorElementType.Int8: Dequantize(x.Elements<sbyte>(), scales, zps, inner, channels, y); break;
+            case TensorElementType.UInt16: Dequantize(x.Elements<ushort>(), scales, zps, inner, channels, y); break;
+            case TensorElementType.Int16: Dequantize(x.Elements<short>(), scales, zps, inner, channels, y); break;
+            default: Dequantize(x.Elements<int>(), scales, zps, inner, channels, y); break;
+        }
+        return result;
+    }
+
+    private static void Dequantize<T>(ReadOnlySpan<T> xs, float[] scales, int[] zps, long inner, int channels, Span<float> y)
+        where T : unmanaged, System.Numerics.IBinaryInteger<T>
+    {
         for (var i = 0; i < xs.Length; i++)
         {
             var ch = (int)(i / inner % channels);
-            y[i] = (float)((long)xs[i] - zps[ch]) * scales[ch];
+            y[i] = (float)(long.CreateTruncating(xs[i]) - zps[ch]) * scales[ch];
         }
-        return KernelArgs.Make(TensorElementType.Float, x.Shape.ToArray(), y);
     }
 
     /// <summary>Scale and zero point per channel of <paramref name="axis"/> (one channel when per tensor).</summary>
@@ -84,17 +98,5 @@ public static partial class CanonicalOps
             throw new InferenceException(op, $"{prefix}_scale has {scales.Length} values but axis {axis} of x has {x.Shape[a]}");
         var zps = zeroPoint is null ? new int[scales.Length] : KernelArgs.Ints(zeroPoint);
         return (scales, zps, KernelArgs.Product(x.Shape, a + 1), scales.Length);
-    }
-
-    private static Tensor FromInts(TensorElementType type, int[] shape, int[] values)
-    {
-        var size = TensorElementTypes.SizeOf(type);
-        var data = new byte[values.Length * size];
-        for (var i = 0; i < values.Length; i++)
-        {
-            var v = values[i];
-            for (var b = 0; b < size; b++) data[i * size + b] = unchecked((byte)(v >> (8 * b)));
-        }
-        return Tensor.Wrap(type, shape, data);
     }
 }

@@ -46,7 +46,7 @@ public static partial class CanonicalOps
         }
         else if (known != count)
             throw new InferenceException(op, $"{data.ShapeText} has {count} elements, shape [{string.Join(",", dims)}] has {known}");
-        return Tensor.Wrap(data.ElementType, dims, data.Data.ToArray());
+        return CopyAs(data, dims);
     }
 
     /// <summary>ONNX Flatten: [d0·…·d(axis−1), d(axis)·…] with axis in [−r, r].</summary>
@@ -55,7 +55,18 @@ public static partial class CanonicalOps
         var a = KernelArgs.NormalizeAxis("Flatten", axis, x.Rank, inclusiveEnd: true);
         var outer = KernelArgs.CheckedCount("Flatten", KernelArgs.Product(x.Shape, 0, a));
         var inner = KernelArgs.CheckedCount("Flatten", KernelArgs.Product(x.Shape, a));
-        return Tensor.Wrap(x.ElementType, [outer, inner], x.Data.ToArray());
+        return CopyAs(x, [outer, inner]);
+    }
+
+    /// <summary>ONNX Identity: the input's elements, type and shape.</summary>
+    public static Tensor Identity(Tensor x) => CopyAs(x, x.Shape.ToArray());
+
+    /// <summary>The same elements under another shape (Reshape, Flatten, Identity): one copy into the output.</summary>
+    internal static Tensor CopyAs(Tensor x, int[] shape)
+    {
+        var result = KernelMemory.Output(x.ElementType, shape, out var dst);
+        x.Data.CopyTo(dst);
+        return result;
     }
 
     /// <summary>ONNX Transpose: output axis i is input axis perm[i]; no perm reverses the axes.</summary>
@@ -74,12 +85,12 @@ public static partial class CanonicalOps
         var strides = p.Select(v => inStrides[v]).ToArray(); // input stride of each output axis
         var count = (int)x.ElementCount;
         var src = x.Data;
-        var dst = new byte[count * size];
-        var idx = new int[r];
+        var result = KernelMemory.Output(x.ElementType, outShape, out var dst);
+        Span<int> idx = stackalloc int[r];
         long off = 0;
         for (var i = 0; i < count; i++)
         {
-            src.Slice((int)(off * size), size).CopyTo(dst.AsSpan(i * size, size));
+            src.Slice((int)(off * size), size).CopyTo(dst.Slice(i * size, size));
             for (var d = r - 1; d >= 0; d--)
             {
                 idx[d]++;
@@ -89,7 +100,7 @@ public static partial class CanonicalOps
                 idx[d] = 0;
             }
         }
-        return Tensor.Wrap(x.ElementType, outShape, dst);
+        return result;
     }
 
     /// <summary>ONNX Concat along axis (negative counts from the end); all inputs share type, rank and other dimensions.</summary>
@@ -114,16 +125,17 @@ public static partial class CanonicalOps
         var size = TensorElementTypes.SizeOf(first.ElementType);
         var outer = KernelArgs.Product(shape, 0, a);
         var innerBytes = KernelArgs.Product(shape, a + 1) * size;
-        var dst = new byte[KernelArgs.CheckedCount(op, KernelArgs.Product(shape) * size)];
+        KernelArgs.CheckedCount(op, KernelArgs.Product(shape) * size);
+        var result = KernelMemory.Output(first.ElementType, shape, out var dst);
         var pos = 0;
         for (long o = 0; o < outer; o++)
             foreach (var t in inputs)
             {
                 var chunk = (int)(t.Shape[a] * innerBytes);
-                t.Data.Slice((int)(o * chunk), chunk).CopyTo(dst.AsSpan(pos));
+                t.Data.Slice((int)(o * chunk), chunk).CopyTo(dst[pos..]);
                 pos += chunk;
             }
-        return Tensor.Wrap(first.ElementType, shape, dst);
+        return result;
     }
 
     /// <summary>
@@ -135,7 +147,6 @@ public static partial class CanonicalOps
         const string op = "Gather";
         if (data.Rank == 0) throw new InferenceException(op, "data must have rank ≥ 1");
         var a = KernelArgs.NormalizeAxis(op, axis, data.Rank);
-        var idx = KernelArgs.Longs(indices);
         var dim = data.Shape[a];
         var shape = new List<int>(data.Shape[..a].ToArray());
         shape.AddRange(indices.Shape.ToArray());
@@ -144,18 +155,26 @@ public static partial class CanonicalOps
         var size = TensorElementTypes.SizeOf(data.ElementType);
         var outer = KernelArgs.Product(data.Shape, 0, a);
         var innerBytes = (int)(KernelArgs.Product(data.Shape, a + 1) * size);
-        var dst = new byte[KernelArgs.CheckedCount(op, outer * idx.Length * innerBytes)];
+        if (indices.ElementType is not (TensorElementType.Int32 or TensorElementType.Int64))
+            throw new InferenceException(op, $"indices must be int32 or int64, got {TensorElementTypes.Name(indices.ElementType)}");
+        var count = (int)indices.ElementCount;
+        KernelArgs.CheckedCount(op, outer * count * (long)innerBytes);
+        var result = KernelMemory.Output(data.ElementType, shape.ToArray(), out var dst);
         var src = data.Data;
+        var wide = indices.ElementType == TensorElementType.Int64;
+        var i64 = wide ? indices.Elements<long>() : default;
+        var i32 = wide ? default : indices.Elements<int>();
         var pos = 0;
         for (long o = 0; o < outer; o++)
-            foreach (var raw in idx)
+            for (var n = 0; n < count; n++)
             {
+                var raw = wide ? i64[n] : i32[n];
                 var i = raw < 0 ? raw + dim : raw;
                 if (i < 0 || i >= dim) throw new InferenceException(op, $"index {raw} is out of range for axis of size {dim}");
-                src.Slice((int)((o * dim + i) * innerBytes), innerBytes).CopyTo(dst.AsSpan(pos));
+                src.Slice((int)((o * dim + i) * innerBytes), innerBytes).CopyTo(dst[pos..]);
                 pos += innerBytes;
             }
-        return Tensor.Wrap(data.ElementType, shape.ToArray(), dst);
+        return result;
     }
 
     /// <summary>
@@ -172,39 +191,38 @@ public static partial class CanonicalOps
         if (dim == 0) throw new InferenceException(op, "cannot take ArgMax over an empty axis");
         var outer = KernelArgs.Product(x.Shape, 0, a);
         var inner = KernelArgs.Product(x.Shape, a + 1);
-        var r = new long[outer * inner];
-        var unsigned64 = x.ElementType == TensorElementType.UInt64;
-        var values = unsigned64 ? null : Widen(x);
-        var u = unsigned64 ? x.Elements<ulong>() : default;
+        var shape = x.Shape.ToArray().ToList();
+        if (keepDims) shape[a] = 1;
+        else shape.RemoveAt(a);
+        var result = KernelMemory.Output<long>(TensorElementType.Int64, shape.ToArray(), out var r);
+        switch (x.ElementType)
+        {
+            case TensorElementType.UInt8: ArgMax(x.Elements<byte>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.Int8: ArgMax(x.Elements<sbyte>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.UInt16: ArgMax(x.Elements<ushort>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.Int16: ArgMax(x.Elements<short>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.UInt32: ArgMax(x.Elements<uint>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.Int32: ArgMax(x.Elements<int>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.UInt64: ArgMax(x.Elements<ulong>(), outer, dim, inner, selectLastIndex, r); break;
+            case TensorElementType.Int64: ArgMax(x.Elements<long>(), outer, dim, inner, selectLastIndex, r); break;
+            default: throw new InferenceException(op, $"cannot take ArgMax of {TensorElementTypes.Name(x.ElementType)}");
+        }
+        return result;
+    }
+
+    private static void ArgMax<T>(ReadOnlySpan<T> values, long outer, int dim, long inner, bool selectLastIndex, Span<long> r)
+        where T : unmanaged, IComparable<T>
+    {
         for (long o = 0; o < outer; o++)
         for (long i = 0; i < inner; i++)
         {
             var best = 0;
             for (var j = 1; j < dim; j++)
             {
-                var cur = (o * dim + j) * inner + i;
-                var bi = (o * dim + best) * inner + i;
-                var cmp = unsigned64 ? u[(int)cur].CompareTo(u[(int)bi]) : values![cur].CompareTo(values[bi]);
+                var cmp = values[(int)((o * dim + j) * inner + i)].CompareTo(values[(int)((o * dim + best) * inner + i)]);
                 if (cmp > 0 || (cmp == 0 && selectLastIndex)) best = j;
             }
-            r[o * inner + i] = best;
+            r[(int)(o * inner + i)] = best;
         }
-        var shape = x.Shape.ToArray().ToList();
-        if (keepDims) shape[a] = 1;
-        else shape.RemoveAt(a);
-        return KernelArgs.Make(TensorElementType.Int64, shape.ToArray(), r);
     }
-
-    /// <summary>Integer elements widened to long (exact for every type but uint64).</summary>
-    private static long[] Widen(Tensor x) => x.ElementType switch
-    {
-        TensorElementType.UInt8 => x.Data.ToArray().Select(v => (long)v).ToArray(),
-        TensorElementType.Int8 => x.Elements<sbyte>().ToArray().Select(v => (long)v).ToArray(),
-        TensorElementType.UInt16 => x.Elements<ushort>().ToArray().Select(v => (long)v).ToArray(),
-        TensorElementType.Int16 => x.Elements<short>().ToArray().Select(v => (long)v).ToArray(),
-        TensorElementType.UInt32 => x.Elements<uint>().ToArray().Select(v => (long)v).ToArray(),
-        TensorElementType.Int32 => x.Elements<int>().ToArray().Select(v => (long)v).ToArray(),
-        TensorElementType.Int64 => x.Elements<long>().ToArray(),
-        _ => throw new InferenceException($"cannot widen {TensorElementTypes.Name(x.ElementType)}"),
-    };
 }

@@ -49,7 +49,11 @@ public sealed class OnnxModel
     /// <summary>The ai.onnx opset version this model imports, or null when it imports none.</summary>
     public long? DefaultOpset => OpsetImports.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version;
 
-    /// <summary>Parses model bytes; throws <see cref="OnnxFormatException"/> for anything malformed or outside the subset.</summary>
+    /// <summary>
+    /// Parses model bytes; throws <see cref="OnnxFormatException"/> for anything malformed or outside the subset.
+    /// Constant nodes come back as initializers (<see cref="ConstantFolding"/>), so a model that had them
+    /// writes back without them.
+    /// </summary>
     public static OnnxModel Parse(ReadOnlySpan<byte> bytes) => OnnxReader.ReadModel(bytes);
 
     /// <summary>Serializes the model; <see cref="Parse"/> of the result gives an equal model.</summary>

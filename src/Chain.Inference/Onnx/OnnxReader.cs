@@ -44,7 +44,8 @@ internal static class OnnxReader
             }
         }
         if (graph is null) throw new OnnxFormatException("model has no graph", bytes.Length);
-        return new OnnxModel(ir, opsets, graph, producer, producerVersion);
+        var opset = opsets.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version;
+        return new OnnxModel(ir, opsets, ConstantFolding.Fold(graph, opset), producer, producerVersion);
     }
 
     private static OpsetImport ReadOpset(ref ProtoReader r)

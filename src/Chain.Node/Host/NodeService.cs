@@ -90,6 +90,12 @@ public sealed class NodeService : IAsyncDisposable
             Random = new Random(BitConverter.ToInt32(nodeKey.PublicKey.Bytes)),
         });
         var metrics = new Rpc.NodeMetrics();
+        // A model that leaves the ONNX Runtime fast path at run time (a difference from canonical) counts once, with its cause.
+        engine.FellBack += choice =>
+        {
+            metrics.OrtFallback(choice.ModelId);
+            log.LogWarning("model {ModelId} fell back to the canonical executor: {Reason}", choice.ModelId.ToString()[..12], choice.Reason);
+        };
         network.PeerConnected += p => log.LogInformation("peer {Peer} connected ({Count} peers)", p, network.ConnectedPeers.Count);
         network.PeerDisconnected += p => log.LogInformation("peer {Peer} disconnected ({Count} peers)", p, network.ConnectedPeers.Count);
         network.PeerBanned += (p, reason) => log.LogWarning("peer {Peer} banned: {Reason}", p, reason);
@@ -114,6 +120,8 @@ public sealed class NodeService : IAsyncDisposable
                 c.Height, c.Round, c.Block.Transactions.Count, c.Block.Evidence.Count, c.LatencyMs, c.Synced ? " (block sync)" : "", c.Block.Hash.ToString()[..12]);
         };
         node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} by {Offender} at height {Height}", e.GetType().Name, e.Offender, e.Height);
+        // A block refused on fast-path results is judged again by the canonical executor; say what it decided.
+        node.Executor.Disputed += d => log.LogWarning("inference dispute: {Dispute}", d);
         node.Inference.Computed += (model, ms) =>
             metrics.InferenceRan(model, engine.Choices.Any(c => c.ModelId == model && c.UsesFastPath), ms);
 
@@ -146,14 +154,14 @@ public sealed class NodeService : IAsyncDisposable
     // Once a second: network byte counters and gauges into the Prometheus metrics; a loop failure into the log.
     private void Sample()
     {
-        if (!Monitor.TryEnter(_onFastPath)) return; // the previous sample is still running
+        if (!_sampling.TryEnter()) return; // the previous sample is still running
         try
         {
             SampleLocked();
         }
         finally
         {
-            Monitor.Exit(_onFastPath);
+            _sampling.Exit();
         }
     }
 
@@ -164,16 +172,6 @@ public sealed class NodeService : IAsyncDisposable
         (_bytesSent, _messagesSent, _bytesReceived, _messagesReceived) = (sent, messagesSent, received, messagesReceived);
         Metrics.PeersChanged(_network.ConnectedPeers.Count);
         Metrics.MempoolChanged(Node.Mempool.Count, Node.Mempool.Bytes);
-        // A model that leaves the ONNX Runtime fast path (a run-time difference from canonical) counts once.
-        foreach (var choice in _engine.Choices)
-        {
-            if (choice.UsesFastPath) _onFastPath.Add(choice.ModelId);
-            else if (_onFastPath.Remove(choice.ModelId))
-            {
-                Metrics.OrtFallback(choice.ModelId);
-                _log.LogWarning("model {ModelId} fell back to the canonical executor: {Reason}", choice.ModelId.ToString()[..12], choice.Reason);
-            }
-        }
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
         ulong height = Node.Metrics.Height, target = Node.Metrics.SyncTarget;
         if (height < target)
@@ -193,7 +191,7 @@ public sealed class NodeService : IAsyncDisposable
 
     private int _failureLogged;
     private bool _wasSyncing;
-    private readonly HashSet<Hash32> _onFastPath = [];
+    private readonly Lock _sampling = new();
 
     public async Task StopAsync()
     {

@@ -4,13 +4,19 @@ using System.Net.Sockets;
 using Chain.Core;
 using Chain.Core.Crypto;
 using Chain.Core.Protocol;
+using Chain.Inference;
+using Chain.Inference.Onnx;
 using Chain.Network.Tcp;
 using Chain.Rpc;
 using Xunit.Abstractions;
+using Chain.Testing;
 
 namespace Chain.Cli.Tests.Processes;
 
-/// <summary>Garbage on the P2P port and bad transactions over RPC to a running multi-process network: refused, nothing changes, the chain goes on.</summary>
+/// <summary>
+/// Garbage on the P2P port, bad transactions and a memory-hostile model over RPC to a running multi-process network:
+/// refused, nothing changes, the chain goes on.
+/// </summary>
 [Collection(ProcessCollection.Name)]
 public sealed class HostileInputTests(ITestOutputHelper output)
 {
@@ -61,11 +67,31 @@ public sealed class HostileInputTests(ITestOutputHelper output)
             var wrongChain = await Assert.ThrowsAsync<RpcClientException>(() => client.SubmitAsync(otherChain));
             Assert.Equal((422, "WrongChainId"), (wrongChain.Status, wrongChain.Code));
 
+            // A model whose static memory plan is 125 GiB (4000 live [2048,2048] int64 intermediates of 32 MiB): the RPC
+            // refuses the registration before the mempool, 422 with the receipt status it would get and admission's
+            // reason, [memory], on one line. (A transaction that reaches a block anyway — P2P gossip skips the RPC —
+            // executes to ModelRejected: tests/Chain.Node.Tests/HostileModelTests.)
+            var mallory = new ProcessTestNetwork.Signer(net, "account-2");
+            var hostileBody = new RegisterModelBody("hostile-4000-adds", HostileMemoryModel());
+            var hostile = mallory.Sign(hostileBody, 100_000 + (ulong)hostileBody.ModelBytes.Length);
+            var hostileClock = System.Diagnostics.Stopwatch.StartNew();
+            var hostileRefusal = await Assert.ThrowsAsync<RpcClientException>(() => client.SubmitAsync(hostile));
+            net.Log($"the memory-hostile model refused in {hostileClock.ElapsedMilliseconds} ms: {hostileRefusal.Status} {hostileRefusal.Code}: {hostileRefusal.Message}");
+            Assert.Equal((422, "ModelRejected"), (hostileRefusal.Status, hostileRefusal.Code));
+            Assert.Contains("[memory]", hostileRefusal.Message);
+            Assert.DoesNotContain("\n", hostileRefusal.Message);
+            for (int i = 0; i < net.Count; i++)
+            {
+                var unregistered = await Assert.ThrowsAsync<RpcClientException>(() => net.Net.Clients[i].ModelAsync(hostileBody.ModelId));
+                Assert.Equal(404, unregistered.Status);
+            }
+            Assert.Equal(0UL, (await client.AccountAsync(mallory.Key.Address)).Account.Nonce); // not admitted, not charged
+
             // A body over the RPC's limit (≈ 8.01 MiB) is announced: 413 before the node reads (or decodes) any of it.
             Assert.Equal(413, await OversizedPostStatusAsync(net.Net.Nodes[2].RpcPort, 9 << 20));
 
             // Nothing changed: none of the refused transactions exist anywhere, alice paid for the one transfer only.
-            foreach (var refused in new[] { forged, otherChain })
+            foreach (var refused in new[] { forged, otherChain, hostile })
                 for (int i = 0; i < net.Count; i++)
                 {
                     var missing = await Assert.ThrowsAsync<RpcClientException>(() => net.Net.Clients[i].TransactionAsync(refused.Hash));
@@ -160,4 +186,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     }
 
     private static Address DevnetAddress(string name) => Chain.Node.DevnetKeys.For(name).Address;
+
+    /// <summary>The 4000 live 32 MiB broadcast Adds that admission's memory plan refuses (<see cref="HostileModels.BroadcastAdds"/>).</summary>
+    private static byte[] HostileMemoryModel() => HostileModels.BroadcastAdds().ToBytes();
 }

@@ -53,7 +53,11 @@ public class ModelAdmissionTests
         Assert.Equal("float32[1,8]", report.Values["probs"].ToString());
         var elements = report.Nodes.Sum(n => n.Outputs.Sum(o => o!.ElementCount));
         Assert.Equal(elements, report.TotalElements);
-        Assert.Equal(AdmissionLimits.GasBase + 1 + (elements + 999) / 1000, report.Gas);
+        // Gas: the schedule over every node's work plus the planned arena.
+        Assert.Equal(report.Nodes.Sum(n => n.Work), report.TotalWork);
+        Assert.Equal(GasSchedule.GasBase + (report.TotalWork + GasSchedule.WorkPerGas - 1) / GasSchedule.WorkPerGas +
+                     (report.PeakMemoryBytes + GasSchedule.ArenaBytesPerGas - 1) / GasSchedule.ArenaBytesPerGas, report.Gas);
+        Assert.True(report.PeakMemoryBytes >= report.MemoryPlan.LiveBytesPeak);
         // Execution order lists every node once, producers first.
         Assert.Equal(Enumerable.Range(0, 10), report.Nodes.Select(n => n.Index).Order());
     }
@@ -228,8 +232,13 @@ public class ModelAdmissionTests
         Refused(huge, "limit");
 
         // Each dim fits but a Gather output would be 2^22 · 2^10 elements.
-        var blowup = Model([Node("Gather", ["table", "idx"], ["y"])],
-            [Value("idx", T.Int64, 1 << 10, 1 << 7)], [Value("y", T.Int8, 1)], [Int8("table", [4, 1 << 14], new sbyte[4 << 14])]);
+        // (The indices are an ArgMax over 4 values, so they are provably in range for the 4-row table.)
+        var blowup = Model(
+            [
+                Node("ArgMax", ["x"], ["idx"], OnnxAttribute.Of("axis", 2L), OnnxAttribute.Of("keepdims", 0L)),
+                Node("Gather", ["table", "idx"], ["y"]),
+            ],
+            [Value("x", T.Int8, 1 << 10, 1 << 7, 4)], [Value("y", T.Int8, 1)], [Int8("table", [4, 1 << 14], new sbyte[4 << 14])]);
         Assert.Contains("elements", Refused(blowup, "limit").Message);
     }
 
