@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run walkthrough bench clean mnist genesis-models genesis-onnx
+.PHONY: all build test run walkthrough bench clean mnist genesis-models genesis-onnx property
 
 all: build
 
@@ -28,6 +28,12 @@ run:
 walkthrough:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) walkthrough --data .data/walkthrough
+
+# The long "admitted ⇒ runs within its proven memory" campaign: PROPERTY_SEEDS random models beyond the 3000 of `make test`.
+PROPERTY_SEEDS ?= 100000
+property:
+	CHAIN_PROPERTY_SEEDS=$(PROPERTY_SEEDS) $(DOTNET) test tests/Chain.Inference.Tests -c $(CONFIG) \
+		--filter 'FullyQualifiedName~AdmittedModelsRunTests.Long_campaign' --logger 'console;verbosity=detailed'
 
 # BenchmarkDotNet suites. Narrow with e.g. `make bench BENCH_FILTER='*Merkle*'`.
 BENCH_FILTER ?= *

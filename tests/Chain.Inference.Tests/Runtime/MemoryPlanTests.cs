@@ -37,6 +37,21 @@ public class MemoryPlanTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_most_buffers_a_model_can_have_all_live_at_once_are_planned_side_by_side()
+    {
+        // The placement's worst case: the node limit's worth of outputs, every one a graph output (live to the end).
+        var nodes = Enumerable.Range(0, AdmissionLimits.MaxNodes).Select(i => Node("Identity", ["x"], [$"y{i}"])).ToArray();
+        var model = Model(nodes, [Value("x", T.UInt8, 1, 100)], nodes.Select(n => Value(n.Outputs[0], T.UInt8, 1, 100)));
+        var bytes = model.ToBytes();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var report = ModelAdmission.Check(bytes);
+        output.WriteLine($"{AdmissionLimits.MaxNodes} live outputs: admission {clock.ElapsedMilliseconds} ms, arena {report.PeakMemoryBytes} bytes");
+        Assert.True(report.Admitted, string.Join("; ", report.Reasons));
+        Assert.Equal((AdmissionLimits.MaxNodes + 1) * MemoryPlan.Align(100), report.PeakMemoryBytes);
+        Assert.Equal(report.MemoryPlan.LiveBytesPeak, report.PeakMemoryBytes);
+    }
+
+    [Fact]
     public void Plan_places_overlapping_lifetimes_apart_and_reuses_dead_buffers()
     {
         var plan = MemoryPlan.Build([
