@@ -12,7 +12,7 @@ namespace Chain.Inference.Kernels;
 /// </summary>
 internal static class KernelMemory
 {
-    private sealed class Scope
+    internal sealed class Scope
     {
         public Memory<byte> Output;
         public TensorElementType OutputType;
@@ -24,6 +24,7 @@ internal static class KernelMemory
     }
 
     [ThreadStatic] private static Scope? _current;
+    [ThreadStatic] private static Scope? _spare; // reused, so entering a node allocates nothing
 
     /// <summary>Whether a planned run is in progress on this thread.</summary>
     public static bool Planned => _current is not null;
@@ -35,22 +36,35 @@ internal static class KernelMemory
     public static NodeScope Enter(Memory<byte> output, TensorElementType outputType, int[] outputShape, Memory<byte> workspace)
     {
         if (_current is not null) throw new InvalidOperationException("kernel memory scopes do not nest");
-        _current = new Scope { Output = output, OutputType = outputType, OutputShape = outputShape, Workspace = workspace };
-        return new NodeScope(_current);
+        var scope = _spare ?? new Scope();
+        _spare = null;
+        scope.Output = output;
+        scope.OutputType = outputType;
+        scope.OutputShape = outputShape;
+        scope.OutputTaken = false;
+        scope.Workspace = workspace;
+        scope.WorkspaceUsed = 0;
+        scope.WorkspaceHighWater = 0;
+        _current = scope;
+        return new NodeScope(scope);
     }
 
     public readonly struct NodeScope : IDisposable
     {
         private readonly Scope _scope;
 
-        internal NodeScope(object scope) => _scope = (Scope)scope;
+        internal NodeScope(Scope scope) => _scope = scope;
 
         /// <summary>Scratch bytes the node used at most (for the measured-peak check).</summary>
         public int WorkspaceHighWater => _scope.WorkspaceHighWater;
 
         public bool OutputTaken => _scope.OutputTaken;
 
-        public void Dispose() => _current = null;
+        public void Dispose()
+        {
+            _current = null;
+            _spare = _scope;
+        }
     }
 
     /// <summary>
