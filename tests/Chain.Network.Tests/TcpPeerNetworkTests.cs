@@ -349,6 +349,80 @@ public class TcpPeerNetworkTests
         }
     }
 
+    /// <summary>
+    /// The remote finishes the winning handshake first, retires the old connection and half-closes it, and that FIN
+    /// arrives here before the last bytes of its handshake frame (held back, as a delayed segment would be). The peer
+    /// must stay connected on the old connection — no events, and what we send there still reaches the remote —
+    /// until the new one replaces it.
+    /// </summary>
+    [Fact]
+    public async Task Remote_retiring_a_connection_before_our_side_of_the_winning_handshake_is_done_keeps_the_peer()
+    {
+        await using var nets = new Nets();
+        using var ka = Keys.Node(1);
+        using var kb = Keys.Node(2);
+        var (a, ra) = nets.Start(ka, Nets.Options() with { ListenEndpoint = new IPEndPoint(IPAddress.Loopback, 0) });
+        var b = new PeerId(kb.PublicKey);
+        int port = a.ListenEndpoint!.Port;
+        await using var old = await RawPeer.ConnectAsync(port, kb);
+        await Wait.Until(() => a.ConnectedPeers.Contains(b), "a to register the first connection");
+
+        // The same side dialed both, so the newer wins on both sides.
+        TamperingStream? held = null;
+        var newer = RawPeer.ConnectAsync(port, kb, s => held = new TamperingStream(s) { HoldWrite = 1 });
+        await Wait.Until(() => held is not null, "the second dial");
+        await Wait.For(held!.HoldReached, "the second handshake to reach the remote's authentication frame");
+        old.Socket.Socket.Shutdown(SocketShutdown.Send);
+        await Wait.Until(() => a.RemoteFinishedOn(b), "a to read the end of the old connection");
+
+        Assert.Equal([b], a.ConnectedPeers);
+        Assert.True(a.Send(b, MessageChannel.Consensus, [7]));
+        using var cts = new CancellationTokenSource(Wait.Deadline);
+        var (channel, payload) = await old.Connection.ReadMessageAsync(cts.Token);
+        Assert.Equal(MessageChannel.Consensus, channel);
+        Assert.Equal([7], payload);
+
+        held.Release();
+        await using var replacement = await Wait.For(newer, "the second handshake to finish");
+        // The old connection is retired: drained, then half-closed.
+        await Assert.ThrowsAsync<EndOfStreamException>(() => old.Connection.ReadMessageAsync(cts.Token));
+        await Wait.Until(() => !a.RemoteFinishedOn(b) && a.ConnectedPeers.Contains(b), "the new connection to be the peer's");
+        Assert.True(a.Send(b, MessageChannel.Consensus, [8]));
+        (channel, payload) = await replacement.Connection.ReadMessageAsync(cts.Token);
+        Assert.Equal(MessageChannel.Consensus, channel);
+        Assert.Equal([8], payload);
+        Assert.Equal([b], ra.Connected);
+        Assert.Empty(ra.Disconnected);
+    }
+
+    /// <summary>As above, but the handshake in flight fails: the old connection was really closed, and the peer goes.</summary>
+    [Fact]
+    public async Task Remote_closing_while_a_handshake_from_its_address_fails_drops_the_peer_after_it()
+    {
+        await using var nets = new Nets();
+        using var ka = Keys.Node(1);
+        using var kb = Keys.Node(2);
+        var (a, ra) = nets.Start(ka, Nets.Options() with { ListenEndpoint = new IPEndPoint(IPAddress.Loopback, 0) });
+        var b = new PeerId(kb.PublicKey);
+        int port = a.ListenEndpoint!.Port;
+        await using var old = await RawPeer.ConnectAsync(port, kb);
+        await Wait.Until(() => a.ConnectedPeers.Contains(b), "a to register the first connection");
+
+        TamperingStream? held = null;
+        var newer = RawPeer.ConnectAsync(port, kb, s => held = new TamperingStream(s) { HoldWrite = 1 });
+        await Wait.Until(() => held is not null, "the second dial");
+        await Wait.For(held!.HoldReached, "the second handshake to reach the remote's authentication frame");
+        old.Socket.Socket.Shutdown(SocketShutdown.Send);
+        await Wait.Until(() => a.RemoteFinishedOn(b), "a to read the end of the old connection");
+        Assert.Empty(ra.Disconnected);
+
+        held.Dispose(); // closes the socket mid-handshake
+        held.Release();
+        await Assert.ThrowsAnyAsync<Exception>(() => newer);
+        await Wait.Until(() => ra.Disconnected.Count == 1 && a.ConnectedPeers.Count == 0, "a to drop the peer once the handshake failed");
+        Assert.Contains(ra.Failures, f => f.Reason.Contains("handshake", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Three_nodes_in_a_full_mesh_receive_each_others_broadcasts()
     {

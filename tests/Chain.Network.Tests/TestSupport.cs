@@ -25,6 +25,13 @@ internal static class Wait
     }
 
     /// <summary>Awaits a task with a deadline, failing with <paramref name="what"/> if it does not finish.</summary>
+    public static async Task For(Task task, string what)
+    {
+        try { await task.WaitAsync(Deadline); }
+        catch (TimeoutException) { throw new Xunit.Sdk.XunitException($"waited {Deadline.TotalSeconds:0} s for: {what}"); }
+    }
+
+    /// <summary>Awaits a task with a deadline, failing with <paramref name="what"/> if it does not finish.</summary>
     public static async Task<T> For<T>(Task<T> task, string what)
     {
         try { return await task.WaitAsync(Deadline); }
@@ -169,16 +176,37 @@ internal sealed class SocketPair : IDisposable
     }
 }
 
-/// <summary>Passes a stream through, but can flip a byte in, or send twice, the write with a given index (0 = hello, 1 = auth frame, 2 = first message).</summary>
+/// <summary>
+/// Passes a stream through, but can flip a byte in, send twice, or hold back the last byte of the write with a given
+/// index (0 = hello, 1 = auth frame, 2 = first message).
+/// </summary>
 internal sealed class TamperingStream(Stream inner) : Stream
 {
+    private readonly TaskCompletionSource _holdReached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public int? FlipByteInWrite { get; set; }
     public int? DuplicateWrite { get; set; }
+    /// <summary>This write goes out but for its last byte, which waits for <see cref="Release"/> (a delayed segment).</summary>
+    public int? HoldWrite { get; set; }
     private int _writes;
+
+    /// <summary>Completes once the held write's other bytes are sent.</summary>
+    public Task HoldReached => _holdReached.Task;
+
+    public void Release() => _release.TrySetResult();
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int index = _writes++;
+        if (index == HoldWrite && buffer.Length > 1)
+        {
+            await inner.WriteAsync(buffer[..^1], cancellationToken);
+            await inner.FlushAsync(cancellationToken);
+            _holdReached.TrySetResult();
+            await _release.Task.WaitAsync(cancellationToken);
+            await inner.WriteAsync(buffer[^1..], cancellationToken);
+            return;
+        }
         if (index == FlipByteInWrite)
         {
             var copy = buffer.ToArray();

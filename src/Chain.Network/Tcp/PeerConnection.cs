@@ -10,6 +10,12 @@ internal interface IConnectionOwner
     void OnRateLimited(PeerConnection connection);
     void OnViolation(PeerConnection connection, PeerProtocolException violation);
     void OnClosed(PeerConnection connection);
+    /// <summary>
+    /// The remote finished sending (clean end of stream) on a connection we have not retired. True when the owner
+    /// takes over ending it (the remote may have retired it for a duplicate whose handshake is still finishing here);
+    /// false to close it now.
+    /// </summary>
+    bool OnRemoteFinished(PeerConnection connection);
 }
 
 /// <summary>
@@ -33,6 +39,7 @@ internal sealed class PeerConnection
     private int _started;
     private string? _closeReason;
     private int _retiring;
+    private volatile bool _remoteFinished;
     private ITimer? _lingerTimer;
 
     public PeerConnection(SecretConnection secure, PeerId peer, IPAddress? remoteAddress, bool outbound,
@@ -63,6 +70,8 @@ internal sealed class PeerConnection
     public EndPoint? LocalEndPoint { get; init; }
     public EndPoint? RemoteEndPoint { get; init; }
     public Task Completion => _completion.Task;
+    /// <summary>The remote half-closed or closed its side: nothing more will arrive here, though sends may still get through.</summary>
+    public bool RemoteFinished => _remoteFinished;
     public string CloseReason => _closeReason ?? "";
 
     /// <summary>Lowers the score; returns (before, after).</summary>
@@ -133,6 +142,7 @@ internal sealed class PeerConnection
     private async Task ReadLoopAsync()
     {
         var ct = _stop.Token;
+        bool endedByOthers = false;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -164,14 +174,25 @@ internal sealed class PeerConnection
             _owner.OnViolation(this, e);
             Close(e.Message);
         }
+        catch (EndOfStreamException) when (!ct.IsCancellationRequested)
+        {
+            // The remote finished sending. If it retired this connection, what we still queue or send must get
+            // through, so the writer is not cut: a retiring connection ends once its writer has drained and
+            // half-closed (or its linger time passes); a current one is ended by the owner, which may first wait
+            // for the duplicate that replaces it (the remote can retire this connection before our side of the
+            // winning handshake is done).
+            _remoteFinished = true;
+            endedByOthers = Volatile.Read(ref _retiring) == 1 || _owner.OnRemoteFinished(this);
+            if (!endedByOthers) Close("connection lost: the remote closed it");
+        }
         catch (Exception e)
         {
-            // End of stream, socket errors, or our own close: all just end the connection.
+            // Socket errors or our own close: both just end the connection.
             Close(ct.IsCancellationRequested ? CloseReason : $"connection lost: {e.Message}");
         }
         finally
         {
-            Close("reader stopped");
+            if (!endedByOthers) Close("reader stopped");
         }
     }
 

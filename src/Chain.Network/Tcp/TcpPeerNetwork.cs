@@ -28,6 +28,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
     private readonly Dictionary<PeerId, PeerConnection> _peers = [];
     // Replaced connections still draining (closed on shutdown like the live ones).
     private readonly HashSet<PeerConnection> _retired = [];
+    // Connections from TCP connect/accept until registered or given up: one of them may be about to replace a peer's connection.
+    private readonly HashSet<Establishing> _establishing = [];
     private TcpListener? _listener;
     private int _pendingInbound;
     private bool _started, _disposed;
@@ -85,6 +87,12 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
     internal IReadOnlyList<(PeerId Peer, EndPoint? Local, EndPoint? Remote)> ConnectionEndpoints()
     {
         lock (_gate) return [.. _peers.Values.Select(c => (c.Peer, c.LocalEndPoint, c.RemoteEndPoint))];
+    }
+
+    /// <summary>Whether the remote finished sending on the peer's current connection (so tests can wait for it).</summary>
+    internal bool RemoteFinishedOn(PeerId peer)
+    {
+        lock (_gate) return _peers.TryGetValue(peer, out var connection) && connection.RemoteFinished;
     }
 
     /// <summary>Binds the listener (if any) and starts dialing the persistent peers. Throws if the endpoint cannot be bound.</summary>
@@ -177,17 +185,25 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             }
             _pendingInbound++;
         }
-        SecretConnection? secure = null;
+        var establishing = BeginEstablishing(address, expectedKey: null);
         try
         {
-            ConfigureSocket(socket);
-            secure = await HandshakeAsync(socket, remote, outbound: false, expectedKey: null, ct).ConfigureAwait(false);
+            SecretConnection? secure = null;
+            try
+            {
+                ConfigureSocket(socket);
+                secure = await HandshakeAsync(socket, remote, outbound: false, expectedKey: null, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_gate) _pendingInbound--;
+            }
+            if (secure is not null) await RegisterAsync(secure, socket.LocalEndPoint, remote, address, outbound: false, establishing).ConfigureAwait(false);
         }
         finally
         {
-            lock (_gate) _pendingInbound--;
+            EndEstablishing(establishing);
         }
-        if (secure is not null) await RegisterAsync(secure, socket.LocalEndPoint, remote, address, outbound: false).ConfigureAwait(false);
     }
 
     /// <summary>Runs the handshake; on failure counts it, reports it, closes the socket and returns null.</summary>
@@ -211,7 +227,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
     }
 
     /// <summary>Adds a handshaken connection unless refused; returns it when it is now the peer's connection.</summary>
-    private async Task<PeerConnection?> RegisterAsync(SecretConnection secure, EndPoint? local, IPEndPoint? remote, IPAddress? address, bool outbound)
+    private async Task<PeerConnection?> RegisterAsync(SecretConnection secure, EndPoint? local, IPEndPoint? remote, IPAddress? address, bool outbound,
+        Establishing establishing)
     {
         var peer = new PeerId(secure.RemoteKey);
         PeerConnection? connection = null;
@@ -225,7 +242,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             else if (_bans.RemainingBan(peer.NodeKey) is { } left) refusal = $"peer {peer} is banned for another {left.TotalSeconds:0} s";
             else if (_peers.TryGetValue(peer, out var existing))
             {
-                if (KeepNew(existing, outbound))
+                // One whose remote finished sending was retired (or closed) over there, so the new one is what the remote keeps.
+                if (existing.RemoteFinished || KeepNew(existing, outbound))
                 {
                     replaced = existing;
                     _retired.Add(existing);
@@ -244,6 +262,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
                 connection = NewConnection(secure, peer, address, outbound, local, remote);
                 _peers[peer] = connection;
             }
+            // In the same lock as the table change: whoever waits on this handshake then sees its outcome.
+            EndEstablishingLocked(establishing);
         }
         if (losingDuplicate is not null)
         {
@@ -358,10 +378,50 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             Refuse(socket, remote, outbound: true, $"address {ip} is banned");
             return (null, null);
         }
-        var secure = await HandshakeAsync(socket, remote, outbound: true, address.ExpectedKey, ct).ConfigureAwait(false);
-        if (secure is null) return (null, null);
-        var remoteKey = secure.RemoteKey;
-        return (await RegisterAsync(secure, local, remote, ip, outbound: true).ConfigureAwait(false), remoteKey);
+        var establishing = BeginEstablishing(ip, address.ExpectedKey);
+        try
+        {
+            var secure = await HandshakeAsync(socket, remote, outbound: true, address.ExpectedKey, ct).ConfigureAwait(false);
+            if (secure is null) return (null, null);
+            var remoteKey = secure.RemoteKey;
+            return (await RegisterAsync(secure, local, remote, ip, outbound: true, establishing).ConfigureAwait(false), remoteKey);
+        }
+        finally
+        {
+            EndEstablishing(establishing);
+        }
+    }
+
+    /// <summary>A connection between TCP connect/accept and registration; <see cref="Done"/> completes when it is registered or given up.</summary>
+    private sealed class Establishing(IPAddress? address, PublicKey? expectedKey)
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Task Done => _done.Task;
+
+        /// <summary>Whether it may turn out to be a connection to the peer behind <paramref name="connection"/>.</summary>
+        public bool MayReplace(PeerConnection connection) =>
+            expectedKey is { } key ? key == connection.Peer.NodeKey
+                : address is null || connection.RemoteAddress is null || address.Equals(connection.RemoteAddress);
+
+        public void End() => _done.TrySetResult();
+    }
+
+    private Establishing BeginEstablishing(IPAddress? address, PublicKey? expectedKey)
+    {
+        var establishing = new Establishing(address, expectedKey);
+        lock (_gate) _establishing.Add(establishing);
+        return establishing;
+    }
+
+    private void EndEstablishing(Establishing establishing)
+    {
+        lock (_gate) EndEstablishingLocked(establishing);
+    }
+
+    private void EndEstablishingLocked(Establishing establishing)
+    {
+        _establishing.Remove(establishing);
+        establishing.End(); // continuations run asynchronously, not under the lock
     }
 
     private bool IsConnected(PublicKey key)
@@ -448,6 +508,41 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             connection.Penalize(int.MaxValue / 2);
             Ban(connection, violation.Message);
         }
+    }
+
+    /// <summary>
+    /// The remote finished sending on a connection we have not retired. Usually it closed it, but it may have retired it
+    /// because a duplicate won — one whose handshake it finished before we finished ours (the last frame can still be
+    /// on its way). Then that handshake is in flight here, and dropping the peer now would raise a spurious
+    /// <see cref="PeerDisconnected"/> and cut messages queued on the connection. So while a handshake that may be the
+    /// same peer is in flight, the connection stays the peer's (its sends still reach the remote, whose retired end
+    /// reads on) and is closed only if none of those handshakes replaced it. Each handshake is bounded by
+    /// <see cref="TcpPeerNetworkOptions.HandshakeTimeout"/>.
+    /// </summary>
+    bool IConnectionOwner.OnRemoteFinished(PeerConnection connection)
+    {
+        List<Task> pending;
+        CancellationToken ct;
+        lock (_gate)
+        {
+            if (_retired.Contains(connection)) return true; // replaced: its retirement (drain, half-close) ends it
+            if (_disposed || !(_peers.TryGetValue(connection.Peer, out var current) && current == connection)) return false;
+            pending = [.. _establishing.Where(e => e.MayReplace(connection)).Select(e => e.Done)];
+            if (pending.Count == 0) return false;
+            ct = _stop.Token;
+        }
+        _tasks.Track(CloseUnlessReplacedAsync(connection, pending, ct));
+        return true;
+    }
+
+    private async Task CloseUnlessReplacedAsync(PeerConnection connection, List<Task> pending, CancellationToken ct)
+    {
+        try { await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false); }
+        catch (OperationCanceledException) { return; } // shutting down closes every connection
+        bool current;
+        lock (_gate) current = _peers.TryGetValue(connection.Peer, out var c) && c == connection;
+        // Replaced: it is retiring and ends once drained. Otherwise the remote really closed it.
+        if (current) connection.Close("connection lost: the remote closed it");
     }
 
     void IConnectionOwner.OnClosed(PeerConnection connection)
