@@ -47,6 +47,19 @@ public sealed class CanonicalExecutor : IModelExecutor
     private readonly int[][] _dying;            // per step: the slots whose lifetime ends with it
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _arenas = new();
 
+    /// <summary>
+    /// Warm arenas kept for reuse, in bytes, across every loaded model of the process. Capped, so that many
+    /// registered models with large plans cannot make a node keep an arena each: past the cap an arena is
+    /// dropped after its run (the next run of that model allocates it again).
+    /// </summary>
+    private static long _retainedArenaBytes;
+
+    /// <summary>The most arena bytes kept warm process-wide: one largest admissible arena.</summary>
+    public const long MaxRetainedArenaBytes = AdmissionLimits.MaxArenaBytes;
+
+    /// <summary>Arena bytes now kept warm for reuse, across all executors.</summary>
+    public static long RetainedArenaBytes => Interlocked.Read(ref _retainedArenaBytes);
+
     /// <summary>One node, resolved at load: its input and output slots and its planned buffers.</summary>
     private sealed record Step(int Index, OnnxNode Node, int[] Inputs, int Output, PlannedBuffer? Buffer, PlannedBuffer? Workspace,
         TensorInfo? Type);
@@ -176,7 +189,11 @@ public sealed class CanonicalExecutor : IModelExecutor
     {
         var values = (Tensor?[])_constants.Clone();
         byte[]? arena = null;
-        if (_plan is not null && !_arenas.TryTake(out arena)) arena = new byte[_plan.ArenaBytes];
+        if (_plan is not null)
+        {
+            if (_arenas.TryTake(out arena)) Interlocked.Add(ref _retainedArenaBytes, -arena.Length);
+            else arena = new byte[_plan.ArenaBytes];
+        }
         try
         {
             BindInputs(inputs, values, arena);
@@ -232,7 +249,11 @@ public sealed class CanonicalExecutor : IModelExecutor
         }
         finally
         {
-            if (arena is not null) _arenas.Add(arena);
+            if (arena is not null)
+            {
+                if (Interlocked.Add(ref _retainedArenaBytes, arena.Length) <= MaxRetainedArenaBytes) _arenas.Add(arena);
+                else Interlocked.Add(ref _retainedArenaBytes, -arena.Length);
+            }
         }
     }
 
@@ -374,8 +395,9 @@ public sealed class CanonicalExecutor : IModelExecutor
         }
     }
 
+    /// <summary>Releases the warm arenas (nothing native is held).</summary>
     public void Dispose()
     {
-        // Nothing native is held; present so callers treat both executors alike.
+        while (_arenas.TryTake(out var arena)) Interlocked.Add(ref _retainedArenaBytes, -arena.Length);
     }
 }

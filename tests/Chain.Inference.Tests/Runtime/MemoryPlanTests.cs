@@ -145,6 +145,28 @@ public class MemoryPlanTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Warm_arenas_kept_across_models_stay_under_the_cap()
+    {
+        // 12 models whose chained Adds need a 64 MiB arena each: run once, every one would keep its arena warm
+        // (768 MiB) without the process-wide cap.
+        var executors = Enumerable.Range(0, 12)
+            .Select(i => CanonicalExecutor.Load(HostileModels.BroadcastAdds(2 + i % 2, allOutputs: false).ToBytes()))
+            .ToArray();
+        try
+        {
+            foreach (var e in executors)
+            {
+                e.Run(InputGenerator.Create(e.Inputs, InputPattern.Random, 1));
+                Assert.InRange(CanonicalExecutor.RetainedArenaBytes, 0, CanonicalExecutor.MaxRetainedArenaBytes);
+            }
+        }
+        finally
+        {
+            foreach (var e in executors) e.Dispose();
+        }
+    }
+
+    [Fact]
     public void Auto_pad_same_runs_and_matches_explicit_pads()
     {
         foreach (var (mode, begin, end) in new[] { ("SAME_UPPER", 0, 1), ("SAME_LOWER", 1, 0) })
