@@ -53,13 +53,19 @@ public static partial class CanonicalOps
         var perTensor = aScale.ElementCount == 1 && bScale.ElementCount == 1 && yScale.ElementCount == 1;
         var m0 = CheckedMultiplier(op, sa[0], sb[0], sy[0]);
         var rows = acc.Length / Math.Max(1, g.N) / Math.Max(1, g.M);
+        var simd = KernelOptions.Current != GemmPath.Scalar;
         for (var batch = 0; batch < rows; batch++)
         for (var i = 0; i < g.M; i++)
-        for (var j = 0; j < g.N; j++)
         {
-            var idx = ((long)batch * g.M + i) * g.N + j;
-            var mult = perTensor ? m0 : CheckedMultiplier(op, sa[i], sb[j], sy[i]);
-            y[(int)idx] = (byte)Requantize.Apply(acc[(int)idx], mult, yzp[i], qmin, qmax);
+            var row = (int)(((long)batch * g.M + i) * g.N);
+            if (perTensor)
+            {
+                // One multiplier for the row: the vector requantization, proven byte-identical to Apply.
+                Requantize.Run(acc.Slice(row, g.N), 0, m0, yzp[i], qmin, qmax, y.Slice(row, g.N), simd);
+                continue;
+            }
+            for (var j = 0; j < g.N; j++)
+                y[row + j] = (byte)Requantize.Apply(acc[row + j], CheckedMultiplier(op, sa[i], sb[j], sy[i]), yzp[i], qmin, qmax);
         }
         KernelMemory.Release(mark);
         return result;

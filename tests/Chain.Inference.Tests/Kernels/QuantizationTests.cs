@@ -19,6 +19,25 @@ public class QuantizationTests
     }
 
     [Fact]
+    public void QLinearMatMul_rows_long_enough_for_vector_requantization_give_the_scalar_bytes_on_every_path()
+    {
+        // N = 37: four 8-lane blocks and a tail per row; ties and saturation both occur at these scales.
+        var random = new Random(11);
+        var a = U8([5, 64], Enumerable.Range(0, 5 * 64).Select(_ => (byte)random.Next(256)).ToArray());
+        var b = U8([64, 37], Enumerable.Range(0, 64 * 37).Select(_ => (byte)random.Next(256)).ToArray());
+        byte[]? expected = null;
+        foreach (var path in SupportedPaths)
+        {
+            var y = Run(path, () => CanonicalOps.QLinearMatMul(a, ScalarF(0.5f), U8([], 128), b, ScalarF(0.25f),
+                U8([], 120), ScalarF(8f), U8([], 130))).Data.ToArray();
+            if (expected is null) expected = y;
+            else Assert.Equal(expected, y);
+        }
+        Assert.Contains(expected!, v => v == 0);
+        Assert.Contains(expected!, v => v is > 0 and < 255);
+    }
+
+    [Fact]
     public void Requantization_rounds_ties_to_even_and_saturates()
     {
         // m = 0.5 exactly, so acc·m hits .5 ties: 1.5→2, 2.5→2, −1.5→−2, 3.5→4; 63.5→64; u8 output saturates below.
