@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Chain.Core;
+using Chain.Core.Crypto;
 using Chain.Network.Tcp;
 using Microsoft.Extensions.Time.Testing;
 
@@ -361,19 +362,8 @@ public class TcpPeerNetworkTests
         await using var nets = new Nets();
         using var ka = Keys.Node(1);
         using var kb = Keys.Node(2);
-        var (a, ra) = nets.Start(ka, Nets.Options() with { ListenEndpoint = new IPEndPoint(IPAddress.Loopback, 0) });
-        var b = new PeerId(kb.PublicKey);
-        int port = a.ListenEndpoint!.Port;
-        await using var old = await RawPeer.ConnectAsync(port, kb);
-        await Wait.Until(() => a.ConnectedPeers.Contains(b), "a to register the first connection");
-
-        // The same side dialed both, so the newer wins on both sides.
-        TamperingStream? held = null;
-        var newer = RawPeer.ConnectAsync(port, kb, s => held = new TamperingStream(s) { HoldWrite = 1 });
-        await Wait.Until(() => held is not null, "the second dial");
-        await Wait.For(held!.HoldReached, "the second handshake to reach the remote's authentication frame");
-        old.Socket.Socket.Shutdown(SocketShutdown.Send);
-        await Wait.Until(() => a.RemoteFinishedOn(b), "a to read the end of the old connection");
+        var (a, ra, b, old, newer, held) = await OldConnectionFinishedDuringSecondHandshake(nets, ka, kb);
+        await using var _ = old;
 
         Assert.Equal([b], a.ConnectedPeers);
         Assert.True(a.Send(b, MessageChannel.Consensus, [7]));
@@ -402,18 +392,8 @@ public class TcpPeerNetworkTests
         await using var nets = new Nets();
         using var ka = Keys.Node(1);
         using var kb = Keys.Node(2);
-        var (a, ra) = nets.Start(ka, Nets.Options() with { ListenEndpoint = new IPEndPoint(IPAddress.Loopback, 0) });
-        var b = new PeerId(kb.PublicKey);
-        int port = a.ListenEndpoint!.Port;
-        await using var old = await RawPeer.ConnectAsync(port, kb);
-        await Wait.Until(() => a.ConnectedPeers.Contains(b), "a to register the first connection");
-
-        TamperingStream? held = null;
-        var newer = RawPeer.ConnectAsync(port, kb, s => held = new TamperingStream(s) { HoldWrite = 1 });
-        await Wait.Until(() => held is not null, "the second dial");
-        await Wait.For(held!.HoldReached, "the second handshake to reach the remote's authentication frame");
-        old.Socket.Socket.Shutdown(SocketShutdown.Send);
-        await Wait.Until(() => a.RemoteFinishedOn(b), "a to read the end of the old connection");
+        var (a, ra, b, old, newer, held) = await OldConnectionFinishedDuringSecondHandshake(nets, ka, kb);
+        await using var _ = old;
         Assert.Empty(ra.Disconnected);
 
         held.Dispose(); // closes the socket mid-handshake
@@ -421,6 +401,28 @@ public class TcpPeerNetworkTests
         await Assert.ThrowsAnyAsync<Exception>(() => newer);
         await Wait.Until(() => ra.Disconnected.Count == 1 && a.ConnectedPeers.Count == 0, "a to drop the peer once the handshake failed");
         Assert.Contains(ra.Failures, f => f.Reason.Contains("handshake", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Node a (key <paramref name="ka"/>) and a raw peer b dialing it twice: the second handshake is held before its
+    /// last frame (the same side dialed both, so the newer wins on both sides) while b half-closes the first
+    /// connection, and a has read that end of stream.
+    /// </summary>
+    private static async Task<(TcpPeerNetwork A, Recorder Ra, PeerId B, RawPeer Old, Task<RawPeer> Newer, TamperingStream Held)>
+        OldConnectionFinishedDuringSecondHandshake(Nets nets, PrivateKey ka, PrivateKey kb)
+    {
+        var (a, ra) = nets.Start(ka, Nets.Options() with { ListenEndpoint = new IPEndPoint(IPAddress.Loopback, 0) });
+        var b = new PeerId(kb.PublicKey);
+        int port = a.ListenEndpoint!.Port;
+        var old = await RawPeer.ConnectAsync(port, kb);
+        await Wait.Until(() => a.ConnectedPeers.Contains(b), "a to register the first connection");
+        TamperingStream? held = null;
+        var newer = RawPeer.ConnectAsync(port, kb, s => held = new TamperingStream(s) { HoldWrite = 1 });
+        await Wait.Until(() => held is not null, "the second dial");
+        await Wait.For(held!.HoldReached, "the second handshake to reach the remote's authentication frame");
+        old.Socket.Socket.Shutdown(SocketShutdown.Send);
+        await Wait.Until(() => a.RemoteFinishedOn(b), "a to read the end of the old connection");
+        return (a, ra, b, old, newer, held);
     }
 
     [Fact]
