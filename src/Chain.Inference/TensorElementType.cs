@@ -54,4 +54,35 @@ public static class TensorElementTypes
         TensorElementType.UInt64 => "uint64",
         _ => $"dtype({(byte)type})",
     };
+
+    /// <summary>Parses a name as <see cref="Name"/> writes it (also "float" and "double"); false when unknown.</summary>
+    public static bool TryParse(string name, out TensorElementType type)
+    {
+        foreach (var t in Enum.GetValues<TensorElementType>())
+        {
+            if (Name(t) == name) { type = t; return true; }
+        }
+        (var ok, type) = name switch
+        {
+            "float" => (true, TensorElementType.Float),
+            "double" => (true, TensorElementType.Double),
+            _ => (false, default),
+        };
+        return ok;
+    }
+
+    /// <summary>The value range of an integer type (64-bit limits as the nearest doubles).</summary>
+    public static (double Min, double Max) Range(TensorElementType type) => type switch
+    {
+        TensorElementType.UInt8 => (byte.MinValue, byte.MaxValue),
+        TensorElementType.Int8 => (sbyte.MinValue, sbyte.MaxValue),
+        TensorElementType.UInt16 => (ushort.MinValue, ushort.MaxValue),
+        TensorElementType.Int16 => (short.MinValue, short.MaxValue),
+        TensorElementType.Int32 => (int.MinValue, int.MaxValue),
+        TensorElementType.UInt32 => (uint.MinValue, uint.MaxValue),
+        TensorElementType.Int64 => (long.MinValue, long.MaxValue),
+        TensorElementType.UInt64 => (ulong.MinValue, ulong.MaxValue),
+        TensorElementType.Bool => (0, 1),
+        _ => throw new ArgumentException($"{Name(type)} is not an integer type"),
+    };
 }

@@ -5,7 +5,10 @@ internal static class OnnxFields
 {
     // ModelProto
     public const int ModelIrVersion = 1, ModelProducerName = 2, ModelProducerVersion = 3, ModelGraph = 7, ModelOpsetImport = 8,
-        ModelTrainingInfo = 20, ModelFunctions = 25;
+        ModelMetadataProps = 14, ModelTrainingInfo = 20, ModelFunctions = 25;
+
+    // StringStringEntryProto (metadata_props)
+    public const int EntryKey = 1, EntryValue = 2;
 
     // OperatorSetIdProto
     public const int OpsetDomain = 1, OpsetVersion = 2;

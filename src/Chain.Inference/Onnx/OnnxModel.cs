@@ -31,13 +31,15 @@ public sealed record OnnxValueInfo(string Name, int ElemType, IReadOnlyList<Onnx
 /// <summary>A model: the subset of ModelProto this project reads and writes (see docs/onnx-subset.md).</summary>
 public sealed class OnnxModel
 {
-    public OnnxModel(long irVersion, IReadOnlyList<OpsetImport> opsetImports, OnnxGraph graph, string producerName = "", string producerVersion = "")
+    public OnnxModel(long irVersion, IReadOnlyList<OpsetImport> opsetImports, OnnxGraph graph, string producerName = "", string producerVersion = "",
+        IReadOnlyList<KeyValuePair<string, string>>? metadataProps = null)
     {
         IrVersion = irVersion;
         OpsetImports = opsetImports;
         Graph = graph;
         ProducerName = producerName;
         ProducerVersion = producerVersion;
+        MetadataProps = metadataProps ?? [];
     }
 
     public long IrVersion { get; }
@@ -45,6 +47,27 @@ public sealed class OnnxModel
     public string ProducerName { get; }
     public string ProducerVersion { get; }
     public OnnxGraph Graph { get; }
+
+    /// <summary>
+    /// ModelProto.metadata_props in file order. Informational only: admission and execution never read them; the
+    /// quantizer records a model's float interface here (<c>Chain.Quantization.QuantizationMetadata</c>) for clients.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> MetadataProps { get; }
+
+    /// <summary>The value of metadata key <paramref name="key"/> (the first one if repeated), or null.</summary>
+    public string? Metadata(string key)
+    {
+        foreach (var kv in MetadataProps)
+            if (kv.Key == key) return kv.Value;
+        return null;
+    }
+
+    /// <summary>The same model with <paramref name="props"/> as its metadata.</summary>
+    public OnnxModel WithMetadata(IReadOnlyList<KeyValuePair<string, string>> props) =>
+        new(IrVersion, OpsetImports, Graph, ProducerName, ProducerVersion, props);
+
+    /// <summary>The same model with another graph (metadata and imports kept).</summary>
+    public OnnxModel WithGraph(OnnxGraph graph) => new(IrVersion, OpsetImports, graph, ProducerName, ProducerVersion, MetadataProps);
 
     /// <summary>The ai.onnx opset version this model imports, or null when it imports none.</summary>
     public long? DefaultOpset => OpsetImports.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version;

@@ -16,6 +16,7 @@ internal static class OnnxReader
         long ir = 0;
         string producer = "", producerVersion = "";
         var opsets = new List<OpsetImport>();
+        var metadata = new List<KeyValuePair<string, string>>();
         OnnxGraph? graph = null;
         while (r.TryReadTag(out var field, out var wt))
         {
@@ -36,6 +37,12 @@ internal static class OnnxReader
                     var or = r.ReadMessage("opset_import");
                     opsets.Add(ReadOpset(ref or));
                     break;
+                case ModelMetadataProps:
+                    r.Expect(wt, WireType.LengthDelimited, "metadata_props");
+                    r.CheckCount(metadata.Count + 1, ProtoLimits.MaxMetadataProps, "metadata entries");
+                    var mr = r.ReadMessage("metadata_props");
+                    metadata.Add(ReadEntry(ref mr));
+                    break;
                 case ModelFunctions:
                     throw r.Error("model-local functions are not supported");
                 case ModelTrainingInfo:
@@ -45,7 +52,22 @@ internal static class OnnxReader
         }
         if (graph is null) throw new OnnxFormatException("model has no graph", bytes.Length);
         var opset = opsets.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version;
-        return new OnnxModel(ir, opsets, ConstantFolding.Fold(graph, opset), producer, producerVersion);
+        return new OnnxModel(ir, opsets, ConstantFolding.Fold(graph, opset), producer, producerVersion, metadata);
+    }
+
+    private static KeyValuePair<string, string> ReadEntry(ref ProtoReader r)
+    {
+        string key = "", value = "";
+        while (r.TryReadTag(out var field, out var wt))
+        {
+            switch (field)
+            {
+                case EntryKey: r.Expect(wt, WireType.LengthDelimited, "metadata key"); key = r.ReadString("metadata key"); break;
+                case EntryValue: r.Expect(wt, WireType.LengthDelimited, "metadata value"); value = r.ReadString("metadata value"); break;
+                default: r.Skip(wt); break;
+            }
+        }
+        return new(key, value);
     }
 
     private static OpsetImport ReadOpset(ref ProtoReader r)

@@ -20,6 +20,13 @@ internal static class OnnxWriter
             ow.WriteInt64(OpsetVersion, o.Version);
             w.WriteMessage(ModelOpsetImport, ow);
         }
+        foreach (var kv in model.MetadataProps)
+        {
+            var ew = new ProtoWriter();
+            ew.WriteString(EntryKey, kv.Key);
+            ew.WriteString(EntryValue, kv.Value);
+            w.WriteMessage(ModelMetadataProps, ew);
+        }
         return w.ToArray();
     }
 

@@ -25,4 +25,7 @@ public static class ProtoLimits
 
     /// <summary>Most attributes on one node.</summary>
     public const int MaxAttributes = 64;
+
+    /// <summary>Most metadata_props entries a model may carry (each key and value is a string, so at most <see cref="MaxStringBytes"/>).</summary>
+    public const int MaxMetadataProps = 64;
 }
