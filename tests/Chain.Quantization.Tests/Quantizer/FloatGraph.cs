@@ -50,7 +50,7 @@ internal sealed class FloatGraph(int[] inputShape, int seed = 1, string input = 
     public string Gemm(string x, int k, int m, bool transB = true) =>
         Op("Gemm", [x, Random(transB ? [m, k] : [k, m], 1.0 / Math.Sqrt(k)), Random([m], 0.1)], OnnxAttribute.Of("transB", transB ? 1L : 0L));
 
-    public OnnxModel Build(string[] outputs, long opset = 13, IReadOnlyList<KeyValuePair<string, string>>? metadata = null) =>
+    public OnnxModel Build(string[] outputs, long opset = 14, IReadOnlyList<KeyValuePair<string, string>>? metadata = null) =>
         new(8, [new OpsetImport("", opset)], new OnnxGraph("float", _nodes, _inits,
             [new OnnxValueInfo(input, (int)TensorElementType.Float, inputShape.Select(d => OnnxDim.Fixed(d)).ToArray())],
             outputs.Select(o => new OnnxValueInfo(o, (int)TensorElementType.Float, null)).ToArray(), []), "test", "1", metadata);
