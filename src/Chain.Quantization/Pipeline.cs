@@ -159,7 +159,8 @@ public static class QuantizationPipeline
                 .Select(n => new LayerReport(n, producers.TryGetValue(n, out var p) ? p.OpType : "graph input", Sqnr(layerAcc[n][0], layerAcc[n][1]), q.Tensors[n].Scale, q.Tensors[n].Zp))
                 .ToList();
             var outs = meta.Outputs.Select(o => outAcc[o.Name].Report(o.Name, o.Postprocess)).ToList();
-            var note = string.Join("; ", new[] { canonicalNote, ortNote, firstMismatch is null ? null : $"first mismatch: {firstMismatch}" }.Where(n => n is not null));
+            var divergence = FastPathCheck.KnownDivergence(int8) is { } kd ? $"the engine keeps this model on the canonical executor ({kd})" : null;
+            var note = string.Join("; ", new[] { canonicalNote, ortNote, divergence, firstMismatch is null ? null : $"first mismatch: {firstMismatch}" }.Where(n => n is not null));
             return new Evaluation(layers, outs, new BitMatchReport(cases, matched, note.Length > 0 ? note : null));
         }
         finally

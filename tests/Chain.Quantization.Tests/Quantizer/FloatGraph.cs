@@ -23,6 +23,16 @@ internal sealed class FloatGraph(int[] inputShape, int seed = 1, string input = 
 
     public string Random(int[] shape, double std, double mean = 0) => Const(shape, _ => (float)(mean + std * Gauss()));
 
+    /// <summary>A Constant node (not an initializer) holding seeded random values.</summary>
+    public string ConstantNode(int[] shape, double std)
+    {
+        var n = shape.Aggregate(1, (a, d) => a * d);
+        var output = $"k{_next++}";
+        var value = Tensor.Create<float>(TensorElementType.Float, shape, Enumerable.Range(0, n).Select(_ => (float)(std * Gauss())).ToArray());
+        _nodes.Add(new OnnxNode($"Constant_{_next}", "Constant", "", [], [output], [OnnxAttribute.Of("value", value)]));
+        return output;
+    }
+
     public string Ints(params long[] values)
     {
         var name = $"i{_next++}";
@@ -50,9 +60,9 @@ internal sealed class FloatGraph(int[] inputShape, int seed = 1, string input = 
     public string Gemm(string x, int k, int m, bool transB = true) =>
         Op("Gemm", [x, Random(transB ? [m, k] : [k, m], 1.0 / Math.Sqrt(k)), Random([m], 0.1)], OnnxAttribute.Of("transB", transB ? 1L : 0L));
 
-    public OnnxModel Build(string[] outputs, long opset = 14, IReadOnlyList<KeyValuePair<string, string>>? metadata = null) =>
+    public OnnxModel Build(string[] outputs, long opset = 14, IReadOnlyList<KeyValuePair<string, string>>? metadata = null, bool dynamicBatch = false) =>
         new(8, [new OpsetImport("", opset)], new OnnxGraph("float", _nodes, _inits,
-            [new OnnxValueInfo(input, (int)TensorElementType.Float, inputShape.Select(d => OnnxDim.Fixed(d)).ToArray())],
+            [new OnnxValueInfo(input, (int)TensorElementType.Float, inputShape.Select((d, i) => i == 0 && dynamicBatch ? OnnxDim.Symbolic("batch") : OnnxDim.Fixed(d)).ToArray())],
             outputs.Select(o => new OnnxValueInfo(o, (int)TensorElementType.Float, null)).ToArray(), []), "test", "1", metadata);
 
     public byte[] Bytes(params string[] outputs) => Build(outputs).ToBytes();
