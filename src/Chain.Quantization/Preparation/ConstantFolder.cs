@@ -25,8 +25,10 @@ internal sealed class ConstantFolder(WorkGraph g, long irVersion, IReadOnlyList<
     public bool Round(ShapeInference shapes)
     {
         var changed = false;
-        foreach (var n in g.Nodes.ToList())
+        // By index over the live list: inlining an If renames tensors in the nodes after it.
+        for (var k = 0; k < g.Nodes.Count; k++)
         {
+            var n = g.Nodes[k];
             if (n.Domain is not ("" or "ai.onnx")) continue;
             if (n.OpType is "Shape" or "Size" && n.InputAt(0) is { } x && shapes.Of(x) is { } ts)
             {
@@ -40,11 +42,13 @@ internal sealed class ConstantFolder(WorkGraph g, long irVersion, IReadOnlyList<
                 }
                 Replace(n, [value]);
                 changed = true;
+                k--;
             }
             else if (n.OpType == "If" && n.InputAt(0) is { } c && g.Constants.TryGetValue(c, out var cond))
             {
                 InlineIf(n, Tx.Longs(cond).Any(v => v != 0));
                 changed = true;
+                k--;
             }
         }
         return EvaluateConstantNodes(shapes) | changed;
@@ -98,9 +102,8 @@ internal sealed class ConstantFolder(WorkGraph g, long irVersion, IReadOnlyList<
         var produced = nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0).ToList();
         var producedSet = produced.ToHashSet(StringComparer.Ordinal);
         var needed = nodes.SelectMany(WorkGraph.Reads).Where(r => !producedSet.Contains(r)).Distinct().ToList();
-        var outputs = produced.Select(o => shapes.Of(o) is { } ts
-            ? new OnnxValueInfo(o, (int)ts.Type, null)
-            : new OnnxValueInfo(o, 0, null)).ToArray();
+        var outputs = nodes.SelectMany(n => n.Outputs.Select((o, i) => (n, o, i))).Where(x => x.o.Length > 0)
+            .Select(x => new OnnxValueInfo(x.o, (int)OutputType(x.n, x.i, shapes), null)).ToArray();
         var graph = new OnnxGraph("fold", nodes, needed.Select(r => new OnnxTensor(r, g.Constants[r])).ToArray(), [], outputs, []);
         var model = new OnnxModel(irVersion, opsets, graph, "chain-prepare");
         try
@@ -113,6 +116,20 @@ internal sealed class ConstantFolder(WorkGraph g, long irVersion, IReadOnlyList<
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The element type of output <paramref name="index"/>, which ONNX Runtime needs on a graph output: inferred, else
+    /// from a Loop's carried input or a body's declared output, else the first input's type.
+    /// </summary>
+    private TensorElementType OutputType(OnnxNode n, int index, ShapeInference shapes)
+    {
+        if (shapes.Of(n.Outputs[index]) is { } ts) return ts.Type;
+        OnnxGraph? body = n.OpType switch { "Loop" => n.Find("body")?.G, "If" => n.Find("then_branch")?.G, _ => null };
+        if (n.OpType == "Loop" && index + 2 < n.Inputs.Count && shapes.Of(n.Inputs[index + 2]) is { } carried) return carried.Type;
+        var bodyIndex = n.OpType == "Loop" ? index + 1 : index;
+        if (body is not null && bodyIndex < body.Outputs.Count && body.Outputs[bodyIndex].ElemType != 0) return body.Outputs[bodyIndex].ElementType;
+        return n.InputAt(0) is { } first && shapes.Of(first) is { } f ? f.Type : TensorElementType.Float;
     }
 
     private void InlineIf(OnnxNode n, bool cond)

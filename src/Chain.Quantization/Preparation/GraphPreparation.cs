@@ -2,7 +2,9 @@ using Chain.Inference;
 using Chain.Inference.Onnx;
 using Chain.Inference.Protobuf;
 
-namespace Chain.Quantization.Preparation;
+using Chain.Quantization.Preparation;
+
+namespace Chain.Quantization;
 
 /// <summary>
 /// Offline graph preparation of a float ONNX model for quantization (docs/quantization.md, "Preparation"): reads it in

@@ -22,7 +22,8 @@ internal static class QdqImport
     public static int Run(WorkGraph g, Dictionary<string, QuantParams> pinned)
     {
         var removed = 0;
-        foreach (var q in g.Nodes.Where(n => IsOp(n, "QuantizeLinear")).ToList())
+        // One node at a time from the live list: each import renames tensors in the nodes that remain.
+        while (g.Nodes.FirstOrDefault(n => IsOp(n, "QuantizeLinear")) is { } q)
         {
             var consumers = g.Consumers();
             var qout = q.Outputs[0];
@@ -61,7 +62,7 @@ internal static class QdqImport
             }
             pinned[survivor] = p.ToQuant();
         }
-        foreach (var d in g.Nodes.Where(n => IsOp(n, "DequantizeLinear")).ToList())
+        while (g.Nodes.FirstOrDefault(n => IsOp(n, "DequantizeLinear")) is { } d)
         {
             var input = d.Inputs[0];
             if (!g.Constants.TryGetValue(input, out var q))

@@ -12,11 +12,13 @@ internal static class Rewrites
     public static (int Identity, int Dropout) RemovePassThrough(WorkGraph g)
     {
         int identities = 0, dropouts = 0;
-        foreach (var n in g.Nodes.ToList())
+        // By index over the live list: a bypass renames tensors in the nodes after it.
+        for (var k = 0; k < g.Nodes.Count; k++)
         {
+            var n = g.Nodes[k];
             if (IsOp(n, "Identity"))
             {
-                if (g.Bypass(n, n.Outputs[0], n.Inputs[0])) identities++;
+                if (g.Bypass(n, n.Outputs[0], n.Inputs[0])) { identities++; k--; }
             }
             else if (IsOp(n, "Dropout"))
             {
@@ -24,7 +26,7 @@ internal static class Rewrites
                     throw new QuantizationException(WorkGraph.Describe(n), "the Dropout mask output is used; only inference-mode Dropout can be removed");
                 if (n.InputAt(2) is { } tm && (!g.Constants.TryGetValue(tm, out var mode) || Tx.Longs(mode).Any(v => v != 0)))
                     throw new QuantizationException(WorkGraph.Describe(n), "Dropout in training mode cannot be removed; export the model in eval mode");
-                if (g.Bypass(n, n.Outputs[0], n.Inputs[0])) dropouts++;
+                if (g.Bypass(n, n.Outputs[0], n.Inputs[0])) { dropouts++; k--; }
             }
         }
         return (identities, dropouts);

@@ -29,6 +29,8 @@ internal static class Kit
 
     public static OnnxTensor FV(string name, int[] shape, params float[] values) => new(name, Tensor.Create<float>(TensorElementType.Float, shape, values));
 
+    public static OnnxTensor Bool(string name, bool value) => new(name, Tensor.Create<byte>(TensorElementType.Bool, [], [value ? (byte)1 : (byte)0]));
+
     public static OnnxTensor I64(string name, int[] shape, params long[] values) => new(name, Tensor.Create<long>(TensorElementType.Int64, shape, values));
 
     public static OnnxModel Model(IEnumerable<OnnxNode> nodes, IEnumerable<OnnxValueInfo> inputs, IEnumerable<OnnxValueInfo> outputs,
