@@ -153,4 +153,29 @@ public class FoldingTests
         Assert.Equal(16, p.Model.Graph.Nodes.Count);
         AssertEquivalent(model, p);
     }
+
+    /// <summary>ceil_mode: a last window that would start inside the end padding is dropped, as ONNX Runtime does.</summary>
+    [Theory]
+    [InlineData(4, 3, 2, 2, 2)]
+    [InlineData(9, 3, 2, 0, 4)]
+    [InlineData(8, 3, 2, 1, 4)]
+    [InlineData(8, 3, 2, 0, 4)]
+    public void Ceil_mode_pool_shapes_match_onnx_runtime(long size, long kernel, long stride, long padEnd, long expected)
+    {
+        var model = Model(
+            [N("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", new long[] { kernel, kernel }), OnnxAttribute.Of("strides", new long[] { stride, stride }),
+                OnnxAttribute.Of("pads", new long[] { 0, 0, padEnd, padEnd }), OnnxAttribute.Of("ceil_mode", 1L))],
+            [V("x", 1, 1, size, size)], [VAny("y")]);
+        var p = Prepare(model);
+        Assert.Equal([1L, 1, expected, expected], p.Model.Graph.Outputs[0].StaticShape!);
+        AssertEquivalent(model, p);
+    }
+
+    [Fact]
+    public void Gemm_with_transA_on_a_computed_input_is_refused()
+    {
+        var model = Model([N("Gemm", ["x", "w"], ["y"], OnnxAttribute.Of("transA", 1L))], [V("x", 3, 2)], [VAny("y")], [F("w", [3, 4], 1)]);
+        Assert.StartsWith("gemm_y (Gemm): Gemm with transA=1 on a computed input is not supported",
+            Assert.Throws<QuantizationException>(() => Prepare(model)).Message);
+    }
 }
