@@ -137,6 +137,25 @@ public sealed class RpcClient : IDisposable
         return value;
     }
 
+    /// <summary>
+    /// The float interface a registered model records (<see cref="Inference.Onnx.QuantizationMetadata"/>), read from its
+    /// proof-checked code, or null when it records none. With it a client sends float inputs
+    /// (<see cref="Inference.Onnx.QuantizationMetadata.PrepareInput"/>) and reads float outputs
+    /// (<see cref="Inference.Onnx.QuantizationMetadata.Dequantize"/>); the transaction still carries the integer tensor.
+    /// </summary>
+    public async Task<(Inference.Onnx.QuantizationMetadata? Metadata, byte[] Code)> FloatInterfaceAsync(Hash32 modelId, CancellationToken ct = default)
+    {
+        var code = await ModelCodeAsync(modelId, ct).ConfigureAwait(false);
+        try
+        {
+            return (Inference.Onnx.QuantizationMetadata.From(Inference.Onnx.OnnxModel.Parse(code)), code);
+        }
+        catch (Exception e) when (e is FormatException or Inference.Protobuf.OnnxFormatException)
+        {
+            throw new RpcClientException($"model {modelId}: its float interface cannot be read: {e.Message}", code: "bad_metadata");
+        }
+    }
+
     public async Task<SubmitResponse> SubmitAsync(SignedTransaction transaction, SubmitMode mode = SubmitMode.Sync, TimeSpan? commitTimeout = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);

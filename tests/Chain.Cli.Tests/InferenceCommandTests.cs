@@ -32,6 +32,44 @@ public class InferenceCommandTests
     }
 
     [Fact]
+    public void Float_input_is_quantized_with_the_models_metadata_and_outputs_are_shown_dequantized()
+    {
+        var model = GenesisModels.Load(Path.GetDirectoryName(Genesis("vectors.json"))!)[0];
+        var digit = model.Digits[0];
+        var dir = Directory.CreateTempSubdirectory("float-infer");
+        try
+        {
+            // The genesis MLP with its float interface recorded: pixels/255 in, logits out.
+            var onnx = Inference.Onnx.OnnxModel.Parse(File.ReadAllBytes(Genesis("mlp.onnx")));
+            var metadata = new Inference.Onnx.QuantizationMetadata(
+                [new("image", TensorElementType.UInt8, 1f / 255, 0, 0f, 1f)],
+                [new("logits", TensorElementType.UInt8, 0.25f, 128, -32f, 31.75f, "softmax")],
+                ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]);
+            var modelFile = Path.Combine(dir.FullName, "mlp-float.onnx");
+            File.WriteAllBytes(modelFile, onnx.WithMetadata(metadata.ToProps()).ToBytes());
+            var floats = Tensor.Create<float>(TensorElementType.Float, [1, 1, 28, 28], digit.Pixels.Select(p => p / 255f).ToArray());
+            var npy = Path.Combine(dir.FullName, "digit.npy");
+            File.WriteAllBytes(npy, Inference.Onnx.TensorFiles.ToNpy(floats));
+
+            var outcome = CliHarness.Run("infer", "--model", modelFile, "--input", npy);
+            Assert.True(outcome.ExitCode == 0, outcome.Error);
+            // Quantizing pixels/255 with scale 1/255 gives back the pixels: the receipt's output hash is the shipped one.
+            Assert.Contains(digit.OutputHash.ToString(), outcome.Output);
+            Assert.Contains("dequantized (0.25 × (q − 128))", outcome.Output);
+            Assert.Contains($"top 3 after softmax: {digit.Class} ({metadata.Labels![(int)digit.Class]})", outcome.Output);
+
+            // Without a recorded interface, float input is refused in one line.
+            var refused = CliHarness.Run("infer", "--model", Genesis("mlp.onnx"), "--input", npy);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("records no quantization", refused.Error);
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+
+    [Fact]
     public void Infer_refuses_a_wrong_shape_a_bad_file_and_an_unadmitted_model()
     {
         var wrongShape = Path.GetTempFileName();
@@ -45,7 +83,7 @@ public class InferenceCommandTests
             Assert.Contains("expected uint8[1,1,28,28]", outcome.Error);
             outcome = CliHarness.Run("infer", "--model", Genesis("mlp.onnx"), "--input", garbage);
             Assert.Equal(1, outcome.ExitCode);
-            Assert.Contains("neither a canonical tensor nor an ONNX TensorProto", outcome.Error);
+            Assert.Contains("is not a tensor (canonical .bin, .npy, .pb or .json)", outcome.Error);
             outcome = CliHarness.Run("infer", "--model", garbage, "--input", "random:1");
             Assert.Equal(1, outcome.ExitCode);
             Assert.Contains("model refused", outcome.Error);

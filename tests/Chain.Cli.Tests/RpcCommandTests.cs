@@ -132,6 +132,46 @@ public sealed class RpcCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Float_in_float_out_register_a_model_with_a_float_interface_infer_from_npy_and_rerun_the_receipt()
+    {
+        var models = GenesisModels.Locate(AppContext.BaseDirectory)!;
+        var digit = GenesisModels.Load(models)[0].Digits[^1];
+        var dir = Directory.CreateTempSubdirectory("float-rpc");
+        try
+        {
+            var onnx = Inference.Onnx.OnnxModel.Parse(File.ReadAllBytes(Path.Combine(models, "mlp.onnx")));
+            var metadata = new Inference.Onnx.QuantizationMetadata(
+                [new("image", TensorElementType.UInt8, 1f / 255, 0, 0f, 1f)],
+                [new("logits", TensorElementType.UInt8, 0.25f, 128, -32f, 31.75f, "softmax")]);
+            var modelFile = Path.Combine(dir.FullName, "mlp-float.onnx");
+            File.WriteAllBytes(modelFile, onnx.WithMetadata(metadata.ToProps()).ToBytes());
+            var register = CliHarness.Run("tx", "register-model", "--model", modelFile, "--name", "mlp-float", "--devnet-key", "account-0", "--node", _url, "--wait");
+            Assert.True(register.ExitCode == 0, register.Error);
+            Assert.Contains("Success", register.Output);
+            var id = register.Output.Split('\n')[0].Split(' ')[^1].Trim();
+
+            var npy = Path.Combine(dir.FullName, "digit.npy");
+            File.WriteAllBytes(npy, Inference.Onnx.TensorFiles.ToNpy(
+                Tensor.Create<float>(TensorElementType.Float, [1, 1, 28, 28], digit.Pixels.Select(p => p / 255f).ToArray())));
+            var infer = CliHarness.Run("tx", "infer", "--model", id, "--input", npy, "--devnet-key", "account-0", "--node", _url, "--wait");
+            Assert.True(infer.ExitCode == 0, infer.Error);
+            // The float input was quantized on the client to the digit's own pixels: the shipped output hash.
+            Assert.Contains($"output {digit.OutputHash}", infer.Output);
+            Assert.Contains($"top 3 after softmax: {digit.Class} ", infer.Output);
+            var hash = infer.Output.Split(' ')[1].TrimEnd(':');
+
+            var rerun = CliHarness.Run("query", "receipt", hash, "--rerun", "--node", _url);
+            Assert.True(rerun.ExitCode == 0, rerun.Error);
+            Assert.Contains("matches", rerun.Output);
+            Assert.Contains("dequantized (0.25 × (q − 128))", rerun.Output);
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+
+    [Fact]
     public void Register_model_submits_and_reports_the_receipt_status()
     {
         var models = GenesisModels.Locate(AppContext.BaseDirectory)!;

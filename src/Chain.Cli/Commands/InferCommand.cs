@@ -19,7 +19,7 @@ internal static class InferCommand
         var model = new Option<string>("--model") { Description = "ONNX model file", Required = true };
         var input = new Option<string>("--input")
         {
-            Description = "Input tensor file (canonical tensor encoding or ONNX TensorProto .pb), or random:SEED",
+            Description = "Input tensor file (canonical .bin, NumPy .npy, ONNX TensorProto .pb or JSON; float32 is quantized with the model's recorded parameters), or random:SEED",
             Required = true,
         };
         var executor = new Option<string>("--executor")
@@ -39,7 +39,8 @@ internal static class InferCommand
         {
             var bytes = ReadFile(result.GetValue(model)!, "model");
             using var canonical = LoadCanonical(bytes);
-            var inputs = ReadInputs(result.GetValue(input)!, canonical.Inputs);
+            var metadata = FloatTensors.MetadataOf(bytes);
+            var inputs = ReadInputs(result.GetValue(input)!, canonical.Inputs, metadata);
             var useOrt = result.GetValue(executor) == "ort";
             if (useOrt && result.GetValue(trace)) throw new CliException("--trace needs the canonical executor");
             using var ort = useOrt ? new OrtExecutor(bytes, OrtSettings.Pinned) : null;
@@ -60,7 +61,7 @@ internal static class InferCommand
             var elapsed = clock.Elapsed;
 
             if (result.GetValue(outputFile) is { } path) File.WriteAllBytes(path, Canonical.Encode(outputs[0].Value));
-            Print(output, result.GetValue(json), canonical, chosen, inputs, outputs, nodeHashes, elapsed);
+            Print(output, result.GetValue(json), canonical, chosen, inputs, outputs, nodeHashes, elapsed, metadata);
             return 0;
         }));
         return command;
@@ -90,7 +91,7 @@ internal static class InferCommand
         }
     }
 
-    private static IReadOnlyList<NamedTensor> ReadInputs(string value, IReadOnlyList<TensorSpec> specs)
+    private static IReadOnlyList<NamedTensor> ReadInputs(string value, IReadOnlyList<TensorSpec> specs, QuantizationMetadata? metadata)
     {
         if (value.StartsWith("random:", StringComparison.Ordinal))
         {
@@ -100,25 +101,13 @@ internal static class InferCommand
         }
         if (specs.Count != 1)
             throw new CliException($"the model takes {specs.Count} inputs; a file gives one (use random:SEED)");
-        var bytes = ReadFile(value, "input");
-        Tensor tensor;
-        if (Canonical.TryDecode<Tensor>(bytes, out var decoded, out _)) tensor = decoded!;
-        else
-        {
-            try
-            {
-                tensor = OnnxTensorProto.Parse(bytes).Value;
-            }
-            catch (Exception e) when (e is Inference.Protobuf.OnnxFormatException or ArgumentException)
-            {
-                throw new CliException($"input file {value} is neither a canonical tensor nor an ONNX TensorProto: {e.Message}");
-            }
-        }
+        var tensor = FloatTensors.Prepare(FloatTensors.Read(value), specs[0].Name, metadata);
         return [new NamedTensor(specs[0].Name, tensor)];
     }
 
     private static void Print(TextWriter output, bool json, CanonicalExecutor model, IModelExecutor executor,
-        IReadOnlyList<NamedTensor> inputs, IReadOnlyList<NamedTensor> outputs, IReadOnlyList<NodeOutputHash> nodeHashes, TimeSpan elapsed)
+        IReadOnlyList<NamedTensor> inputs, IReadOnlyList<NamedTensor> outputs, IReadOnlyList<NodeOutputHash> nodeHashes, TimeSpan elapsed,
+        QuantizationMetadata? metadata)
     {
         if (json)
         {
@@ -127,7 +116,11 @@ internal static class InferCommand
                 model_id = model.ModelId.ToString(),
                 executor = executor.Description,
                 inputs = inputs.Select(i => new { name = i.Name, tensor = i.Value.ToString(), hash = i.Value.Hash.ToString() }),
-                outputs = outputs.Select(o => new { name = o.Name, tensor = o.Value.ToString(), hash = o.Value.Hash.ToString(), values = Preview(o.Value, 64) }),
+                outputs = outputs.Select(o => new
+                {
+                    name = o.Name, tensor = o.Value.ToString(), hash = o.Value.Hash.ToString(), values = Preview(o.Value, 64),
+                    dequantized = metadata?.Output(o.Name) is { } q && q.Type == o.Value.ElementType ? QuantizationMetadata.Dequantize(q, o.Value).Take(64) : null,
+                }),
                 nodes = nodeHashes.Select(n => new { index = n.NodeIndex, node = n.Node, op = n.OpType, output = n.Output, hash = n.Hash.ToString() }),
                 elapsed_ms = elapsed.TotalMilliseconds,
             }, new JsonSerializerOptions { WriteIndented = true }));
@@ -140,6 +133,7 @@ internal static class InferCommand
         {
             output.WriteLine($"output    {o.Name} {o.Value} hash {o.Value.Hash}");
             output.WriteLine($"          [{string.Join(", ", Preview(o.Value, 16))}{(o.Value.ElementCount > 16 ? ", …" : "")}]");
+            foreach (var line in FloatTensors.Describe(o.Name, o.Value, metadata)) output.WriteLine($"          {line}");
         }
         foreach (var n in nodeHashes) output.WriteLine($"node {n.NodeIndex,4} {n.OpType,-16} {n.Output,-24} {n.Hash}");
         output.WriteLine($"time      {elapsed.TotalMilliseconds:F3} ms");

@@ -69,11 +69,12 @@ internal static class QueryCommand
             var r = v.Served.Receipt;
             string rerunText = "";
             bool? matches = null;
+            IReadOnlyList<string> floatLines = [];
             if (result.GetValue(rerun))
             {
                 if (v.Transaction.Transaction.Body is not InferBody infer || v.Receipt.Inference is not { } inference)
                     throw new CliException($"transaction {hash} is not an inference with a result: nothing to re-run");
-                var code = NodeOptions.Call(() => client.ModelCodeAsync(infer.ModelId));
+                var (metadata, code) = NodeOptions.Call(() => client.FloatInterfaceAsync(infer.ModelId));
                 var executor = Inference.Runtime.CanonicalExecutor.Load(code);
                 var input = Core.Codec.Canonical.Decode<Inference.Tensor>(infer.Input);
                 var outputs = executor.Run([new Inference.Runtime.NamedTensor(executor.Inputs[0].Name, input)]);
@@ -82,11 +83,15 @@ internal static class QueryCommand
                 rerunText = matches.Value
                     ? $"; re-executed here: output hash {local} matches"
                     : $"; re-executed here: output hash {local} DIFFERS from the receipt's {inference.OutputHash}";
+                if (Core.Codec.Canonical.TryDecode<Inference.Tensor>(inference.Output, out var committed, out _))
+                    floatLines = FloatTensors.Describe(executor.OutputNames[0], committed!, metadata);
             }
             var trust = trusted is null ? "proofs verified" : "proofs verified, header finalized by the genesis validators";
             Print(output, result.GetValue(json), new { receipt = v.Served, verified = true, finalizedByTrustedValidators = trusted is not null, rerunMatches = matches },
                 $"tx {hash} in block {v.Served.Height} index {v.Served.Index}: {r.Status}, gas used {r.GasUsed}" +
                 (r.Inference is { } i ? $", output {i.OutputHash}" : "") + $" ({trust}){rerunText}");
+            if (!result.GetValue(json))
+                foreach (var line in floatLines) output.WriteLine($"  {line}");
             return matches == false ? 3 : 0;
         }));
         return command;

@@ -5,6 +5,7 @@ using Chain.Core.Codec;
 using Chain.Core.Crypto;
 using Chain.Core.Protocol;
 using Chain.Inference;
+using Chain.Inference.Onnx;
 using Chain.Inference.Runtime;
 using Chain.Node;
 using Chain.Rpc;
@@ -62,7 +63,8 @@ internal static class TxCommand
         }
 
         /// <summary>Signs the body with the sender's next nonce (from the node) and submits it.</summary>
-        public int Submit(ParseResult result, TextWriter output, RpcClient client, TransactionBody body, ulong defaultFee)
+        public int Submit(ParseResult result, TextWriter output, RpcClient client, TransactionBody body, ulong defaultFee,
+            Func<Inference.Tensor, IReadOnlyList<string>>? describeOutput = null)
         {
             int timeout = result.GetValue(Timeout);
             if (timeout is < 1 or > 120) throw new CliException("--timeout must be 1..120 seconds");
@@ -81,7 +83,13 @@ internal static class TxCommand
             if (response.Receipt is { } receipt)
             {
                 output.WriteLine($"height {response.Height}, index {response.Index}: {receipt.Status}, gas used {receipt.GasUsed}");
-                if (receipt.Inference is { } inference) output.WriteLine($"output {inference.OutputHash} ({Convert.FromBase64String(inference.Output).Length} bytes)");
+                if (receipt.Inference is { } inference)
+                {
+                    var outputBytes = Convert.FromBase64String(inference.Output);
+                    output.WriteLine($"output {inference.OutputHash} ({outputBytes.Length} bytes)");
+                    if (describeOutput is not null && Canonical.TryDecode<Inference.Tensor>(outputBytes, out var tensor, out _))
+                        foreach (var line in describeOutput(tensor!)) output.WriteLine($"  {line}");
+                }
             }
             return 0;
         }
@@ -134,7 +142,10 @@ internal static class TxCommand
     {
         var common = new Common();
         var model = new Option<string>("--model") { Description = "Model id (64 hex)", Required = true };
-        var input = new Option<string?>("--input") { Description = "Input: a canonical tensor (.bin) or a JSON array of the input's u8/i8 values (.json)" };
+        var input = new Option<string?>("--input")
+        {
+            Description = "Input tensor: canonical .bin, NumPy .npy, ONNX TensorProto .pb, or JSON (a flat array of the input's u8/i8 values, nested arrays, or {dtype,shape,data}); float32 input is quantized with the model's recorded parameters",
+        };
         var digit = new Option<int?>("--digit") { Description = "Use genesis test digit N (0-based) as the input" };
         var maxGas = new Option<ulong>("--max-gas") { Description = "Most gas the inference may use", DefaultValueFactory = _ => 1_000_000 };
         var command = new Command("infer", "Run a registered model on chain") { model, input, digit, maxGas };
@@ -148,11 +159,29 @@ internal static class TxCommand
             using var client = NodeOptions.Client(result.GetValue(common.Node)!);
             // The model's proven signature: an unknown model or a wrong input is refused here, before any fee is at stake.
             var signature = NodeOptions.Call(() => client.ModelAsync(modelId)).Info.Input;
-            var tensor = n is { } d ? DigitInput(d) : FileInput(file!, signature);
+            QuantizationMetadata? metadata = null;
+            string? outputName = null;
+            byte[] tensor;
+            if (n is { } d) tensor = DigitInput(d);
+            else
+            {
+                var given = FileInput(file!, signature);
+                if (given.ElementType == TensorElementType.Float || result.GetValue(common.Wait))
+                {
+                    // The float interface comes from the model's own proof-checked bytes, not from the serving node's word.
+                    var (m, code) = NodeOptions.Call(() => client.FloatInterfaceAsync(modelId));
+                    metadata = m;
+                    var parsed = OnnxModel.Parse(code);
+                    outputName = parsed.Graph.Outputs[0].Name;
+                    given = FloatTensors.Prepare(given, parsed.Graph.Inputs.First(i => parsed.Graph.FindInitializer(i.Name) is null).Name, metadata);
+                }
+                tensor = Canonical.Encode(given);
+            }
             if (!Canonical.TryDecode<Tensor>(tensor, out var decoded, out _) || !signature.Matches(decoded!))
                 throw new CliException($"the input is {decoded?.ToString() ?? "not a tensor"}; model {modelId} takes {signature}");
             ulong gas = result.GetValue(maxGas);
-            return common.Submit(result, output, client, new InferBody(modelId, tensor, gas), gas);
+            return common.Submit(result, output, client, new InferBody(modelId, tensor, gas), gas,
+                metadata is null ? null : t => FloatTensors.Describe(outputName!, t, metadata));
         }));
         return command;
     }
@@ -165,30 +194,31 @@ internal static class TxCommand
         return Canonical.Encode(GenesisModels.ImageTensor(digits[digit].Pixels));
     }
 
-    private static byte[] FileInput(string path, Execution.TensorSignature signature)
+    /// <summary>
+    /// An input file: any tensor file <see cref="FloatTensors.Read"/> takes; a JSON flat array of numbers is read as the
+    /// model input's u8/i8 values (the devnet's digit files).
+    /// </summary>
+    private static Tensor FileInput(string path, Execution.TensorSignature signature)
     {
         var info = new FileInfo(path);
         if (info.Exists && info.Length > 8L * ProtocolLimits.MaxTensorBytes) throw new CliException($"{path} is too large for an input tensor");
+        if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return FloatTensors.Read(path);
         var bytes = InferCommand.ReadFile(path, "input");
-        if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-        {
-            if (!Canonical.TryDecode<Tensor>(bytes, out _, out var error)) throw new CliException($"{path} is not a canonical tensor: {error!.Message}");
-            return bytes;
-        }
-        if (signature.ElementType is not (TensorElementType.UInt8 or TensorElementType.Int8))
-            throw new CliException($"JSON input supports u8/i8 models; this model takes {signature}; pass a canonical tensor (.bin)");
-        int[] values;
+        int[]? values = null;
         try
         {
-            values = JsonSerializer.Deserialize<int[]>(bytes) ?? [];
+            values = JsonSerializer.Deserialize<int[]>(bytes);
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            throw new CliException($"{path}: expected a JSON array of numbers: {e.Message}");
+            // Not a flat integer array: nested arrays or {dtype, shape, data}.
         }
+        if (values is null) return FloatTensors.Read(path);
+        if (signature.ElementType is not (TensorElementType.UInt8 or TensorElementType.Int8))
+            throw new CliException($"a flat JSON array is read as u8/i8 values; this model takes {signature}; give {{\"dtype\",\"shape\",\"data\"}} or a .npy file");
         if (values.Length != signature.DataBytes) throw new CliException($"{path} has {values.Length} values, the model's input {signature} needs {signature.DataBytes}");
         int min = signature.ElementType == TensorElementType.UInt8 ? 0 : -128, max = signature.ElementType == TensorElementType.UInt8 ? 255 : 127;
         if (values.Any(v => v < min || v > max)) throw new CliException($"{path}: values must be {min}..{max}");
-        return Canonical.Encode(Tensor.Create(signature.ElementType, signature.Shape, values.Select(v => (byte)v).ToArray()));
+        return Tensor.Create(signature.ElementType, signature.Shape, values.Select(v => (byte)v).ToArray());
     }
 }

@@ -132,6 +132,18 @@ public sealed record QuantizationMetadata(IReadOnlyList<QuantizedTensorInfo> Inp
     public QuantizedTensorInfo? Output(string name) => Outputs.FirstOrDefault(t => t.Name == name);
 
     /// <summary>
+    /// The tensor a transaction carries for input <paramref name="inputName"/>: an integer tensor as given; a float32
+    /// tensor quantized with the recorded parameters (<see cref="Quantize"/>). Throws <see cref="ArgumentException"/>
+    /// with a one-line reason when a float tensor is given for an input the metadata does not describe.
+    /// </summary>
+    public Tensor PrepareInput(string inputName, Tensor given)
+    {
+        if (given.ElementType != TensorElementType.Float) return given;
+        var info = Input(inputName) ?? throw new ArgumentException($"the model records no quantization for input '{inputName}'; give an integer tensor");
+        return Quantize(info, given);
+    }
+
+    /// <summary>
     /// Quantizes a float32 tensor for input <paramref name="info"/> exactly as the model's own QuantizeLinear would
     /// (docs/inference-semantics.md, QuantizeLinear: one float32 division, round half to even, saturate).
     /// </summary>
