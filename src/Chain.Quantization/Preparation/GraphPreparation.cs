@@ -39,6 +39,10 @@ public static class GraphPreparation
 
         FixInputs(g, options, notes);
 
+        g.Renamed = (from, to) =>
+        {
+            if (pinned.Remove(from, out var moved)) pinned[to] = moved;
+        };
         var qdq = QdqImport.Run(g, pinned);
         if (qdq > 0) notes.Add($"QDQ: removed {qdq} QuantizeLinear/DequantizeLinear nodes");
 

@@ -54,7 +54,6 @@ internal static class QdqImport
                 if (!g.IsOutput(dout)) g.Rename(dout, survivor);
                 else if (!g.IsOutput(survivor) && !g.IsInput(survivor))
                 {
-                    if (pinned.Remove(survivor, out var moved)) pinned[dout] = moved;
                     g.Rename(survivor, dout);
                     survivor = dout;
                 }

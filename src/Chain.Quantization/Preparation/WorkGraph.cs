@@ -34,6 +34,9 @@ internal sealed class WorkGraph
     public List<OnnxValueInfo> Outputs { get; }
     public List<OnnxValueInfo> DeclaredInfo { get; }
 
+    /// <summary>Called on every <see cref="Rename"/> (pinned quantization parameters follow their tensor).</summary>
+    public Action<string, string>? Renamed { get; set; }
+
     public bool IsConstant(string name) => Constants.ContainsKey(name);
     public bool IsOutput(string name) => Outputs.Any(o => o.Name == name);
     public bool IsInput(string name) => Inputs.Any(o => o.Name == name);
@@ -114,6 +117,7 @@ internal sealed class WorkGraph
     /// <summary>Replaces every read of <paramref name="from"/> (subgraphs included) and graph outputs named so.</summary>
     public void Rename(string from, string to)
     {
+        Renamed?.Invoke(from, to);
         for (var i = 0; i < Nodes.Count; i++) Nodes[i] = RenameIn(Nodes[i], from, to, outputsToo: true);
         for (var i = 0; i < Outputs.Count; i++) if (Outputs[i].Name == from) Outputs[i] = Outputs[i] with { Name = to };
         if (Constants.Remove(from, out var t)) Constants[to] = t;

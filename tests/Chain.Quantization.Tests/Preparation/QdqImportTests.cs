@@ -90,4 +90,16 @@ public class QdqImportTests
         var e = Assert.Throws<QuantizationException>(() => Prepare(model));
         Assert.StartsWith("quantizelinear_y (QuantizeLinear): QuantizeLinear whose output is not read only by DequantizeLinear", e.Message);
     }
+
+    [Fact]
+    public void A_pin_follows_its_tensor_when_an_identity_renames_it()
+    {
+        var model = Model(
+            [N("Relu", ["x"], ["r"]), N("QuantizeLinear", ["r", "s", "z"], ["rq"]), N("DequantizeLinear", ["rq", "s", "z"], ["rd"]), N("Identity", ["rd"], ["y"])],
+            [V("x", 1, 4)], [V("y", 1, 4)], [FV("s", [], 0.1f), U8("z", 0)]);
+        var p = Prepare(model);
+        Assert.Equal(["Relu"], p.Model.Graph.Nodes.Select(n => n.OpType));
+        Assert.Equal(["y"], p.Pinned.Keys);
+        Assert.Equal(0.1f, p.Pinned["y"].Scales.Single());
+    }
 }
