@@ -178,4 +178,41 @@ public class FoldingTests
         Assert.StartsWith("gemm_y (Gemm): Gemm with transA=1 on a computed input is not supported",
             Assert.Throws<QuantizationException>(() => Prepare(model)).Message);
     }
+
+    /// <summary>An opset-11 export (axes as attributes) of a residual block with BN, a dynamic batch and a PyTorch flatten.</summary>
+    [Fact]
+    public void Opset_11_residual_block_prepares_end_to_end()
+    {
+        OnnxTensor[] Bn(string p, int seed) => [F(p + "_s", [4], seed, 0.5f, 1.5f), F(p + "_b", [4], seed + 1), F(p + "_m", [4], seed + 2), F(p + "_v", [4], seed + 3, 0.2f, 1f)];
+        var model = Model(
+            [
+                N("Conv", ["x", "w1"], ["c1"], OnnxAttribute.Of("pads", new long[] { 1, 1, 1, 1 })),
+                N("BatchNormalization", ["c1", "bn1_s", "bn1_b", "bn1_m", "bn1_v"], ["b1"]),
+                N("Clip", ["b1", "lo", "hi"], ["r1"]),
+                N("Conv", ["r1", "w2"], ["c2"], OnnxAttribute.Of("pads", new long[] { 1, 1, 1, 1 })),
+                N("BatchNormalization", ["c2", "bn2_s", "bn2_b", "bn2_m", "bn2_v"], ["b2"]),
+                N("Add", ["b2", "r1"], ["res"]),
+                N("Relu", ["res"], ["r2"]),
+                N("ReduceMean", ["r2"], ["gap"], OnnxAttribute.Of("axes", new long[] { 2, 3 }), OnnxAttribute.Of("keepdims", 0L)),
+                N("Unsqueeze", ["gap"], ["u"], OnnxAttribute.Of("axes", new long[] { 2 })),
+                N("Squeeze", ["u"], ["sq"], OnnxAttribute.Of("axes", new long[] { 2 })),
+                N("Shape", ["sq"], ["shp"]),
+                N("Slice", ["shp", "st", "en"], ["n"]),
+                N("Concat", ["n", "minus1"], ["newshape"], OnnxAttribute.Of("axis", 0L)),
+                N("Reshape", ["sq", "newshape"], ["flat"]),
+                N("Dropout", ["flat"], ["dr"], OnnxAttribute.Of("ratio", 0.5f)),
+                N("Gemm", ["dr", "fc", "fcb"], ["logits"], OnnxAttribute.Of("transB", 1L)),
+                N("Softmax", ["logits"], ["y"], OnnxAttribute.Of("axis", 1L)),
+            ],
+            [VDyn("x", "batch_size", 3, 6, 6)], [VDyn("y", "batch_size", 5)],
+            [F("w1", [4, 3, 3, 3], 1), F("w2", [4, 4, 3, 3], 2), FV("lo", [], 0f), FV("hi", [], 6f), I64("st", [1], 0), I64("en", [1], 1), I64("minus1", [1], -1),
+             F("fc", [5, 4], 3), F("fcb", [5], 4), .. Bn("bn1", 10), .. Bn("bn2", 20)],
+            opset: 11);
+        var p = Prepare(model);
+        Assert.Equal(["Conv", "Clip", "Conv", "Add", "Relu", "ReduceMean", "Unsqueeze", "Squeeze", "Reshape", "Gemm", "Softmax"],
+            p.Model.Graph.Nodes.Select(n => n.OpType));
+        Assert.Contains("batch dimension batch_size of input x fixed to 1", p.Notes);
+        Assert.Equal(2, p.Notes.Count(n => n.StartsWith("folded BatchNormalization")));
+        AssertEquivalent(model, p);
+    }
 }
