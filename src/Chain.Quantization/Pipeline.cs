@@ -30,9 +30,8 @@ public static class QuantizationPipeline
 {
     public const string Scheme = "int8 activations asymmetric per tensor; int8 weights symmetric (zero point 0, [−127, 127]) per output channel; int32 bias";
 
-    /// <summary>Graph preparation (placeholder until GraphPreparation lands: the model as parsed, nothing pinned).</summary>
-    internal static PreparedGraph PrepareModel(byte[] bytes, PreparationOptions o) =>
-        new(OnnxModel.Parse(bytes), new Dictionary<string, QuantParams>(), []);
+    /// <summary>Graph preparation (docs/quantization.md, "Preparation").</summary>
+    internal static PreparedGraph PrepareModel(byte[] bytes, PreparationOptions o) => GraphPreparation.Prepare(bytes, o);
 
     public static QuantizationResult Run(byte[] floatModel, QuantizeRequest request, IProgress<QuantizationProgress>? progress = null)
     {

@@ -144,7 +144,7 @@ public class ConversionTests
     }
 
     [Fact]
-    public void Unfolded_BatchNormalization_and_per_channel_constants_become_channel_tables()
+    public void Standalone_BatchNormalization_and_per_channel_constants_quantize()
     {
         var g = new FloatGraph([1, 3, 4, 4]);
         var bn = g.Op("BatchNormalization", [g.Input, g.Random([3], 0.5, 1), g.Random([3], 0.2), g.Random([3], 0.1), g.Const([3], i => 0.5f + i)]);
@@ -152,7 +152,8 @@ public class ConversionTests
         var y = g.Op("Sub", [mul, g.Const([], _ => 0.3f)]);
         var r = Run(g.Bytes(y));
         AssertGood(r, 30);
-        Assert.Equal(["per-channel", "per-channel", "256-entry"], r.Report.Conversions.Select(c => c.Detail.Split(' ')[0]));
+        // Preparation turns a BatchNormalization with no Conv/Gemm before it into a depthwise 1×1 convolution.
+        Assert.Equal(["depthwise,", "per-channel", "256-entry"], r.Report.Conversions.Select(c => c.Detail.Split(' ')[0]));
     }
 
     [Fact]
