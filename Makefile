@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run walkthrough bench clean mnist genesis-models genesis-onnx property
+.PHONY: all build test run walkthrough bench clean mnist genesis-models genesis-onnx property zoo
 
 all: build
 
@@ -28,6 +28,11 @@ run:
 walkthrough:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) walkthrough --data .data/walkthrough
+
+# The float model zoo (test support) as files for the bring-your-own-model walkthrough in the README:
+# .data/zoo/NAME.onnx (float32) with NAME/calibration/*.npy and NAME/samples/*.npy inputs.
+zoo:
+	$(DOTNET) run -c $(CONFIG) --project tools/Chain.ZooExport -- .data/zoo
 
 # The long "admitted ⇒ runs within its proven memory" campaign: PROPERTY_SEEDS random models beyond the 3000 of `make test`.
 PROPERTY_SEEDS ?= 100000

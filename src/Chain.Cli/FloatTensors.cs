@@ -77,7 +77,7 @@ internal static class FloatTensors
         var values = QuantizationMetadata.Dequantize(info, output);
         var lines = new List<string>
         {
-            $"dequantized ({info.Scale.ToString("R", CultureInfo.InvariantCulture)} × (q − {info.ZeroPoint})): [{string.Join(", ", values.Take(16).Select(F))}{(values.Length > 16 ? ", …" : "")}]",
+            $"dequantized ({info.Scale.ToString("R", CultureInfo.InvariantCulture)} × (q {(info.ZeroPoint < 0 ? "+" : "−")} {Math.Abs(info.ZeroPoint)})): [{string.Join(", ", values.Take(16).Select(F))}{(values.Length > 16 ? ", …" : "")}]",
         };
         if (values.Length is > 1 and <= 100_000)
         {
