@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run walkthrough bench clean mnist genesis-models genesis-onnx property zoo
+.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo
 
 all: build
 
@@ -23,6 +23,11 @@ test:
 run:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) devnet --data .data/devnet --blocks 12 --validators 4
+
+# The same devnet, kept up after its heights (Ctrl-C stops it): a chain to try `chain tx` / `chain query` against.
+devnet:
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	$(CLI) devnet --data .data/devnet --blocks 2 --validators 4 --keep-running
 
 # Everything the foundation does end to end on one RocksDB database (keys, blocks, commits, proofs, inference receipts).
 walkthrough:

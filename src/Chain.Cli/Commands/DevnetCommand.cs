@@ -11,9 +11,10 @@ internal static class DevnetCommand
         var blocks = new Option<int>("--blocks") { Description = "Heights to finalize", DefaultValueFactory = _ => 8 };
         var infers = new Option<int>("--infers-per-block") { Description = "Infer transactions submitted per height", DefaultValueFactory = _ => 4 };
         var validators = new Option<int>("--validators") { Description = "Validator processes", DefaultValueFactory = _ => 4 };
+        var keep = new Option<bool>("--keep-running") { Description = "After the heights, keep the devnet up (Ctrl-C stops it) and print an RPC address to use with chain tx/query" };
         var command = new Command("devnet", "Run a local devnet: validator processes on loopback (P2P, consensus, RocksDB, real inference), a stream of MNIST inferences, identical receipts everywhere")
         {
-            data, blocks, infers, validators,
+            data, blocks, infers, validators, keep,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -22,7 +23,7 @@ internal static class DevnetCommand
             if (n is < 1 or > 16) throw new CliException("--validators must be 1..16");
             try
             {
-                return new Devnet.ProcessDevnet(output).RunAsync(result.GetValue(data)!, n, count, perBlock).GetAwaiter().GetResult();
+                return new Devnet.ProcessDevnet(output).RunAsync(result.GetValue(data)!, n, count, perBlock, result.GetValue(keep)).GetAwaiter().GetResult();
             }
             catch (Exception e) when (e is Rpc.RpcClientException or HttpRequestException or TaskCanceledException)
             {

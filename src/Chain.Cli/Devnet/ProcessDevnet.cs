@@ -26,7 +26,7 @@ internal sealed class ProcessDevnet(TextWriter output)
 {
     private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
 
-    public async Task<int> RunAsync(string dataDir, int validators, int heights, int perBlock)
+    public async Task<int> RunAsync(string dataDir, int validators, int heights, int perBlock, bool keepRunning = false)
     {
         if (!_console.Profile.Capabilities.Interactive) _console.Profile.Width = Math.Max(_console.Profile.Width, 140); // logs and pipes: no wrapping
         var repository = Commands.HomeCommands.RepositoryGenesis();
@@ -169,6 +169,15 @@ internal sealed class ProcessDevnet(TextWriter output)
             ? "[green]every node returned identical blocks and receipts (proofs verified) at every height[/]"
             : "[red]nodes disagree on blocks or receipts[/]");
 
+        if (keepRunning)
+        {
+            // A devnet to try things against (the README's bring-your-own-model walkthrough): up until SIGINT/SIGTERM.
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+            _console.MarkupLine($"devnet keeps running: use [bold]--node {net.Clients[0].BaseAddress}[/] (or any node's rpc above) with `chain tx` and `chain query`; Ctrl-C stops it");
+            await stop.Task.ConfigureAwait(false);
+        }
         var exits = await Task.WhenAll(Enumerable.Range(0, validators).Select(i => net.StopAsync(i, TimeSpan.FromSeconds(20)))).ConfigureAwait(false);
         bool clean = exits.All(e => e == 0);
         _console.MarkupLine(clean ? "all nodes shut down cleanly (exit 0 on SIGTERM)" : $"[red]unclean shutdown: exit codes {string.Join(", ", exits.Select(e => e?.ToString() ?? "killed"))}[/]");
