@@ -89,7 +89,62 @@ internal static class GasBenchModels
         new(GasKind.Reduce, "ArgMax u8[1024,1024] axis 1", ArgMax(U8, [1024, 1024], axis: 1)),
         new(GasKind.Reduce, "ArgMax s32[256,1024] axis 0", ArgMax(S32, [256, 1024], axis: 0)),
         new(GasKind.Reduce, "ArgMax s64[1,131072] axis 1", ArgMax(S64, [1, 131072], axis: 1)),
+        new(GasKind.Reduce, "QLinearGlobalAveragePool u8[1,256,64,64]", GlobalPool(256, 64)),
+
+        // QLinearElementwise: com.microsoft QLinearAdd/QLinearMul, per element read and written.
+        new(GasKind.QLinearElementwise, "QLinearAdd u8[1,64,128,128]+same", QLinearBinary("QLinearAdd", U8, perChannel: false)),
+        new(GasKind.QLinearElementwise, "QLinearAdd s8[1,64,128,128]+[1,64,1,1]", QLinearBinary("QLinearAdd", S8, perChannel: true)),
+        new(GasKind.QLinearElementwise, "QLinearMul u8[1,64,128,128]×same", QLinearBinary("QLinearMul", U8, perChannel: false)),
+        new(GasKind.QLinearElementwise, "QLinearMul s8[1,64,128,128]×[1,64,1,1]", QLinearBinary("QLinearMul", S8, perChannel: true)),
+
+        // AveragePool: com.microsoft QLinearAveragePool, per window position plus output element.
+        new(GasKind.AveragePool, "QLinearAveragePool 3×3/1 pad 1 u8[1,32,64,64] count_include_pad", AveragePool(U8, 32, 64, 3, 1, 1)),
+        new(GasKind.AveragePool, "QLinearAveragePool 2×2/2 s8[1,64,64,64]", AveragePool(S8, 64, 64, 2, 2, 0)),
+        new(GasKind.AveragePool, "QLinearAveragePool 5×5/2 pad 2 u8[1,16,64,64]", AveragePool(U8, 16, 64, 5, 2, 2)),
     ];
+
+    // ---- com.microsoft QLinear ops ----
+
+    private static OnnxNode MsNode(string name, string op, string[] inputs, string[] outputs, params OnnxAttribute[] attributes) =>
+        new(name, op, "com.microsoft", inputs, outputs, attributes);
+
+    private static OnnxModel MsModel(OnnxNode node, IEnumerable<OnnxValueInfo> inputs, IEnumerable<OnnxValueInfo> outputs,
+        IEnumerable<OnnxTensor> initializers) =>
+        new(9, [new OpsetImport("", 17), new OpsetImport("com.microsoft", 1)],
+            new OnnxGraph("gas-bench", [node], initializers.ToArray(), inputs.ToArray(), outputs.ToArray(), []),
+            "chain-bench-gas", "1");
+
+    /// <summary>A [1,64,128,128] activation with a same-shape one, or with a constant per-channel [1,64,1,1].</summary>
+    private static OnnxModel QLinearBinary(string op, TensorElementType type, bool perChannel)
+    {
+        var inits = new List<OnnxTensor> { Scalar("as", 0.05f), Zp("az", type, 3), Scalar("bs", 0.07f), Zp("bz", type, 5), Scalar("ys", 0.1f), Zp("yz", type, 7) };
+        var inputs = new List<OnnxValueInfo> { Value("a", type, 1, 64, 128, 128) };
+        if (perChannel)
+        {
+            var b = new byte[64];
+            new Random(7).NextBytes(b);
+            inits.Add(Init("b", type, [1, 64, 1, 1], b));
+        }
+        else inputs.Add(Value("b", type, 1, 64, 128, 128));
+        return MsModel(MsNode("op", op, ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"]), inputs,
+            [Value("y", type, 1, 64, 128, 128)], inits);
+    }
+
+    private static OnnxModel AveragePool(TensorElementType type, int c, int hw, int kernel, int stride, int pad)
+    {
+        var o = (hw + 2 * pad - kernel) / stride + 1;
+        return MsModel(
+            MsNode("op", "QLinearAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], OnnxAttribute.Of("kernel_shape", new long[] { kernel, kernel }),
+                OnnxAttribute.Of("strides", new long[] { stride, stride }), OnnxAttribute.Of("pads", new long[] { pad, pad, pad, pad }),
+                OnnxAttribute.Of("count_include_pad", pad > 0 ? 1L : 0L)),
+            [Value("x", type, 1, c, hw, hw)], [Value("y", type, 1, c, o, o)],
+            [Scalar("xs", 0.05f), Zp("xz", type, 3), Scalar("ys", 0.04f), Zp("yz", type, 9)]);
+    }
+
+    private static OnnxModel GlobalPool(int c, int hw) =>
+        MsModel(MsNode("op", "QLinearGlobalAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"]),
+            [Value("x", U8, 1, c, hw, hw)], [Value("y", U8, 1, c, 1, 1)],
+            [Scalar("xs", 0.05f), Zp("xz", U8, 128), Scalar("ys", 0.05f), Zp("yz", U8, 128)]);
 
     // ---- GEMMs ----
 

@@ -11,6 +11,24 @@ public static class AdmissionLimits
     /// <summary>Supported ai.onnx opset versions (inclusive).</summary>
     public const long MinOpset = 10, MaxOpset = 25;
 
+    /// <summary>The one admitted version of the com.microsoft domain (ONNX Runtime's contrib ops).</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
+    public const long MicrosoftOpset = 1;
+
+    /// <summary>
+    /// Largest QLinearAdd scale ratio (a_scale/c_scale, b_scale/c_scale) and QLinearMul multiplier
+    /// (a_scale·b_scale/c_scale): beyond them any non-zero operand saturates, and ONNX Runtime's float→int32
+    /// conversion would leave its range (255·2·2^20 + 255 and 255²·2^15 + 255 are below 2^31).
+    /// </summary>
+    public const float MaxAddRatio = 1 << 20, MaxMulMultiplier = 1 << 15;
+
+    /// <summary>
+    /// Largest x_scale/y_scale of QLinearAveragePool's float path (|avg/y_scale| stays far below 2^31), and the
+    /// largest x_scale·255·∏kernel (window sums stay finite).
+    /// </summary>
+    public const double MaxPoolScaleRatio = 1 << 22, MaxPoolWindowMagnitude = 1e30;
+
     public const int MaxModelBytes = ProtocolLimits.MaxModelBytes;
 
     public const int MaxNodes = 4096;

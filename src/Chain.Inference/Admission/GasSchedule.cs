@@ -21,10 +21,14 @@ public enum GasKind
     Copy,
     /// <summary>Transpose (per element read and written), Gather (per index: read it, copy its slice).</summary>
     Gather,
-    /// <summary>ArgMax: one comparison per input element.</summary>
+    /// <summary>ArgMax: one comparison per input element; QLinearGlobalAveragePool: one integer addition per input element.</summary>
     Reduce,
     /// <summary>Clip, Relu: a compare-and-select per element (the canonical kernel is slower per element than Add's).</summary>
     Clamp,
+    /// <summary>QLinearAdd, QLinearMul (com.microsoft): float32 requantization of every output element.</summary>
+    QLinearElementwise,
+    /// <summary>QLinearAveragePool (com.microsoft): a float32 addition per window position, a division and requantization per output.</summary>
+    AveragePool,
 }
 
 /// <summary>
@@ -61,6 +65,8 @@ public static class GasSchedule
         GasKind.Gather => 125_000,
         GasKind.Reduce => 90_000,
         GasKind.Clamp => 55_000,
+        GasKind.QLinearElementwise => 16_000,
+        GasKind.AveragePool => 90_000,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -114,6 +120,9 @@ public static class GasSchedule
             "Transpose" => (GasKind.Gather, read + written),
             "Gather" => (GasKind.Gather, 2 * (inputs.Count > 1 && inputs[1] is { } idx ? idx.ElementCount : 0)),
             "ArgMax" => (GasKind.Reduce, read + written),
+            "QLinearAdd" or "QLinearMul" => (GasKind.QLinearElementwise, read + written),
+            "QLinearAveragePool" => (GasKind.AveragePool, macs + written),
+            "QLinearGlobalAveragePool" => (GasKind.Reduce, read + written),
             _ => throw new ArgumentOutOfRangeException(nameof(opType), opType, "no gas kind"),
         };
     }

@@ -18,8 +18,23 @@ public static partial class ModelAdmission
             macs = 0;
             try
             {
+                if (node.Domain == AdmissionLimits.MicrosoftDomain)
+                {
+                    if (!_microsoft) Fail("opset", $"op {node.OpType} is in domain {node.Domain}, which the model does not import");
+                    switch (node.OpType)
+                    {
+                        case "QLinearAdd": return [QLinearBinaryOp(mul: false)];
+                        case "QLinearMul": return [QLinearBinaryOp(mul: true)];
+                        case "QLinearAveragePool": return [QLinearAveragePoolOp(out macs)];
+                        case "QLinearGlobalAveragePool": return [QLinearGlobalAveragePoolOp(out macs)];
+                        default:
+                            Fail("unsupported-op", $"op {node.OpType} of domain {node.Domain} is not supported; from {node.Domain} only " +
+                                                   "QLinearAdd, QLinearMul, QLinearAveragePool and QLinearGlobalAveragePool are admitted");
+                            return null;
+                    }
+                }
                 if (node.Domain is not ("" or "ai.onnx"))
-                    Fail("unsupported-op", $"op '{node.Domain}.{node.OpType}' is outside the ai.onnx domain");
+                    Fail("unsupported-op", $"op '{node.Domain}.{node.OpType}' is outside the ai.onnx and com.microsoft domains");
                 switch (node.OpType)
                 {
                     case "MatMulInteger": return [MatMulInteger(out macs)];

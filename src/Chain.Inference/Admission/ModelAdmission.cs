@@ -50,6 +50,7 @@ public static partial class ModelAdmission
         private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<OnnxNode>> _consumers = new(StringComparer.Ordinal);
         private long _opset;
+        private bool _microsoft; // the model imports com.microsoft version 1
 
         public AdmissionReport Run()
         {
@@ -197,9 +198,20 @@ public static partial class ModelAdmission
                         ok = false;
                     }
                 }
+                else if (o.Domain == AdmissionLimits.MicrosoftDomain)
+                {
+                    if (_microsoft || o.Version != AdmissionLimits.MicrosoftOpset)
+                    {
+                        Refuse("opset", _microsoft
+                            ? $"the model imports the {o.Domain} opset more than once"
+                            : $"{o.Domain} opset {o.Version} is not supported; only version {AdmissionLimits.MicrosoftOpset} (for QLinearAdd, QLinearMul, QLinearAveragePool, QLinearGlobalAveragePool)", null);
+                        ok = false;
+                    }
+                    _microsoft = true;
+                }
                 else
                 {
-                    Refuse("opset", $"opset domain '{o.Domain}' is not supported; only ai.onnx is", null);
+                    Refuse("opset", $"opset domain '{o.Domain}' is not supported; only ai.onnx and com.microsoft (version 1) are", null);
                     ok = false;
                 }
             }

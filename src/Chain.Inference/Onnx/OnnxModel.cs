@@ -79,6 +79,14 @@ public sealed class OnnxModel
     /// </summary>
     public static OnnxModel Parse(ReadOnlySpan<byte> bytes) => OnnxReader.ReadModel(bytes);
 
+    /// <summary>
+    /// Offline tooling only (`chain model quantize`), never admission or execution: reads a float model as exported by
+    /// PyTorch, Keras, Paddle or sklearn converters — up to 256 MiB, up to 2^20 nodes, with graph-valued attributes
+    /// (If then/else_branch, Loop body; <see cref="OnnxAttributeType.Graph"/>). Constant nodes become initializers, in
+    /// subgraphs too. External data, sparse tensors, training info, functions and non-tensor types are still refused.
+    /// </summary>
+    public static OnnxModel ParseForTooling(ReadOnlySpan<byte> bytes) => OnnxReader.ReadModel(bytes, OnnxReadMode.ToolingMode);
+
     /// <summary>Serializes the model; <see cref="Parse"/> of the result gives an equal model.</summary>
     public byte[] ToBytes() => OnnxWriter.WriteModel(this);
 }
@@ -135,6 +143,9 @@ public enum OnnxAttributeType
     Tensor = 4,
     Floats = 6,
     Ints = 7,
+
+    /// <summary>A subgraph (If branches, Loop body): read by <see cref="OnnxModel.ParseForTooling"/> only; consensus refuses it.</summary>
+    Graph = 5,
 }
 
 /// <summary>A node attribute of one of the supported kinds.</summary>
@@ -146,8 +157,12 @@ public sealed record OnnxAttribute(
     byte[]? S = null,
     Tensor? T = null,
     IReadOnlyList<float>? Floats = null,
-    IReadOnlyList<long>? Ints = null)
+    IReadOnlyList<long>? Ints = null,
+    OnnxGraph? G = null)
 {
+    public static OnnxAttribute Of(string name, OnnxGraph value) => new(name, OnnxAttributeType.Graph, G: value);
+    public OnnxGraph AsGraph() => Type == OnnxAttributeType.Graph && G is not null ? G : throw WrongType("graph");
+
     public static OnnxAttribute Of(string name, long value) => new(name, OnnxAttributeType.Int, I: value);
     public static OnnxAttribute Of(string name, float value) => new(name, OnnxAttributeType.Float, F: value);
     public static OnnxAttribute Of(string name, string value) => new(name, OnnxAttributeType.String, S: System.Text.Encoding.UTF8.GetBytes(value));

@@ -10,9 +10,12 @@ namespace Chain.Inference.Onnx;
 /// </summary>
 internal static class OnnxReader
 {
-    public static OnnxModel ReadModel(ReadOnlySpan<byte> bytes)
+    /// <summary>The consensus reader: <see cref="ProtoLimits"/> and the subset of docs/onnx-subset.md.</summary>
+    public static OnnxModel ReadModel(ReadOnlySpan<byte> bytes) => ReadModel(bytes, OnnxReadMode.Consensus);
+
+    public static OnnxModel ReadModel(ReadOnlySpan<byte> bytes, OnnxReadMode mode)
     {
-        var r = new ProtoReader(bytes);
+        var r = mode.Tooling ? new ProtoReader(bytes, mode.MaxBytes, mode.MaxDepth) : new ProtoReader(bytes);
         long ir = 0;
         string producer = "", producerVersion = "";
         var opsets = new List<OpsetImport>();
@@ -29,7 +32,7 @@ internal static class OnnxReader
                     r.Expect(wt, WireType.LengthDelimited, "graph");
                     if (graph is not null) throw r.Error("model has more than one graph field");
                     var gr = r.ReadMessage("graph");
-                    graph = ReadGraph(ref gr);
+                    graph = ReadGraph(ref gr, mode);
                     break;
                 case ModelOpsetImport:
                     r.Expect(wt, WireType.LengthDelimited, "opset_import");
@@ -52,7 +55,18 @@ internal static class OnnxReader
         }
         if (graph is null) throw new OnnxFormatException("model has no graph", bytes.Length);
         var opset = opsets.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version;
+        if (mode.Tooling) graph = FoldSubgraphConstants(graph, opset);
         return new OnnxModel(ir, opsets, ConstantFolding.Fold(graph, opset), producer, producerVersion, metadata);
+    }
+
+    /// <summary>Tooling mode: Constant nodes inside If/Loop bodies become the subgraph's initializers too.</summary>
+    private static OnnxGraph FoldSubgraphConstants(OnnxGraph graph, long? opset)
+    {
+        if (!graph.Nodes.Any(n => n.Attributes.Any(a => a.G is not null))) return graph;
+        var nodes = graph.Nodes.Select(n => n.Attributes.Any(a => a.G is not null)
+            ? n with { Attributes = n.Attributes.Select(a => a.G is { } g ? a with { G = ConstantFolding.Fold(FoldSubgraphConstants(g, opset), opset) } : a).ToArray() }
+            : n).ToArray();
+        return graph with { Nodes = nodes };
     }
 
     private static KeyValuePair<string, string> ReadEntry(ref ProtoReader r)
@@ -86,7 +100,7 @@ internal static class OnnxReader
         return new OpsetImport(domain, version);
     }
 
-    private static OnnxGraph ReadGraph(ref ProtoReader r)
+    private static OnnxGraph ReadGraph(ref ProtoReader r, OnnxReadMode mode)
     {
         string name = "";
         var nodes = new List<OnnxNode>();
@@ -100,21 +114,21 @@ internal static class OnnxReader
             {
                 case GraphNode:
                     r.Expect(wt, WireType.LengthDelimited, "node");
-                    r.CheckCount(nodes.Count + 1, ProtoLimits.MaxNodes, "nodes");
+                    r.CheckCount(nodes.Count + 1, mode.MaxNodes, "nodes");
                     var nr = r.ReadMessage("node");
-                    nodes.Add(ReadNode(ref nr));
+                    nodes.Add(ReadNode(ref nr, mode));
                     break;
                 case GraphName: r.Expect(wt, WireType.LengthDelimited, "graph name"); name = r.ReadString("graph name"); break;
                 case GraphInitializer:
                     r.Expect(wt, WireType.LengthDelimited, "initializer");
-                    r.CheckCount(inits.Count + 1, ProtoLimits.MaxNodes, "initializers");
+                    r.CheckCount(inits.Count + 1, mode.MaxNodes, "initializers");
                     var tr = r.ReadMessage("initializer");
-                    inits.Add(ReadTensor(ref tr));
+                    inits.Add(ReadTensor(ref tr, mode));
                     break;
                 case GraphInput or GraphOutput or GraphValueInfo:
                     r.Expect(wt, WireType.LengthDelimited, "value info");
                     var list = field == GraphInput ? inputs : field == GraphOutput ? outputs : infos;
-                    r.CheckCount(list.Count + 1, ProtoLimits.MaxNodes * 4, "value infos");
+                    r.CheckCount(list.Count + 1, mode.MaxNodes * 4, "value infos");
                     var vr = r.ReadMessage("value info");
                     list.Add(ReadValueInfo(ref vr));
                     break;
@@ -125,7 +139,7 @@ internal static class OnnxReader
         return new OnnxGraph(name, nodes, inits, inputs, outputs, infos);
     }
 
-    private static OnnxNode ReadNode(ref ProtoReader r)
+    private static OnnxNode ReadNode(ref ProtoReader r, OnnxReadMode mode)
     {
         string name = "", op = "", domain = "";
         var inputs = new List<string>();
@@ -137,12 +151,12 @@ internal static class OnnxReader
             {
                 case NodeInput:
                     r.Expect(wt, WireType.LengthDelimited, "node input");
-                    r.CheckCount(inputs.Count + 1, ProtoLimits.MaxNodes, "node inputs");
+                    r.CheckCount(inputs.Count + 1, mode.MaxNodes, "node inputs");
                     inputs.Add(r.ReadString("node input"));
                     break;
                 case NodeOutput:
                     r.Expect(wt, WireType.LengthDelimited, "node output");
-                    r.CheckCount(outputs.Count + 1, ProtoLimits.MaxNodes, "node outputs");
+                    r.CheckCount(outputs.Count + 1, mode.MaxNodes, "node outputs");
                     outputs.Add(r.ReadString("node output"));
                     break;
                 case NodeName: r.Expect(wt, WireType.LengthDelimited, "node name"); name = r.ReadString("node name"); break;
@@ -152,7 +166,7 @@ internal static class OnnxReader
                     r.Expect(wt, WireType.LengthDelimited, "attribute");
                     r.CheckCount(attrs.Count + 1, ProtoLimits.MaxAttributes, "attributes");
                     var ar = r.ReadMessage("attribute");
-                    attrs.Add(ReadAttribute(ref ar));
+                    attrs.Add(ReadAttribute(ref ar, mode));
                     break;
                 default: r.Skip(wt); break;
             }
@@ -161,8 +175,9 @@ internal static class OnnxReader
         return new OnnxNode(name, op, domain, inputs, outputs, attrs);
     }
 
-    private static OnnxAttribute ReadAttribute(ref ProtoReader r)
+    private static OnnxAttribute ReadAttribute(ref ProtoReader r, OnnxReadMode mode)
     {
+        OnnxGraph? g = null;
         var start = r.Offset;
         string name = "";
         long type = 0;
@@ -188,11 +203,17 @@ internal static class OnnxReader
                 case AttrT:
                     r.Expect(wt, WireType.LengthDelimited, "attribute t");
                     var tr = r.ReadMessage("attribute tensor");
-                    t = ReadTensor(ref tr).Value;
+                    t = ReadTensor(ref tr, mode).Value;
                     break;
                 case AttrFloats: r.ReadRepeatedFloat(wt, floats, "attribute floats"); break;
                 case AttrInts: r.ReadRepeatedVarint(wt, ints, "attribute ints"); break;
                 case AttrType: r.Expect(wt, WireType.Varint, "attribute type"); type = r.ReadInt64(); break;
+                case AttrG when mode.Tooling:
+                    r.Expect(wt, WireType.LengthDelimited, "attribute g");
+                    if (g is not null) throw r.Error($"attribute '{name}' has more than one graph");
+                    var gr = r.ReadMessage("attribute graph");
+                    g = ReadGraph(ref gr, mode);
+                    break;
                 case AttrG or AttrGraphs: throw r.Error($"attribute '{name}' holds a subgraph; subgraphs are not supported");
                 case AttrStrings or AttrTensors or AttrTypeProto or AttrTypeProtos or AttrSparseTensor or AttrSparseTensors:
                     throw r.Error($"attribute '{name}' is of a kind that is not supported (field {field})");
@@ -201,6 +222,12 @@ internal static class OnnxReader
             }
         }
         if (name.Length == 0) throw new OnnxFormatException("attribute has no name", start);
+        if (mode.Tooling && type == 5)
+        {
+            return g is not null
+                ? new OnnxAttribute(name, OnnxAttributeType.Graph, G: g)
+                : throw new OnnxFormatException($"graph attribute '{name}' has no graph", start);
+        }
         if (type is not (1 or 2 or 3 or 4 or 6 or 7))
             throw new OnnxFormatException(type is 5 or 10
                 ? $"attribute '{name}' is a graph; subgraphs are not supported"
@@ -214,7 +241,9 @@ internal static class OnnxReader
     }
 
     /// <summary>Reads a TensorProto into a named <see cref="Tensor"/>.</summary>
-    public static OnnxTensor ReadTensor(ref ProtoReader r)
+    public static OnnxTensor ReadTensor(ref ProtoReader r) => ReadTensor(ref r, OnnxReadMode.Consensus);
+
+    public static OnnxTensor ReadTensor(ref ProtoReader r, OnnxReadMode mode)
     {
         var start = r.Offset;
         string name = "";
@@ -250,7 +279,7 @@ internal static class OnnxReader
                 default: r.Skip(wt); break;
             }
         }
-        return new OnnxTensor(name, TensorData.Build(name, dtype, dims, hasRaw, raw, floats, doubles, int32s, int64s, uint64s, start));
+        return new OnnxTensor(name, TensorData.Build(name, dtype, dims, hasRaw, raw, floats, doubles, int32s, int64s, uint64s, start, mode.MaxBytes));
     }
 
     private static OnnxValueInfo ReadValueInfo(ref ProtoReader r)
@@ -323,4 +352,17 @@ internal static class OnnxReader
         }
         return dims;
     }
+}
+
+/// <summary>
+/// How <see cref="OnnxReader"/> reads: <see cref="Consensus"/> (the subset and limits of docs/onnx-subset.md, the only mode
+/// admission and execution use) or <see cref="ToolingMode"/> (offline preparation of float models: larger files, more
+/// nodes, deeper nesting, graph-valued attributes of If/Loop). Everything else refused stays refused in both.
+/// </summary>
+internal sealed record OnnxReadMode(bool Tooling, int MaxBytes, int MaxDepth, int MaxNodes)
+{
+    public static OnnxReadMode Consensus { get; } = new(false, ProtoLimits.MaxMessageBytes, ProtoLimits.MaxDepth, ProtoLimits.MaxNodes);
+
+    /// <summary>Float models up to 256 MiB (about four times their int8 form), 2^20 nodes, 64 nesting levels.</summary>
+    public static OnnxReadMode ToolingMode { get; } = new(true, 256 << 20, 64, 1 << 20);
 }

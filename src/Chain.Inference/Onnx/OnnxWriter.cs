@@ -67,6 +67,7 @@ internal static class OnnxWriter
             case OnnxAttributeType.Tensor: w.WriteMessage(AttrT, WriteTensor(new OnnxTensor("", a.AsTensor()))); break;
             case OnnxAttributeType.Floats: w.WritePackedFloats(AttrFloats, a.Floats ?? []); break;
             case OnnxAttributeType.Ints: w.WritePackedVarints(AttrInts, a.Ints ?? []); break;
+            case OnnxAttributeType.Graph: w.WriteMessage(AttrG, WriteGraph(a.AsGraph())); break;
             default: throw new ArgumentException($"attribute '{a.Name}' has unsupported type {a.Type}");
         }
         w.WriteInt64(AttrType, (long)a.Type);

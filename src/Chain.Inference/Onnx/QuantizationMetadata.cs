@@ -22,7 +22,7 @@ public sealed record QuantizedTensorInfo(
 
 /// <summary>
 /// The float interface a quantized model records in its ONNX <c>metadata_props</c> (docs/onnx-subset.md,
-/// "Float interface"), so that clients can take float inputs and show float outputs while transactions carry
+/// section 2, "Float interface"), so that clients can take float inputs and show float outputs while transactions carry
 /// only the integer tensors. Informational: consensus never reads metadata; a client that trusts it merely
 /// quantizes its own input, and the receipt commits to the integer tensors it actually sent.
 /// Keys: <see cref="Key"/> holds one JSON object

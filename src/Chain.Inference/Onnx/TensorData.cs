@@ -21,7 +21,8 @@ public static class OnnxTensorProto
 internal static class TensorData
 {
     public static Tensor Build(string name, long dtype, List<long> dims, bool hasRaw, ReadOnlySpan<byte> raw,
-        List<float> floats, List<double> doubles, List<long> int32s, List<long> int64s, List<long> uint64s, long offset)
+        List<float> floats, List<double> doubles, List<long> int32s, List<long> int64s, List<long> uint64s, long offset,
+        long maxElements = ProtoLimits.MaxMessageBytes)
     {
         if (dtype is < 1 or > 255 || !TensorElementTypes.IsKnown((TensorElementType)dtype))
             throw new OnnxFormatException($"tensor '{name}' has data type {dtype}, which is not supported", offset);
@@ -36,7 +37,7 @@ internal static class TensorData
             shape[i] = (int)dims[i];
             count *= dims[i];
             // Data is embedded in the message, so a tensor cannot hold more elements than the input has bytes.
-            if (count > ProtoLimits.MaxMessageBytes)
+            if (count > maxElements)
                 throw new OnnxFormatException($"tensor '{name}' declares more elements than a model can hold", offset);
         }
 

@@ -12,20 +12,30 @@ public ref struct ProtoReader
 {
     private readonly ReadOnlySpan<byte> _data;
     private readonly long _base;
+    private readonly int _maxDepth;
     private int _pos;
 
-    public ProtoReader(ReadOnlySpan<byte> data) : this(data, 0, 0)
+    public ProtoReader(ReadOnlySpan<byte> data) : this(data, ProtoLimits.MaxMessageBytes, ProtoLimits.MaxDepth)
     {
-        if (data.Length > ProtoLimits.MaxMessageBytes)
-            throw new OnnxFormatException($"input is {data.Length} bytes, more than the limit of {ProtoLimits.MaxMessageBytes}", 0);
     }
 
-    private ProtoReader(ReadOnlySpan<byte> data, long baseOffset, int depth)
+    /// <summary>
+    /// A reader with other size and depth limits: offline tooling (float models before quantization) only;
+    /// consensus reading always uses the <see cref="ProtoLimits"/> defaults of the public constructor.
+    /// </summary>
+    internal ProtoReader(ReadOnlySpan<byte> data, int maxBytes, int maxDepth) : this(data, 0, 0, maxDepth)
+    {
+        if (data.Length > maxBytes)
+            throw new OnnxFormatException($"input is {data.Length} bytes, more than the limit of {maxBytes}", 0);
+    }
+
+    private ProtoReader(ReadOnlySpan<byte> data, long baseOffset, int depth, int maxDepth)
     {
         _data = data;
         _base = baseOffset;
         _pos = 0;
         Depth = depth;
+        _maxDepth = maxDepth;
     }
 
     public int Depth { get; }
@@ -141,10 +151,10 @@ public ref struct ProtoReader
     public ProtoReader ReadMessage(string what)
     {
         var at = Offset;
-        if (Depth + 1 > ProtoLimits.MaxDepth)
-            throw new OnnxFormatException($"{what} is nested deeper than {ProtoLimits.MaxDepth} levels", at);
+        if (Depth + 1 > _maxDepth)
+            throw new OnnxFormatException($"{what} is nested deeper than {_maxDepth} levels", at);
         var bytes = ReadBytes(out var payload);
-        return new ProtoReader(bytes, payload, Depth + 1);
+        return new ProtoReader(bytes, payload, Depth + 1, _maxDepth);
     }
 
     /// <summary>Skips a field this reader does not use.</summary>
@@ -181,7 +191,7 @@ public ref struct ProtoReader
         }
         Expect(wireType, WireType.LengthDelimited, what);
         var bytes = ReadBytes(out var at);
-        var inner = new ProtoReader(bytes, at, Depth);
+        var inner = new ProtoReader(bytes, at, Depth, _maxDepth);
         while (!inner.AtEnd)
         {
             inner.CheckCount(into.Count + 1, max, what);

@@ -282,6 +282,9 @@ public sealed class CanonicalExecutor : IModelExecutor
         }
     }
 
+    /// <summary>The ONNX Runtime contrib domain of QLinearAdd, QLinearMul, QLinearAveragePool, QLinearGlobalAveragePool.</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
     private static Tensor RunNode(OnnxNode node, int[] slots, Tensor?[] values)
     {
         Tensor In(int i) => Optional(i) ?? throw new InferenceException($"required input {i} is missing");
@@ -320,6 +323,36 @@ public sealed class CanonicalExecutor : IModelExecutor
             }
         }
 
+        if (node.Domain == MicrosoftDomain)
+        {
+            switch (node.OpType)
+            {
+                case "QLinearAdd":
+                    return CanonicalOps.QLinearAdd(In(0), In(1), Optional(2), In(3), In(4), Optional(5), In(6), Optional(7));
+                case "QLinearMul":
+                    return CanonicalOps.QLinearMul(In(0), In(1), Optional(2), In(3), In(4), Optional(5), In(6), Optional(7));
+                case "QLinearGlobalAveragePool":
+                    if (node.GetInt("channels_last", 0) != 0) throw new InferenceException("channels_last=1 is not supported");
+                    return CanonicalOps.QLinearGlobalAveragePool(In(0), In(1), Optional(2), In(3), Optional(4));
+                case "QLinearAveragePool":
+                {
+                    if (node.GetInt("channels_last", 0) != 0) throw new InferenceException("channels_last=1 is not supported");
+                    var x = In(0);
+                    var spatial = x.Rank - 2;
+                    var kernel = node.GetInts("kernel_shape")?.Select(v => checked((int)v)).ToArray()
+                        ?? throw new InferenceException("kernel_shape is required");
+                    var strides = Ints("strides", spatial, 1);
+                    var sameAutoPad = node.GetString("auto_pad") is "SAME_UPPER" or "SAME_LOWER";
+                    return CanonicalOps.QLinearAveragePool(x, In(1), Optional(2), In(3), Optional(4), kernel,
+                        Pads(x, kernel, strides, Enumerable.Repeat(1, spatial).ToArray()), strides,
+                        !sameAutoPad && node.GetInt("ceil_mode", 0) != 0, node.GetInt("count_include_pad", 0) != 0);
+                }
+                default:
+                    throw new InferenceException($"op {node.OpType} of domain {node.Domain} has no canonical semantics");
+            }
+        }
+        if (node.Domain is not ("" or "ai.onnx"))
+            throw new InferenceException($"op {node.OpType} of domain {node.Domain} has no canonical semantics");
         switch (node.OpType)
         {
             case "MatMulInteger":

@@ -17,6 +17,21 @@ public sealed record FastPathReport(string Fast, int Cases, int Matched, string?
 /// </summary>
 public static class FastPathCheck
 {
+    /// <summary>
+    /// Why ONNX Runtime cannot be trusted for this model whatever a self-check finds, or null. QLinearAdd
+    /// (com.microsoft): ORT's arithmetic depends on the CPU (FMA on AVX2, separate multiply and add on SSE2 and
+    /// NEON) and on how its broadcaster splits the output into spans (A broadcast within a span re-associates
+    /// the sum), so it differs from the canonical rule on rare near-tie elements that a few random inputs need
+    /// not reach (docs/inference-semantics.md, "QLinearAdd").
+    /// </summary>
+    public static string? KnownDivergence(Onnx.OnnxModel model)
+    {
+        foreach (var node in model.Graph.Nodes)
+            if (node.Domain == CanonicalExecutor.MicrosoftDomain && node.OpType == "QLinearAdd")
+                return $"node {node.DisplayName} is QLinearAdd, whose ONNX Runtime arithmetic depends on the CPU and the broadcast layout";
+        return null;
+    }
+
     public static FastPathReport Compare(IModelExecutor canonical, IModelExecutor fast, IEnumerable<IReadOnlyList<NamedTensor>> cases)
     {
         int total = 0, matched = 0;

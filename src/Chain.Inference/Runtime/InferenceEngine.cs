@@ -202,6 +202,12 @@ public sealed class InferenceEngine : IDisposable
 
     private void Decide(LoadedModel model, byte[] modelBytes, IReadOnlyList<TestVector>? vectors)
     {
+        if (FastPathCheck.KnownDivergence(model.Canonical.Model) is { } divergence)
+        {
+            Interlocked.Increment(ref _fallbacks);
+            model.Choice = new ExecutorChoice(model.Canonical.ModelId, false, null, $"ONNX Runtime is not bit-exact for this model: {divergence}");
+            return;
+        }
         IModelExecutor fast;
         try
         {

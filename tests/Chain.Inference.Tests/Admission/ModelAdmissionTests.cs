@@ -134,7 +134,13 @@ public class ModelAdmissionTests
     public void Custom_domains_are_refused()
     {
         var model = Model([new OnnxNode("n", "Relu", "com.microsoft", ["x"], ["y"], [])], [Value("x", T.Int8, 2)], [Value("y", T.Int8, 2)]);
-        Assert.Contains("com.microsoft", Refused(model, "unsupported-op").Message);
+        // Without the com.microsoft import the node's domain is not imported at all.
+        Assert.Contains("com.microsoft", Refused(model, "opset").Message);
+        // With it, only the four QLinear ops are admitted from that domain.
+        var imported = new OnnxModel(9, [new OpsetImport("", 17), new OpsetImport("com.microsoft", 1)], model.Graph);
+        Assert.Contains("Relu of domain com.microsoft", Refused(imported, "unsupported-op").Message);
+        var other = Model([new OnnxNode("n", "Relu", "ai.onnx.ml", ["x"], ["y"], [])], [Value("x", T.Int8, 2)], [Value("y", T.Int8, 2)]);
+        Assert.Contains("ai.onnx.ml", Refused(other, "unsupported-op").Message);
     }
 
     [Theory]

@@ -29,12 +29,14 @@ public sealed class RandomModelGenerator
     private readonly List<string> _floatOutputs = [];                                      // DequantizeLinear outputs
     private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);  // initializers and Constant nodes
     private int _names;
+    private readonly long _microsoftImport; // the com.microsoft version imported when used; 0: none
 
     private RandomModelGenerator(int seed)
     {
         _rng = new Random(seed);
         // Mostly opsets where every integer op is defined; sometimes older ones, whose rules admission enforces.
         _opset = _rng.Next(4) == 0 ? _rng.Next(10, 14) : _rng.Next(14, 26);
+        _microsoftImport = _rng.Next(40) switch { 0 => 0, 1 => 2, _ => 1 };
     }
 
     /// <summary>The model for <paramref name="seed"/>.</summary>
@@ -85,7 +87,10 @@ public sealed class RandomModelGenerator
     [
         "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv", "QuantizeLinear", "DequantizeLinear", "Add", "Mul",
         "Max", "Clip", "Relu", "MaxPool", "Reshape", "Flatten", "Transpose", "Concat", "Gather", "ArgMax", "Cast", "Identity",
+        "QLinearAdd", "QLinearMul", "QLinearAveragePool", "QLinearGlobalAveragePool",
     ];
+
+    private const string Microsoft = "com.microsoft";
 
     private static readonly T[] IntTypes = [T.UInt8, T.Int8, T.UInt16, T.Int16, T.Int32, T.Int64, T.UInt32, T.UInt64];
 
@@ -148,7 +153,11 @@ public sealed class RandomModelGenerator
             else outs.Add(new OnnxValueInfo(name, 0, null));
         }
         var graph = new OnnxGraph("random", _nodes.ToArray(), _inits.ToArray(), _inputs.ToArray(), outs, []);
-        return new OnnxModel(9, [new OpsetImport("", _opset)], graph, "random-model-generator", "1");
+        // The com.microsoft import when a node needs it (now and then missing, or a wrong version).
+        OpsetImport[] opsets = _nodes.Any(n => n.Domain == Microsoft) && _microsoftImport != 0
+            ? [new OpsetImport("", _opset), new OpsetImport(Microsoft, _microsoftImport)]
+            : [new OpsetImport("", _opset)];
+        return new OnnxModel(9, opsets, graph, "random-model-generator", "1");
     }
 
     private void Rollback((int Nodes, int Inits, int Inputs) mark)
@@ -180,6 +189,8 @@ public sealed class RandomModelGenerator
         "ArgMax" => ArgMax(),
         "Cast" => Unary("Cast", AnyActivation(), [OnnxAttribute.Of("to", (long)(Maybe(12) ? Pick(T.Float, T.Bool, T.Double) : IntTypes[_rng.Next(IntTypes.Length)]))]),
         "Identity" => Unary("Identity", Maybe(15) ? Const(T.Int8, RandomShape(0, 3)) : AnyActivation()),
+        "QLinearAdd" or "QLinearMul" => QLinearBinary(op),
+        "QLinearAveragePool" or "QLinearGlobalAveragePool" => QLinearPool(op),
         _ => Unary(op, AnyActivation()),
     };
 
@@ -277,6 +288,50 @@ public sealed class RandomModelGenerator
         if (Maybe(10)) attrs.Add(OnnxAttribute.Of("output_dtype", (long)Pick(zpType, T.UInt8, T.Int16, T.Int32)));
         if (Maybe(30)) attrs.Add(OnnxAttribute.Of("block_size", 2L));
         return Add("QuantizeLinear", Maybe(4) ? [x, scale] : [x, scale, zp], [.. attrs]);
+    }
+
+    /// <summary>com.microsoft QLinearAdd/QLinearMul: broadcast partners, scalar scales (now and then per-channel), optional zero points.</summary>
+    private string QLinearBinary(string op)
+    {
+        var a = Activation(t => IsEight(t.ElementType), Pick(T.UInt8, T.Int8), 0, 4);
+        var ai = _known[a];
+        var b = Partner(ai);
+        var type = ai.ElementType;
+        string Zp() => Maybe(6) ? "" : Maybe(25) ? NewInput(type, []) : ZeroPointScalar(Maybe(25) ? T.Int32 : type);
+        string Sc() => Maybe(25) ? Scales(3) : Scales(1);
+        string[] inputs = Maybe(2) ? [a, Sc(), Zp(), b, Sc(), Zp(), Sc(), Zp()] : [b, Sc(), Zp(), a, Sc(), Zp(), Sc(), Zp()];
+        return AddMicrosoft(op, inputs, []);
+    }
+
+    /// <summary>com.microsoft QLinearAveragePool (window attributes, count_include_pad) and QLinearGlobalAveragePool.</summary>
+    private string QLinearPool(string op)
+    {
+        var spatial = Maybe(25) ? 4 : Pick(1, 2, 2, 3);
+        var x = Activation(t => IsEight(t.ElementType) && t.Rank == spatial + 2, Pick(T.UInt8, T.Int8), spatial + 2, spatial + 2,
+            () => [1 + _rng.Next(2), 1 + _rng.Next(3), .. Enumerable.Range(0, spatial).Select(_ => 1 + _rng.Next(spatial == 3 ? 5 : 8))]);
+        var type = _known[x].ElementType;
+        var attrs = new List<OnnxAttribute>();
+        if (Maybe(20)) attrs.Add(OnnxAttribute.Of("channels_last", 1L));
+        string[] inputs = [x, Scales(1), ZeroPointScalar(type), Scales(1), ZeroPointScalar(type)];
+        if (op == "QLinearAveragePool")
+        {
+            var dims = _known[x].Shape[2..];
+            var kernel = Enumerable.Range(0, spatial).Select(i => Maybe(5) && i < dims.Length ? Math.Max(1, dims[i]) : 1 + _rng.Next(3)).ToArray();
+            attrs.AddRange(WindowAttributes(spatial, kernel, pool: true));
+            if (!Maybe(30)) attrs.Add(OnnxAttribute.Of("kernel_shape", kernel.Select(k => (long)k).ToArray()));
+            if (Maybe(2)) attrs.Add(OnnxAttribute.Of("count_include_pad", 1L));
+            if (Maybe(3)) inputs[4] = "";
+        }
+        return AddMicrosoft(op, inputs, [.. attrs]);
+    }
+
+    private string AddMicrosoft(string op, string[] inputs, OnnxAttribute[] attrs)
+    {
+        var count = inputs.Length;
+        while (count > 0 && inputs[count - 1].Length == 0) count--;
+        var output = Fresh("v");
+        _nodes.Add(new OnnxNode(Maybe(2) ? "" : "n" + _nodes.Count, op, Maybe(40) ? "" : Microsoft, inputs[..count], [output], attrs));
+        return output;
     }
 
     private string Dequantize()
