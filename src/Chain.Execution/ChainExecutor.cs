@@ -60,7 +60,8 @@ public sealed class ChainExecutor : ILedgerView
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _state = state ?? throw new ArgumentNullException(nameof(state));
         _inference = inference ?? throw new ArgumentNullException(nameof(inference));
-        _machine = new StateMachine(genesis.ChainId, genesis.Parameters, signatures);
+        _machine = new StateMachine(new TransactionRules(genesis.ChainId, genesis.Parameters, signatures));
+        CacheCounters = new ExecutionCacheCounters(_machine.Rules);
         _piggyback = new PiggybackStore(store);
         Blocks = new BlockStore(_piggyback);
 
@@ -92,6 +93,9 @@ public sealed class ChainExecutor : ILedgerView
 
     public BlockStore Blocks { get; }
     public Genesis Genesis => _genesis;
+
+    /// <summary>Block execution's hits and misses on the inference and signature caches the mempool fills.</summary>
+    public ExecutionCacheCounters CacheCounters { get; }
     public ChainId ChainId => _genesis.ChainId;
     public ExecutionParameters Parameters => _genesis.Parameters;
 
@@ -136,7 +140,7 @@ public sealed class ChainExecutor : ILedgerView
             var overlay = new StateOverlay(_state);
             // The proposer trusts its fast path (docs/determinism.md, "Who decides"): checking every result with
             // canonical would make every block wait for the slow executor.
-            var inference = new InferencePass(_inference, InferenceMode.FastPath);
+            var inference = new InferencePass(_inference, InferenceMode.FastPath, CacheCounters);
             var included = new List<SignedTransaction>();
             var receipts = new List<Receipt>();
             var skipped = new List<SkippedTransaction>();
@@ -259,7 +263,7 @@ public sealed class ChainExecutor : ILedgerView
     // block nor make its evidence accuse an honest proposer.
     private (VerifyFailure?, Executed?) Verify(Block block, IReadOnlyList<Receipt>? claimed, InferenceMode mode = InferenceMode.FastPath)
     {
-        var inference = new InferencePass(_inference, mode);
+        var inference = new InferencePass(_inference, mode, CacheCounters);
         var (failure, executed) = Execute(block, claimed, inference);
         if (failure is null || !inference.ReliedOnFastPath) return (failure, executed);
         var canonical = inference.Settle(out int settled, out int differed);

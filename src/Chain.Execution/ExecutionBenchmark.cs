@@ -48,7 +48,7 @@ public static class ExecutionBenchmark
         {
             var from = users[i % users.Length];
             var body = new TransferBody(users[(i + 1) % users.Length].Address, 1);
-            return new Transaction(Chain, from.PublicKey, (ulong)(i / users.Length), 1_000, body).Sign(from);
+            return new Transaction(Chain, from.PublicKey, (ulong)(i / users.Length), Gas.MinFee(body, parameters), body).Sign(from);
         }).ToList();
         var signBytes = transferTxs.Select(t => (t.Transaction.Sender, t.Transaction.SignBytes(), t.Signature)).ToArray();
         log?.Invoke($"transfers: {transfers} txs");
@@ -73,7 +73,7 @@ public static class ExecutionBenchmark
         {
             var from = users[i % users.Length];
             var body = new InferBody(modelId, Canonical.Encode(input), 1_000_000);
-            return new Transaction(Chain, from.PublicKey, (ulong)(i / users.Length), 1_000_000, body).Sign(from);
+            return new Transaction(Chain, from.PublicKey, (ulong)(i / users.Length), Gas.MinFee(body, parameters), body).Sign(from);
         }).ToList();
         log?.Invoke($"inference: {inferences} Infer txs on {modelName}");
         using var raw = CanonicalExecutor.Load(modelBytes);

@@ -14,13 +14,25 @@ public static class Gas
     /// Infer = its declared maxGas, but at least the intrinsic part (so even an Infer that runs out of gas at
     /// once pays for the bytes it puts in a block). Counted against the block gas limit and priced by the minimum fee.
     /// </summary>
-    public static ulong Limit(Transaction tx, ExecutionParameters p) => tx.Body switch
+    public static ulong Limit(Transaction tx, ExecutionParameters p)
     {
-        TransferBody => p.TransferGas,
-        RegisterModelBody r => Register(r, p),
-        InferBody i => Math.Max(i.MaxGas, InferIntrinsic(i, p)),
-        _ => throw new ArgumentOutOfRangeException(nameof(tx), $"unknown transaction kind {tx.Body.Kind}"),
-    };
+        ArgumentNullException.ThrowIfNull(tx);
+        return Limit(tx.Body, p);
+    }
+
+    /// <summary>The gas limit of a transaction with <paramref name="body"/> (it depends on nothing else): see <see cref="Limit(Transaction, ExecutionParameters)"/>.</summary>
+    public static ulong Limit(TransactionBody body, ExecutionParameters p)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(p);
+        return body switch
+        {
+            TransferBody => p.TransferGas,
+            RegisterModelBody r => Register(r, p),
+            InferBody i => Math.Max(i.MaxGas, InferIntrinsic(i, p)),
+            _ => throw new ArgumentOutOfRangeException(nameof(body), $"unknown transaction kind {body.Kind}"),
+        };
+    }
 
     /// <summary>Gas of a RegisterModel: RegisterModelGas + ModelByteGas × model bytes.</summary>
     public static ulong Register(RegisterModelBody body, ExecutionParameters p) =>
@@ -30,8 +42,18 @@ public static class Gas
     public static ulong InferIntrinsic(InferBody body, ExecutionParameters p) =>
         Add(p.InferGas, Mul(p.InputByteGas, (ulong)body.Input.Length));
 
-    /// <summary>Smallest acceptable fee: gas limit × gas price (saturating).</summary>
-    public static ulong MinFee(Transaction tx, ExecutionParameters p) => Mul(Limit(tx, p), p.GasPrice);
+    /// <summary>
+    /// Smallest acceptable fee: gas limit × gas price (saturating). The one fee estimator: admission, inclusion, the CLI
+    /// (with the node's parameters from GET /status), the devnet and the benchmarks all price transactions with it.
+    /// </summary>
+    public static ulong MinFee(Transaction tx, ExecutionParameters p)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return MinFee(tx.Body, p);
+    }
+
+    /// <summary>The minimum fee of a transaction with <paramref name="body"/>, for signing it: gas limit × gas price.</summary>
+    public static ulong MinFee(TransactionBody body, ExecutionParameters p) => Mul(Limit(body, p), p.GasPrice);
 
     public static ulong Add(ulong a, ulong b) => a > ulong.MaxValue - b ? ulong.MaxValue : a + b;
 

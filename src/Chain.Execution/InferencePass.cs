@@ -10,7 +10,7 @@ namespace Chain.Execution;
 /// when the block disagrees with this node, <see cref="Settle"/> can decide each fast-path result by the
 /// canonical executor once and the block can be executed again on canonical outcomes alone.
 /// </summary>
-internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode)
+internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode, ExecutionCacheCounters? counters = null)
 {
     private readonly Dictionary<(Hash32 Model, Hash32 Input), (Tensor Input, InferenceOutcome Outcome)> _used = [];
 
@@ -21,7 +21,8 @@ internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode)
     {
         var key = (modelId, input.Hash);
         if (_used.TryGetValue(key, out var used)) return used.Outcome;
-        var outcome = runner.Run(modelId, modelBytes, input, mode);
+        var outcome = runner.Run(modelId, modelBytes, input, mode, out bool cached);
+        counters?.Inference(cached);
         _used[key] = (input, outcome);
         return outcome;
     }
@@ -34,7 +35,7 @@ internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode)
     /// <param name="differed">How many of those the canonical executor did not reproduce.</param>
     public InferencePass Settle(out int settled, out int differed)
     {
-        var canonical = new InferencePass(runner, InferenceMode.CanonicalOnly);
+        var canonical = new InferencePass(runner, InferenceMode.CanonicalOnly, counters);
         settled = differed = 0;
         foreach (var (key, (input, outcome)) in _used)
         {

@@ -70,8 +70,14 @@ public sealed class InferenceRunner
     /// <paramref name="modelBytes"/> first if the engine does not have it. In any mode but
     /// <see cref="InferenceMode.FastPath"/> the outcome is canonical bytes: a cached fast-path entry is settled.
     /// </summary>
-    public InferenceOutcome Run(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceMode mode = InferenceMode.FastPath)
+    public InferenceOutcome Run(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceMode mode = InferenceMode.FastPath) =>
+        Run(modelId, modelBytes, input, mode, out _);
+
+    /// <summary>As <see cref="Run(Hash32, Func{byte[]}, Tensor, InferenceMode)"/>; <paramref name="cached"/>: the outcome came from the cache as it was.</summary>
+    public InferenceOutcome Run(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceMode mode, out bool cached)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        cached = false;
         var key = (modelId, input.Hash);
         InferenceOutcome? unsettled = null;
         lock (_lock)
@@ -81,6 +87,7 @@ public sealed class InferenceRunner
                 if (mode == InferenceMode.FastPath || !hit.FastPath)
                 {
                     Interlocked.Increment(ref _hits);
+                    cached = true;
                     return hit;
                 }
                 unsettled = hit;

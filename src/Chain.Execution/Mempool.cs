@@ -17,11 +17,13 @@ public sealed record MempoolOptions
 }
 
 /// <summary>
-/// Pending transactions. Admission checks size, chain id, signature, fee, nonce (no replays, no gaps) and
-/// balance against the committed state plus the sender's pending transactions. Transactions leave in fee
-/// order while each sender's nonce order is kept; a full pool evicts the cheapest sender tail to admit a
-/// better-paying transaction. Infer transactions are queued (bounded) for pre-execution into the
-/// <see cref="InferenceRunner"/> cache, so that BuildBlock and VerifyProposal find their results ready.
+/// Pending transactions. Admission applies the <see cref="TransactionRules"/> the state machine applies — size, chain
+/// id, signature, gas limit, fee, nonce (no replays, no gaps) and funds against the committed state plus the sender's
+/// pending transactions — and refuses bodies certain to fail (<see cref="TransactionRules.CheckBody"/>), whether the
+/// transaction came from the RPC or by gossip. Transactions leave in fee order while each sender's nonce order is
+/// kept; a full pool evicts the cheapest sender tail to admit a better-paying transaction. Infer transactions are
+/// queued (bounded) for pre-execution into the <see cref="InferenceRunner"/> cache, so that BuildBlock and
+/// VerifyProposal find their results ready; <see cref="RunPreExecutionAsync"/> is the worker a node runs.
 /// </summary>
 public sealed class Mempool
 {
@@ -38,14 +40,14 @@ public sealed class Mempool
     private readonly Dictionary<Hash32, Entry> _byHash = [];
     private readonly Channel<Hash32> _preExecution;
     private readonly Lock _lock = new();
-    private readonly TransactionSignatureCache? _signatures;
+    private readonly TransactionRules _rules;
     private long _bytes;
-    private long _preExecutionDropped;
+    private long _preExecutionDropped, _preExecuted, _preExecutionFailures;
 
     public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null, TransactionSignatureCache? signatures = null)
     {
-        _signatures = signatures;
         _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));
+        _rules = new TransactionRules(ledger.ChainId, ledger.Parameters, signatures);
         _inference = inference;
         _options = options ?? new MempoolOptions();
         _preExecution = Channel.CreateBounded<Hash32>(new BoundedChannelOptions(_options.PreExecutionQueueCapacity)
@@ -69,6 +71,24 @@ public sealed class Mempool
     /// <summary>Infer transactions not queued for pre-execution because the queue was full.</summary>
     public long PreExecutionDropped => Interlocked.Read(ref _preExecutionDropped);
 
+    /// <summary>Infer transactions pre-executed so far (their outcome is in the inference cache, computed or found there).</summary>
+    public long PreExecuted => Interlocked.Read(ref _preExecuted);
+
+    /// <summary>Pre-executions that threw (each also raised <see cref="PreExecutionFailed"/>); the worker went on with the next.</summary>
+    public long PreExecutionFailures => Interlocked.Read(ref _preExecutionFailures);
+
+    /// <summary>Infer transactions queued for pre-execution now.</summary>
+    public int PreExecutionQueueDepth => _preExecution.Reader.Count;
+
+    /// <summary>
+    /// Raised (on the worker's thread) when pre-executing a transaction threw: its hash and the exception. The transaction
+    /// stays pending; block execution will run its inference itself. A node logs it.
+    /// </summary>
+    public event Action<Hash32, Exception>? PreExecutionFailed;
+
+    /// <summary>The rules admission applies (the state machine's, see <see cref="TransactionRules"/>).</summary>
+    public TransactionRules Rules => _rules;
+
     public bool Contains(Hash32 transactionHash)
     {
         lock (_lock) return _byHash.ContainsKey(transactionHash);
@@ -78,38 +98,26 @@ public sealed class Mempool
     public Rejection? Add(SignedTransaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        var p = _ledger.Parameters;
         int size = tx.Encoded.Length;
-        if (size > p.MaxTxBytes) return new(RejectCode.TooLarge, $"transaction is {size} bytes, the limit is {p.MaxTxBytes}");
-        // Signature and ledger checks outside the lock: they are the expensive part.
-        if (!(_signatures?.Verify(tx, _ledger.ChainId, out var reason) ?? tx.Verify(_ledger.ChainId, out reason)))
-            return new(tx.Transaction.ChainId != _ledger.ChainId ? RejectCode.WrongChainId : RejectCode.InvalidSignature, reason);
+        // The rules outside the lock: signature and body checks are the expensive part.
+        if (_rules.CheckStateless(tx) is { } invalid) return invalid;
         var t = tx.Transaction;
-        ulong limit = Gas.Limit(t, p);
-        if (limit > p.BlockGasLimit) return new(RejectCode.GasLimitTooHigh, $"gas limit {limit} exceeds the block gas limit {p.BlockGasLimit}");
-        ulong minFee = Gas.MinFee(t, p);
-        if (t.Fee < minFee) return new(RejectCode.FeeTooLow, $"fee {t.Fee} is below the minimum {minFee}");
         if (_ledger.IsIncluded(tx.Hash)) return new(RejectCode.AlreadyIncluded, $"transaction {tx.Hash} is already in a block");
+        if (Contains(tx.Hash)) return Duplicate(tx); // before the body check: gossip brings each transaction from every peer
+        if (_rules.CheckBody(t, _ledger) is { } certainFailure) return certainFailure;
         var account = _ledger.GetAccount(t.SenderAddress);
-        ulong spend = Gas.Add(t.Fee, t.Body is TransferBody transfer ? transfer.Amount : 0);
 
         lock (_lock)
         {
-            if (_byHash.ContainsKey(tx.Hash)) return new(RejectCode.Duplicate, $"transaction {tx.Hash} is already pending");
-            if (t.Nonce < account.Nonce)
-                return new(RejectCode.BadNonce, $"nonce {t.Nonce} is below the account's next nonce {account.Nonce} (a replay)");
+            if (_byHash.ContainsKey(tx.Hash)) return Duplicate(tx);
             _bySender.TryGetValue(t.SenderAddress, out var queue);
             // Entries below the account's nonce were just committed (the block is stored, Update has not run yet):
             // they are no longer pending for the nonce sequence or the balance.
             var live = queue?.Where(e => e.Key >= account.Nonce).Select(e => e.Value).ToList() ?? [];
-            ulong expected = account.Nonce + (ulong)live.Count;
-            if (t.Nonce != expected)
-                return new(RejectCode.BadNonce, $"nonce {t.Nonce}, expected {expected} (the next after {live.Count} pending)");
+            if (TransactionRules.CheckNonce(t, account, live.Count) is { } badNonce) return badNonce;
             ulong pending = live.Aggregate(0UL, (s, e) => Gas.Add(s, e.Spend));
-            if (Gas.Add(pending, spend) > account.Balance)
-                return pending == 0
-                    ? new(RejectCode.InsufficientFunds, $"{t.SenderAddress} has {account.Balance}, the transaction spends {spend}")
-                    : new(RejectCode.PendingOverspend, $"{t.SenderAddress} has {account.Balance}; pending transactions spend {pending}, this one {spend}");
+            if (TransactionRules.CheckSpend(t, account, pending) is { } overspend) return overspend;
+            ulong spend = TransactionRules.Spend(t);
             if (!MakeRoom(t.SenderAddress, t.Fee, size))
                 return new(RejectCode.MempoolFull, $"mempool is full ({_byHash.Count} transactions, {_bytes} bytes) and fee {t.Fee} outbids nothing evictable");
 
@@ -123,6 +131,8 @@ public sealed class Mempool
             Interlocked.Increment(ref _preExecutionDropped);
         return null;
     }
+
+    private static Rejection Duplicate(SignedTransaction tx) => new(RejectCode.Duplicate, $"transaction {tx.Hash} is already pending");
 
     /// <summary>
     /// Pending transactions best fee first (ties by transaction hash, so every node orders alike), with each
@@ -180,37 +190,53 @@ public sealed class Mempool
     }
 
     /// <summary>
-    /// Runs queued Infer pre-executions (at most <paramref name="max"/>) into the inference cache and returns
-    /// how many ran. The background worker calls this; tests call it directly for deterministic timing.
+    /// Runs queued Infer pre-executions (at most <paramref name="max"/>, stopping early when <paramref name="cancellationToken"/>
+    /// is cancelled) into the inference cache and returns how many ran. Skipped: transactions no longer pending, and
+    /// those <see cref="TransactionRules.CheckInfer"/> says will not run (model unknown, input mismatched, too little
+    /// gas). A pre-execution that throws is counted and reported (<see cref="PreExecutionFailed"/>), and the next one
+    /// runs. The background worker calls this; tests call it directly for deterministic timing.
     /// </summary>
-    public int PreExecutePending(int max = int.MaxValue)
+    public int PreExecutePending(int max = int.MaxValue, CancellationToken cancellationToken = default)
     {
         if (_inference is null) return 0;
         int ran = 0;
-        while (ran < max && _preExecution.Reader.TryRead(out var hash))
+        while (ran < max && !cancellationToken.IsCancellationRequested && _preExecution.Reader.TryRead(out var hash))
         {
             Entry? entry;
             lock (_lock) _byHash.TryGetValue(hash, out entry);
             if (entry?.Tx.Transaction.Body is not InferBody body) continue; // already included or evicted
-            var model = _ledger.GetModel(body.ModelId);
-            if (model is null) continue; // maybe registered later; execution will compute it then
-            if (!Canonical.TryDecode<Tensor>(body.Input, out var input, out _) || input is null || !model.Input.Matches(input)) continue;
-            if (Gas.Add(Gas.InferIntrinsic(body, _ledger.Parameters), model.Gas) > body.MaxGas) continue;
-            var code = _ledger.GetModelCode(body.ModelId);
-            if (code is null) continue;
-            _inference.Run(body.ModelId, () => code, input);
-            ran++;
+            try
+            {
+                var check = _rules.CheckInfer(body, _ledger.GetModel);
+                if (check.Status != ReceiptStatus.Success) continue; // execution will give the same verdict without running it
+                var code = _ledger.GetModelCode(body.ModelId);
+                if (code is null) continue;
+                _inference.Run(body.ModelId, () => code, check.Input!);
+                ran++;
+                Interlocked.Increment(ref _preExecuted);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _preExecutionFailures);
+                var handler = PreExecutionFailed;
+                if (handler is null) throw; // nobody to tell: never lose it silently
+                handler(hash, e);
+            }
         }
         return ran;
     }
 
-    /// <summary>The background worker: waits for queued Infer transactions and pre-executes them until cancelled.</summary>
+    /// <summary>
+    /// The background worker: waits for queued Infer transactions and pre-executes them until cancelled, when it returns
+    /// (at most one inference later). Failures of single transactions are reported through <see cref="PreExecutionFailed"/>
+    /// and do not stop it; without a handler the first one ends the task with that exception.
+    /// </summary>
     public async Task RunPreExecutionAsync(CancellationToken cancellationToken)
     {
         try
         {
             while (await _preExecution.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-                PreExecutePending();
+                PreExecutePending(int.MaxValue, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

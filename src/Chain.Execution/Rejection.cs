@@ -4,7 +4,8 @@ namespace Chain.Execution;
 
 /// <summary>
 /// Why a transaction cannot be included in a block at all (so it gets no receipt and changes nothing).
-/// Codes 1–4 are the same numbers as the matching <see cref="ReceiptStatus"/> values.
+/// Codes 1–4 are the same numbers as the matching <see cref="ReceiptStatus"/> values, and so are the mempool's
+/// body refusals 6–8 (the receipt status such a transaction would certainly get if it were included).
 /// </summary>
 public enum RejectCode : ushort
 {
@@ -14,6 +15,12 @@ public enum RejectCode : ushort
     BadNonce = ReceiptStatus.BadNonce,
     /// <summary>The sender cannot pay the fee.</summary>
     InsufficientFunds = ReceiptStatus.InsufficientFunds,
+    /// <summary>Mempool only: an Infer's input cannot fit its registered model (the receipt would say InvalidInput).</summary>
+    InvalidInput = ReceiptStatus.InvalidInput,
+    /// <summary>Mempool only: an Infer's maxGas is below its intrinsic gas or its registered model's cost (the receipt would say OutOfGas).</summary>
+    OutOfGas = ReceiptStatus.OutOfGas,
+    /// <summary>Mempool only: model admission refuses a RegisterModel's bytes (the receipt would say ModelRejected).</summary>
+    ModelRejected = ReceiptStatus.ModelRejected,
     /// <summary>Fee below gas limit × gas price.</summary>
     FeeTooLow = 100,
     /// <summary>Encoded transaction larger than the genesis max_tx_bytes.</summary>

@@ -12,35 +12,17 @@ namespace Chain.Execution;
 /// Deterministic: the result depends only on the state, the transaction, the proposer and the height (and the
 /// inference outputs, which are canonical bytes wherever a disagreement is decided: see <see cref="InferencePass"/>).
 /// </summary>
-internal sealed class StateMachine(ChainId chainId, ExecutionParameters parameters, TransactionSignatureCache? signatures = null)
+internal sealed class StateMachine(TransactionRules rules)
 {
-    public ExecutionParameters Parameters => parameters;
+    public ExecutionParameters Parameters => rules.Parameters;
+    public TransactionRules Rules => rules;
 
     /// <summary>
-    /// The checks that make a transaction unincludable, in this order: size, chain id, signature, gas
-    /// limit vs block limit, fee vs minimum fee, nonce, ability to pay the fee.
+    /// The checks that make a transaction unincludable (<see cref="TransactionRules.CheckIncludable"/>), in this order: size,
+    /// chain id, signature, gas limit vs block limit, fee vs minimum fee, nonce, ability to pay the fee.
     /// </summary>
-    public Rejection? CheckIncludable(SignedTransaction signed, Account sender, bool checkSignature = true)
-    {
-        var tx = signed.Transaction;
-        if (signed.Encoded.Length > parameters.MaxTxBytes)
-            return new(RejectCode.TooLarge, $"transaction is {signed.Encoded.Length} bytes, the limit is {parameters.MaxTxBytes}");
-        if (tx.ChainId != chainId)
-            return new(RejectCode.WrongChainId, $"transaction is for chain '{tx.ChainId}', this chain is '{chainId}'");
-        if (checkSignature && !(signatures?.Verify(signed, chainId, out var reason) ?? signed.Verify(chainId, out reason)))
-            return new(RejectCode.InvalidSignature, reason);
-        ulong limit = Gas.Limit(tx, parameters);
-        if (limit > parameters.BlockGasLimit)
-            return new(RejectCode.GasLimitTooHigh, $"gas limit {limit} exceeds the block gas limit {parameters.BlockGasLimit}");
-        ulong minFee = Gas.MinFee(tx, parameters);
-        if (tx.Fee < minFee)
-            return new(RejectCode.FeeTooLow, $"fee {tx.Fee} is below the minimum {minFee} (gas limit {limit} × price {parameters.GasPrice})");
-        if (tx.Nonce != sender.Nonce)
-            return new(RejectCode.BadNonce, $"nonce {tx.Nonce} from {tx.SenderAddress}, expected {sender.Nonce}");
-        if (sender.Balance < tx.Fee)
-            return new(RejectCode.InsufficientFunds, $"{tx.SenderAddress} has {sender.Balance}, cannot pay fee {tx.Fee}");
-        return null;
-    }
+    public Rejection? CheckIncludable(SignedTransaction signed, Account sender, bool checkSignature = true) =>
+        rules.CheckIncludable(signed, sender, checkSignature);
 
     /// <summary>
     /// Applies <paramref name="signed"/> to <paramref name="state"/>, running inferences through <paramref name="inference"/>;
@@ -74,7 +56,7 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
 
     private (ReceiptStatus, ulong, InferenceResult?) Transfer(StateOverlay state, Address from, TransferBody body)
     {
-        ulong gas = parameters.TransferGas;
+        ulong gas = Parameters.TransferGas;
         var sender = state.GetAccount(from);
         if (sender.Balance < body.Amount) return (ReceiptStatus.InsufficientFunds, gas, null);
         state.SetAccount(from, new Account(sender.Balance - body.Amount, sender.Nonce));
@@ -85,7 +67,7 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
 
     private (ReceiptStatus, ulong, InferenceResult?) Register(StateOverlay state, Address owner, RegisterModelBody body, ulong height)
     {
-        ulong gas = Gas.Register(body, parameters);
+        ulong gas = Gas.Register(body, Parameters);
         var id = body.ModelId;
         if (state.GetModel(id) is not null) return (ReceiptStatus.ModelRejected, gas, null);
         var check = ModelRegistry.Check(body.ModelBytes.Span, owner, body.Name, height);
@@ -97,14 +79,10 @@ internal sealed class StateMachine(ChainId chainId, ExecutionParameters paramete
 
     private (ReceiptStatus, ulong, InferenceResult?) Infer(StateOverlay state, InferBody body, InferencePass inference)
     {
-        ulong intrinsic = Gas.InferIntrinsic(body, parameters);
-        if (body.MaxGas < intrinsic) return (ReceiptStatus.OutOfGas, body.MaxGas, null);
-        var model = state.GetModel(body.ModelId);
-        if (model is null) return (ReceiptStatus.UnknownModel, intrinsic, null);
-        if (!Canonical.TryDecode<Tensor>(body.Input, out var input, out _) || input is null || !model.Input.Matches(input))
-            return (ReceiptStatus.InvalidInput, intrinsic, null);
-        ulong total = Gas.Add(intrinsic, model.Gas);
-        if (total > body.MaxGas) return (ReceiptStatus.OutOfGas, body.MaxGas, null);
+        var check = rules.CheckInfer(body, state.GetModel);
+        if (check.Status != ReceiptStatus.Success) return (check.Status, check.GasUsed, null);
+        var input = check.Input!;
+        ulong total = check.GasUsed;
 
         var outcome = inference.Run(body.ModelId, () => state.Get(StateKeys.ModelCode(body.ModelId))
             ?? throw new InvalidOperationException($"model {body.ModelId} has metadata but no bytes in state"), input);

@@ -21,14 +21,20 @@ public sealed class TransactionSignatureCache(int capacity = 100_000)
     }
 
     /// <summary>Verifies <paramref name="tx"/> for <paramref name="chainId"/>, consulting and filling the cache.</summary>
-    public bool Verify(SignedTransaction tx, ChainId chainId, out string reason)
+    public bool Verify(SignedTransaction tx, ChainId chainId, out string reason) => Verify(tx, chainId, out reason, out _);
+
+    /// <summary>As <see cref="Verify(SignedTransaction, ChainId, out string)"/>; <paramref name="cached"/>: the answer came from the cache.</summary>
+    public bool Verify(SignedTransaction tx, ChainId chainId, out string reason, out bool cached)
     {
+        ArgumentNullException.ThrowIfNull(tx);
+        cached = false;
         var hash = tx.Hash;
         lock (_lock)
         {
             if (_verified.Contains(hash) && tx.Transaction.ChainId == chainId)
             {
                 reason = "";
+                cached = true;
                 return true;
             }
         }

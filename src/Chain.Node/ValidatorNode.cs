@@ -43,7 +43,7 @@ public sealed class ValidatorNode : IDisposable
     private readonly ExecutionApplication _app;
 
     public ValidatorNode(string name, string home, Genesis genesis, PrivateKey key, InferenceEngine engine, TimeoutConfig timeouts, ulong nowMs,
-        out IReadOnlyList<ConsensusAction> startActions, int maxBlockTransactions = 500)
+        out IReadOnlyList<ConsensusAction> startActions, int maxBlockTransactions = 500, MempoolOptions? mempool = null)
     {
         Name = name;
         Key = key;
@@ -54,7 +54,9 @@ public sealed class ValidatorNode : IDisposable
         State = JellyfishStateBackend.Open(_store);
         Executor = new ChainExecutor(genesis, _store, State, inference, signatures,
             new EvidenceVerifier(genesis.ChainId, genesis.Validators));
-        Mempool = new Mempool(Executor, inference, signatures: signatures);
+        // One signature cache and one inference runner for the mempool and the executor: what admission verified and
+        // pre-execution computed, block building and verification find done (ChainExecutor.CacheCounters).
+        Mempool = new Mempool(Executor, inference, mempool, signatures);
         // Evidence this validator saw (pooled by the consensus runner) goes into the blocks it proposes.
         _app = new ExecutionApplication(Executor, Mempool, maxBlockTransactions,
             () => Consensus!.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList());

@@ -17,7 +17,8 @@ internal sealed class ChainQueries(IRpcNode node)
         return RpcErrors.Json(new StatusResponse(
             node.ChainId.Value, header?.Height.Value ?? 0, header?.Hash.ToString(), header?.TimeMs,
             (header?.StateRoot ?? node.State.Root).ToString(), info.PeersConnected, info.Syncing,
-            info.ValidatorAddress?.ToString(), info.NodeKey?.ToString(), info.MempoolTransactions, info.MempoolBytes));
+            info.ValidatorAddress?.ToString(), info.NodeKey?.ToString(), info.MempoolTransactions, info.MempoolBytes,
+            RpcMapping.Params(node.Parameters)));
     }
 
     public IResult Block(string height)

@@ -16,6 +16,9 @@ public interface IRpcNode
 {
     ChainId ChainId { get; }
 
+    /// <summary>The genesis execution parameters (gas schedule and price), served in /status.</summary>
+    ExecutionParameters Parameters { get; }
+
     /// <summary>Committed blocks, commits and receipts.</summary>
     BlockStore Blocks { get; }
 

@@ -42,6 +42,7 @@ public sealed class InProcessRpcNode : IRpcNode
     public Exception? BackgroundFailure { get; private set; }
 
     public ChainId ChainId => Executor.ChainId;
+    public ExecutionParameters Parameters => Executor.Parameters;
     public BlockStore Blocks => Executor.Blocks;
     public ValidatorSet Validators => Executor.Genesis.Validators;
     public IProvableState State => _state;

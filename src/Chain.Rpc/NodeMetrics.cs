@@ -25,6 +25,12 @@ public sealed class NodeMetrics
     private readonly Counter _p2pBytes;
     private readonly Counter _p2pMessages;
     private readonly Counter _rpcRequests;
+    private readonly Gauge _preExecutionQueue;
+    private readonly Counter _preExecutionRuns;
+    private readonly Counter _preExecutionDropped;
+    private readonly Counter _preExecutionFailures;
+    private readonly Counter _preExecutionHits;
+    private readonly Counter _preExecutionMisses;
 
     public NodeMetrics()
     {
@@ -51,6 +57,33 @@ public sealed class NodeMetrics
             new CounterConfiguration { LabelNames = ["direction"] });
         _rpcRequests = factory.CreateCounter("chain_rpc_requests_total", "RPC requests by route and HTTP status",
             new CounterConfiguration { LabelNames = ["route", "status"] });
+        _preExecutionQueue = factory.CreateGauge("chain_preexecution_queue_depth", "Infer transactions waiting for the mempool's pre-execution worker");
+        _preExecutionRuns = factory.CreateCounter("chain_preexecution_runs_total", "Infer transactions the mempool pre-executed into the inference cache");
+        _preExecutionDropped = factory.CreateCounter("chain_preexecution_dropped_total", "Infer transactions not queued for pre-execution because the queue was full");
+        _preExecutionFailures = factory.CreateCounter("chain_preexecution_failures_total", "Pre-executions that threw (each is logged with its exception)");
+        _preExecutionHits = factory.CreateCounter("chain_preexecution_hits_total",
+            "Block building and verification work found done ahead: cache=inference (pre-executed outcome) or signature (verified at admission)",
+            new CounterConfiguration { LabelNames = ["cache"] });
+        _preExecutionMisses = factory.CreateCounter("chain_preexecution_misses_total",
+            "Block building and verification work done on the spot: cache=inference or signature",
+            new CounterConfiguration { LabelNames = ["cache"] });
+    }
+
+    /// <summary>
+    /// The mempool's pre-execution and block execution's use of it, as totals since the node started (the node samples
+    /// them); counters only move up to the new totals.
+    /// </summary>
+    public void PreExecution(PreExecutionTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        _preExecutionQueue.Set(totals.QueueDepth);
+        _preExecutionRuns.IncTo(totals.Runs);
+        _preExecutionDropped.IncTo(totals.Dropped);
+        _preExecutionFailures.IncTo(totals.Failures);
+        _preExecutionHits.WithLabels("inference").IncTo(totals.InferenceHits);
+        _preExecutionMisses.WithLabels("inference").IncTo(totals.InferenceMisses);
+        _preExecutionHits.WithLabels("signature").IncTo(totals.SignatureHits);
+        _preExecutionMisses.WithLabels("signature").IncTo(totals.SignatureMisses);
     }
 
     /// <summary>A block was committed at <paramref name="height"/> in <paramref name="round"/> (0-based) after <paramref name="finalityMs"/>.</summary>
@@ -101,3 +134,7 @@ public sealed class NodeMetrics
     // A short prefix keeps label values readable; 12 hex digits are ample to tell models apart.
     private static string ModelLabel(Hash32 modelId) => modelId.ToString()[..12];
 }
+
+/// <summary>Totals for <see cref="NodeMetrics.PreExecution"/>: the mempool's queue and worker, and block execution's cache hits and misses.</summary>
+public sealed record PreExecutionTotals(int QueueDepth, long Runs, long Dropped, long Failures,
+    long InferenceHits, long InferenceMisses, long SignatureHits, long SignatureMisses);

@@ -15,6 +15,9 @@ internal static class RpcMapping
         h.LastBlockHash.ToString(), h.LastCommitHash.ToString(), h.TransactionsRoot.ToString(), h.ReceiptsRoot.ToString(), h.StateRoot.ToString(),
         h.ValidatorsHash.ToString(), h.NextValidatorsHash.ToString(), h.EvidenceRoot.ToString(), h.Proposer.ToString());
 
+    public static ParamsJson Params(ExecutionParameters p) =>
+        new(p.GasPrice, p.BlockGasLimit, p.MaxTxBytes, p.TransferGas, p.RegisterModelGas, p.ModelByteGas, p.InferGas, p.InputByteGas);
+
     public static TransactionJson Transaction(SignedTransaction signed)
     {
         var t = signed.Transaction;

@@ -8,7 +8,21 @@ public sealed record ErrorResponse(string Error, string? Code = null);
 public sealed record StatusResponse(
     string ChainId, ulong Height, string? LatestBlockHash, ulong? LatestBlockTimeMs, string StateRoot,
     int PeersConnected, bool Syncing, string? ValidatorAddress, string? NodeKey,
-    int MempoolTransactions, long MempoolBytes);
+    int MempoolTransactions, long MempoolBytes, ParamsJson? Params = null);
+
+/// <summary>
+/// The chain's execution parameters (genesis <c>params</c>), so that a client prices a transaction with
+/// <c>Gas.MinFee</c> at this chain's gas price (<see cref="ToParameters"/>). Absent only from nodes older than this field.
+/// </summary>
+public sealed record ParamsJson(
+    ulong GasPrice, ulong BlockGasLimit, int MaxTxBytes, ulong TransferGas, ulong RegisterModelGas, ulong ModelByteGas, ulong InferGas, ulong InputByteGas)
+{
+    public Execution.ExecutionParameters ToParameters() => new()
+    {
+        GasPrice = GasPrice, BlockGasLimit = BlockGasLimit, MaxTxBytes = MaxTxBytes, TransferGas = TransferGas,
+        RegisterModelGas = RegisterModelGas, ModelByteGas = ModelByteGas, InferGas = InferGas, InputByteGas = InputByteGas,
+    };
+}
 
 public sealed record HeaderJson(
     string Hash, uint Version, string ChainId, ulong Height, ulong TimeMs,

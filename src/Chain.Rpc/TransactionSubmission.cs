@@ -10,7 +10,9 @@ namespace Chain.Rpc;
 
 /// <summary>
 /// POST /txs: decode strictly, hand to the node's mempool, and in commit mode wait (bounded) for the block
-/// that includes it. A body that fails any check is refused before the node sees it, so it changes nothing.
+/// that includes it. The mempool's rules (<see cref="TransactionRules"/>, the same for gossip) decide admission: a
+/// refusal is a 422 whose code is the <see cref="RejectCode"/> — for a body certain to fail (a model admission refuses,
+/// an Infer that does not fit its registered model) the receipt status it would get — and nothing changes.
 /// </summary>
 internal sealed class TransactionSubmission(IRpcNode node, RpcOptions options)
 {
@@ -39,42 +41,12 @@ internal sealed class TransactionSubmission(IRpcNode node, RpcOptions options)
         // Subscribe before submitting so the committing block cannot slip past unseen.
         using var subscription = mode == "commit" ? node.CommittedBlocks.TrySubscribe() : null;
         if (mode == "commit" && subscription is null) return RpcErrors.Unavailable("too many commit waiters; retry or use mode=sync");
-        if (Precheck(tx!) is { } refused) return refused;
         if (node.SubmitTransaction(tx!) is { } rejection)
-            return RpcErrors.Error(StatusCodes.Status422UnprocessableEntity, $"rejected: {rejection.Message}", rejection.Code.ToString());
+            return RpcErrors.Error(StatusCodes.Status422UnprocessableEntity, $"rejected: {RpcErrors.OneLine(rejection.Message)}", rejection.Code.ToString());
         if (mode == "sync")
             return RpcErrors.Json(new SubmitResponse(tx!.Hash.ToString(), "pending"), StatusCodes.Status202Accepted);
         return await WaitForCommitAsync(tx!.Hash, subscription!, timeout, context.RequestAborted).ConfigureAwait(false);
     }
-
-    /// <summary>
-    /// Bodies that are certain to fail are refused here, with the receipt status they would get as the code, instead
-    /// of being admitted and charged a fee for nothing: a model registration admission refuses, and an Infer whose
-    /// input does not match its (registered, hence immutable) model. An Infer of a model not registered yet passes:
-    /// a pending RegisterModel may register it first.
-    /// </summary>
-    private IResult? Precheck(SignedTransaction tx)
-    {
-        switch (tx.Transaction.Body)
-        {
-            // Admission is the costly check: only for a signed transaction (else the mempool says why not).
-            case RegisterModelBody register when tx.Verify(node.ChainId, out _):
-                var check = ModelRegistry.Check(register.ModelBytes.Span, tx.Transaction.SenderAddress, register.Name, 0);
-                return check.Accepted ? null : Refused(ReceiptStatus.ModelRejected, $"model {check.ModelId}: {check.Refusal}");
-            case InferBody infer:
-                if (node.State.Get(StateKeys.Model(infer.ModelId)) is not { } stored) return null;
-                var signature = Canonical.Decode<ModelInfo>(stored).Input;
-                if (!Canonical.TryDecode<Inference.Tensor>(infer.Input, out var input, out var error))
-                    return Refused(ReceiptStatus.InvalidInput, $"the input is not a canonical tensor: {error!.Message}; model {infer.ModelId} takes {signature}");
-                return signature.Matches(input!) ? null
-                    : Refused(ReceiptStatus.InvalidInput, $"the input is {input}; model {infer.ModelId} takes {signature}");
-            default:
-                return null;
-        }
-    }
-
-    private static IResult Refused(ReceiptStatus status, string message) =>
-        RpcErrors.Error(StatusCodes.Status422UnprocessableEntity, $"rejected: {RpcErrors.OneLine(message)}", status.ToString());
 
     private async Task<IResult> WaitForCommitAsync(Hash32 hash, BlockSubscription subscription, TimeSpan timeout, CancellationToken aborted)
     {

@@ -32,6 +32,34 @@ public sealed class RpcCommandTests : IAsyncLifetime
 
     private static string Bob => DevnetKeys.For("account-1").Address.ToString();
 
+    /// <summary>
+    /// Issue 14: without --fee, `chain tx` pays Gas.MinFee at the node's gas price from /status — on a chain whose
+    /// gas price is 20, where the old defaults (10 000 for a transfer, maxGas for an Infer: gas price 1) were refused.
+    /// </summary>
+    [Fact]
+    public async Task Default_fees_are_the_minimum_at_the_nodes_gas_price()
+    {
+        var models = GenesisModels.Locate(AppContext.BaseDirectory)!;
+        var devnet = GenesisFile.Load(Path.Combine(Path.GetDirectoryName(models)!, "devnet.json"));
+        var parameters = devnet.Parameters with { GasPrice = 20 };
+        var genesis = new Genesis(devnet.ChainId, devnet.GenesisTimeMs, devnet.Validators, devnet.Accounts, devnet.Models, parameters);
+        var validators = Enumerable.Range(0, 4).Select(i => DevnetKeys.For($"validator-{i}")).ToArray();
+        var node = new InProcessRpcNode(genesis, validators, new InferenceRunner(new InferenceEngine(enableFastPath: false)), produceBlockOnSubmit: true);
+        await using var server = new RpcServer(node, new NodeMetrics(), new RpcOptions { Port = 0 });
+        await server.StartAsync();
+        var url = server.BaseAddress.ToString();
+
+        var transfer = CliHarness.Run("tx", "transfer", "--to", Bob, "--amount", "5", "--devnet-key", "account-0", "--node", url, "--wait");
+        Assert.True(transfer.ExitCode == 0, transfer.Error);
+        Assert.Contains($"fee {parameters.TransferGas * 20})", transfer.Output);
+        Assert.Contains("Success", transfer.Output);
+
+        var infer = CliHarness.Run("tx", "infer", "--model", _mlp.ToString(), "--digit", "1", "--devnet-key", "account-2", "--node", url, "--wait");
+        Assert.True(infer.ExitCode == 0, infer.Error);
+        Assert.Contains($"fee {1_000_000UL * 20})", infer.Output); // --max-gas defaults to 1 000 000
+        Assert.Contains("Success", infer.Output);
+    }
+
     [Fact]
     public void Query_status_and_block_print_the_chain_head()
     {

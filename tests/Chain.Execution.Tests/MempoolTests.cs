@@ -177,4 +177,82 @@ public class MempoolTests
         await worker.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(worker.IsCompletedSuccessfully);
     }
+
+    /// <summary>
+    /// One set of rules: every body the state machine includes with a certain failure (TransactionRuleTests), admission
+    /// refuses with that receipt status as its code, on one line naming the field — by gossip as by the RPC, since both
+    /// call <see cref="Mempool.Add"/>. What may still succeed (an Infer of a model not registered yet; a new model) passes.
+    /// </summary>
+    [Fact]
+    public void Admission_refuses_bodies_certain_to_fail_with_the_status_execution_gives_them()
+    {
+        var input = Input(1);
+        ulong intrinsic = Params.InferGas + Params.InputByteGas * (ulong)input.Length;
+        var certain = new (SignedTransaction Tx, string Field)[]
+        {
+            (Register(User(1), 0, "bad", RefusedModel()), "modelBytes"),
+            (Register(User(1), 0, "junk", [1, 2, 3, 4, 5]), "modelBytes"),
+            (Infer(User(1), 0, GenesisModelId, Input(1, k: K + 1)), "input"),
+            (Infer(User(1), 0, GenesisModelId, Inference.Tensor.Create(Inference.TensorElementType.Int8, [1, K], new byte[K]).Encoded.ToArray()), "input"),
+            (Infer(User(1), 0, GenesisModelId, [0x93, 0x02, 0x90]), "input"),
+            (Infer(User(1), 0, GenesisModelId, input, maxGas: Params.InferGas), "maxGas"),
+            (Infer(User(1), 0, GenesisModelId, input, maxGas: intrinsic + 1), "maxGas"),
+        };
+        foreach (var (tx, field) in certain)
+        {
+            var (executor, pool, _) = Setup();
+            var refusal = pool.Add(tx);
+            Assert.NotNull(refusal);
+            Assert.StartsWith(field + ":", refusal.Message);
+            Assert.DoesNotContain('\n', refusal.Message);
+            Assert.Equal(0, pool.Count);
+            // The state machine's verdict on the same transaction, included: the same number.
+            var (proposal, _) = Step(executor, [tx], null);
+            Assert.Equal((ushort)Assert.Single(proposal.Receipts).Status, (ushort)refusal.Code);
+        }
+
+        var (_, open, _) = Setup();
+        Assert.Null(open.Add(Infer(User(1), 0, Core.Hashing.DomainHash.Sha256("later"u8), input)));
+        Assert.Null(open.Add(Register(User(2), 0, "mine", MatMulModel(42))));
+        Assert.Null(open.Add(Infer(User(3), 0, GenesisModelId, input)));
+    }
+
+    [Fact]
+    public void A_pre_execution_that_throws_is_reported_and_the_worker_goes_on()
+    {
+        var runner = Runner();
+        var executor = new ChainExecutor(Fixture.Genesis(), new Chain.Storage.InMemoryStore(), new InMemoryStateBackend(), runner);
+        var ledger = new BrokenModelCode(executor);
+        var pool = new Mempool(ledger, runner);
+        var failures = new List<(Hash32, Exception)>();
+        var tx = Infer(User(1), 0, GenesisModelId, Input(5));
+        Assert.Null(pool.Add(tx));
+        Assert.Throws<IOException>(() => pool.PreExecutePending()); // no handler: the exception is not swallowed
+
+        pool.PreExecutionFailed += (hash, e) => failures.Add((hash, e));
+        var second = Infer(User(2), 0, GenesisModelId, Input(6));
+        Assert.Null(pool.Add(second));
+        Assert.Equal(0, pool.PreExecutePending()); // reported, not thrown
+        var (failed, exception) = Assert.Single(failures);
+        Assert.Equal(second.Hash, failed);
+        Assert.IsType<IOException>(exception);
+
+        ledger.Broken = false;
+        Assert.Null(pool.Add(Infer(User(3), 0, GenesisModelId, Input(7))));
+        Assert.Equal(1, pool.PreExecutePending()); // and the next one runs
+        Assert.Equal(2, pool.PreExecutionFailures);
+        Assert.Equal(1, pool.PreExecuted);
+    }
+
+    private sealed class BrokenModelCode(ILedgerView inner) : ILedgerView
+    {
+        public bool Broken { get; set; } = true;
+        public ChainId ChainId => inner.ChainId;
+        public ExecutionParameters Parameters => inner.Parameters;
+        public Height Height => inner.Height;
+        public Account GetAccount(Address address) => inner.GetAccount(address);
+        public ModelInfo? GetModel(Hash32 modelId) => inner.GetModel(modelId);
+        public byte[]? GetModelCode(Hash32 modelId) => Broken ? throw new IOException("disk gone") : inner.GetModelCode(modelId);
+        public bool IsIncluded(Hash32 transactionHash) => inner.IsIncluded(transactionHash);
+    }
 }

@@ -220,6 +220,41 @@ public sealed class HostileModelTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The gossip path (issue 14): a peer that gossips the hostile RegisterModel finds it refused by the same rule the
+    /// RPC applies (<see cref="TransactionRules.CheckBody"/> in <see cref="Mempool.Add"/>): it is not admitted and not
+    /// passed on, while a valid transaction gossiped right after it is. The node does not blame the peer (an honest
+    /// peer with an older rule set could have sent it). Before the mempool ran this rule, the model was admitted here.
+    /// </summary>
+    [Fact]
+    public async Task HostileModel_arriving_by_gossip_is_refused_by_the_mempool_and_not_passed_on()
+    {
+        await using var cluster = new NodeCluster();
+        var node = cluster.Start(0); // alone: it decides nothing, so the mempool keeps what it admits
+        using var peer = cluster.Hub.Join(Chain.Core.Crypto.PrivateKey.FromSeed(new byte[32]).PublicKey);
+        var target = new Chain.Network.PeerId(cluster.Keys[0].PublicKey);
+        await NodeCluster.WaitFor(() => node.Metrics.Peers == 1, "the gossiping peer connected");
+
+        var hostile = Register(cluster.Genesis, "account-2", 0);
+        var transfer = cluster.Transfer(0, cluster.Keys[1].Address, 5);
+        Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, hostile.Encoded.ToArray()));
+        Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, transfer.Encoded.ToArray()));
+        // The loop takes messages in order: once the transfer is in, the model was judged.
+        await NodeCluster.WaitFor(() => node.Mempool.Contains(transfer.Hash), "the transfer gossiped after the model admitted");
+
+        Assert.False(node.Mempool.Contains(hostile.Hash));
+        Assert.Equal(1, node.Mempool.Count);
+        Assert.Equal(1, node.Metrics.TransactionsGossiped); // the transfer only
+        Assert.Equal(0, node.Metrics.MisbehaviourReports);
+        var again = node.Mempool.Add(hostile);
+        Assert.NotNull(again);
+        Assert.Equal(RejectCode.ModelRejected, again.Code);
+        Assert.Contains("[memory]", again.Message);
+        Assert.Contains(ModelId.ToString(), again.Message);
+        Assert.DoesNotContain('\n', again.Message);
+        Assert.Null(node.Failure);
+    }
+
+    /// <summary>
     /// What a client sees over the RPC (an <see cref="InProcessRpcNode"/> behind a real <see cref="RpcServer"/>): POST /txs
     /// refuses the registration before the mempool with a one-line 422 JSON error whose code is the receipt status it
     /// would have got (ModelRejected) and whose message carries admission's reason, [memory]. Nothing is admitted.

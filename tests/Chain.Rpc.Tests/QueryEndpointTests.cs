@@ -26,6 +26,22 @@ public sealed class QueryEndpointTests
         Assert.False(status.Syncing);
     }
 
+    /// <summary>Issue 14: clients price transactions with Gas.MinFee at the chain's own gas price, served in /status.</summary>
+    [Fact]
+    public async Task Status_serves_the_genesis_parameters_a_client_prices_transactions_with()
+    {
+        await using var host = await RpcTestHost.StartAsync();
+        var status = await host.Client.StatusAsync();
+        Assert.NotNull(status.Params);
+        Assert.Equal(RpcTestHost.Genesis.Parameters, status.Params.ToParameters());
+        Assert.Equal(RpcTestHost.Genesis.Parameters.GasPrice, status.Params.GasPrice);
+        var body = new InferBody(RpcTestHost.Mlp.ModelId, new byte[100], 5_000);
+        Assert.Equal(Gas.MinFee(body, RpcTestHost.Genesis.Parameters), Gas.MinFee(body, status.Params.ToParameters()));
+        var (code, json) = await host.GetAsync("status");
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Equal(RpcTestHost.Genesis.Parameters.GasPrice, JsonDocument.Parse(json).RootElement.GetProperty("params").GetProperty("gasPrice").GetUInt64());
+    }
+
     [Fact]
     public async Task Blocks_by_height_and_latest_carry_header_transactions_and_canonical_bytes()
     {

@@ -236,6 +236,7 @@ public sealed class SubmissionTests
     {
         private static InvalidOperationException Broken => new("the store is broken: /secret/path");
         public ChainId ChainId => throw Broken;
+        public Execution.ExecutionParameters Parameters => throw Broken;
         public Storage.BlockStore Blocks => throw Broken;
         public ValidatorSet Validators => throw Broken;
         public IProvableState State => throw Broken;

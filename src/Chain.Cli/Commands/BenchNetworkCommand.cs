@@ -91,7 +91,7 @@ internal static class BenchNetworkCommand
                     TimeSpan.FromSeconds(120)))
                 throw new CliException($"the network did not commit height 1 within 120 s; logs: {network.LogPath(0)} ...");
 
-            var transactions = BuildTransactions(network.Genesis.ChainId, models, GenesisModels.LoadTestDigits(modelsDir), validators, count);
+            var transactions = BuildTransactions(network.Genesis.ChainId, network.Genesis.Parameters, models, GenesisModels.LoadTestDigits(modelsDir), validators, count);
             var committedAt = new ConcurrentDictionary<Hash32, double>();
             var submittedAt = new ConcurrentDictionary<Hash32, double>();
             int maxRound = 0;
@@ -177,7 +177,7 @@ internal static class BenchNetworkCommand
 
     /// <summary>3 Infer (genesis digits, both models) : 1 transfer, over the funded devnet keys, each key bound to one node.</summary>
     // Inputs: the 200 shipped MNIST test digits alternating over the genesis models (400 distinct inferences before any repeats).
-    private static List<(int Node, SignedTransaction Tx)> BuildTransactions(ChainId chainId, IReadOnlyList<Inference.Runtime.GenesisModel> models,
+    private static List<(int Node, SignedTransaction Tx)> BuildTransactions(ChainId chainId, Execution.ExecutionParameters parameters, IReadOnlyList<Inference.Runtime.GenesisModel> models,
         IReadOnlyList<(int Label, byte[] Pixels)> testDigits, int validators, int count)
     {
         var keys = DevnetKeys.FundedSenders(3 + validators);
@@ -190,7 +190,7 @@ internal static class BenchNetworkCommand
             TransactionBody body = i % 4 == 3
                 ? new TransferBody(keys[(k + 1) % keys.Length].Address, 1)
                 : new InferBody(digits[i % digits.Length].ModelId, digits[i % digits.Length].Input, 1_000_000);
-            ulong fee = body is TransferBody ? 10_000UL : 1_000_000UL;
+            ulong fee = Execution.Gas.MinFee(body, parameters); // the genesis gas price, not an assumed 1
             list.Add((k % validators, new Transaction(chainId, keys[k].PublicKey, nonces[k]++, fee, body).Sign(keys[k])));
         }
         foreach (var key in keys) key.Dispose();

@@ -32,7 +32,7 @@ internal static class TxCommand
         public Option<string> Node { get; } = NodeOptions.Node();
         public Option<string?> Key { get; } = new("--key") { Description = "Sender's key file" };
         public Option<string?> DevnetKey { get; } = new("--devnet-key") { Description = "Sender's published devnet key by name (e.g. account-0)" };
-        public Option<ulong?> Fee { get; } = new("--fee") { Description = "Fee (default: enough for the transaction's gas at gas price 1)" };
+        public Option<ulong?> Fee { get; } = new("--fee") { Description = "Fee (default: the minimum, Gas.MinFee at the node's gas price from /status)" };
         public Option<bool> Wait { get; } = new("--wait") { Description = "Wait until the transaction is committed and print its receipt" };
         public Option<int> Timeout { get; } = new("--timeout") { Description = "Seconds to wait with --wait (1..120)", DefaultValueFactory = _ => 60 };
         public Option<bool> Json { get; } = new("--json") { Description = "Print as JSON" };
@@ -63,7 +63,7 @@ internal static class TxCommand
         }
 
         /// <summary>Signs the body with the sender's next nonce (from the node) and submits it.</summary>
-        public int Submit(ParseResult result, TextWriter output, RpcClient client, TransactionBody body, ulong defaultFee,
+        public int Submit(ParseResult result, TextWriter output, RpcClient client, TransactionBody body,
             Func<Inference.Tensor, IReadOnlyList<string>>? describeOutput = null)
         {
             int timeout = result.GetValue(Timeout);
@@ -71,7 +71,8 @@ internal static class TxCommand
             var key = Sender(result);
             var status = NodeOptions.Call(() => client.StatusAsync());
             var account = NodeOptions.Call(() => client.AccountAsync(key.Address));
-            var tx = new Transaction(new ChainId(status.ChainId), key.PublicKey, account.Account.Nonce, result.GetValue(Fee) ?? defaultFee, body).Sign(key);
+            ulong fee = result.GetValue(Fee) ?? Execution.Gas.MinFee(body, (status.Params ?? throw new CliException("the node does not report its gas price in /status: give --fee")).ToParameters());
+            var tx = new Transaction(new ChainId(status.ChainId), key.PublicKey, account.Account.Nonce, fee, body).Sign(key);
             var mode = result.GetValue(Wait) ? SubmitMode.Commit : SubmitMode.Sync;
             var response = NodeOptions.Call(() => client.SubmitAsync(tx, mode, TimeSpan.FromSeconds(timeout)));
             if (result.GetValue(Json))
@@ -106,7 +107,7 @@ internal static class TxCommand
         {
             if (!Address.TryParse(result.GetValue(to), out var recipient)) throw new CliException($"--to must be a 40-hex-character address, got '{result.GetValue(to)}'");
             using var client = NodeOptions.Client(result.GetValue(common.Node)!);
-            return common.Submit(result, output, client, new TransferBody(recipient, result.GetValue(amount)), 10_000);
+            return common.Submit(result, output, client, new TransferBody(recipient, result.GetValue(amount)));
         }));
         return command;
     }
@@ -132,8 +133,7 @@ internal static class TxCommand
             var body = new RegisterModelBody(modelName, bytes);
             output.WriteLine($"model id {body.ModelId}");
             using var client = NodeOptions.Client(result.GetValue(common.Node)!);
-            // The devnet's register_model_gas plus model_byte_gas per byte, at gas price 1.
-            return common.Submit(result, output, client, body, 100_000 + (ulong)bytes.Length);
+            return common.Submit(result, output, client, body);
         }));
         return command;
     }
@@ -180,7 +180,7 @@ internal static class TxCommand
             if (!Canonical.TryDecode<Tensor>(tensor, out var decoded, out _) || !signature.Matches(decoded!))
                 throw new CliException($"the input is {decoded?.ToString() ?? "not a tensor"}; model {modelId} takes {signature}");
             ulong gas = result.GetValue(maxGas);
-            return common.Submit(result, output, client, new InferBody(modelId, tensor, gas), gas,
+            return common.Submit(result, output, client, new InferBody(modelId, tensor, gas),
                 metadata is null ? null : t => FloatTensors.Describe(outputName!, t, metadata));
         }));
         return command;

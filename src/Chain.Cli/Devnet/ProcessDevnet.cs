@@ -86,18 +86,16 @@ internal sealed class ProcessDevnet(TextWriter output)
             {
                 int a = next % accounts.Length;
                 TransactionBody body;
-                ulong fee;
                 if (k < perBlock)
                 {
                     var (model, _, input) = digits[next % digits.Length];
                     body = new InferBody(model.ModelId, Canonical.Encode(input), 1_000_000);
-                    fee = 1_000_000;
                 }
                 else
                 {
                     body = new TransferBody(accounts[(a + 1) % accounts.Length].Address, 1 + (ulong)next);
-                    fee = 10_000;
                 }
+                ulong fee = Gas.MinFee(body, net.Genesis.Parameters); // the genesis gas price, not an assumed 1
                 var tx = new Transaction(net.Genesis.ChainId, accounts[a].PublicKey, nonces[a], fee, body).Sign(accounts[a]);
                 SubmitResponse response;
                 try

@@ -32,6 +32,8 @@ public sealed partial class FullNode : IAsyncDisposable
     private IReadOnlyList<ConsensusAction>? _startActions;
     private ITimer? _ticker;
     private Task? _loop;
+    private Task? _preExecution;
+    private Exception? _preExecutionFailure;
     private int _tickQueued;
     private long _heightStartedMs, _nextRegossipMs, _nextStatusMs;
     private bool _syncing; // the decision being applied came from block sync
@@ -47,7 +49,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _options = options;
         _network = network;
         _validator = new ValidatorNode(options.Name, options.Home, options.Genesis, options.Key, options.Engine, options.Timeouts, (ulong)NowMs,
-            out _startActions, options.MaxBlockTransactions);
+            out _startActions, options.MaxBlockTransactions, options.Mempool);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
         _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes));
@@ -57,6 +59,7 @@ public sealed partial class FullNode : IAsyncDisposable
             SingleReader = true,
         });
         Metrics.SetHeight(_validator.Executor.Height.Value);
+        _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
     }
 
     public string Name => _options.Name;
@@ -71,6 +74,13 @@ public sealed partial class FullNode : IAsyncDisposable
     public Mempool Mempool => _validator.Mempool;
     /// <summary>Why the loop stopped on its own (an exception it could not handle), or null.</summary>
     public Exception? Failure { get; private set; }
+    /// <summary>The last exception a pre-execution threw (each is also raised as <see cref="PreExecutionFailed"/>), or null.</summary>
+    public Exception? PreExecutionFailure => Volatile.Read(ref _preExecutionFailure);
+    /// <summary>
+    /// Raised on the pre-execution worker for each Infer transaction whose pre-execution threw (the transaction stays
+    /// pending; block execution runs its inference itself). <c>chain start</c> logs it with the exception.
+    /// </summary>
+    public event Action<Hash32, Exception>? PreExecutionFailed;
     /// <summary>The last few reasons this node reported peers for (newest last).</summary>
     public IReadOnlyList<string> RecentMisbehaviour => _recentMisbehaviour.ToArray();
 
@@ -91,6 +101,9 @@ public sealed partial class FullNode : IAsyncDisposable
         // Peers connected before we subscribed would otherwise never get our status and messages.
         foreach (var peer in _network.ConnectedPeers) Enqueue(new PeerConnectedInput(peer));
         _loop = Task.Run(RunAsync);
+        // The mempool's pre-execution worker: one thread's worth of inference ahead of consensus, fed by a bounded
+        // queue (MempoolOptions.PreExecutionQueueCapacity), stopped by StopAsync before the store closes.
+        _preExecution = Task.Run(RunPreExecutionAsync);
         _ticker = _options.Time.CreateTimer(_ => OnTick(), null, _options.TickInterval, _options.TickInterval);
     }
 
@@ -118,12 +131,34 @@ public sealed partial class FullNode : IAsyncDisposable
         _stop.Cancel();
         _inputs.Writer.TryComplete();
         if (_loop is not null) await _loop;
+        if (_preExecution is not null) await _preExecution; // it reads the store: it must end before the store closes
         _network.Dispose();
         _validator.Dispose();
         _stop.Dispose();
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());
+
+    // ---- mempool pre-execution ----
+
+    private async Task RunPreExecutionAsync()
+    {
+        try
+        {
+            await _validator.Mempool.RunPreExecutionAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Single failures are reported by the mempool and the worker goes on; this is the worker itself failing.
+            OnPreExecutionFailed(default, e);
+        }
+    }
+
+    private void OnPreExecutionFailed(Hash32 transaction, Exception e)
+    {
+        Volatile.Write(ref _preExecutionFailure, e);
+        PreExecutionFailed?.Invoke(transaction, e);
+    }
 
     // ---- network and clock callbacks: enqueue only ----
 

@@ -59,6 +59,9 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
 
     public FaultInjection Faults { get; init; } = FaultInjection.None;
 
+    /// <summary>Mempool limits, including the pre-execution queue (<see cref="MempoolOptions.PreExecutionQueueCapacity"/>).</summary>
+    public MempoolOptions Mempool { get; init; } = new();
+
     /// <summary>
     /// A proposer waits this long after the previous height was decided before building its block (CometBFT's
     /// timeout_commit), so transactions gather and an idle chain does not commit empty blocks back to back.
@@ -83,6 +86,7 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero,
             "intervals", "positive");
         Require(SyncServeBytesPerSecond is >= 1 << 20 and <= 1L << 40, nameof(SyncServeBytesPerSecond), "1 MiB .. 1 TiB");
+        Require(Mempool is { MaxTransactions: >= 1, MaxBytes: >= 1, PreExecutionQueueCapacity: >= 1 }, nameof(Mempool), "positive limits");
         Require(MaxBlockTransactions is >= 1 and <= Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock, nameof(MaxBlockTransactions), "1..10000");
         Require(MinBlockInterval >= TimeSpan.Zero && MinBlockInterval.TotalMilliseconds < Timeouts.ProposeBaseMs, nameof(MinBlockInterval),
             "0 .. the propose timeout (exclusive)");

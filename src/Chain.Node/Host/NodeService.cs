@@ -122,6 +122,8 @@ public sealed class NodeService : IAsyncDisposable
         node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} by {Offender} at height {Height}", e.GetType().Name, e.Offender, e.Height);
         // A block refused on fast-path results is judged again by the canonical executor; say what it decided.
         node.Executor.Disputed += d => log.LogWarning("inference dispute: {Dispute}", d);
+        // Pre-execution never fails silently: each failure is logged with its exception (the transaction stays pending).
+        node.PreExecutionFailed += (tx, e) => log.LogError(e, "pre-execution of transaction {Transaction} failed: {Reason}", tx.ToString()[..12], e.Message);
         node.Inference.Computed += (model, ms) =>
             metrics.InferenceRan(model, engine.Choices.Any(c => c.ModelId == model && c.UsesFastPath), ms);
 
@@ -172,6 +174,10 @@ public sealed class NodeService : IAsyncDisposable
         (_bytesSent, _messagesSent, _bytesReceived, _messagesReceived) = (sent, messagesSent, received, messagesReceived);
         Metrics.PeersChanged(_network.ConnectedPeers.Count);
         Metrics.MempoolChanged(Node.Mempool.Count, Node.Mempool.Bytes);
+        var pool = Node.Mempool;
+        var cache = Node.Executor.CacheCounters;
+        Metrics.PreExecution(new PreExecutionTotals(pool.PreExecutionQueueDepth, pool.PreExecuted, pool.PreExecutionDropped, pool.PreExecutionFailures,
+            cache.InferenceHits, cache.InferenceMisses, cache.SignatureHits, cache.SignatureMisses));
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
         ulong height = Node.Metrics.Height, target = Node.Metrics.SyncTarget;
         if (height < target)
@@ -211,6 +217,7 @@ public sealed class NodeService : IAsyncDisposable
     {
         private readonly IProvableState _state = new JellyfishProvableState(node.State);
         public ChainId ChainId => genesis.ChainId;
+        public ExecutionParameters Parameters => genesis.Parameters;
         public Storage.BlockStore Blocks => node.Executor.Blocks;
         public ValidatorSet Validators => genesis.Validators;
         public IProvableState State => _state;
