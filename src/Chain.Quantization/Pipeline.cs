@@ -18,6 +18,13 @@ public sealed record QuantizeRequest
     public CalibrationSource Calibration { get; init; } = CalibrationSource.Parse(null, 0, 1);
     /// <summary>Held-out random inputs when the calibration source gives none of its own.</summary>
     public int EvaluationCount { get; init; } = 64;
+    /// <summary>
+    /// Explicit calibration input sets (one list of named float tensors per run), used instead of <see cref="Calibration"/>
+    /// when given: e.g. in-distribution examples of the task a model was trained on.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<NamedTensor>>? CalibrationSets { get; init; }
+    /// <summary>Explicit held-out evaluation input sets; with <see cref="CalibrationSets"/>, required.</summary>
+    public IReadOnlyList<IReadOnlyList<NamedTensor>>? EvaluationSets { get; init; }
     /// <summary>Fail when admission refuses the int8 model (the CLI always does).</summary>
     public bool RequireAdmission { get; init; } = true;
 }
@@ -37,7 +44,9 @@ public static class QuantizationPipeline
     {
         var prepared = PrepareModel(floatModel, request.Preparation);
         var specs = InputSets.Specs(prepared.Model, request.Preparation);
-        var (calSets, evalSets) = InputSets.Create(specs, request.Calibration, request.EvaluationCount);
+        var (calSets, evalSets) = request.CalibrationSets is { } givenCal
+            ? ([.. givenCal], [.. request.EvaluationSets ?? throw new ArgumentException("EvaluationSets must be given with CalibrationSets", nameof(request))])
+            : InputSets.Create(specs, request.Calibration, request.EvaluationCount);
         using var cal = new Calibrator(prepared.Model);
         for (var i = 0; i < calSets.Count; i++)
         {

@@ -127,12 +127,30 @@ public sealed class GraphQuantizer
         var inInfos = inputs.Select(i => { var q = _q[i.Name]; return new QuantizedTensorInfo(i.Name, TensorElementType.Int8, q.Scale, q.Zp, q.Lo, q.Hi); }).ToList();
         var labels = _model.Metadata(QuantizationMetadata.LabelsKey)?.Split('\n');
         Metadata = new QuantizationMetadata(inInfos, outInfos, labels);
+        Prune(outputs.Select(o => o.Name));
         var graph = new OnnxGraph(_g.Name.Length > 0 ? _g.Name : "quantized", _nodes, _newInits, inputs, outputs, []);
         OpsetImport[] opsets = _usesMs ? [new("", Opset), new(MsDomain, 1)] : [new("", Opset)];
         return new OnnxModel(8, opsets, graph, "chain-quantize", "1", Metadata.ToProps());
     }
 
     private readonly HashSet<string> _argMax = new(StringComparer.Ordinal);
+
+    /// <summary>Drops nodes nothing reads (tables composed into later ones) and the initializers only they read.</summary>
+    private void Prune(IEnumerable<string> outputs)
+    {
+        var needed = outputs.ToHashSet(StringComparer.Ordinal);
+        var keep = new bool[_nodes.Count];
+        for (var i = _nodes.Count - 1; i >= 0; i--)
+        {
+            if (!_nodes[i].Outputs.Any(needed.Contains)) continue;
+            keep[i] = true;
+            foreach (var x in _nodes[i].Inputs) needed.Add(x);
+        }
+        var kept = _nodes.Where((_, i) => keep[i]).ToList();
+        _nodes.Clear();
+        _nodes.AddRange(kept);
+        _newInits.RemoveAll(t => !needed.Contains(t.Name));
+    }
 
     // ---------------------------------------------------------------- node conversions
 
@@ -402,6 +420,11 @@ public sealed class GraphQuantizer
 
     private void ConvertClip(OnnxNode n, float lo, float hi, string what)
     {
+        if (_tableOf.ContainsKey(n.Inputs[0]))
+        {
+            ConvertLut(n, n.Inputs[0], v => Math.Max(lo, Math.Min(hi, v)), what);
+            return;
+        }
         var x = Need(n, n.Inputs[0]);
         int qlo = Math.Max(-128, (int)Math.Clamp(Math.Round(lo / (double)x.Scale, MidpointRounding.ToEven) + x.Zp, -128, 127));
         int qhi = Math.Min(127, (int)Math.Clamp(Math.Round(hi / (double)x.Scale, MidpointRounding.ToEven) + x.Zp, -128, 127));
@@ -411,14 +434,86 @@ public sealed class GraphQuantizer
         Conversions.Add(new Conversion(n.DisplayName, n.OpType, "Clip on int8", $"{what} as [{qlo}, {qhi}] at the input's scale"));
     }
 
-    private void ConvertLut(OnnxNode n, string input, Func<double, double> f, string what)
+    private void ConvertLut(OnnxNode n, string input, Func<double, double> f, string what) =>
+        ConvertTable(n, input, -1, 1, (_, v) => f(v), what);
+
+    private void ConvertPerChannelLut(OnnxNode n, string input, int axis, int channels, Func<int, double, double> f, string what) =>
+        ConvertTable(n, input, axis, channels, f, what);
+
+    /// <summary>
+    /// An int8 tensor that a table computes elementwise from another int8 tensor of the same shape:
+    /// <c>y = F(c, x)</c> with c the index along <see cref="Axis"/> (−1: one function for every element).
+    /// </summary>
+    private sealed record TableOf(QTensor Source, int Axis, int Channels, Func<int, double, double> F);
+
+    private readonly Dictionary<string, TableOf> _tableOf = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// What float tensor <paramref name="name"/> is as a function of an int8 tensor: the source of the table that
+    /// computed it (so that a table read by a table, or an elementwise op of two tables of one tensor, becomes one
+    /// table: no intermediate requantization), or the tensor itself with the identity.
+    /// </summary>
+    private TableOf Root(OnnxNode n, string name) =>
+        _tableOf.TryGetValue(name, out var t) ? t : new TableOf(Need(n, name), -1, 1, static (_, v) => v);
+
+    /// <summary>f applied to <paramref name="input"/>, composed with the table that computed it when there is one.</summary>
+    private void ConvertTable(OnnxNode n, string input, int axis, int channels, Func<int, double, double> f, string what)
     {
-        var x = Need(n, input);
+        var r = Root(n, input);
+        if (r.Axis >= 0 && axis >= 0 && r.Axis != axis) r = new TableOf(Need(n, input), -1, 1, static (_, v) => v);
+        var composed = r.F;
+        var composedNote = _tableOf.TryGetValue(input, out var before) && ReferenceEquals(before, r) ? ", composed with the table before it" : "";
+        Func<int, double, double> g = composedNote.Length > 0 ? (c, v) => f(c, composed(c, v)) : f;
+        var ax = axis >= 0 ? axis : r.Axis;
+        var ch = axis >= 0 ? channels : r.Channels;
         var y = Params(n.Outputs[0], n.Outputs[0]);
-        var table = Lut.Build(f, x.Scale, x.Zp, y.Scale, y.Zp);
-        Emit(n.DisplayName, "Gather", [Init($"{y.Name}.table", Tensor.Create<sbyte>(TensorElementType.Int8, [256], table)), CastToInt32(x)], y.Name, [OnnxAttribute.Of("axis", 0L)]);
+        EmitTable(n.DisplayName, r.Source, ax, ch, g, y, Shape(n.Outputs[0]).Length);
+        _tableOf[y.Name] = new TableOf(r.Source, ax, ch, g);
+        Conversions.Add(ax < 0
+            ? new Conversion(n.DisplayName, n.OpType, "Cast + Gather", $"256-entry table of {what}{composedNote}")
+            : new Conversion(n.DisplayName, n.OpType, "Cast + Add + Clip + Gather", $"per-channel table ({ch}×256) of {what} along axis {ax}{composedNote}"));
+    }
+
+    /// <summary>
+    /// Emits y = f(c, x) as a table: Cast + Gather on 256 entries (<paramref name="axis"/> −1), or per channel Cast, Add
+    /// offsets c·256 + 128 shaped to broadcast along the axis, Clip to [0, C·256 − 1] (which proves the Gather indices to
+    /// admission), Gather on a C·256 table.
+    /// </summary>
+    private void EmitTable(string node, QTensor x, int axis, int channels, Func<int, double, double> f, QTensor y, int rank)
+    {
+        if (axis < 0)
+        {
+            var table = Lut.Build(v => f(0, v), x.Scale, x.Zp, y.Scale, y.Zp);
+            Emit(node, "Gather", [Init($"{y.Name}.table", Tensor.Create<sbyte>(TensorElementType.Int8, [256], table)), CastToInt32(x)], y.Name, [OnnxAttribute.Of("axis", 0L)]);
+        }
+        else
+        {
+            var table = Lut.BuildPerChannel(channels, f, x.Scale, x.Zp, y.Scale, y.Zp);
+            var offShape = new int[rank - axis];
+            offShape[0] = channels;
+            for (var i = 1; i < offShape.Length; i++) offShape[i] = 1;
+            var offsets = Enumerable.Range(0, channels).Select(c => c * 256 + 128).ToArray();
+            var idx = Unique($"{y.Name}.idx");
+            var clipped = Unique($"{y.Name}.idx_clip");
+            Emit($"{node}.offset", "Add", [CastToInt32(x), Init($"{y.Name}.offsets", Tensor.Create<int>(TensorElementType.Int32, offShape, offsets))], idx, []);
+            Emit($"{node}.range", "Clip", [idx, Init($"{y.Name}.lo", Tensor.Create<int>(TensorElementType.Int32, [], [0])),
+                Init($"{y.Name}.hi", Tensor.Create<int>(TensorElementType.Int32, [], [channels * 256 - 1]))], clipped, []);
+            Emit(node, "Gather", [Init($"{y.Name}.table", Tensor.Create<sbyte>(TensorElementType.Int8, [channels * 256], table)), clipped], y.Name,
+                [OnnxAttribute.Of("axis", 0L)]);
+        }
         _q[y.Name] = y;
-        Conversions.Add(new Conversion(n.DisplayName, n.OpType, "Cast + Gather", $"256-entry table of {what}"));
+    }
+
+    /// <summary>A new int8 tensor <c>g(input)</c> over the float range [lo, hi] (a negation or reciprocal feeding a QLinearAdd/Mul), composed with the table that computed the input.</summary>
+    private QTensor Derived(OnnxNode n, string input, Func<double, double> g, float lo, float hi, string suffix)
+    {
+        var r = Root(n, input);
+        var (scale, zp) = FromRange(lo, hi);
+        var y = new QTensor(Unique($"{input}.{suffix}"), scale, zp, Math.Min(lo, 0), Math.Max(hi, 0));
+        _names.Remove(y.Name); // Emit registers it
+        var f = r.F;
+        EmitTable($"{n.DisplayName}.{suffix}", r.Source, r.Axis, r.Channels, (c, v) => g(f(c, v)), y, Shape(input).Length);
+        return y;
     }
 
     private string CastToInt32(QTensor x)
@@ -427,31 +522,6 @@ public sealed class GraphQuantizer
         c = Unique($"{x.Name}.i32");
         Emit($"{x.Name}.cast", "Cast", [x.Name], c, [OnnxAttribute.Of("to", (long)TensorElementType.Int32)]);
         return _casts[x.Name] = c;
-    }
-
-    /// <summary>
-    /// f_c applied along one axis of C channels: Cast to int32, Add offsets c·256 + 128 shaped to broadcast along the
-    /// axis, Clip to [0, C·256 − 1] (which proves the Gather indices to admission), Gather on a C·256 table.
-    /// </summary>
-    private void ConvertPerChannelLut(OnnxNode n, string input, int axis, int channels, Func<int, double, double> f, string what)
-    {
-        var x = Need(n, input);
-        var rank = Shape(input).Length;
-        var y = Params(n.Outputs[0], n.Outputs[0]);
-        var table = Lut.BuildPerChannel(channels, f, x.Scale, x.Zp, y.Scale, y.Zp);
-        var offShape = new int[rank - axis];
-        offShape[0] = channels;
-        for (var i = 1; i < offShape.Length; i++) offShape[i] = 1;
-        var offsets = Enumerable.Range(0, channels).Select(c => c * 256 + 128).ToArray();
-        var idx = Unique($"{y.Name}.idx");
-        var clipped = Unique($"{y.Name}.idx_clip");
-        Emit($"{n.DisplayName}.offset", "Add", [CastToInt32(x), Init($"{y.Name}.offsets", Tensor.Create<int>(TensorElementType.Int32, offShape, offsets))], idx, []);
-        Emit($"{n.DisplayName}.range", "Clip", [idx, Init($"{y.Name}.lo", Tensor.Create<int>(TensorElementType.Int32, [], [0])),
-            Init($"{y.Name}.hi", Tensor.Create<int>(TensorElementType.Int32, [], [channels * 256 - 1]))], clipped, []);
-        Emit(n.DisplayName, "Gather", [Init($"{y.Name}.table", Tensor.Create<sbyte>(TensorElementType.Int8, [channels * 256], table)), clipped], y.Name,
-            [OnnxAttribute.Of("axis", 0L)]);
-        _q[y.Name] = y;
-        Conversions.Add(new Conversion(n.DisplayName, n.OpType, "Cast + Add + Clip + Gather", $"per-channel table ({channels}×256) of {what} along axis {axis}"));
     }
 
     /// <summary>The single axis of the input a constant varies along (its other dims 1), or null; -1 when it is one value.</summary>
@@ -500,8 +570,7 @@ public sealed class GraphQuantizer
         var cb = Const(b);
         if (ca is null && cb is null)
         {
-            if (n.OpType is not ("Add" or "Mul")) throw Refuse(n, $"{n.OpType} of two activations has no int8 form (only Add and Mul do)");
-            QLinearBinary(n, Need(n, a), Need(n, b), "");
+            BinaryOfActivations(n, a, b);
             return;
         }
         if (ca is not null && cb is not null) throw Refuse(n, "both operands are constant (preparation should fold it)");
@@ -532,11 +601,107 @@ public sealed class GraphQuantizer
         QLinearBinary(n, constFirst ? qc : qx, constFirst ? qx : qc, "a constant operand quantized per tensor");
     }
 
-    private void QLinearBinary(OnnxNode n, QTensor a, QTensor b, string note)
+    private static Func<double, double, double>? Elementwise(string op) => op switch
+    {
+        "Add" => (u, v) => u + v,
+        "Sub" => (u, v) => u - v,
+        "Mul" => (u, v) => u * v,
+        "Div" => (u, v) => u / v,
+        "Max" => Math.Max,
+        "Min" => Math.Min,
+        "Pow" => Math.Pow,
+        _ => null,
+    };
+
+    /// <summary>
+    /// An elementwise op of two activations. When both are (tables of) the same int8 tensor — x·relu6(x + 3)/6, the
+    /// hard-swish paddle2onnx writes out — it is one table of that tensor. Otherwise: Add/Mul → QLinearAdd/Mul;
+    /// Sub → QLinearAdd of a negating table; Div → QLinearMul by a reciprocal table (the divisor's calibrated range
+    /// must exclude 0); Max → both requantized to the output's scale by tables, then integer Max; Min → Max of the
+    /// negations, negated by a table.
+    /// </summary>
+    private void BinaryOfActivations(OnnxNode n, string a, string b)
+    {
+        var op = Elementwise(n.OpType)!;
+        var ra = Root(n, a);
+        var rb = Root(n, b);
+        var outShape = Shape(n.Outputs[0]);
+        if (ra.Source.Name == rb.Source.Name && (ra.Axis < 0 || rb.Axis < 0 || ra.Axis == rb.Axis)
+            && Shape(a).SequenceEqual(outShape) && Shape(b).SequenceEqual(outShape))
+        {
+            var (fa, fb) = (ra.F, rb.F);
+            var ax = ra.Axis >= 0 ? ra.Axis : rb.Axis;
+            var ch = ra.Axis >= 0 ? ra.Channels : rb.Channels;
+            var y = Params(n.Outputs[0], n.Outputs[0]);
+            Func<int, double, double> g = (c, v) => op(fa(c, v), fb(c, v));
+            EmitTable(n.DisplayName, ra.Source, ax, ch, g, y, outShape.Length);
+            _tableOf[y.Name] = new TableOf(ra.Source, ax, ch, g);
+            Conversions.Add(new Conversion(n.DisplayName, n.OpType, ax < 0 ? "Cast + Gather" : "Cast + Add + Clip + Gather",
+                $"both operands are functions of '{ra.Source.Name}': one table of {n.OpType}"));
+            return;
+        }
+        switch (n.OpType)
+        {
+            case "Add" or "Mul":
+                QLinearBinary(n, Need(n, a), Need(n, b), "");
+                return;
+            case "Sub":
+            {
+                var (lo, hi) = Observed(n, b);
+                QLinearBinary(n, Need(n, a), Derived(n, b, v => -v, -hi, -lo, "neg"), "as QLinearAdd of a negating table of the subtrahend", "QLinearAdd");
+                return;
+            }
+            case "Div":
+            {
+                var (lo, hi) = Observed(n, b);
+                if (!(lo > 0 || hi < 0)) throw Refuse(n, $"the divisor's calibrated range [{lo}, {hi}] includes 0, so its reciprocal has no int8 range");
+                QLinearBinary(n, Need(n, a), Derived(n, b, v => 1 / v, 1 / hi, 1 / lo, "recip"), "as QLinearMul by a reciprocal table of the divisor", "QLinearMul");
+                return;
+            }
+            case "Max" or "Min":
+            {
+                var neg = n.OpType == "Min";
+                var outName = n.Outputs[0];
+                var y = Params(outName, outName);
+                // Max(a, b) at y's scale; Min(a, b) = −Max(−a, −b), computed at the scale of −y.
+                var m = neg ? new QTensor(Unique($"{outName}.negmax"), y.Scale, -y.Zp, -y.Hi, -y.Lo) : y;
+                if (neg) _names.Remove(m.Name);
+                var ins = new[] { a, b }.Select((t, i) =>
+                {
+                    var r = Root(n, t);
+                    if (!neg && !_tableOf.ContainsKey(t) && r.Source.Scale == m.Scale && r.Source.Zp == m.Zp) return r.Source.Name;
+                    var q = new QTensor(Unique($"{outName}.in{i}"), m.Scale, m.Zp, m.Lo, m.Hi);
+                    _names.Remove(q.Name);
+                    var f = r.F;
+                    EmitTable($"{n.DisplayName}.requantize{i}", r.Source, r.Axis, r.Channels, neg ? (c, v) => -f(c, v) : f, q, Shape(t).Length);
+                    return q.Name;
+                }).ToList();
+                Emit(n.DisplayName, "Max", ins, m.Name, []);
+                _q[m.Name] = m;
+                if (neg)
+                {
+                    EmitTable($"{n.DisplayName}.negate", m, -1, 1, static (_, v) => -v, y, outShape.Length);
+                    _tableOf[y.Name] = new TableOf(m, -1, 1, static (_, v) => -v);
+                }
+                _q[y.Name] = y;
+                Conversions.Add(new Conversion(n.DisplayName, n.OpType, neg ? "tables + Max + table" : "tables + Max",
+                    neg ? "Min(a, b) = −Max(−a, −b): both negated into −y's scale by tables, integer Max, negated back" : "both operands requantized to the output's scale by tables (where needed), integer Max"));
+                return;
+            }
+            default:
+                throw Refuse(n, $"{n.OpType} of two activations has no int8 form (Add, Sub, Mul, Div, Max and Min do)");
+        }
+    }
+
+    /// <summary>The smallest and largest value calibration saw for float tensor <paramref name="name"/>.</summary>
+    private (float Lo, float Hi) Observed(OnnxNode n, string name) =>
+        _cal.Stats.TryGetValue(name, out var st) ? (st.Min, st.Max) : throw Refuse(n, $"'{name}' was not seen by calibration");
+
+    private void QLinearBinary(OnnxNode n, QTensor a, QTensor b, string note, string? opName = null)
     {
         var (outName, fused) = FuseActivation(n.Outputs[0]);
         var y = Params(outName, outName);
-        var op = n.OpType == "Add" ? "QLinearAdd" : "QLinearMul";
+        var op = opName ?? (n.OpType == "Add" ? "QLinearAdd" : "QLinearMul");
         _usesMs = true;
         _nodes.Add(new OnnxNode(n.DisplayName, op, MsDomain,
             [a.Name, F($"{outName}.a_scale", a.Scale), Z($"{outName}.a_zp", a.Zp), b.Name, F($"{outName}.b_scale", b.Scale), Z($"{outName}.b_zp", b.Zp),
@@ -595,8 +760,29 @@ public sealed class GraphQuantizer
         var rank = Shape(n.Inputs[0]).Length;
         var axes = n.GetInts("axes") ?? (n.InputAt(1) is { } an ? Longs(Const(an) ?? throw Refuse(n, "axes must be a constant")) : null);
         var set = axes?.Select(a => a < 0 ? a + rank : a).Order().ToArray();
+        if (set is { Length: > 0 } && set[^1] == rank - 1 && set.SequenceEqual(Enumerable.Range((int)set[0], set.Length).Select(a => (long)a))
+            && !(rank >= 3 && set[0] == 2))
+        {
+            // A mean over trailing axes (LayerNorm's ReduceMean over the features): Reshape to [1, rows, inner, 1],
+            // QLinearGlobalAveragePool (one mean per row), Reshape to the output's shape.
+            var shape = Shape(n.Inputs[0]);
+            var first = (int)set[0];
+            long rows = shape[..first].Aggregate(1L, (p, d) => p * d), inner = shape[first..].Aggregate(1L, (p, d) => p * d);
+            var xin = Need(n, n.Inputs[0]);
+            var in4 = Unique($"{n.Outputs[0]}.rows");
+            Emit($"{n.DisplayName}.reshape_in", "Reshape", [xin.Name, I64($"{in4}.shape", [1, rows, inner, 1])], in4, []);
+            var pooledRows = Unique($"{n.Outputs[0]}.pooled");
+            var yr = Params(n.Outputs[0], pooledRows);
+            _usesMs = true;
+            _nodes.Add(new OnnxNode(n.DisplayName, "QLinearGlobalAveragePool", MsDomain,
+                [in4, F($"{pooledRows}.x_scale", xin.Scale), Z($"{pooledRows}.x_zp", xin.Zp), F($"{pooledRows}.y_scale", yr.Scale), Z($"{pooledRows}.y_zp", yr.Zp)], [pooledRows], []));
+            Emit($"{n.DisplayName}.reshape_out", "Reshape", [pooledRows, I64($"{n.Outputs[0]}.shape", Shape(n.Outputs[0]).Select(d => (long)d).ToArray())], n.Outputs[0], []);
+            _q[n.Outputs[0]] = yr with { Name = n.Outputs[0] };
+            Conversions.Add(new Conversion(n.DisplayName, "ReduceMean", "Reshape + com.microsoft QLinearGlobalAveragePool + Reshape", $"mean over the trailing axes [{string.Join(",", set)}], one per row"));
+            return;
+        }
         if (rank < 3 || set is null || !set.SequenceEqual(Enumerable.Range(2, rank - 2).Select(a => (long)a)))
-            throw Refuse(n, $"only a mean over every spatial axis (2…{rank - 1}) has an int8 form (QLinearGlobalAveragePool); axes are [{string.Join(",", set ?? [])}]");
+            throw Refuse(n, $"only a mean over every spatial axis (2…{rank - 1}) or over trailing axes has an int8 form (QLinearGlobalAveragePool); axes are [{string.Join(",", set ?? [])}]");
         if (n.GetInt("keepdims", 1) != 0)
         {
             ConvertGlobalAveragePool(n, n.Inputs[0], n.Outputs[0], "ReduceMean");

@@ -65,6 +65,8 @@ public static class Lut
         "Exp" => Math.Exp,
         "Abs" => Math.Abs,
         "Neg" => x => -x,
+        "Sqrt" => x => x >= 0 ? Math.Sqrt(x) : double.NaN,
+        "Reciprocal" => x => 1 / x,
         _ => null,
     };
 

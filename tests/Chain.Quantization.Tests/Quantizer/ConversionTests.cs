@@ -152,8 +152,11 @@ public class ConversionTests
         var y = g.Op("Sub", [mul, g.Const([], _ => 0.3f)]);
         var r = Run(g.Bytes(y));
         AssertGood(r, 30);
-        // Preparation turns a BatchNormalization with no Conv/Gemm before it into a depthwise 1×1 convolution.
-        Assert.Equal(["depthwise,", "per-channel", "256-entry"], r.Report.Conversions.Select(c => c.Detail.Split(' ')[0]));
+        // Preparation turns a BatchNormalization with no Conv/Gemm before it into a depthwise 1×1 convolution; the Sub
+        // by a constant is composed into the per-channel Mul's table.
+        Assert.Equal(["depthwise,", "per-channel", "per-channel"], r.Report.Conversions.Select(c => c.Detail.Split(' ')[0]));
+        Assert.Contains("composed with the table before it", r.Report.Conversions[^1].Detail);
+        Assert.Equal(["QLinearConv", "Cast", "Add", "Clip", "Gather"], Int8(r).Graph.Nodes.Select(n => n.OpType));
     }
 
     [Fact]
@@ -221,10 +224,10 @@ public class ConversionTests
         var g = new FloatGraph([1, 4, 6, 6]);
         var a = g.Conv(g.Input, 4, 4, 3, pad: 1);
         var sum = g.Op("Relu", [g.Op("Add", [a, g.Input])]);
-        var y = g.Op("Mul", [sum, g.Op("Sigmoid", [sum])]);
+        var y = g.Op("Mul", [sum, a]);
         var r = Run(g.Bytes(y));
         AssertGood(r, 25, contrib: true);
-        Assert.Equal(["QLinearConv", "QLinearAdd", "Cast", "Gather", "QLinearMul"], Int8(r).Graph.Nodes.Select(n => n.OpType));
+        Assert.Equal(["QLinearConv", "QLinearAdd", "QLinearMul"], Int8(r).Graph.Nodes.Select(n => n.OpType));
         Assert.Contains("fused Relu", r.Report.Conversions.Single(c => c.OpType == "Add").Detail);
     }
 
@@ -241,5 +244,42 @@ public class ConversionTests
         var ops = Int8(r).Graph.Nodes.Select(n => n.OpType).ToList();
         Assert.Contains("QLinearAveragePool", ops);
         Assert.Equal(2, ops.Count(o => o == "QLinearGlobalAveragePool"));
+    }
+
+    [Fact]
+    public void Elementwise_ops_of_functions_of_one_tensor_become_one_table()
+    {
+        // x·Clip(x + 3, 0, 6)/6 (hard-swish as paddle2onnx writes it), then h·Sigmoid(h) (swish).
+        var g = new FloatGraph([1, 4, 6, 6]);
+        var a = g.Conv(g.Input, 4, 4, 3, pad: 1);
+        var clip = g.Op("Clip", [g.Op("Add", [a, g.Const([], _ => 3f)]), g.Const([], _ => 0f), g.Const([], _ => 6f)]);
+        var hs = g.Op("Mul", [g.Op("Mul", [a, clip]), g.Const([], _ => 1 / 6f)]);
+        var y = g.Op("Mul", [hs, g.Op("Sigmoid", [hs])]);
+        var r = Run(g.Bytes(y));
+        AssertGood(r, 30);
+        // hs·Sigmoid(hs) is a function of the convolution output too: the whole chain is one table.
+        Assert.Equal(["QLinearConv", "Cast", "Gather"], Int8(r).Graph.Nodes.Select(n => n.OpType));
+    }
+
+    [Fact]
+    public void Sub_Div_Max_Min_of_two_activations_and_LayerNorm_written_out_quantize()
+    {
+        // LayerNorm as PyTorch exports it: ReduceMean over the last axis, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div.
+        var g = new FloatGraph([1, 24]);
+        var h = g.Gemm(g.Input, 24, 32);
+        var mean = g.Op("ReduceMean", [h], Ints("axes", -1));
+        var d = g.Op("Sub", [h, mean]);
+        var v = g.Op("ReduceMean", [g.Op("Pow", [d, g.Const([], _ => 2f)])], Ints("axes", -1));
+        var ln = g.Op("Div", [d, g.Op("Sqrt", [g.Op("Add", [v, g.Const([], _ => 1e-5f)])])]);
+        var other = g.Gemm(g.Input, 24, 32);
+        var mx = g.Op("Max", [ln, other]);
+        var mn = g.Op("Min", [ln, other]);
+        var r = Run(g.Bytes(ln, mx, mn));
+        AssertGood(r, 25, contrib: true);
+        var ops = Int8(r).Graph.Nodes.Select(n => n.OpType).ToList();
+        Assert.Contains("Max", ops);
+        Assert.DoesNotContain("Sub", ops);
+        Assert.Contains("QLinearGlobalAveragePool", ops);
+        Assert.Contains("reciprocal", r.Report.Conversions.Single(c => c.OpType == "Div").Detail);
     }
 }

@@ -123,7 +123,7 @@ public class LutAndCalibrationTests
 
     [Theory]
     [InlineData("Sin", "act (Sin): Sin has no int8 form in the admitted operator set")]
-    [InlineData("Sub2", "(Sub): Sub of two activations has no int8 form")]
+    [InlineData("Pow2", "(Pow): Pow of two activations has no int8 form")]
     [InlineData("Softmax", "(Softmax): Softmax has no int8 form; only a final Softmax")]
     [InlineData("TransA", "(Gemm): Gemm with transA=1")]
     public void Refusals_name_the_node_and_op(string kind, string message)
@@ -137,7 +137,7 @@ public class LutAndCalibrationTests
                 model = new OnnxModel(8, [new OpsetImport("", 14)], new OnnxGraph("g", [new OnnxNode("act", "Sin", "", ["x"], ["y"], [])], [],
                     [new OnnxValueInfo("x", 1, [OnnxDim.Fixed(4), OnnxDim.Fixed(4)])], [new OnnxValueInfo("y", 1, null)], []));
                 break;
-            case "Sub2": y = g.Op("Sub", [g.Input, g.Op("Relu", [g.Input])]); model = g.Build([y]); break;
+            case "Pow2": y = g.Op("Pow", [g.Input, g.Op("MatMul", [g.Input, g.Input])]); model = g.Build([y]); break;
             case "Softmax": y = g.Op("Relu", [g.Op("Softmax", [g.Input])]); model = g.Build([y]); break;
             default: y = g.Op("Gemm", [g.Input, g.Random([4, 4], 1)], OnnxAttribute.Of("transA", 1L)); model = g.Build([y]); break;
         }
