@@ -160,7 +160,7 @@ internal sealed class ProcessDevnet(TextWriter output)
         finality.Sort();
         double P(double q) => finality.Count == 0 ? double.NaN : finality[Math.Min(finality.Count - 1, (int)(q * finality.Count))];
         _console.MarkupLine($"[bold]summary[/]: {observed.Count} heights ({startHeight + 1}..{target}), {totalTxs} transactions in {elapsed:F1} s ({totalTxs / elapsed:F1} tx/s), " +
-            $"finality p50 {P(0.5):F0} ms, p95 {P(0.95):F0} ms (submit → committed, including the wait for the next block: proposers wait 700 ms after each decision)");
+            $"finality p50 {P(0.5):F0} ms, p95 {P(0.95):F0} ms (submit → committed; a proposer with pending transactions proposes at once, an idle one waits up to 700 ms)");
         _console.MarkupLine($"{inferred} inferences on MNIST test digits: {correct} predicted the label; {inferred - unknownOutputs}/{inferred} outputs equal this client's own canonical run");
         _console.MarkupLine($"rounds: {string.Join(" ", observed.GroupBy(o => o.Round).OrderBy(g => g.Key).Select(g => $"{g.Count()}×r{g.Key}"))}; node heights now: {string.Join(", ", heightsNow.Select(h => h?.ToString() ?? "down"))}");
         _console.MarkupLine(allIdentical

@@ -97,9 +97,10 @@ public sealed partial class FullNode
             };
             if (!current) continue;
             long buildAt = _heightStartedMs + (long)_options.MinBlockInterval.TotalMilliseconds;
-            if (request is BuildBlockRequest && NowMs < buildAt)
+            if (request is BuildBlockRequest && NowMs < buildAt && _validator.Mempool.Count == 0)
             {
-                // Let transactions gather instead of committing empty blocks back to back.
+                // Nothing to propose yet: wait (an idle chain does not commit empty blocks back to back), and build as
+                // soon as a transaction arrives (OnTickOnLoop) or the interval is over. Pending transactions never wait.
                 _deferredBuild = pending;
                 _buildAtMs = buildAt;
                 continue;

@@ -242,7 +242,7 @@ public sealed partial class FullNode : IAsyncDisposable
             if (timeout.Height == engine.Height) Feed(timeout, from: null);
             DrainLocal();
         }
-        if (_deferredBuild is { } build && now >= _buildAtMs)
+        if (_deferredBuild is { } build && (now >= _buildAtMs || _validator.Mempool.Count > 0))
         {
             _deferredBuild = null;
             _local.Enqueue(build);

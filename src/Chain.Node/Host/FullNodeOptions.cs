@@ -63,9 +63,10 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     public MempoolOptions Mempool { get; init; } = new();
 
     /// <summary>
-    /// A proposer waits this long after the previous height was decided before building its block (CometBFT's
-    /// timeout_commit), so transactions gather and an idle chain does not commit empty blocks back to back.
-    /// Must stay well below the propose timeout.
+    /// With an empty mempool, a proposer waits up to this long after the previous height was decided before building
+    /// its block (CometBFT's timeout_commit for empty blocks), so an idle chain does not commit empty blocks back to
+    /// back; a transaction arriving meanwhile, or one already pending, is proposed at once (no idle waiting on the
+    /// path from "transaction arrives" to "2/3 precommits"). Must stay well below the propose timeout.
     /// </summary>
     public TimeSpan MinBlockInterval { get; init; } = TimeSpan.Zero;
 
