@@ -61,6 +61,9 @@ public static class QuantizationPipeline
             }
         var quantizer = new GraphQuantizer(prepared, cal, request.Quantizer);
         var int8 = quantizer.Quantize();
+        BiasCorrectionSummary? corrected = null;
+        if (request.Quantizer.BiasCorrection)
+            (int8, corrected) = BiasCorrection.Apply(int8, quantizer.ConvLayers, cal, quantizer.Metadata!, calSets, progress);
         var bytes = int8.ToBytes();
         var admission = ModelAdmission.Check(bytes);
         var refusals = admission.Reasons.Select(r => r.ToString()).ToList();
@@ -79,7 +82,9 @@ public static class QuantizationPipeline
             },
             CalibrationInputs = calSets.Count,
             EvaluationInputs = evalSets.Count,
-            Conversions = quantizer.Conversions,
+            Conversions = corrected is null ? quantizer.Conversions : [.. quantizer.Conversions.Select(c =>
+                c.Into == "QLinearConv" && corrected.ShiftByNode.TryGetValue(c.Node, out var e)
+                    ? c with { Detail = $"{c.Detail}, bias corrected (mean |error| before {e:0.00} LSB)" } : c)],
             Layers = eval.Layers,
             Outputs = eval.Outputs,
             FloatModelBytes = floatModel.Length,
@@ -90,7 +95,7 @@ public static class QuantizationPipeline
             Admitted = admission.Admitted,
             BitMatch = eval.BitMatch,
             Refusals = refusals,
-            Notes = prepared.Notes,
+            Notes = corrected is null ? [.. prepared.Notes, "bias correction: off"] : [.. prepared.Notes, corrected.ToString()],
         };
         return new QuantizationResult(bytes, report, metadata);
     }

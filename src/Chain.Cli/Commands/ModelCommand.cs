@@ -76,10 +76,11 @@ internal static class ModelCommand
         var inputRange = new Option<string>("--input-range") { Description = "LO:HI range of random calibration inputs (default 0:1)", DefaultValueFactory = _ => "0:1" };
         var shapes = new Option<string[]>("--shape") { Description = "Static input shape, name=d1,d2,... (repeatable; a dynamic batch defaults to 1)", AllowMultipleArgumentsPerToken = false };
         var reportFile = new Option<string?>("--report") { Description = "Write the Markdown report to FILE" };
+        var biasCorrection = new Option<string>("--bias-correction") { Description = "on (default): each convolution's int32 bias absorbs its mean output error on the calibration inputs, layer by layer; off", DefaultValueFactory = _ => "on" };
         var evalCount = new Option<int>("--eval") { Description = "Held-out random inputs for evaluation when the calibration folder gives none (default 64)", DefaultValueFactory = _ => 64 };
         var command = new Command("quantize", "Quantize a float ONNX model into an admitted int8 model, verify it and report its accuracy")
         {
-            file, outFile, calibration, method, percentile, perChannel, perTensor, inputRange, shapes, reportFile, evalCount,
+            file, outFile, calibration, method, percentile, perChannel, perTensor, inputRange, shapes, reportFile, evalCount, biasCorrection,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -91,6 +92,12 @@ internal static class ModelCommand
                 "percentile" => CalibrationMethod.Percentile,
                 "entropy" => CalibrationMethod.Entropy,
                 var other => throw new CliException($"--method {other}: expected minmax, percentile or entropy"),
+            };
+            var bc = result.GetValue(biasCorrection) switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => throw new CliException($"--bias-correction {other}: expected on or off"),
             };
             var pct = result.GetValue(percentile);
             if (!(pct > 50 && pct <= 100)) throw new CliException($"--percentile {pct}: expected a value in (50, 100]");
@@ -104,7 +111,7 @@ internal static class ModelCommand
             {
                 Source = Path.GetFileName(path),
                 Preparation = new PreparationOptions { InputShapes = ParseShapes(result.GetValue(shapes) ?? []) },
-                Quantizer = new QuantizerOptions { Method = m, Percentile = pct, PerChannel = !result.GetValue(perTensor) },
+                Quantizer = new QuantizerOptions { Method = m, Percentile = pct, PerChannel = !result.GetValue(perTensor), BiasCorrection = bc },
                 Calibration = source,
                 EvaluationCount = eval,
             };

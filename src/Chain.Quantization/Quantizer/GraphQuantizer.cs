@@ -12,7 +12,20 @@ public sealed record QuantizerOptions
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
     /// <summary>The percentile of <see cref="CalibrationMethod.Percentile"/> (99.99 keeps all but the top and bottom 0.01%).</summary>
     public double Percentile { get; init; } = 99.99;
+    /// <summary>
+    /// Empirical bias correction (docs/quantization.md, "Bias correction"): each QLinearConv's int32 bias absorbs the mean
+    /// per-channel error of its output on the calibration inputs, layer by layer (`--bias-correction on|off`).
+    /// </summary>
+    public bool BiasCorrection { get; init; } = true;
 }
+
+/// <summary>
+/// One QLinearConv of the int8 graph, for bias correction: its int8 output, the float tensor of the same values before
+/// any fused activation, its bias initializer (int32, <c>x_scale·w_scale[oc]</c> units), the output's channels
+/// (<c>channel = (flat index / Inner) % Channels</c>) and admission's bound on |bias|.
+/// </summary>
+public sealed record ConvLayer(string Node, string Output, string FloatTensor, string BiasInit, int Channels, int Inner,
+    float XScale, float[] WScales, QTensor Y, long Budget, int[] Bias);
 
 /// <summary>One node of the float model and what it became, for the report.</summary>
 public sealed record Conversion(string Node, string OpType, string Into, string Detail = "")
@@ -73,6 +86,9 @@ public sealed class GraphQuantizer
     }
 
     public List<Conversion> Conversions { get; } = [];
+
+    /// <summary>Every QLinearConv emitted, in graph order.</summary>
+    public List<ConvLayer> ConvLayers { get; } = [];
 
     /// <summary>Float tensor name → its int8 counterpart (fused tensors, which exist only in float, are absent).</summary>
     public IReadOnlyDictionary<string, QTensor> Tensors => _q;
@@ -212,7 +228,7 @@ public sealed class GraphQuantizer
         var attrs = n.Attributes.ToList();
         if (n.Find("kernel_shape") is null) attrs.Add(OnnxAttribute.Of("kernel_shape", w.Shape[2..].ToArray().Select(d => (long)d).ToArray()));
         var group = n.GetInt("group", 1);
-        var detail = QLinearConv(n, x, n.InputAt(1)!, weights, w.Shape.ToArray(), bias, y, attrs);
+        var detail = QLinearConv(n, x, n.InputAt(1)!, weights, w.Shape.ToArray(), bias, y, attrs, n.Outputs[0], Shape(n.Outputs[0])[2..].Aggregate(1, (a, d) => a * d));
         _q[outName] = y;
         var kind = group == 1 ? "" : group == w.Shape[0] && w.Shape[1] == 1 ? "depthwise, " : $"group {group}, ";
         Conversions.Add(new Conversion(n.DisplayName, "Conv", "QLinearConv", kind + detail + (fused is null ? "" : $", fused {fused}")));
@@ -298,7 +314,7 @@ public sealed class GraphQuantizer
         Emit($"{n.DisplayName}.reshape_in", "Reshape", [x.Name, I64($"{in4}.shape", [rows, k, 1, 1])], in4, []);
         var out4 = Unique($"{outName}.out4d");
         var detail = QLinearConv(n, x with { Name = in4 }, input, w, [m, k, 1, 1], bias, y with { Name = out4 },
-            [OnnxAttribute.Of("kernel_shape", new long[] { 1, 1 })]);
+            [OnnxAttribute.Of("kernel_shape", new long[] { 1, 1 })], output, 1);
         var outShape = Shape(outName);
         Emit($"{n.DisplayName}.reshape_out", "Reshape", [out4, I64($"{out4}.shape", outShape.Select(d => (long)d).ToArray())], outName, []);
         _q[outName] = y;
@@ -307,7 +323,7 @@ public sealed class GraphQuantizer
     }
 
     /// <summary>Emits one QLinearConv: weights [M, …] quantized symmetric per output channel (or per tensor), bias int32.</summary>
-    private string QLinearConv(OnnxNode n, QTensor x, string weightName, float[] w, int[] wShape, float[] bias, QTensor y, List<OnnxAttribute> attrs)
+    private string QLinearConv(OnnxNode n, QTensor x, string weightName, float[] w, int[] wShape, float[] bias, QTensor y, List<OnnxAttribute> attrs, string floatPre, int inner)
     {
         var m = wShape[0];
         var k = w.Length / m;
@@ -352,6 +368,8 @@ public sealed class GraphQuantizer
         var p = y.Name;
         var perChannel = scales.Distinct().Count() > 1 || zps.Distinct().Count() > 1 || (_o.PerChannel && m > 1);
         var wt = Tensor.Create<sbyte>(TensorElementType.Int8, wShape, q);
+        var biasInit = Init($"{p}.bias", Tensor.Create<int>(TensorElementType.Int32, [m], qb));
+        ConvLayers.Add(new ConvLayer(n.DisplayName, y.Name, floatPre, biasInit, m, inner, x.Scale, scales, y, budget, (int[])qb.Clone()));
         Emit(n.DisplayName, "QLinearConv",
         [
             x.Name, F($"{p}.x_scale", x.Scale), Z($"{p}.x_zp", x.Zp),
@@ -359,7 +377,7 @@ public sealed class GraphQuantizer
             perChannel ? Init($"{p}.w_scale", Tensor.Create<float>(TensorElementType.Float, [m], scales)) : F($"{p}.w_scale", scales[0]),
             perChannel ? Init($"{p}.w_zp", Tensor.Create<sbyte>(TensorElementType.Int8, [m], zps.Select(z => (sbyte)z).ToArray())) : Z($"{p}.w_zp", zps[0]),
             F($"{p}.y_scale", y.Scale), Z($"{p}.y_zp", y.Zp),
-            Init($"{p}.bias", Tensor.Create<int>(TensorElementType.Int32, [m], qb)),
+            biasInit,
         ], y.Name, attrs);
         return (perChannel ? "per-channel" : "per-tensor") + (clipped > 0 ? $", {clipped} bias value(s) clipped to the int32 bound" : "");
     }

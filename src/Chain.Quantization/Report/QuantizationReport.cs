@@ -44,7 +44,7 @@ public sealed record QuantizationReport
     public required BitMatchReport BitMatch { get; init; }
     /// <summary>Admission's reasons when the int8 model was refused (then the tool fails), and anything the quantizer could not do.</summary>
     public required IReadOnlyList<string> Refusals { get; init; }
-    /// <summary>What preparation changed (one line each).</summary>
+    /// <summary>What preparation changed, and what bias correction did (one line each).</summary>
     public required IReadOnlyList<string> Notes { get; init; }
 
     private static string D(double v, string f = "0.00") => double.IsPositiveInfinity(v) ? "∞" : v.ToString(f, CultureInfo.InvariantCulture);

@@ -24,11 +24,15 @@ public class ZooQuantizationTests(ITestOutputHelper output)
     /// <summary>Zoo models: in-distribution examples of their synthetic task (FloatModelZoo.Samples), two seeds.</summary>
     private const int ZooCalibration = 100, ZooEvaluation = 200;
 
+    /// <summary>ppocr-cls once more, calibrated and evaluated on smooth random images instead of pixel noise.</summary>
+    private const string SmoothOcr = "ppocr-cls@smooth";
+
     public static TheoryData<string> Models()
     {
         var d = new TheoryData<string>();
         foreach (var n in FloatModelZoo.Names) d.Add(n);
         foreach (var n in FloatModelZoo.ThirdPartyNames) d.Add(n);
+        d.Add(SmoothOcr);
         return d;
     }
 
@@ -38,12 +42,11 @@ public class ZooQuantizationTests(ITestOutputHelper output)
     /// </summary>
     private static (double Top1, double SqnrDb) Bound(string name) => name switch
     {
-        // Misses the goal: 97.5% (5 of 200 held-out examples flip; output SQNR 24.6 dB, lost mostly in the ridge-fitted
-        // head, whose large cancelling weights amplify the 40 dB pooled features' quantization noise).
-        "mobilenet" => (0.97, 25),
-        // Misses the goal: 97% on uniform noise (2-class text-direction classifier fed no text: its margins are tiny;
-        // output SQNR of the logits 12 dB, through 35 unfused-BN/hard-swish/squeeze-excitation blocks at 8 bits).
+        // Misses the goal: 96% on uniform noise (2-class text-direction classifier fed no text: its margins are tiny;
+        // output SQNR of the logits 14 dB with bias correction, through 35 unfused-BN/hard-swish/squeeze-excitation blocks).
         "ppocr-cls" => (0.95, 25),
+        // Misses the goal: 94% on smooth random images (16 dB logits; 91% / 13 dB without bias correction).
+        SmoothOcr => (0.93, 25),
         _ => (0.98, 25),
     };
 
@@ -52,10 +55,15 @@ public class ZooQuantizationTests(ITestOutputHelper output)
     public void Model_quantizes_is_admitted_bit_exact_and_meets_the_goal(string name)
     {
         var sw = Stopwatch.StartNew();
-        var model = FloatModelZoo.ThirdPartyNames.Contains(name)
-            ? FloatModelZoo.ThirdParty().Single(m => m.Name == name)
-            : FloatModelZoo.ByName(name);
-        var (cal, eval, inputsSaid) = Inputs(model);
+        var modelName = name.Split('@')[0];
+        var model = FloatModelZoo.ThirdPartyNames.Contains(modelName)
+            ? FloatModelZoo.ThirdParty().Single(m => m.Name == modelName)
+            : FloatModelZoo.ByName(modelName);
+        var (cal, eval, inputsSaid) = name == SmoothOcr
+            ? ([.. FloatModelZoo.SmoothInputs(model, 48, 1).Select(t => One(model, t))],
+               [.. FloatModelZoo.SmoothInputs(model, 100, 2).Select(t => One(model, t))],
+               "smooth random images in [-1, 1] (8×8-pixel cells, bilinear), 48 calibration / 100 evaluation")
+            : Inputs(model);
         var r = QuantizationPipeline.Run(model.Bytes, new QuantizeRequest
         {
             Source = name,
@@ -64,7 +72,7 @@ public class ZooQuantizationTests(ITestOutputHelper output)
             EvaluationSets = eval,
         });
         var rep = r.Report;
-        output.WriteLine(Row(model, rep, sw.Elapsed));
+        output.WriteLine(Row(model with { Name = name }, rep, sw.Elapsed));
         output.WriteLine($"inputs: {inputsSaid}");
         output.WriteLine(rep.Summary());
 

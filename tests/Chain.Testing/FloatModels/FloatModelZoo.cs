@@ -92,6 +92,53 @@ public static class FloatModelZoo
     }
 
     /// <summary>
+    /// <paramref name="count"/> smooth random images for an NCHW model: per image a coarse grid of uniform values
+    /// (one cell per <paramref name="cell"/>×<paramref name="cell"/> pixels; 70% a grey level shared by the channels,
+    /// 30% per channel) upsampled bilinearly, in [<paramref name="lo"/>, <paramref name="hi"/>]. Low-frequency content
+    /// like a photograph's, unlike pixel noise; still not "correct" inputs of any task.
+    /// </summary>
+    public static IReadOnlyList<Tensor> SmoothInputs(FloatModel model, int count, int seed, float lo = -1f, float hi = 1f, int cell = 8)
+    {
+        var shape = model.InputShape;
+        if (shape.Length != 4) throw new ArgumentException($"{model.Name}: smooth images need an NCHW input", nameof(model));
+        int n = shape[0], c = shape[1], h = shape[2], w = shape[3];
+        int gh = (h + cell - 1) / cell + 1, gw = (w + cell - 1) / cell + 1;
+        var rng = new ZooRandom(0x534D4F4FUL ^ (ulong)(uint)seed << 32);
+        var result = new Tensor[count];
+        for (var k = 0; k < count; k++)
+        {
+            var data = new float[n * c * h * w];
+            for (var b = 0; b < n; b++)
+            {
+                var grey = rng.Uniforms(gh * gw, 0, 1);
+                for (var ch = 0; ch < c; ch++)
+                {
+                    var own = rng.Uniforms(gh * gw, 0, 1);
+                    var grid = new float[gh * gw];
+                    for (var i = 0; i < grid.Length; i++) grid[i] = 0.7f * grey[i] + 0.3f * own[i];
+                    for (var y = 0; y < h; y++)
+                    {
+                        var fy = y / (float)cell;
+                        int y0 = (int)fy;
+                        var ty = fy - y0;
+                        for (var x = 0; x < w; x++)
+                        {
+                            var fx = x / (float)cell;
+                            int x0 = (int)fx;
+                            var tx = fx - x0;
+                            var v = (1 - ty) * ((1 - tx) * grid[y0 * gw + x0] + tx * grid[y0 * gw + x0 + 1])
+                                    + ty * ((1 - tx) * grid[(y0 + 1) * gw + x0] + tx * grid[(y0 + 1) * gw + x0 + 1]);
+                            data[((b * c + ch) * h + y) * w + x] = lo + (hi - lo) * v;
+                        }
+                    }
+                }
+            }
+            result[k] = Tensor.Create<float>(TensorElementType.Float, shape.ToArray(), data);
+        }
+        return result;
+    }
+
+    /// <summary>
     /// <paramref name="count"/> labelled examples of the synthetic task a zoo model was fitted on (its in-distribution
     /// data, values in [0, 1]); a different <paramref name="seed"/> gives held-out examples. Not for third-party models.
     /// </summary>
