@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Chain.Core;
+using Chain.Core.Merkle;
 using Chain.State;
 using Chain.Storage;
 

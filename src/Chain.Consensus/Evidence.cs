@@ -1,4 +1,3 @@
-using System.Text;
 using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Hashing;
@@ -10,12 +9,11 @@ namespace Chain.Consensus;
 /// <summary>
 /// Proof that a validator misbehaved, checkable by anyone from the chain id and the validator set (and,
 /// for invalid proposals, by re-executing the block). Encoding: <c>[kind: uint, ...]</c>.
-/// Hash: SHA-256 over the length-prefixed tag "chain/v1/evidence" and the encoding.
+/// Hash: the domain hash <see cref="HashDomain.Evidence"/> ("chain/v1/evidence") of the encoding.
 /// </summary>
 public abstract class Evidence : CanonicalObject<Evidence>, ICanonicalObject<Evidence>
 {
     public const byte KindDuplicateVote = 1, KindInvalidProposal = 2;
-    private static readonly byte[] Tag = [.. new[] { (byte)"chain/v1/evidence".Length }, .. Encoding.ASCII.GetBytes("chain/v1/evidence")];
     private Hash32? _hash;
 
     public abstract byte Kind { get; }
@@ -24,7 +22,7 @@ public abstract class Evidence : CanonicalObject<Evidence>, ICanonicalObject<Evi
     public Hash32 Hash => _hash ??= HashOf(Encoded.Span);
 
     /// <summary>The hash of evidence given as its canonical encoding (what blocks carry).</summary>
-    public static Hash32 HashOf(ReadOnlySpan<byte> encoded) => DomainHash.Sha256([.. Tag, .. encoded]);
+    public static Hash32 HashOf(ReadOnlySpan<byte> encoded) => DomainHash.Compute(HashDomain.Evidence, encoded);
 
     public static string KindName => "evidence";
     public static int MaxEncodedSize => ProtocolLimits.MaxBlockBytes + 1024;

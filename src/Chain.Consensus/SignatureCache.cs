@@ -10,7 +10,7 @@ namespace Chain.Consensus;
 /// a pure function, so a cached answer is exactly the answer; the simulator shares one cache between its
 /// validators so each signature is checked once instead of once per validator. Not thread-safe.
 /// </summary>
-public sealed class SignatureCache
+public sealed class SignatureCache : ISignatureChecker
 {
     private readonly Dictionary<Hash32, bool> _results = new();
 
@@ -38,21 +38,15 @@ public static class Verification
         cache is null ? proposal.Verify(chainId, publicKey)
             : publicKey.Address == proposal.Proposal.Proposer && cache.Verify(publicKey, proposal.Proposal.SignBytes(chainId), proposal.Signature);
 
-    /// <summary><see cref="Commit.Verify"/>, through the cache.</summary>
+    /// <summary>
+    /// <see cref="Commit.Verify(ChainId, ValidatorSet, Height, Hash32, ISignatureChecker?)"/> through the cache, the
+    /// refusal as a message (the shape the engine uses). Not a second implementation: Core's check decides.
+    /// </summary>
     public static bool VerifyCommit(this SignatureCache? cache, Commit commit, ChainId chainId, ValidatorSet validators, Height height, Hash32 blockHash, out string reason)
     {
-        if (cache is null) return commit.Verify(chainId, validators, height, blockHash, out reason);
-        if (commit.Height != height) { reason = $"commit is for height {commit.Height}, expected {height}"; return false; }
-        if (commit.BlockHash != blockHash) { reason = $"commit is for block {commit.BlockHash}, expected {blockHash}"; return false; }
-        ulong power = 0;
-        foreach (var sig in commit.Signatures)
-        {
-            if (!validators.TryGet(sig.Validator, out var v, out _)) { reason = $"signer {sig.Validator} is not a validator"; return false; }
-            if (!cache.Verify(v.PublicKey, commit.PrecommitFor(sig).SignBytes(chainId), sig.Signature)) { reason = $"bad precommit signature from {sig.Validator}"; return false; }
-            power += v.Power;
-        }
-        if (!validators.IsSupermajority(power)) { reason = $"signers hold {power} of {validators.TotalPower} voting power, not more than 2/3"; return false; }
-        reason = "";
-        return true;
+        ArgumentNullException.ThrowIfNull(commit);
+        var failure = commit.Verify(chainId, validators, height, blockHash, cache);
+        reason = failure?.Message ?? "";
+        return failure is null;
     }
 }

@@ -4,6 +4,7 @@ using Chain.Core.Merkle;
 using Chain.Core.Protocol;
 using Chain.Inference.Runtime;
 using Chain.Storage;
+using Chain.Core.State;
 
 namespace Chain.Execution;
 
@@ -221,8 +222,8 @@ public sealed class ChainExecutor : ILedgerView
         lock (_lock)
         {
             ThrowIfFaulted();
-            if (!commit.Verify(ChainId, _genesis.Validators, block.Height, block.Hash, out var reason))
-                throw new InvalidOperationException($"commit does not finalize block {block.Hash} at {block.Height}: {reason}");
+            if (commit.Verify(ChainId, _genesis.Validators, block.Height, block.Hash) is { } bad)
+                throw new InvalidOperationException($"commit does not finalize block {block.Hash} at {block.Height}: {bad.Message}");
             if (!_executed.TryGetValue(block.Hash, out var executed))
             {
                 var (failure, result) = Verify(block, null);
@@ -407,8 +408,8 @@ public sealed class ChainExecutor : ILedgerView
         else
         {
             if (lastCommit is null) return new(VerifyFailureKind.BadLastCommit, $"block {height} lacks the commit for block {_last.Height}");
-            if (!lastCommit.Verify(ChainId, _genesis.Validators, _last.Height, _last.Hash, out var reason))
-                return new(VerifyFailureKind.BadLastCommit, $"last commit: {reason}");
+            if (lastCommit.Verify(ChainId, _genesis.Validators, _last.Height, _last.Hash) is { } bad)
+                return bad with { Kind = VerifyFailureKind.BadLastCommit, Message = $"last commit: {bad.Message}", Field = $"lastCommit.{bad.Field}" };
         }
         return null;
     }

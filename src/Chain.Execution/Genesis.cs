@@ -3,6 +3,7 @@ using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
 using MessagePack;
+using Chain.Core.State;
 
 namespace Chain.Execution;
 

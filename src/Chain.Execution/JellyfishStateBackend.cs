@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Chain.Core;
 using Chain.State;
 using Chain.Storage;
+using Chain.Core.Merkle;
 
 namespace Chain.Execution;
 

@@ -1,5 +1,6 @@
 using Chain.Core;
 using Chain.Core.Codec;
+using Chain.Core.State;
 
 namespace Chain.Execution;
 

@@ -2,6 +2,7 @@ using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
 using Chain.Inference;
+using Chain.Core.State;
 
 namespace Chain.Execution;
 

@@ -43,8 +43,13 @@ internal sealed class ChainQueries(IRpcNode node)
     {
         if (ResolveHeight(height) is not { } h) return BadHeight(height);
         if (h.Value == 0) return NoBlocksYet();
+        // The commit the chain recorded for h is block h+1's lastCommit: the same on every node, and what header
+        // h+1's lastCommitHash binds. Only for the latest height, which no block records yet, is the node's own
+        // seen commit served (canonical: false); another node may hold another +2/3 set for it.
+        if (node.Blocks.LoadBlock(new Height(h.Value + 1)) is { LastCommit: { } recorded })
+            return RpcErrors.Json(RpcMapping.Commit(recorded, canonical: true));
         return node.Blocks.LoadCommit(h) is { } commit
-            ? RpcErrors.Json(RpcMapping.Commit(commit))
+            ? RpcErrors.Json(RpcMapping.Commit(commit, canonical: false))
             : RpcErrors.NotFound($"no commit at height {h} (latest is {LatestText()})");
     }
 

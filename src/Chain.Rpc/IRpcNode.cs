@@ -4,6 +4,7 @@ using Chain.Core.Protocol;
 using Chain.Execution;
 using Chain.State;
 using Chain.Storage;
+using Chain.Core.Merkle;
 
 namespace Chain.Rpc;
 

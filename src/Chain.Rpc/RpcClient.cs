@@ -7,6 +7,8 @@ using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
 using Chain.Execution;
+using Chain.Light;
+using Chain.Core.State;
 
 namespace Chain.Rpc;
 
@@ -33,9 +35,11 @@ public sealed record VerifiedAccount(Address Address, Account Account, ulong Hei
 public sealed record VerifiedModel(ModelResponse Served, ModelInfo Info, BlockHeader? Header);
 
 /// <summary>
-/// Typed client of the node RPC (docs/rpc.md). Reads that carry proofs are verified here: the header is decoded from
+/// Typed client of the node RPC (docs/rpc.md). Reads that carry proofs are verified: the header is decoded from
 /// its canonical bytes (so its hash and roots are recomputed, not trusted from JSON) and, when the client was
-/// given the validator set it trusts, checked against the commit for its height.
+/// given the validator set it trusts, checked against the commit for its height. Every check is Chain.Light's
+/// <see cref="LightVerifier"/> (one rule, one place); this client adds the node's other endpoints and the
+/// execution-level decoding (model records, float interfaces).
 /// </summary>
 public sealed class RpcClient : IDisposable
 {
@@ -92,8 +96,8 @@ public sealed class RpcClient : IDisposable
         if (_trustedValidators is not null)
         {
             var (_, commit) = await CommitAsync(height, ct).ConfigureAwait(false);
-            if (!commit.Verify(header.ChainId, _trustedValidators, header.Height, header.Hash, out var reason))
-                throw new RpcClientException($"header {height} is not finalized by the trusted validators: {reason}", code: "unverified");
+            if (LightVerifier.VerifyHeader(header, commit, header.ChainId, _trustedValidators) is { } failure)
+                throw new RpcClientException($"header {height} is not finalized by the trusted validators: {failure.Message}", code: "unverified");
         }
         return header;
     }
@@ -103,38 +107,37 @@ public sealed class RpcClient : IDisposable
     {
         var served = await GetAsync<TransactionLookupResponse>($"txs/{hash}", ct).ConfigureAwait(false);
         var header = await VerifiedHeaderAsync(served.Height, ct).ConfigureAwait(false);
-        if (!ProofVerifier.VerifyTransaction(served, hash, header, out var tx, out var receipt, out var reason))
-            throw new RpcClientException($"transaction {hash}: {reason}", code: "bad_proof");
+        if (LightVerifier.VerifyTransaction(served, hash, header, out var tx, out var receipt) is { } failure)
+            throw new RpcClientException($"transaction {hash}: {failure.Message}", code: "bad_proof");
         return new VerifiedTransaction(served, header, tx!, receipt!);
     }
 
     public async Task<VerifiedAccount> AccountAsync(Address address, CancellationToken ct = default)
     {
         var served = await GetAsync<AccountResponse>($"accounts/{address}", ct).ConfigureAwait(false);
-        var (value, header) = await VerifyStateAsync(served.Proof, StateKeys.Account(address), ct).ConfigureAwait(false);
-        var account = value is null ? Account.Empty : Canonical.Decode<Account>(value);
-        if (account.Balance != served.Balance || account.Nonce != served.Nonce)
-            throw new RpcClientException($"account {address}: the JSON fields differ from the proven value", code: "bad_proof");
-        return new VerifiedAccount(address, account, served.Proof.Height, header);
+        var (header, root) = await StateAnchorAsync(served.Proof, ct).ConfigureAwait(false);
+        if (LightVerifier.VerifyAccount(served, address, root, out var account) is { } failure)
+            throw new RpcClientException(failure.Message, code: "bad_proof");
+        return new VerifiedAccount(address, account!, served.Proof.Height, header);
     }
 
     public async Task<VerifiedModel> ModelAsync(Hash32 modelId, CancellationToken ct = default)
     {
         var served = await GetAsync<ModelResponse>($"models/{modelId}", ct).ConfigureAwait(false);
-        var (value, header) = await VerifyStateAsync(served.Proof, StateKeys.Model(modelId), ct).ConfigureAwait(false);
-        if (value is null) throw new RpcClientException($"model {modelId}: the proof shows no model", code: "bad_proof");
-        return new VerifiedModel(served, Canonical.Decode<ModelInfo>(value), header);
+        var (header, root) = await StateAnchorAsync(served.Proof, ct).ConfigureAwait(false);
+        if (LightVerifier.VerifyModel(served, modelId, root, out var record) is { } failure)
+            throw new RpcClientException(failure.Message, code: "bad_proof");
+        return new VerifiedModel(served, Canonical.Decode<ModelInfo>(record!), header);
     }
 
     /// <summary>A registered model's ONNX bytes, proven under the state root and checked to hash to <paramref name="modelId"/>.</summary>
     public async Task<byte[]> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default)
     {
         var served = await GetAsync<ModelCodeResponse>($"models/{modelId}/code", ct).ConfigureAwait(false);
-        var (value, _) = await VerifyStateAsync(served.Proof, StateKeys.ModelCode(modelId), ct).ConfigureAwait(false);
-        if (value is null) throw new RpcClientException($"model {modelId}: the proof shows no model code", code: "bad_proof");
-        if (Core.Hashing.DomainHash.Compute(Core.Hashing.HashDomain.Model, value) != modelId)
-            throw new RpcClientException($"model {modelId}: the served bytes hash to another model id", code: "bad_proof");
-        return value;
+        var (_, root) = await StateAnchorAsync(served.Proof, ct).ConfigureAwait(false);
+        if (LightVerifier.VerifyModelCode(served, modelId, root, out var code) is { } failure)
+            throw new RpcClientException(failure.Message, code: "bad_proof");
+        return code!;
     }
 
     /// <summary>
@@ -197,14 +200,11 @@ public sealed class RpcClient : IDisposable
         if (_ownsHttp) _http.Dispose();
     }
 
-    private async Task<(byte[]? Value, BlockHeader? Header)> VerifyStateAsync(StateProofJson proof, Hash32 key, CancellationToken ct)
+    private async Task<(BlockHeader? Header, Hash32 Root)> StateAnchorAsync(StateProofJson proof, CancellationToken ct)
     {
         // At height 0 there is no header to anchor to: the served root is taken as is (see docs/rpc.md).
         var header = proof.Height == 0 ? null : await VerifiedHeaderAsync(proof.Height, ct).ConfigureAwait(false);
-        var root = header?.StateRoot ?? Hash32.Parse(proof.StateRoot);
-        if (!ProofVerifier.VerifyState(proof, key, root, out var value, out var reason))
-            throw new RpcClientException(reason, code: "bad_proof");
-        return (value, header);
+        return (header, header?.StateRoot ?? Hash32.Parse(proof.StateRoot));
     }
 
     private Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(new HttpRequestMessage(HttpMethod.Get, path), ct);

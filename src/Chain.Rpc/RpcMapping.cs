@@ -36,10 +36,10 @@ internal static class RpcMapping
         Header(block.Header), block.Transactions.Select(Transaction).ToArray(), block.LastCommit?.Hash.ToString(),
         B64(block.Encoded), B64(block.Header.Encoded));
 
-    public static CommitResponse Commit(Commit commit) => new(
+    public static CommitResponse Commit(Commit commit, bool canonical) => new(
         commit.Height.Value, commit.Round.Value, commit.BlockHash.ToString(), commit.Hash.ToString(),
         commit.Signatures.Select(s => new CommitSignatureJson(s.Validator.ToString(), s.TimestampMs, Hex(s.Signature.Bytes))).ToArray(),
-        B64(commit.Encoded));
+        B64(commit.Encoded), canonical);
 
     public static ValidatorsResponse Validators(ulong height, ValidatorSet set) => new(
         height, set.Hash.ToString(), set.TotalPower,

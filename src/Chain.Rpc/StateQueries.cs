@@ -3,6 +3,8 @@ using Chain.Core.Codec;
 using Chain.Execution;
 using Chain.State;
 using Microsoft.AspNetCore.Http;
+using Chain.Core.State;
+using Chain.Core.Merkle;
 
 namespace Chain.Rpc;
 
@@ -27,7 +29,7 @@ internal sealed class StateQueries(IRpcNode node)
             return RpcErrors.BadRequest($"address must be 40 hex characters, got '{ChainQueries.Truncate(address)}'");
         if (Read(StateKeys.Account(parsed)) is not { } proven)
             return RpcErrors.Unavailable("the state kept changing while it was read; retry");
-        var account = proven.Value is null ? Execution.Account.Empty : Canonical.Decode<Account>(proven.Value);
+        var account = proven.Value is null ? Core.State.Account.Empty : Canonical.Decode<Core.State.Account>(proven.Value);
         return RpcErrors.Json(new AccountResponse(parsed.ToString(), account.Balance, account.Nonce, proven.ToJson()));
     }
 

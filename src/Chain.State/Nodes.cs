@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using Chain.Core;
 using Chain.Storage;
+using Chain.Core.Merkle;
 
 namespace Chain.State;
 

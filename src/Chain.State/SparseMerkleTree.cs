@@ -1,5 +1,6 @@
 using Chain.Core;
 using Chain.Storage;
+using Chain.Core.Merkle;
 
 namespace Chain.State;
 

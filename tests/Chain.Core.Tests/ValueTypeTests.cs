@@ -33,6 +33,25 @@ public class ValueTypeTests
     }
 
     [Fact]
+    public void The_one_tag_registry_spells_every_tag_as_before()
+    {
+        // These tags were spelled out in Evidence, StateKeys and SignBytes before the registry; the bytes must not move.
+        (HashDomain Domain, string Tag)[] expected =
+        [
+            (HashDomain.Evidence, "chain/v1/evidence"), (HashDomain.StateAccount, "chain/v1/state/account"),
+            (HashDomain.StateModel, "chain/v1/state/model"), (HashDomain.StateModelCode, "chain/v1/state/model-code"),
+            (HashDomain.StateEvidence, "chain/v1/state/evidence"), (HashDomain.SignTransaction, "chain/v1/sign/tx"),
+            (HashDomain.SignVote, "chain/v1/sign/vote"), (HashDomain.SignProposal, "chain/v1/sign/proposal"),
+        ];
+        foreach (var (domain, tag) in expected)
+            Assert.Equal([(byte)tag.Length, .. System.Text.Encoding.ASCII.GetBytes(tag)], DomainHash.Tag(domain).ToArray());
+        var address = new Address(new byte[20]);
+        var legacy = System.Security.Cryptography.SHA256.HashData([22, .. "chain/v1/state/account"u8, .. address.Bytes]);
+        Assert.Equal(Convert.ToHexStringLower(legacy), Chain.Core.State.StateKeys.Account(address).ToString());
+        Assert.Equal(Enum.GetValues<HashDomain>().Length, Enum.GetValues<HashDomain>().Select(DomainHash.TagName).Distinct().Count());
+    }
+
+    [Fact]
     public void Domain_hash_is_sha256_of_tag_and_data()
     {
         // SHA-256(0x0b || "chain/v1/tx" || "abc"): the tag is length-prefixed ASCII.

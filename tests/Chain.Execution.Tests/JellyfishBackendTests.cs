@@ -3,6 +3,7 @@ using Chain.Core.Protocol;
 using Chain.State;
 using Chain.Storage;
 using static Chain.Execution.Tests.Fixture;
+using Chain.Core.State;
 
 namespace Chain.Execution.Tests;
 

@@ -1,6 +1,7 @@
 using Chain.Core;
 using Chain.Core.Protocol;
 using static Chain.Execution.Tests.Fixture;
+using Chain.Core.State;
 
 namespace Chain.Execution.Tests;
 

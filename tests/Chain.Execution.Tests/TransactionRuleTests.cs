@@ -6,6 +6,7 @@ using Chain.Inference;
 using Chain.Inference.Runtime;
 using Chain.Storage;
 using static Chain.Execution.Tests.Fixture;
+using Chain.Core.State;
 
 namespace Chain.Execution.Tests;
 

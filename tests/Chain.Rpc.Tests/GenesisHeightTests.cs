@@ -2,6 +2,7 @@ using System.Net;
 using Chain.Execution;
 using Chain.Inference;
 using Chain.Inference.Runtime;
+using Chain.Core.State;
 
 namespace Chain.Rpc.Tests;
 

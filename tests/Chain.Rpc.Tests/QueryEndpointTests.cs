@@ -5,6 +5,8 @@ using Chain.Core.Codec;
 using Chain.Core.Merkle;
 using Chain.Core.Protocol;
 using Chain.Execution;
+using Chain.Core.State;
+using Chain.Light;
 
 namespace Chain.Rpc.Tests;
 
@@ -78,8 +80,12 @@ public sealed class QueryEndpointTests
         var header = host.Node.Blocks.LoadHeader(new Height(2))!;
         Assert.Equal(header.Hash.ToString(), served.BlockHash);
         Assert.Equal(4, served.Signatures.Count);
-        Assert.True(commit.Verify(RpcTestHost.Genesis.ChainId, RpcTestHost.Genesis.Validators, header.Height, header.Hash, out _));
+        Assert.Null(commit.Verify(RpcTestHost.Genesis.ChainId, RpcTestHost.Genesis.Validators, header.Height, header.Hash));
         Assert.Equal(header.Hash, (await host.Client.VerifiedHeaderAsync(2)).Hash);
+        // Below the tip the served commit is the one block 3 recorded; at the tip (3) it is the node's own.
+        Assert.True(served.Canonical);
+        Assert.Equal(host.Node.Blocks.LoadHeader(new Height(3))!.LastCommitHash, commit.Hash);
+        Assert.False((await host.Client.CommitAsync(3)).Served.Canonical);
         Assert.Equal(HttpStatusCode.NotFound, (await host.GetAsync("commits/9")).Status);
 
         // A client trusting other validators refuses the header.
@@ -122,12 +128,13 @@ public sealed class QueryEndpointTests
 
         // A flipped byte anywhere in the proof, the leaf or the header root fails.
         var header = verified.Header;
-        Assert.False(ProofVerifier.VerifyTransaction(verified.Served with { TransactionProof = Flip(verified.Served.TransactionProof) }, host.FirstInference.Hash, header, out _, out _, out _));
-        Assert.False(ProofVerifier.VerifyTransaction(verified.Served with { ReceiptProof = Flip(verified.Served.ReceiptProof) }, host.FirstInference.Hash, header, out _, out _, out _));
-        Assert.False(ProofVerifier.VerifyTransaction(verified.Served with { RawReceipt = Flip(verified.Served.RawReceipt) }, host.FirstInference.Hash, header, out _, out _, out _));
+        Assert.NotNull(LightVerifier.VerifyTransaction(verified.Served with { TransactionProof = Flip(verified.Served.TransactionProof) }, host.FirstInference.Hash, header, out _, out _));
+        Assert.NotNull(LightVerifier.VerifyTransaction(verified.Served with { ReceiptProof = Flip(verified.Served.ReceiptProof) }, host.FirstInference.Hash, header, out _, out _));
+        Assert.NotNull(LightVerifier.VerifyTransaction(verified.Served with { RawReceipt = Flip(verified.Served.RawReceipt) }, host.FirstInference.Hash, header, out _, out _));
         var otherHeader = host.Node.Blocks.LoadHeader(new Height(2))!;
-        Assert.False(ProofVerifier.VerifyTransaction(verified.Served, host.FirstInference.Hash, otherHeader, out _, out _, out var reason));
-        Assert.NotEmpty(reason);
+        var failure = LightVerifier.VerifyTransaction(verified.Served, host.FirstInference.Hash, otherHeader, out _, out _);
+        Assert.NotNull(failure);
+        Assert.NotEmpty(failure.Message);
 
         Assert.Equal(HttpStatusCode.NotFound, (await host.GetAsync($"txs/{new Hash32(new byte[32])}")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await host.GetAsync("txs/xyz")).Status);
@@ -150,10 +157,10 @@ public sealed class QueryEndpointTests
         var served = JsonSerializer.Deserialize<AccountResponse>((await host.GetAsync($"accounts/{RpcTestHost.Bob.Address}")).Body, RpcJson.Options)!;
         var key = StateKeys.Account(RpcTestHost.Bob.Address);
         var root = bob.Header.StateRoot;
-        Assert.True(ProofVerifier.VerifyState(served.Proof, key, root, out _, out _));
-        Assert.False(ProofVerifier.VerifyState(served.Proof with { Proof = Flip(served.Proof.Proof) }, key, root, out _, out _));
-        Assert.False(ProofVerifier.VerifyState(served.Proof with { Value = Flip(served.Proof.Value!) }, key, root, out _, out _));
-        Assert.False(ProofVerifier.VerifyState(served.Proof with { Value = null }, key, root, out _, out _));
+        Assert.Null(LightVerifier.VerifyState(served.Proof, key, root, out _));
+        Assert.NotNull(LightVerifier.VerifyState(served.Proof with { Proof = Flip(served.Proof.Proof) }, key, root, out _));
+        Assert.NotNull(LightVerifier.VerifyState(served.Proof with { Value = Flip(served.Proof.Value!) }, key, root, out _));
+        Assert.NotNull(LightVerifier.VerifyState(served.Proof with { Value = null }, key, root, out _));
 
         Assert.Equal(HttpStatusCode.BadRequest, (await host.GetAsync("accounts/1234")).Status);
     }

@@ -2,6 +2,7 @@ using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Storage;
 using MessagePack;
+using Chain.Core.Merkle;
 
 namespace Chain.State.Tests;
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Chain.Core;
 using Chain.Core.Protocol;
 using Chain.Rpc;
+using Chain.Core.State;
 
 namespace Chain.Cli.Commands;
 

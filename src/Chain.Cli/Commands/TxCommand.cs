@@ -9,6 +9,7 @@ using Chain.Inference.Onnx;
 using Chain.Inference.Runtime;
 using Chain.Node;
 using Chain.Rpc;
+using Chain.Core.State;
 
 namespace Chain.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Chain.Core.Hashing;
 
 namespace Chain.Core.Crypto;
 
@@ -18,34 +19,21 @@ public enum SignDomain : byte
 /// </summary>
 public static class SignBytes
 {
-    private static readonly byte[][] Tags = BuildTags();
-
-    private static byte[][] BuildTags()
+    /// <summary>The kind's tag in the one registry (<see cref="HashDomain"/>).</summary>
+    public static HashDomain Domain(SignDomain domain) => domain switch
     {
-        var values = Enum.GetValues<SignDomain>();
-        var tags = new byte[values.Length][];
-        foreach (var d in values)
-        {
-            var bytes = Encoding.ASCII.GetBytes("chain/v1/sign/" + TagName(d));
-            tags[(int)d] = [(byte)bytes.Length, .. bytes];
-        }
-        return tags;
-    }
-
-    public static string TagName(SignDomain domain) => domain switch
-    {
-        SignDomain.Transaction => "tx",
-        SignDomain.Vote => "vote",
-        SignDomain.Proposal => "proposal",
+        SignDomain.Transaction => HashDomain.SignTransaction,
+        SignDomain.Vote => HashDomain.SignVote,
+        SignDomain.Proposal => HashDomain.SignProposal,
         _ => throw new ArgumentOutOfRangeException(nameof(domain)),
     };
 
     public static byte[] Build(SignDomain domain, ChainId chainId, ReadOnlySpan<byte> payload)
     {
-        var tag = Tags[(int)domain];
+        var tag = DomainHash.Tag(Domain(domain));
         string id = chainId.Value ?? throw new ArgumentException("chain id is not set", nameof(chainId));
         var result = new byte[tag.Length + 1 + id.Length + payload.Length];
-        tag.CopyTo(result, 0);
+        tag.CopyTo(result);
         result[tag.Length] = (byte)id.Length;
         Encoding.ASCII.GetBytes(id, result.AsSpan(tag.Length + 1));
         payload.CopyTo(result.AsSpan(tag.Length + 1 + id.Length));

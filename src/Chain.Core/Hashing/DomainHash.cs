@@ -4,9 +4,10 @@ using System.Text;
 namespace Chain.Core.Hashing;
 
 /// <summary>
-/// Every hash in the protocol is SHA-256 over a domain tag followed by the data, so two kinds of
-/// object can never share a hash. The tag is the ASCII string "chain/v1/" + name, preceded by its
-/// length as one byte (see docs/protocol.md, "Hashing").
+/// The one registry of domain tags. Every protocol hash is SHA-256 over a domain tag followed by the data, so two
+/// kinds of object can never share a hash; sign bytes start with a tag of their own. The tag is the ASCII string
+/// "chain/v1/" + <see cref="DomainHash.TagName"/>, preceded by its length as one byte (see docs/protocol.md,
+/// "Hashing"). The one untagged hash is the genesis hash (docs/protocol.md). Values are appended, never reordered.
 /// </summary>
 public enum HashDomain : byte
 {
@@ -21,6 +22,17 @@ public enum HashDomain : byte
     Model,
     /// <summary>Authenticated-state tree nodes and values; a kind byte separates them (docs/state.md).</summary>
     State,
+    /// <summary>Evidence of misbehaviour (its hash names it in blocks and in state).</summary>
+    Evidence,
+    /// <summary>State keys: SHA-256(tag || id) for each kind of record (docs/execution.md).</summary>
+    StateAccount,
+    StateModel,
+    StateModelCode,
+    StateEvidence,
+    /// <summary>Sign-bytes tags (never hashed: the prefix of what a key signs, see <see cref="Crypto.SignBytes"/>).</summary>
+    SignTransaction,
+    SignVote,
+    SignProposal,
 }
 
 public static class DomainHash
@@ -53,6 +65,14 @@ public static class DomainHash
         HashDomain.Tensor => "tensor",
         HashDomain.Model => "model",
         HashDomain.State => "state",
+        HashDomain.Evidence => "evidence",
+        HashDomain.StateAccount => "state/account",
+        HashDomain.StateModel => "state/model",
+        HashDomain.StateModelCode => "state/model-code",
+        HashDomain.StateEvidence => "state/evidence",
+        HashDomain.SignTransaction => "sign/tx",
+        HashDomain.SignVote => "sign/vote",
+        HashDomain.SignProposal => "sign/proposal",
         _ => throw new ArgumentOutOfRangeException(nameof(domain)),
     };
 

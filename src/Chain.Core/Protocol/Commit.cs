@@ -47,44 +47,47 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
         new(VoteType.Precommit, Height, Round, BlockHash, signature.TimestampMs, signature.Validator);
 
     /// <summary>
-    /// Checks that this commit finalizes <paramref name="expectedBlockHash"/> at <paramref name="expectedHeight"/>
-    /// under <paramref name="validators"/>: every signer is a validator, every signature is valid for
-    /// <paramref name="chainId"/>, and the signers hold more than 2/3 of the power.
+    /// The one commit check (consensus, block sync, execution and light clients all use it): this commit
+    /// finalizes <paramref name="expectedBlockHash"/> at <paramref name="expectedHeight"/> under
+    /// <paramref name="validators"/> when every signer is a validator, every signature is a valid precommit for
+    /// <paramref name="chainId"/>, and the signers hold more than 2/3 of the power. Null when it does; otherwise a
+    /// <see cref="VerifyFailureKind.BadCommit"/> naming the field, the expected and the actual value.
+    /// <paramref name="signatures"/> checks Ed25519 signatures (e.g. through a cache); null checks them directly.
     /// </summary>
-    public bool Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, out string reason)
+    public VerifyFailure? Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, ISignatureChecker? signatures = null)
     {
+        ArgumentNullException.ThrowIfNull(validators);
         if (Height != expectedHeight)
-        {
-            reason = $"commit is for height {Height}, expected {expectedHeight}";
-            return false;
-        }
+            return Fail($"commit is for height {Height}, expected {expectedHeight}", "height", expectedHeight.ToString(), Height.ToString());
         if (BlockHash != expectedBlockHash)
-        {
-            reason = $"commit is for block {BlockHash}, expected {expectedBlockHash}";
-            return false;
-        }
+            return Fail($"commit is for block {BlockHash}, expected {expectedBlockHash}", "blockHash", expectedBlockHash.ToString(), BlockHash.ToString());
         ulong signedPower = 0;
-        foreach (var sig in _signatures)
+        for (int i = 0; i < _signatures.Length; i++)
         {
+            var sig = _signatures[i];
             if (!validators.TryGet(sig.Validator, out var validator, out _))
-            {
-                reason = $"signer {sig.Validator} is not a validator";
-                return false;
-            }
-            if (!Ed25519.Verify(validator.PublicKey, PrecommitFor(sig).SignBytes(chainId), sig.Signature))
-            {
-                reason = $"bad precommit signature from {sig.Validator}";
-                return false;
-            }
+                return Fail($"signer {sig.Validator} is not a validator", $"signatures[{i}].validator", "a member of the validator set", sig.Validator.ToString());
+            var message = PrecommitFor(sig).SignBytes(chainId);
+            bool valid = signatures?.Verify(validator.PublicKey, message, sig.Signature) ?? Ed25519.Verify(validator.PublicKey, message, sig.Signature);
+            if (!valid)
+                return Fail($"bad precommit signature from {sig.Validator}", $"signatures[{i}].signature", $"a precommit signature by {sig.Validator}", sig.Signature.ToString());
             signedPower += validator.Power; // cannot overflow: total power is bounded by MaxTotalVotingPower
         }
         if (!validators.IsSupermajority(signedPower))
-        {
-            reason = $"signers hold {signedPower} of {validators.TotalPower} voting power, not more than 2/3";
-            return false;
-        }
-        reason = "";
-        return true;
+            return Fail($"signers hold {signedPower} of {validators.TotalPower} voting power, not more than 2/3", "signatures",
+                $"more than 2/3 of {validators.TotalPower}", signedPower.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return null;
+
+        static VerifyFailure Fail(string message, string field, string expected, string actual) =>
+            new(VerifyFailureKind.BadCommit, message, Field: field, Expected: expected, Actual: actual);
+    }
+
+    /// <summary><see cref="Verify(ChainId, ValidatorSet, Height, Hash32, ISignatureChecker?)"/> with the refusal as a message.</summary>
+    public bool Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, out string reason)
+    {
+        var failure = Verify(chainId, validators, expectedHeight, expectedBlockHash);
+        reason = failure?.Message ?? "";
+        return failure is null;
     }
 
     public override void WriteTo(ref MessagePackWriter writer)

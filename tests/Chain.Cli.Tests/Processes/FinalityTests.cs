@@ -1,6 +1,7 @@
 using Chain.Core;
 using Chain.Core.Crypto;
 using Xunit.Abstractions;
+using Chain.Core.State;
 
 namespace Chain.Cli.Tests.Processes;
 

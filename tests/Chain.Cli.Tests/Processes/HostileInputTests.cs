@@ -10,6 +10,7 @@ using Chain.Network.Tcp;
 using Chain.Rpc;
 using Xunit.Abstractions;
 using Chain.Testing;
+using Chain.Core.State;
 
 namespace Chain.Cli.Tests.Processes;
 

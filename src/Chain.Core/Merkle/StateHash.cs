@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Chain.Core;
 using Chain.Core.Hashing;
 
-namespace Chain.State;
+namespace Chain.Core.Merkle;
 
 /// <summary>
 /// The hashes of the state tree (docs/state.md §2). All use the <see cref="HashDomain.State"/> tag followed

@@ -3,7 +3,7 @@ using Chain.Core;
 using Chain.Core.Codec;
 using MessagePack;
 
-namespace Chain.State;
+namespace Chain.Core.Merkle;
 
 /// <summary>
 /// A proof that a key has a given value, or no value, under a state root (docs/state.md §4). It lists, from the
@@ -35,13 +35,21 @@ public sealed class StateProof : CanonicalObject<StateProof>, ICanonicalObject<S
     /// <summary>The leaf the path ends at: the key itself (inclusion) or another key (non-inclusion).</summary>
     public readonly record struct LeafRecord(Hash32 Key, Hash32 ValueHash);
 
+    /// <summary>The deepest a path goes: 64 nibbles of a 256-bit key (the tree's <c>MaxDepth</c>).</summary>
+    public const int MaxDepth = 64;
+
     private readonly Level[] _levels;
+
+    /// <summary>Nibble <paramref name="index"/> of a key, high nibble of each byte first (docs/state.md §1).</summary>
+    private static int Nibble(in Hash32 key, int index) =>
+        (index & 1) == 0 ? key.Bytes[index >> 1] >> 4 : key.Bytes[index >> 1] & 0x0f;
+
 
     public StateProof(IReadOnlyCollection<Level> levels, LeafRecord? leaf)
     {
         ArgumentNullException.ThrowIfNull(levels);
-        if (levels.Count > SparseMerkleTree.MaxDepth)
-            throw new ArgumentException($"a proof has at most {SparseMerkleTree.MaxDepth} levels, got {levels.Count}");
+        if (levels.Count > MaxDepth)
+            throw new ArgumentException($"a proof has at most {MaxDepth} levels, got {levels.Count}");
         _levels = [.. levels];
         Leaf = leaf;
     }
@@ -63,13 +71,13 @@ public sealed class StateProof : CanonicalObject<StateProof>, ICanonicalObject<S
     public bool VerifyValueHash(Hash32 root, Hash32 key, Hash32? expectedValueHash)
     {
         int depth = _levels.Length;
-        if (depth > SparseMerkleTree.MaxDepth) return false;
+        if (depth > MaxDepth) return false;
         Hash32 current;
         if (Leaf is { } leaf)
         {
             // The leaf must sit on the key's path, as every leaf of a well-formed tree sits on its own key's path.
             for (int i = 0; i < depth; i++)
-                if (NibblePath.Nibble(leaf.Key, i) != NibblePath.Nibble(key, i)) return false;
+                if (Nibble(leaf.Key, i) != Nibble(key, i)) return false;
             if (expectedValueHash is { } expected)
             {
                 if (leaf.Key != key || leaf.ValueHash != expected) return false;
@@ -89,7 +97,7 @@ public sealed class StateProof : CanonicalObject<StateProof>, ICanonicalObject<S
         Span<Hash32> children = stackalloc Hash32[16];
         for (int level = depth - 1; level >= 0; level--)
         {
-            int nibble = NibblePath.Nibble(key, level);
+            int nibble = Nibble(key, level);
             var l = _levels[level];
             if ((l.Bitmap & (1 << nibble)) != 0) return false;
             int next = 0;
@@ -110,7 +118,7 @@ public sealed class StateProof : CanonicalObject<StateProof>, ICanonicalObject<S
     public static string KindName => "state proof";
 
     // Root array + levels array + 64 full levels (array, bitmap, sibling array, 15 hashes) + a leaf record.
-    public static int MaxEncodedSize => 1 + 3 + SparseMerkleTree.MaxDepth * (1 + 3 + 1 + 15 * (2 + Hash32.Size)) + 1 + 2 * (2 + Hash32.Size);
+    public static int MaxEncodedSize => 1 + 3 + MaxDepth * (1 + 3 + 1 + 15 * (2 + Hash32.Size)) + 1 + 2 * (2 + Hash32.Size);
 
     public override void WriteTo(ref MessagePackWriter writer)
     {
@@ -138,7 +146,7 @@ public sealed class StateProof : CanonicalObject<StateProof>, ICanonicalObject<S
     public static StateProof ReadFrom(ref CanonicalReader reader)
     {
         reader.ReadArrayHeader(2, "state proof");
-        int count = reader.ReadArrayCount("proof levels", SparseMerkleTree.MaxDepth);
+        int count = reader.ReadArrayCount("proof levels", MaxDepth);
         var levels = new Level[count];
         for (int i = 0; i < count; i++)
         {

@@ -1,6 +1,7 @@
 namespace Chain.Rpc;
 
-// The JSON shapes of the RPC (docs/rpc.md). Hashes, addresses, keys and signatures are lower-case hex;
+// The JSON shapes of the RPC (docs/rpc.md): one definition, shared by the server (Chain.Rpc) and every client, which is
+// why it lives in Chain.Light (no ASP.NET, RocksDB or ONNX Runtime) while keeping the Chain.Rpc namespace. Hashes, addresses, keys and signatures are lower-case hex;
 // canonical encodings (raw blocks, transactions, receipts, proofs) are base64.
 
 public sealed record ErrorResponse(string Error, string? Code = null);
@@ -12,17 +13,10 @@ public sealed record StatusResponse(
 
 /// <summary>
 /// The chain's execution parameters (genesis <c>params</c>), so that a client prices a transaction with
-/// <c>Gas.MinFee</c> at this chain's gas price (<see cref="ToParameters"/>). Absent only from nodes older than this field.
+/// <c>Gas.MinFee</c> at this chain's gas price (Chain.Rpc's <c>ToParameters</c>). Absent only from nodes older than this field.
 /// </summary>
 public sealed record ParamsJson(
-    ulong GasPrice, ulong BlockGasLimit, int MaxTxBytes, ulong TransferGas, ulong RegisterModelGas, ulong ModelByteGas, ulong InferGas, ulong InputByteGas)
-{
-    public Execution.ExecutionParameters ToParameters() => new()
-    {
-        GasPrice = GasPrice, BlockGasLimit = BlockGasLimit, MaxTxBytes = MaxTxBytes, TransferGas = TransferGas,
-        RegisterModelGas = RegisterModelGas, ModelByteGas = ModelByteGas, InferGas = InferGas, InputByteGas = InputByteGas,
-    };
-}
+    ulong GasPrice, ulong BlockGasLimit, int MaxTxBytes, ulong TransferGas, ulong RegisterModelGas, ulong ModelByteGas, ulong InferGas, ulong InputByteGas);
 
 public sealed record HeaderJson(
     string Hash, uint Version, string ChainId, ulong Height, ulong TimeMs,
@@ -42,7 +36,13 @@ public sealed record HeaderResponse(HeaderJson Header, string Raw);
 
 public sealed record CommitSignatureJson(string Validator, ulong TimestampMs, string Signature);
 
-public sealed record CommitResponse(ulong Height, uint Round, string BlockHash, string Hash, IReadOnlyList<CommitSignatureJson> Signatures, string Raw);
+/// <summary>
+/// GET /commits/{h}. <see cref="Canonical"/> true: the commit the chain recorded for h (block h+1's <c>lastCommit</c>),
+/// the same on every node and hashing to header h+1's <c>lastCommitHash</c>; false: h is the node's latest height and
+/// this is the commit the node itself saw (another node may serve another +2/3 set for it until h+1 is committed).
+/// </summary>
+public sealed record CommitResponse(ulong Height, uint Round, string BlockHash, string Hash, IReadOnlyList<CommitSignatureJson> Signatures, string Raw,
+    bool Canonical = false);
 
 public sealed record ValidatorJson(string Address, string PublicKey, ulong Power);
 
