@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Chain.Inference.Kernels;
 using Chain.Inference.Onnx;
 
 namespace Chain.Inference.Admission;
@@ -411,9 +412,8 @@ public static partial class ModelAdmission
                         end[i] = pads[n + i];
                         var total = input + pads[i] + pads[n + i] - effective;
                         if (total < 0) Fail("shape", $"{Op} window {effective} is larger than padded input {input + pads[i] + pads[n + i]}");
-                        outDim = (ceil ? (total + s - 1) / s : total / s) + 1;
                         // ONNX/ORT: with ceil_mode the last window must start inside the input or left pad.
-                        if (ceil && (outDim - 1) * s >= input + pads[i]) outDim--;
+                        outDim = PoolGeometry.OutputSize(total, s, ceil, input + pads[i]);
                         break;
                     case "VALID":
                         if (input < effective) Fail("shape", $"{Op} window {effective} is larger than input {input}");

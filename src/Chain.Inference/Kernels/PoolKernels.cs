@@ -4,50 +4,24 @@ public static partial class CanonicalOps
 {
     /// <summary>
     /// ONNX MaxPool on uint8/int8 (1 to 3 spatial axes, NCHW): the maximum over the in-bounds window
-    /// positions (padding never wins). Output size per axis is
-    /// floor-or-ceil((in + padBegin + padEnd − ((k−1)·d + 1)) / s) + 1, and with ceil_mode a window that
-    /// would start inside the end padding is dropped (ONNX reference). Empty strides/dilations/pads mean
-    /// 1/1/0; auto_pad must be resolved into pads by the caller. No Indices output.
+    /// positions (padding never wins). Window geometry and output sizes: <see cref="PoolGeometry"/> (ONNX
+    /// reference). Empty strides/dilations/pads mean 1/1/0; auto_pad must be resolved into pads by the
+    /// caller. No Indices output.
     /// </summary>
     public static Tensor MaxPool(Tensor x, ReadOnlySpan<int> kernelShape, ReadOnlySpan<int> pads, ReadOnlySpan<int> strides,
         ReadOnlySpan<int> dilations, bool ceilMode)
     {
         const string op = "MaxPool";
         KernelArgs.RequireType(op, "X", x, Int8Types);
-        var s = x.Rank - 2;
-        if (s < 1 || s > 3) throw new InferenceException(op, $"X must be N×C×spatial with 1 to 3 spatial axes, got {x.ShapeText}");
-        if (kernelShape.Length != s) throw new InferenceException(op, $"kernel_shape needs {s} values");
-        if (pads.Length != 0 && pads.Length != 2 * s) throw new InferenceException(op, $"pads needs {2 * s} values");
-        if (strides.Length != 0 && strides.Length != s) throw new InferenceException(op, $"strides needs {s} values");
-        if (dilations.Length != 0 && dilations.Length != s) throw new InferenceException(op, $"dilations needs {s} values");
-        int[] inp = new int[3], k = new int[3], pb = new int[3], st = new int[3], dl = new int[3], outp = new int[3];
-        var outShape = new List<int> { x.Shape[0], x.Shape[1] };
-        for (var d = 0; d < 3; d++)
-        {
-            var sd = d - (3 - s);
-            inp[d] = sd < 0 ? 1 : x.Shape[2 + sd];
-            k[d] = sd < 0 ? 1 : kernelShape[sd];
-            pb[d] = sd < 0 || pads.Length == 0 ? 0 : pads[sd];
-            var pe = sd < 0 || pads.Length == 0 ? 0 : pads[s + sd];
-            st[d] = sd < 0 || strides.Length == 0 ? 1 : strides[sd];
-            dl[d] = sd < 0 || dilations.Length == 0 ? 1 : dilations[sd];
-            if (k[d] < 1 || st[d] < 1 || dl[d] < 1 || pb[d] < 0 || pe < 0)
-                throw new InferenceException(op, "kernel_shape, strides and dilations must be ≥ 1, pads ≥ 0");
-            var span = (long)(k[d] - 1) * dl[d] + 1;
-            if (pb[d] >= span || pe >= span) throw new InferenceException(op, "pads must be smaller than the (dilated) kernel");
-            var extent = (long)inp[d] + pb[d] + pe - span;
-            if (extent < 0) throw new InferenceException(op, "kernel is larger than the padded input");
-            var o = ceilMode ? (extent + st[d] - 1) / st[d] + 1 : extent / st[d] + 1;
-            if (ceilMode && (o - 1) * st[d] >= inp[d] + pb[d]) o--;
-            outp[d] = (int)o;
-            if (sd >= 0) outShape.Add(outp[d]);
-        }
+        var s = PoolGeometry.SpatialAxes(op, x, kernelShape, pads, strides, dilations);
+        var g = PoolGeometry.Of(op, x, s, kernelShape, pads, strides, dilations, ceilMode);
+        int[] inp = g.In, k = g.Kernel, pb = g.PadBegin, st = g.Stride, dl = g.Dilation, outp = g.Out;
         var planes = x.Shape[0] * x.Shape[1];
-        long inPlane = (long)inp[0] * inp[1] * inp[2], outPlane = (long)outp[0] * outp[1] * outp[2];
+        long inPlane = g.InPlane, outPlane = g.OutPlane;
         var signed = x.ElementType == TensorElementType.Int8;
         var src = x.Data;
         KernelArgs.CheckedCount(op, planes * outPlane);
-        var result = KernelMemory.Output(x.ElementType, outShape.ToArray(), out var dst);
+        var result = KernelMemory.Output(x.ElementType, g.OutShape, out var dst);
         var inside = true;
         for (var d = 0; d < 3; d++)
             inside &= pb[d] == 0 && (long)(outp[d] - 1) * st[d] + (long)(k[d] - 1) * dl[d] < inp[d];

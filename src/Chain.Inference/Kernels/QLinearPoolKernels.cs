@@ -77,41 +77,20 @@ public static partial class CanonicalOps
     {
         const string op = "QLinearAveragePool";
         KernelArgs.RequireType(op, "X", x, Int8Pair);
-        var s = x.Rank - 2;
-        if (s < 1 || s > 3) throw new InferenceException(op, $"X must be N×C×spatial with 1 to 3 spatial axes, got {x.ShapeText}");
-        if (kernelShape.Length != s) throw new InferenceException(op, $"kernel_shape needs {s} values");
-        if (pads.Length != 0 && pads.Length != 2 * s) throw new InferenceException(op, $"pads needs {2 * s} values");
-        if (strides.Length != 0 && strides.Length != s) throw new InferenceException(op, $"strides needs {s} values");
+        var s = PoolGeometry.SpatialAxes(op, x, kernelShape, pads, strides);
         var sx = ScalarScale(op, "x_scale", xScale);
         var sy = ScalarScale(op, "y_scale", yScale);
         var zx = ScalarZeroPoint(op, "x_zero_point", xZeroPoint, x.ElementType);
         var zy = ScalarZeroPoint(op, "y_zero_point", yZeroPoint, x.ElementType);
         var signed = x.ElementType == TensorElementType.Int8;
-        int[] inp = new int[3], k = new int[3], pb = new int[3], st = new int[3], outp = new int[3];
-        var outShape = new List<int> { x.Shape[0], x.Shape[1] };
+        var g = PoolGeometry.Of(op, x, s, kernelShape, pads, strides, ceilMode);
+        int[] inp = g.In, k = g.Kernel, pb = g.PadBegin, st = g.Stride, outp = g.Out;
         var global = true;
-        for (var d = 0; d < 3; d++)
-        {
-            var sd = d - (3 - s);
-            inp[d] = sd < 0 ? 1 : x.Shape[2 + sd];
-            k[d] = sd < 0 ? 1 : kernelShape[sd];
-            pb[d] = sd < 0 || pads.Length == 0 ? 0 : pads[sd];
-            var pe = sd < 0 || pads.Length == 0 ? 0 : pads[s + sd];
-            st[d] = sd < 0 || strides.Length == 0 ? 1 : strides[sd];
-            if (k[d] < 1 || st[d] < 1 || pb[d] < 0 || pe < 0) throw new InferenceException(op, "kernel_shape and strides must be ≥ 1, pads ≥ 0");
-            if (pb[d] >= k[d] || pe >= k[d]) throw new InferenceException(op, "pads must be smaller than the kernel");
-            global &= k[d] == inp[d] && pb[d] == 0 && pe == 0;
-            var extent = (long)inp[d] + pb[d] + pe - k[d];
-            if (extent < 0) throw new InferenceException(op, "kernel is larger than the padded input");
-            var o = ceilMode ? (extent + st[d] - 1) / st[d] + 1 : extent / st[d] + 1;
-            if (ceilMode && (o - 1) * st[d] >= inp[d] + pb[d]) o--;
-            outp[d] = (int)o;
-            if (sd >= 0) outShape.Add(outp[d]);
-        }
+        for (var d = 0; d < 3; d++) global &= k[d] == inp[d] && pb[d] == 0 && g.PadEnd[d] == 0;
         var planes = (long)x.Shape[0] * x.Shape[1];
-        long inPlane = (long)inp[0] * inp[1] * inp[2], outPlane = (long)outp[0] * outp[1] * outp[2];
+        long inPlane = g.InPlane, outPlane = g.OutPlane;
         KernelArgs.CheckedCount(op, planes * outPlane);
-        var result = KernelMemory.Output(x.ElementType, outShape.ToArray(), out var dst);
+        var result = KernelMemory.Output(x.ElementType, g.OutShape, out var dst);
         if (global)
         {
             // ONNX Runtime runs a whole-image window without pads as its global pool (exact integer sum).
