@@ -63,18 +63,18 @@ public static class InputGenerator
         return Tensor.Create(spec.ElementType, spec.Shape, data);
     }
 
-    private static (long Min, long Max) Range(TensorElementType type) => type switch
+    /// <summary>
+    /// The type's own range (<see cref="TensorElementTypes.Range"/>) for bool and integers up to 32 bits; 64-bit
+    /// and float inputs get a modest symmetric range, which keeps float models finite.
+    /// </summary>
+    private static (long Min, long Max) Range(TensorElementType type)
     {
-        TensorElementType.UInt8 => (byte.MinValue, byte.MaxValue),
-        TensorElementType.Int8 => (sbyte.MinValue, sbyte.MaxValue),
-        TensorElementType.UInt16 => (ushort.MinValue, ushort.MaxValue),
-        TensorElementType.Int16 => (short.MinValue, short.MaxValue),
-        TensorElementType.Int32 => (int.MinValue, int.MaxValue),
-        TensorElementType.UInt32 => (uint.MinValue, uint.MaxValue),
-        TensorElementType.Bool => (0, 1),
-        // 64-bit and float inputs: a modest symmetric range keeps float models finite.
-        _ => (-1000, 1000),
-    };
+        if (type is TensorElementType.Int64 or TensorElementType.UInt64 ||
+            !(TensorElementTypes.IsInteger(type) || type == TensorElementType.Bool))
+            return (-1000, 1000);
+        var (min, max) = TensorElementTypes.Range(type);
+        return ((long)min, (long)max);
+    }
 
     private static void Write(Span<byte> destination, TensorElementType type, long value)
     {
