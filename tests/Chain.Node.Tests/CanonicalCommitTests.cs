@@ -24,7 +24,7 @@ public sealed class CanonicalCommitTests
         // Node 0 never hears validator 3's precommits, so its own commits never carry them, while node 3's always
         // carry its own: the nodes' seen commits differ at every height node 0 decided itself.
         var validator3 = cluster.Keys[3].Address;
-        cluster.Start(0, network: inner => new PrecommitsWithheld(inner, validator3));
+        cluster.Start(0, network: inner => new IncomingFilter(inner, m => !IsPrecommitOf(m, validator3)));
         for (int i = 1; i < 4; i++) cluster.Start(i);
         const ulong Heights = 5;
         await cluster.WaitForHeight(Heights + 1);
@@ -64,44 +64,10 @@ public sealed class CanonicalCommitTests
         }
     }
 
-    /// <summary>A node's connection that drops every precommit signed by one validator.</summary>
-    private sealed class PrecommitsWithheld : IPeerNetwork
-    {
-        private readonly IPeerNetwork _inner;
-
-        public PrecommitsWithheld(IPeerNetwork inner, Address withheld)
-        {
-            _inner = inner;
-            _inner.MessageReceived += m =>
-            {
-                if (m.Channel == MessageChannel.Consensus && ConsensusMessages.TryDecode(m.Payload, out var message, out _)
-                    && message is VoteReceived { Vote.Vote: { Type: VoteType.Precommit } vote } && vote.Validator == withheld)
-                    return;
-                MessageReceived?.Invoke(m);
-            };
-        }
-
-        public event Action<PeerMessage>? MessageReceived;
-
-        public event Action<PeerId>? PeerConnected
-        {
-            add => _inner.PeerConnected += value;
-            remove => _inner.PeerConnected -= value;
-        }
-
-        public event Action<PeerId>? PeerDisconnected
-        {
-            add => _inner.PeerDisconnected += value;
-            remove => _inner.PeerDisconnected -= value;
-        }
-
-        public PeerId Self => _inner.Self;
-        public IReadOnlyList<PeerId> ConnectedPeers => _inner.ConnectedPeers;
-        public void Broadcast(MessageChannel channel, byte[] payload, PeerId? except = null) => _inner.Broadcast(channel, payload, except);
-        public bool Send(PeerId peer, MessageChannel channel, byte[] payload) => _inner.Send(peer, channel, payload);
-        public void ReportMisbehaviour(PeerId peer, string reason) => _inner.ReportMisbehaviour(peer, reason);
-        public void Dispose() => _inner.Dispose();
-    }
+    /// <summary>Whether a message is a precommit signed by <paramref name="validator"/>.</summary>
+    private static bool IsPrecommitOf(PeerMessage m, Address validator) =>
+        m.Channel == MessageChannel.Consensus && ConsensusMessages.TryDecode(m.Payload, out var message, out _)
+        && message is VoteReceived { Vote.Vote: { Type: VoteType.Precommit } vote } && vote.Validator == validator;
 
     /// <summary>The RPC's view of a running <see cref="FullNode"/> (as the node service builds it).</summary>
     private sealed class TestRpcNode(FullNode node, Genesis genesis) : IRpcNode

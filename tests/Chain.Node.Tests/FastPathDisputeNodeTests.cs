@@ -42,7 +42,7 @@ public sealed class FastPathDisputeNodeTests
                     });
                     // A faulty node gets transactions only inside blocks, so it never proposes the rare input itself:
                     // a proposer whose fast path is wrong would be at fault (FastPathDisputeTests covers that case).
-                    node = cluster.Start(i, tune: o => o with { Engine = engine }, network: n => new TransactionsWithheld(n));
+                    node = cluster.Start(i, tune: o => o with { Engine = engine }, network: IncomingFilter.TransactionsWithheld);
                     var seen = disputes[i];
                     node.Executor.Disputed += d => { lock (seen) seen.Add(d); };
                 }

@@ -2,19 +2,25 @@ using Chain.Network;
 
 namespace Chain.Node.Tests;
 
-/// <summary>A node's connection with incoming transaction gossip withheld: the node sees transactions only inside blocks.</summary>
-internal sealed class TransactionsWithheld : IPeerNetwork
+/// <summary>
+/// A node's connection that delivers only the incoming messages <c>deliver</c> lets through (tests that
+/// withhold gossip from a node); everything else passes to the inner network unchanged.
+/// </summary>
+internal sealed class IncomingFilter : IPeerNetwork
 {
     private readonly IPeerNetwork _inner;
 
-    public TransactionsWithheld(IPeerNetwork inner)
+    public IncomingFilter(IPeerNetwork inner, Func<PeerMessage, bool> deliver)
     {
         _inner = inner;
         _inner.MessageReceived += m =>
         {
-            if (m.Channel != MessageChannel.Transactions) MessageReceived?.Invoke(m);
+            if (deliver(m)) MessageReceived?.Invoke(m);
         };
     }
+
+    /// <summary>Incoming transaction gossip withheld: the node sees transactions only inside blocks.</summary>
+    public static IncomingFilter TransactionsWithheld(IPeerNetwork inner) => new(inner, m => m.Channel != MessageChannel.Transactions);
 
     public event Action<PeerMessage>? MessageReceived;
 

@@ -15,21 +15,20 @@ namespace Chain.Node.Tests;
 /// </summary>
 public sealed class PreExecutionTests(ITestOutputHelper output)
 {
+    private volatile bool _consensusHeld;
+
     [Fact]
     public async Task Infer_transactions_are_pre_executed_before_their_block_and_block_execution_only_hits_the_caches()
     {
         await using var cluster = new NodeCluster();
-        var gates = new ConsensusGate[4];
+        // Every node's connection drops incoming consensus messages while consensus is held back.
         for (int i = 0; i < 4; i++)
-        {
-            int n = i;
-            cluster.Start(n, network: inner => gates[n] = new ConsensusGate(inner));
-        }
+            cluster.Start(i, network: inner => new IncomingFilter(inner, m => !(_consensusHeld && m.Channel == MessageChannel.Consensus)));
         await cluster.WaitForHeight(1);
         var nodes = cluster.Running.ToList();
 
         // Hold consensus back: no node can decide a height, so nothing submitted from now on reaches a block yet.
-        foreach (var gate in gates) gate.Closed = true;
+        _consensusHeld = true;
         var digits = cluster.Models[1].Digits.Take(4).ToList();
         var txs = digits.Select(d => cluster.Infer(0, d)).ToList();
         var inputs = txs.Select(t => Canonical.Decode<Tensor>(((InferBody)t.Transaction.Body).Input).Hash).Distinct().ToList();
@@ -49,7 +48,7 @@ public sealed class PreExecutionTests(ITestOutputHelper output)
         }
         var before = nodes.Select(n => Snapshot(n.Executor.CacheCounters)).ToList();
 
-        foreach (var gate in gates) gate.Closed = false;
+        _consensusHeld = false;
         await NodeCluster.WaitFor(() => nodes.All(n => txs.All(tx => NodeCluster.Included(n, tx))), "the Infer transactions committed on every node");
 
         for (int i = 0; i < nodes.Count; i++)
@@ -81,47 +80,4 @@ public sealed class PreExecutionTests(ITestOutputHelper output)
 
     private static (long InferenceHits, long InferenceMisses, long SignatureHits, long SignatureMisses) Snapshot(Execution.ExecutionCacheCounters c) =>
         (c.InferenceHits, c.InferenceMisses, c.SignatureHits, c.SignatureMisses);
-
-    /// <summary>A node's connection with incoming consensus messages dropped while <see cref="Closed"/>.</summary>
-    private sealed class ConsensusGate : IPeerNetwork
-    {
-        private readonly IPeerNetwork _inner;
-        private volatile bool _closed;
-
-        public ConsensusGate(IPeerNetwork inner)
-        {
-            _inner = inner;
-            _inner.MessageReceived += m =>
-            {
-                if (!(_closed && m.Channel == MessageChannel.Consensus)) MessageReceived?.Invoke(m);
-            };
-        }
-
-        public bool Closed
-        {
-            get => _closed;
-            set => _closed = value;
-        }
-
-        public event Action<PeerMessage>? MessageReceived;
-
-        public event Action<PeerId>? PeerConnected
-        {
-            add => _inner.PeerConnected += value;
-            remove => _inner.PeerConnected -= value;
-        }
-
-        public event Action<PeerId>? PeerDisconnected
-        {
-            add => _inner.PeerDisconnected += value;
-            remove => _inner.PeerDisconnected -= value;
-        }
-
-        public PeerId Self => _inner.Self;
-        public IReadOnlyList<PeerId> ConnectedPeers => _inner.ConnectedPeers;
-        public void Broadcast(MessageChannel channel, byte[] payload, PeerId? except = null) => _inner.Broadcast(channel, payload, except);
-        public bool Send(PeerId peer, MessageChannel channel, byte[] payload) => _inner.Send(peer, channel, payload);
-        public void ReportMisbehaviour(PeerId peer, string reason) => _inner.ReportMisbehaviour(peer, reason);
-        public void Dispose() => _inner.Dispose();
-    }
 }
