@@ -170,7 +170,7 @@ public sealed class NodeService : IAsyncDisposable
             if (config.Rpc.Enabled)
             {
                 var endpoint = NodeConfig.ParseEndpoint(config.Rpc.Listen, "rpc.listen");
-                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port });
+                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port, MaxConnectionsPerClient = config.Rpc.MaxConnectionsPerClient });
                 await rpc.StartAsync(cancellationToken).ConfigureAwait(false);
             }
         }
