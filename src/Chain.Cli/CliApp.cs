@@ -34,6 +34,7 @@ public static class CliApp
         root.Add(HomeCommands.CreateInit());
         root.Add(HomeCommands.CreateTestnet());
         root.Add(StartCommand.Create());
+        root.Add(DbCommand.Create());
         root.Add(TxCommand.Create());
         root.Add(QueryCommand.Create());
         return root;

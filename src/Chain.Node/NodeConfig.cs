@@ -42,6 +42,8 @@ public sealed class NodeConfig
         public bool Enabled { get; set; } = true;
         /// <summary>host:port of the HTTP RPC (and /metrics); loopback by default.</summary>
         public string Listen { get; set; } = "127.0.0.1:26657";
+        /// <summary>Concurrent RPC connections from one IP address (a further one gets 429); raise it behind a proxy.</summary>
+        public int MaxConnectionsPerClient { get; set; } = 32;
     }
 
     public sealed class ConsensusSection
@@ -129,6 +131,8 @@ public sealed class NodeConfig
         ParseEndpoint(P2p.Listen, "p2p.listen", source);
         if (Rpc.Enabled) ParseEndpoint(Rpc.Listen, "rpc.listen", source);
         for (int i = 0; i < P2p.PersistentPeers.Count; i++) ParsePeer(P2p.PersistentPeers[i], $"p2p.persistent_peers[{i}]", source);
+        if (Rpc.MaxConnectionsPerClient is < 1 or > 100_000)
+            throw new NodeConfigException($"{source}: rpc.max_connections_per_client must be 1..100000, got {Rpc.MaxConnectionsPerClient}");
         if (P2p.MaxPeers is < 1 or > 1000) throw new NodeConfigException($"{source}: p2p.max_peers must be 1..1000, got {P2p.MaxPeers}");
         if (P2p.SendQueueMessages is < 16 or > 1_000_000) throw new NodeConfigException($"{source}: p2p.send_queue_messages must be 16..1000000");
         if (P2p.BanSeconds < 0) throw new NodeConfigException($"{source}: p2p.ban_seconds must not be negative");

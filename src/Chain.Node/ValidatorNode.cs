@@ -38,32 +38,44 @@ internal sealed class ExecutionApplication(ChainExecutor executor, Mempool mempo
 /// </summary>
 public sealed class ValidatorNode : IDisposable
 {
-    private readonly RocksDbStore _store;
+    private readonly RocksDbStore _rocks;
+    private readonly IKeyValueStore _store;
     private readonly DiskFileSystem _files;
     private readonly ExecutionApplication _app;
 
     public ValidatorNode(string name, string home, Genesis genesis, PrivateKey key, InferenceEngine engine, TimeoutConfig timeouts, ulong nowMs,
-        out IReadOnlyList<ConsensusAction> startActions, int maxBlockTransactions = 500, MempoolOptions? mempool = null)
+        out IReadOnlyList<ConsensusAction> startActions, int maxBlockTransactions = 500, MempoolOptions? mempool = null,
+        Func<IKeyValueStore, IKeyValueStore>? wrapStore = null)
     {
         Name = name;
         Key = key;
         Directory.CreateDirectory(home);
-        _store = RocksDbStore.Open(Path.Combine(home, "db"));
-        var signatures = new TransactionSignatureCache();
-        var inference = Inference = new InferenceRunner(engine);
-        State = JellyfishStateBackend.Open(_store);
-        Executor = new ChainExecutor(genesis, _store, State, inference, signatures,
-            new EvidenceVerifier(genesis.ChainId, genesis.Validators));
-        // One signature cache and one inference runner for the mempool and the executor: what admission verified and
-        // pre-execution computed, block building and verification find done (ChainExecutor.CacheCounters).
-        Mempool = new Mempool(Executor, inference, mempool, signatures);
-        // Evidence this validator saw (pooled by the consensus runner) goes into the blocks it proposes.
-        _app = new ExecutionApplication(Executor, Mempool, maxBlockTransactions,
-            () => Consensus!.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList());
-        _files = new DiskFileSystem();
-        var config = new ConsensusConfig(genesis.ChainId, genesis.Validators, timeouts);
-        Consensus = ConsensusRunner.Open(config, key, _files, Path.Combine(home, "consensus"),
-            new Height(Executor.Height.Value + 1), nowMs, out startActions);
+        _rocks = RocksDbStore.Open(Path.Combine(home, "db"));
+        try
+        {
+            _store = wrapStore is null ? _rocks : wrapStore(_rocks);
+            var signatures = new TransactionSignatureCache();
+            var inference = Inference = new InferenceRunner(engine);
+            State = JellyfishStateBackend.Open(_store);
+            Executor = new ChainExecutor(genesis, _store, State, inference, signatures,
+                new EvidenceVerifier(genesis.ChainId, genesis.Validators));
+            // One signature cache and one inference runner for the mempool and the executor: what admission verified and
+            // pre-execution computed, block building and verification find done (ChainExecutor.CacheCounters).
+            Mempool = new Mempool(Executor, inference, mempool, signatures);
+            // Evidence this validator saw (pooled by the consensus runner) goes into the blocks it proposes.
+            _app = new ExecutionApplication(Executor, Mempool, maxBlockTransactions,
+                () => Consensus!.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList());
+            _files = new DiskFileSystem();
+            var config = new ConsensusConfig(genesis.ChainId, genesis.Validators, timeouts);
+            Consensus = ConsensusRunner.Open(config, key, _files, Path.Combine(home, "consensus"),
+                new Height(Executor.Height.Value + 1), nowMs, out startActions);
+        }
+        catch
+        {
+            // A refused start (a damaged signer state, a bad WAL...) must not leave the store locked.
+            _rocks.Dispose();
+            throw;
+        }
     }
 
     public string Name { get; }
@@ -93,7 +105,7 @@ public sealed class ValidatorNode : IDisposable
 
     public void Dispose()
     {
-        _store.Dispose();
+        _rocks.Dispose();
         _files.Dispose();
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Chain.Core;
 using Chain.Core.Merkle;
 using Chain.Core.Protocol;
@@ -58,8 +57,8 @@ internal sealed class ChainQueries(IRpcNode node)
 
     public IResult Transaction(string hash)
     {
-        if (!Hash32.TryParse(hash, out var txHash))
-            return RpcErrors.BadRequest($"transaction hash must be 64 hex characters, got '{Truncate(hash)}'");
+        if (!RpcParse.IsLowerHex(hash, 64) || !Hash32.TryParse(hash, out var txHash))
+            return RpcErrors.BadRequest($"transaction hash must be 64 lower-case hex characters, got '{Truncate(hash)}'");
         if (node.Blocks.FindTransaction(txHash) is not var (height, index))
             return RpcErrors.NotFound($"transaction {txHash} is not in any committed block");
         var block = node.Blocks.LoadBlock(height);
@@ -80,13 +79,13 @@ internal sealed class ChainQueries(IRpcNode node)
     private Height? ResolveHeight(string text)
     {
         if (text == "latest") return node.Blocks.LatestHeight ?? new Height(0);
-        return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? new Height(value) : null;
+        return RpcParse.TryHeight(text, out var value) ? new Height(value) : null;
     }
 
     private static IResult NoBlocksYet() => RpcErrors.NotFound("no block has been committed yet");
 
     private static IResult BadHeight(string text) =>
-        RpcErrors.BadRequest($"height must be a decimal number from 1, or 'latest'; got '{Truncate(text)}'");
+        RpcErrors.BadRequest($"height must be a decimal number from 1 without leading zeros, or 'latest'; got '{Truncate(text)}'");
 
     private string LatestText() => node.Blocks.LatestHeight?.ToString() ?? "none";
 

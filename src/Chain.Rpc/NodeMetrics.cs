@@ -21,6 +21,7 @@ public sealed class NodeMetrics
     private readonly Histogram _inferenceSeconds;
     private readonly Counter _inferenceRuns;
     private readonly Counter _ortFallbacks;
+    private readonly Counter _signingRefused;
     private readonly Gauge _peers;
     private readonly Counter _p2pBytes;
     private readonly Counter _p2pMessages;
@@ -51,6 +52,9 @@ public sealed class NodeMetrics
         _ortFallbacks = factory.CreateCounter("chain_inference_ort_fallbacks_total", "Inferences where the ORT fast path was not used and the canonical executor ran instead",
             new CounterConfiguration { LabelNames = ["model"] });
         _peers = factory.CreateGauge("chain_peers_connected", "Connected peers");
+        _signingRefused = factory.CreateCounter("chain_consensus_signing_refused_total",
+            "Proposals and votes this validator's signer guard refused to sign (each is logged with its reason)",
+            new CounterConfiguration { LabelNames = ["step"] });
         _p2pBytes = factory.CreateCounter("chain_p2p_bytes_total", "Peer-to-peer bytes by direction",
             new CounterConfiguration { LabelNames = ["direction"] });
         _p2pMessages = factory.CreateCounter("chain_p2p_messages_total", "Peer-to-peer messages by direction",
@@ -111,6 +115,9 @@ public sealed class NodeMetrics
 
     /// <summary>The ORT fast path was refused or disagreed for <paramref name="modelId"/> and the canonical executor ran.</summary>
     public void OrtFallback(Hash32 modelId) => _ortFallbacks.WithLabels(ModelLabel(modelId)).Inc();
+
+    /// <summary>The signer guard refused to sign at <paramref name="step"/> (Propose, Prevote, Precommit).</summary>
+    public void SigningRefused(string step) => _signingRefused.WithLabels(step).Inc();
 
     public void PeersChanged(int connected) => _peers.Set(connected);
 

@@ -29,4 +29,16 @@ public sealed record RpcOptions
 
     /// <summary>Concurrent connections Kestrel accepts.</summary>
     public long MaxConnections { get; init; } = 512;
+
+    /// <summary>Concurrent connections from one IP address; a further one is answered 429 and closed.</summary>
+    public int MaxConnectionsPerClient { get; init; } = 32;
+
+    /// <summary>A request's headers must all arrive within this time after its first byte (else 408 and close).</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An idle keep-alive connection is closed after this time.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A request body must arrive at least this fast (after a 5 s grace period), else 408.</summary>
+    public double MinRequestBodyBytesPerSecond { get; init; } = 240;
 }

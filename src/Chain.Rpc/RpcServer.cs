@@ -49,15 +49,29 @@ public sealed class RpcServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = StopGrace);
         builder.WebHost.UseKestrel(kestrel =>
         {
-            kestrel.Listen(_options.Address, _options.Port);
+            var perClient = new PerClientConnectionLimit(_options.MaxConnectionsPerClient);
+            kestrel.Listen(_options.Address, _options.Port, listen =>
+            {
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
+                // Outermost: a client over its share is answered before anything else is spent on it.
+                listen.Use(next => connection => perClient.OnConnectionAsync(connection, next));
+                // Kestrel's own rejections (400, 408, 414, 431, 505) get the JSON error body too.
+                listen.Use(next => connection => JsonRejections.OnConnectionAsync(connection, next));
+            });
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = _options.MaxRequestBodyBytes;
             kestrel.Limits.MaxConcurrentConnections = _options.MaxConnections;
             kestrel.Limits.MaxRequestHeadersTotalSize = 32 << 10;
             kestrel.Limits.MaxRequestLineSize = 8 << 10;
+            // Slowloris: headers must arrive within this time, bodies at a minimum rate; idle keep-alive ends.
+            kestrel.Limits.RequestHeadersTimeout = _options.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = _options.KeepAliveTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(
+                _options.MinRequestBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
         });
         var app = builder.Build();
         app.Use(CountRequestsAsync);
+        app.Use(JsonStatusBodies.InvokeAsync);
         app.Use(ReportFailuresAsync);
         MapRoutes(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -96,7 +110,8 @@ public sealed class RpcServer : IAsyncDisposable
         app.MapGet("/models/{id}/code", (string id) => state.ModelCode(id));
         app.MapGet("/events/blocks", events.StreamAsync);
         app.MapGet("/metrics", WriteMetricsAsync);
-        app.MapFallback(() => RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));
+        // "{*path}", not the default "{*path:nonfile}": a path with a dot in its last segment is an unknown endpoint too.
+        app.MapFallback("{*path}", () => RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));
     }
 
     private async Task WriteMetricsAsync(HttpContext context)
@@ -117,6 +132,13 @@ public sealed class RpcServer : IAsyncDisposable
         try
         {
             await next(context).ConfigureAwait(false);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            // Reading the request failed: a body over the limit (413), too slow (408), malformed (400).
+            context.Response.Clear();
+            await RpcErrors.Error(e.StatusCode, RpcErrors.OneLine(e.Message), ErrorBodies.CodeFor(e.StatusCode))
+                .ExecuteAsync(context).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
         {

@@ -25,8 +25,8 @@ internal sealed class StateQueries(IRpcNode node)
 
     public IResult Account(string address)
     {
-        if (!Address.TryParse(address, out var parsed))
-            return RpcErrors.BadRequest($"address must be 40 hex characters, got '{ChainQueries.Truncate(address)}'");
+        if (!RpcParse.IsLowerHex(address, 40) || !Address.TryParse(address, out var parsed))
+            return RpcErrors.BadRequest($"address must be 40 lower-case hex characters, got '{ChainQueries.Truncate(address)}'");
         if (Read(StateKeys.Account(parsed)) is not { } proven)
             return RpcErrors.Unavailable("the state kept changing while it was read; retry");
         var account = proven.Value is null ? Core.State.Account.Empty : Canonical.Decode<Core.State.Account>(proven.Value);
@@ -35,8 +35,8 @@ internal sealed class StateQueries(IRpcNode node)
 
     public IResult Model(string id)
     {
-        if (!Hash32.TryParse(id, out var modelId))
-            return RpcErrors.BadRequest($"model id must be 64 hex characters, got '{ChainQueries.Truncate(id)}'");
+        if (!RpcParse.IsLowerHex(id, 64) || !Hash32.TryParse(id, out var modelId))
+            return RpcErrors.BadRequest($"model id must be 64 lower-case hex characters, got '{ChainQueries.Truncate(id)}'");
         if (Read(StateKeys.Model(modelId)) is not { } proven)
             return RpcErrors.Unavailable("the state kept changing while it was read; retry");
         if (proven.Value is null) return RpcErrors.NotFound($"no model {modelId} is registered (as of height {proven.Height})");
@@ -47,8 +47,8 @@ internal sealed class StateQueries(IRpcNode node)
 
     public IResult ModelCode(string id)
     {
-        if (!Hash32.TryParse(id, out var modelId))
-            return RpcErrors.BadRequest($"model id must be 64 hex characters, got '{ChainQueries.Truncate(id)}'");
+        if (!RpcParse.IsLowerHex(id, 64) || !Hash32.TryParse(id, out var modelId))
+            return RpcErrors.BadRequest($"model id must be 64 lower-case hex characters, got '{ChainQueries.Truncate(id)}'");
         if (Read(StateKeys.ModelCode(modelId)) is not { } proven)
             return RpcErrors.Unavailable("the state kept changing while it was read; retry");
         if (proven.Value is null) return RpcErrors.NotFound($"no model {modelId} is registered (as of height {proven.Height})");

@@ -121,6 +121,7 @@ public sealed class RocksDbStore : IKeyValueStore
         var store = new RocksDbStore(path, db, handles, keepAlive.ToArray());
         try
         {
+            store.CheckFiles();
             store.CheckSchema();
             return store;
         }
@@ -243,6 +244,32 @@ public sealed class RocksDbStore : IKeyValueStore
         }
         family.SetBlockBasedTableFactory(table);
         return (family, table);
+    }
+
+    // Integrity at open: every SST file the manifest lists must be on disk with exactly the size the manifest
+    // recorded (RocksDB's paranoid checks do not look at every table file at open, so a truncated SST would
+    // otherwise be found only when a read or compaction reaches it). Block checksums are verified on every read.
+    private void CheckFiles()
+    {
+        List<LiveFileMetadata> live;
+        try
+        {
+            live = _db.GetLiveFilesMetadata(false);
+        }
+        catch (RocksDbException e)
+        {
+            throw Translate(e, Path, "open");
+        }
+        foreach (var entry in live)
+        {
+            var meta = entry.FileMetadata;
+            var file = System.IO.Path.Combine(Path, meta.FileName.TrimStart('/'));
+            var info = new FileInfo(file);
+            if (!info.Exists)
+                throw new StoreCorruptedException($"the store at '{Path}' is damaged: table file '{file}' listed in its manifest is missing; restore the data directory from a backup or sync a fresh one");
+            if ((ulong)info.Length != meta.FileSize)
+                throw new StoreCorruptedException($"the store at '{Path}' is damaged: table file '{file}' is {info.Length} bytes but its manifest recorded {meta.FileSize}; restore the data directory from a backup or sync a fresh one");
+        }
     }
 
     // Writes the schema version into a new store; refuses a store written under another schema.

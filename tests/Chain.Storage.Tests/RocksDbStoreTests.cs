@@ -109,4 +109,30 @@ public sealed class RocksDbStoreTests : IDisposable
         using var reopened = RocksDbStore.Open(path);
         Assert.NotNull(reopened.Get(Column.Meta, RocksDbStore.SchemaVersionKey));
     }
+
+    [Fact]
+    public void A_truncated_table_file_is_refused_at_open_naming_the_file()
+    {
+        var path = _directory.Sub("truncated");
+        // A small memtable, so the writes reach SST files on disk.
+        var options = new RocksDbStoreOptions { WriteBufferBytes = 64 << 10 };
+        using (var store = RocksDbStore.Open(path, options))
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                var batch = new StoreBatch(64, 1 << 20);
+                for (int j = 0; j < 32; j++) batch.Put(Column.Blocks, BitConverter.GetBytes(i * 32 + j), new byte[512]);
+                store.Write(batch);
+            }
+        }
+        var sst = new DirectoryInfo(path).GetFiles("*.sst").OrderByDescending(f => f.Length).First();
+        using (var stream = new FileStream(sst.FullName, FileMode.Open, FileAccess.Write))
+            stream.SetLength(sst.Length / 2);
+
+        var refused = Assert.Throws<StoreCorruptedException>(() => RocksDbStore.Open(path, options));
+        Assert.Contains(sst.Name, refused.Message);
+
+        // Refused whole, lock released: the next attempt is refused the same way, not "in use".
+        Assert.Throws<StoreCorruptedException>(() => RocksDbStore.Open(path, options));
+    }
 }

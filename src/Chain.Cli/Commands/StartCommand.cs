@@ -41,23 +41,41 @@ internal static class StartCommand
                 service = NodeService.StartAsync(home, logs, new NodeServiceOptions { TamperInferenceOutputs = result.GetValue(tamper) }, stop.Token)
                     .GetAwaiter().GetResult();
             }
-            catch (Exception e) when (e is NodeConfigException or GenesisException or System.Net.Sockets.SocketException or IOException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new CliException($"cannot start: {e.Message}");
+                // A refused start is one line on stderr and exit 1, whatever refused it (CliApp.Run prints it).
+                throw new CliException($"cannot start: {RefusalText(e)}");
             }
+            // From here on an exception escaping any thread is a crash: its cause goes to the log, flushed, before the exit.
+            UnhandledExceptionEventHandler crash = (_, args) =>
+            {
+                var e = args.ExceptionObject as Exception ?? new InvalidOperationException($"{args.ExceptionObject}");
+                logs.CreateLogger("chain.node").LogCritical(e, "fatal: unhandled exception outside the node's loop: {Cause}; exiting with code {ExitCode}",
+                    NodeExitCodes.Describe(e), NodeExitCodes.Crashed);
+                logs.Dispose(); // flushes the console logger's queue
+                Environment.Exit(NodeExitCodes.Crashed);
+            };
+            AppDomain.CurrentDomain.UnhandledException += crash;
             try
             {
-                // Runs until a signal, or until the node's loop fails (then exit non-zero).
-                while (!stop.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200)))
-                    if (service.Node.Failure is not null) break;
+                // Runs until a signal (exit 0), or until the node fails (its cause is logged at once; exit 2 or 3).
+                return service.RunAsync(stop.Token).GetAwaiter().GetResult();
             }
             finally
             {
-                service.StopAsync().GetAwaiter().GetResult();
+                AppDomain.CurrentDomain.UnhandledException -= crash;
             }
-            return service.Node.Failure is null ? 0 : 2;
         }));
         return command;
+    }
+
+    /// <summary>Why a start was refused, in one line: the message of a failure the operator can fix, the type as well otherwise.</summary>
+    internal static string RefusalText(Exception e)
+    {
+        if (e is AggregateException { InnerExceptions.Count: 1 } aggregate) e = aggregate.InnerExceptions[0];
+        bool known = e is NodeConfigException or GenesisException or System.Net.Sockets.SocketException or IOException
+            or UnauthorizedAccessException or Storage.StorageException or Core.Crypto.KeyFileException or InvalidDataException;
+        return known ? CliApp.OneLine(e.Message) : $"unexpected {e.GetType().Name}: {CliApp.OneLine(e.Message)}";
     }
 
     /// <summary>Structured logs on standard output: text lines, or one JSON object per line (log.format = "json").</summary>

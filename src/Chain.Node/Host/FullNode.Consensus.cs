@@ -70,10 +70,24 @@ public sealed partial class FullNode
                 case RecordEvidence e:
                     EvidenceRecorded?.Invoke(e.Evidence);
                     break;
-                case MessageRejected r when from is { } peer && ReferenceEquals(r.Message, input):
-                    Metrics.MessageRefused();
-                    if (r.SenderAtFault) Report(peer, r.Reason);
+                case MessageRejected r:
+                    // A peer's message: counted, and the peer reported when no honest node sends it. A refused local
+                    // input (a timeout or an answer that went stale while it waited) is normal and carries no blame.
+                    if (from is { } peer && ReferenceEquals(r.Message, input))
+                    {
+                        Metrics.MessageRefused();
+                        if (r.SenderAtFault) Report(peer, r.Reason);
+                    }
                     break;
+                case SigningRefused s:
+                    // The signer guard would not sign (a double sign averted, or a guard state ahead of this node):
+                    // the engine carries on without the message; the operator must hear of it.
+                    Metrics.SigningRefused();
+                    SignatureRefused?.Invoke(s);
+                    break;
+                default:
+                    // Every action the engine can emit is handled above; a new one must be handled before it ships.
+                    throw new InvalidOperationException($"the node loop does not handle the consensus action {action.GetType().Name}");
             }
         }
     }

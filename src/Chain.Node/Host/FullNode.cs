@@ -49,7 +49,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _options = options;
         _network = network;
         _validator = new ValidatorNode(options.Name, options.Home, options.Genesis, options.Key, options.Engine, options.Timeouts, (ulong)NowMs,
-            out _startActions, options.MaxBlockTransactions, options.Mempool);
+            out _startActions, options.MaxBlockTransactions, options.Mempool, options.Faults.WrapStore);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
         _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes));
@@ -88,6 +88,13 @@ public sealed partial class FullNode : IAsyncDisposable
     public event Action<BlockCommitted>? BlockCommitted;
     /// <summary>Raised on the loop for evidence the consensus runner verified and pooled.</summary>
     public event Action<Evidence>? EvidenceRecorded;
+    /// <summary>Raised on the loop when the signer guard refused to sign a proposal or vote (also counted in <see cref="NodeMetrics.SigningRefusals"/>).</summary>
+    public event Action<SigningRefused>? SignatureRefused;
+    /// <summary>
+    /// Raised once, on the loop's thread and before the loop ends, when the loop stops on an exception it cannot
+    /// handle (<see cref="Failure"/>). Handlers log it synchronously: nothing else of the node runs after this.
+    /// </summary>
+    public event Action<Exception>? Failed;
 
     private long NowMs => _options.Time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -205,6 +212,14 @@ public sealed partial class FullNode : IAsyncDisposable
         {
             // Fail-stop: a node that cannot apply what consensus decided must not carry on guessing.
             Failure = e;
+            try
+            {
+                Failed?.Invoke(e);
+            }
+            catch
+            {
+                // A failing handler must not hide the failure; Failure still tells it.
+            }
         }
     }
 

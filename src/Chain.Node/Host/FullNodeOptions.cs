@@ -15,6 +15,12 @@ public sealed record FaultInjection
     /// </summary>
     public bool TamperInferenceOutputs { get; init; }
 
+    /// <summary>
+    /// Wraps the node's opened RocksDB store (e.g. in one whose writes fail, as on a full disk) to test how the node
+    /// stops. The node still disposes the RocksDB store itself.
+    /// </summary>
+    public Func<Storage.IKeyValueStore, Storage.IKeyValueStore>? WrapStore { get; init; }
+
     public static FaultInjection None { get; } = new();
 }
 

@@ -47,4 +47,8 @@ public sealed class NodeMetrics
     public long SyncRequestsThrottled => Interlocked.Read(ref _syncThrottled);
     internal void SyncRequestThrottled() => Interlocked.Increment(ref _syncThrottled);
     private long _syncThrottled;
+    /// <summary>Proposals and votes the signer guard refused to sign (consensus action <c>SigningRefused</c>).</summary>
+    public long SigningRefusals => Interlocked.Read(ref _signingRefusals);
+    internal void SigningRefused() => Interlocked.Increment(ref _signingRefusals);
+    private long _signingRefusals;
 }

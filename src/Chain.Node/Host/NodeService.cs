@@ -16,6 +16,9 @@ public sealed record NodeServiceOptions
 {
     /// <summary>Propose blocks with a wrong inference output (re-execution by the others must reject them).</summary>
     public bool TamperInferenceOutputs { get; init; }
+
+    /// <summary>Wraps the node's store (e.g. one whose writes fail) to test how a node stops on a storage failure.</summary>
+    public Func<Storage.IKeyValueStore, Storage.IKeyValueStore>? WrapStore { get; init; }
 }
 
 /// <summary>
@@ -34,8 +37,9 @@ public sealed class NodeService : IAsyncDisposable
     private int _stopped;
 
     private NodeService(NodeHome home, NodeConfig config, Genesis genesis, FullNode node, InferenceEngine engine, TcpPeerNetwork network,
-        RpcServer? rpc, Rpc.NodeMetrics metrics, ILogger log)
+        RpcServer? rpc, Rpc.NodeMetrics metrics, ILogger log, Task<Exception> failed)
     {
+        _failed = failed;
         Home = home;
         Config = config;
         Genesis = genesis;
@@ -55,6 +59,23 @@ public sealed class NodeService : IAsyncDisposable
     public Rpc.NodeMetrics Metrics { get; }
     public System.Net.IPEndPoint? P2pEndpoint => _network.ListenEndpoint;
     public Uri? RpcAddress => _rpc?.BaseAddress;
+
+    /// <summary>Completes with the exception when the node's loop stops on a fatal error (already logged as critical).</summary>
+    public Task<Exception> Failed => _failed;
+    private readonly Task<Exception> _failed;
+
+    /// <summary>
+    /// What <c>chain start</c> does once started: runs until <paramref name="stop"/> is cancelled (a signal) or the node
+    /// fails, then stops everything and returns the exit code (<see cref="NodeExitCodes"/>): 0 after a signal, 2 or 3
+    /// after a fatal error, whose cause was logged as a critical line the moment it happened.
+    /// </summary>
+    public async Task<int> RunAsync(CancellationToken stop)
+    {
+        // Task.Delay ends (cancelled) on the signal; WhenAny does not throw for it.
+        await Task.WhenAny(Task.Delay(Timeout.Infinite, stop), _failed).ConfigureAwait(false);
+        await StopAsync().ConfigureAwait(false);
+        return Node.Failure is { } failure ? NodeExitCodes.For(failure) : NodeExitCodes.Clean;
+    }
 
     /// <summary>Opens the home and starts everything; throws <see cref="NodeConfigException"/> or <see cref="GenesisException"/> on a bad home.</summary>
     public static async Task<NodeService> StartAsync(NodeHome home, ILoggerFactory logs, NodeServiceOptions? options = null, CancellationToken cancellationToken = default)
@@ -106,8 +127,22 @@ public sealed class NodeService : IAsyncDisposable
             Timeouts = config.Timeouts,
             MinBlockInterval = TimeSpan.FromMilliseconds(config.Consensus.MinBlockIntervalMs),
             MaxBlockTransactions = config.Consensus.MaxBlockTransactions,
-            Faults = new FaultInjection { TamperInferenceOutputs = options.TamperInferenceOutputs },
+            Faults = new FaultInjection { TamperInferenceOutputs = options.TamperInferenceOutputs, WrapStore = options.WrapStore },
         }, network);
+        // The fatal path logs here, synchronously on the failing loop, before anything stops: nothing that runs later
+        // (a timer, the shutdown) is needed for the cause to reach the log.
+        var failed = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        node.Failed += e =>
+        {
+            log.LogCritical(e, "fatal: the node's loop stopped at height {Height}: {Cause}; exiting with code {ExitCode}",
+                node.Executor.Height.Value, NodeExitCodes.Describe(e), NodeExitCodes.For(e));
+            failed.TrySetResult(e);
+        };
+        node.SignatureRefused += s =>
+        {
+            metrics.SigningRefused(s.Step.ToString());
+            log.LogWarning("signing refused at height {Height} round {Round} step {Step}: {Reason}", s.Height.Value, s.Round.Value, s.Step, s.Reason);
+        };
         if (options.TamperInferenceOutputs) log.LogWarning("fault injection: this node proposes blocks with tampered inference outputs");
 
         var feed = new CommittedBlockFeed();
@@ -135,7 +170,7 @@ public sealed class NodeService : IAsyncDisposable
             if (config.Rpc.Enabled)
             {
                 var endpoint = NodeConfig.ParseEndpoint(config.Rpc.Listen, "rpc.listen");
-                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port });
+                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port, MaxConnectionsPerClient = config.Rpc.MaxConnectionsPerClient });
                 await rpc.StartAsync(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -146,14 +181,14 @@ public sealed class NodeService : IAsyncDisposable
             engine.Dispose();
             throw;
         }
-        var service = new NodeService(home, config, genesis, node, engine, network, rpc, metrics, log);
+        var service = new NodeService(home, config, genesis, node, engine, network, rpc, metrics, log, failed.Task);
         log.LogInformation("node {Moniker} started: chain {Chain}, height {Height}, validator {Validator}, node key {NodeKey}, p2p {P2p}, rpc {Rpc}",
             config.Moniker, genesis.ChainId, node.Executor.Height, validatorKey.Address, nodeKey.PublicKey.ToString()[..12],
             network.ListenEndpoint, rpc?.BaseAddress.ToString() ?? "off");
         return service;
     }
 
-    // Once a second: network byte counters and gauges into the Prometheus metrics; a loop failure into the log.
+    // Once a second: network byte counters and gauges into the Prometheus metrics, and block sync progress.
     private void Sample()
     {
         if (!_sampling.TryEnter()) return; // the previous sample is still running
@@ -191,11 +226,8 @@ public sealed class NodeService : IAsyncDisposable
             _wasSyncing = false;
             _log.LogInformation("block sync done at height {Height}; following consensus", height);
         }
-        if (Node.Failure is { } failure && Interlocked.Exchange(ref _failureLogged, 1) == 0)
-            _log.LogCritical(failure, "the node's loop stopped");
     }
 
-    private int _failureLogged;
     private bool _wasSyncing;
     private readonly Lock _sampling = new();
 
@@ -207,7 +239,10 @@ public sealed class NodeService : IAsyncDisposable
         if (_rpc is not null) await _rpc.StopAsync().ConfigureAwait(false);
         await Node.StopAsync().ConfigureAwait(false); // also disposes the network
         _engine.Dispose();
-        _log.LogInformation("stopped cleanly");
+        if (Node.Failure is { } failure)
+            _log.LogCritical("stopped after a fatal error, exit code {ExitCode}: {Cause}", NodeExitCodes.For(failure), NodeExitCodes.Describe(failure));
+        else
+            _log.LogInformation("stopped cleanly");
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());
