@@ -43,6 +43,7 @@ public sealed class ChainExecutor : ILedgerView
     private readonly StateMachine _machine;
     private readonly InferenceRunner _inference;
     private readonly IEvidenceVerifier? _evidence;
+    private readonly TransactionSignatureCache _signatures;
     private readonly Dictionary<Hash32, Executed> _executed = [];
     private readonly Lock _lock = new();
     private BlockHeader? _last;
@@ -51,7 +52,8 @@ public sealed class ChainExecutor : ILedgerView
     /// <summary>
     /// Opens execution on <paramref name="store"/>. An empty store is initialized with the genesis state;
     /// a used one must have been initialized with the same genesis, and its state must be at its latest block.
-    /// Without an <paramref name="evidence"/> verifier, blocks that carry evidence are refused.
+    /// Without an <paramref name="evidence"/> verifier, blocks that carry evidence are refused. Without a shared
+    /// <paramref name="signatures"/> cache (the mempool's) the executor keeps its own, for its parallel pre-verification.
     /// </summary>
     public ChainExecutor(Genesis genesis, IKeyValueStore store, IStateBackend state, InferenceRunner inference, TransactionSignatureCache? signatures = null,
         IEvidenceVerifier? evidence = null)
@@ -61,7 +63,8 @@ public sealed class ChainExecutor : ILedgerView
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _state = state ?? throw new ArgumentNullException(nameof(state));
         _inference = inference ?? throw new ArgumentNullException(nameof(inference));
-        _machine = new StateMachine(new TransactionRules(genesis.ChainId, genesis.Parameters, signatures));
+        _signatures = signatures ?? new TransactionSignatureCache(2 * ProtocolLimits.MaxTransactionsPerBlock);
+        _machine = new StateMachine(new TransactionRules(genesis.ChainId, genesis.Parameters, _signatures));
         CacheCounters = new ExecutionCacheCounters(_machine.Rules);
         _piggyback = new PiggybackStore(store);
         Blocks = new BlockStore(_piggyback);
@@ -101,6 +104,13 @@ public sealed class ChainExecutor : ILedgerView
     public ExecutionParameters Parameters => _genesis.Parameters;
 
     /// <summary>
+    /// Threads that verify a block's signatures before its sequential pass (<see cref="BuildBlock"/>, <see cref="VerifyProposal"/>,
+    /// a commit that re-executes); 1 turns that phase off (every signature is then checked in the pass, one after another).
+    /// The phase only fills the signature cache: verdicts are the same either way. Default: every core.
+    /// </summary>
+    public int SignatureParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
     /// Raised (under the executor's lock: handlers must be quick) each time a block refused on fast-path results
     /// was judged again on canonical results; see <see cref="InferenceDispute"/>.
     /// </summary>
@@ -125,7 +135,8 @@ public sealed class ChainExecutor : ILedgerView
     /// <summary>
     /// Proposer: executes <paramref name="candidates"/> in the given order (the mempool's order), leaving out
     /// any that cannot be included (and every later transaction of that sender), those over the block gas or
-    /// byte limit, and fills in the header: transactions, receipts and state roots.
+    /// byte limit, and fills in the header: transactions, receipts and state roots. The candidates' signatures are
+    /// verified on every core first (<see cref="SignatureParallelism"/>); the pass then finds them in the cache.
     /// </summary>
     public Proposal BuildBlock(ProposalContext context, IEnumerable<SignedTransaction> candidates)
     {
@@ -138,6 +149,8 @@ public sealed class ChainExecutor : ILedgerView
             if (CheckContext(height, context.TimeMs, context.Proposer, context.LastCommit) is { } bad)
                 throw new ArgumentException($"cannot propose block {height}: {bad.Message}", nameof(context));
 
+            var list = candidates as IReadOnlyList<SignedTransaction> ?? candidates.ToList();
+            Preverify(list);
             var overlay = new StateOverlay(_state);
             // The proposer trusts its fast path (docs/determinism.md, "Who decides"): checking every result with
             // canonical would make every block wait for the slow executor.
@@ -149,7 +162,7 @@ public sealed class ChainExecutor : ILedgerView
             var seen = new HashSet<Hash32>();
             ulong gas = 0;
             long bytes = 0;
-            foreach (var tx in candidates)
+            foreach (var tx in list)
             {
                 if (included.Count == ProtocolLimits.MaxTransactionsPerBlock) break;
                 var sender = tx.Transaction.SenderAddress;
@@ -195,7 +208,9 @@ public sealed class ChainExecutor : ILedgerView
     /// Validator: checks <paramref name="block"/> against the committed chain and re-executes it. When the
     /// proposer's <paramref name="claimedReceipts"/> are given, the first differing receipt is named field by
     /// field; then the receipts root and the state root are compared. A refusal reached on fast-path inference
-    /// results is decided again on canonical results (<see cref="Disputed"/>). Writes nothing.
+    /// results is decided again on canonical results (<see cref="Disputed"/>). Writes nothing. The block's signatures are
+    /// verified on every core before the sequential pass (<see cref="SignatureParallelism"/>), which still decides in
+    /// order: the same first failing transaction is reported whatever the threads did.
     /// </summary>
     public VerifyResult VerifyProposal(Block block, IReadOnlyList<Receipt>? claimedReceipts = null)
     {
@@ -287,6 +302,8 @@ public sealed class ChainExecutor : ILedgerView
         if (header.ValidatorsHash != _genesis.Validators.Hash || header.NextValidatorsHash != _genesis.Validators.Hash)
             return (new(VerifyFailureKind.WrongValidators, $"validators hash {header.ValidatorsHash} / next {header.NextValidatorsHash}, expected {_genesis.Validators.Hash}",
                 Field: "validatorsHash", Expected: _genesis.Validators.Hash.ToString(), Actual: header.ValidatorsHash.ToString()), null);
+        // Only warms the signature cache; the pass below still checks every transaction in order and decides.
+        Preverify(block.Transactions);
         var overlay = new StateOverlay(_state);
         var receipts = new List<Receipt>(block.Transactions.Count);
         ulong gas = 0;
@@ -328,6 +345,14 @@ public sealed class ChainExecutor : ILedgerView
             return (new(VerifyFailureKind.StateRoot, $"state root: header says {header.StateRoot}, execution gives {stateRoot}",
                 Field: "stateRoot", Expected: stateRoot.ToString(), Actual: header.StateRoot.ToString()), executed);
         return (null, executed);
+    }
+
+    // Verifies the signatures of `transactions` not in the cache yet on up to SignatureParallelism threads, into the
+    // cache the state machine's rules consult. Decides nothing: a failure here is found again, in order, by the pass.
+    private void Preverify(IReadOnlyList<SignedTransaction> transactions)
+    {
+        if (SignatureParallelism <= 1 || transactions.Count == 0) return;
+        CacheCounters.Preverified(_signatures.Preverify(transactions, ChainId, SignatureParallelism));
     }
 
     // Proposer side: the candidates that verify, within the count and byte limits; each is recorded in the overlay.

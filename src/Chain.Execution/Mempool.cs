@@ -14,6 +14,9 @@ public sealed record MempoolOptions
 
     /// <summary>Infer transactions waiting for pre-execution; beyond it new ones are not pre-executed (only slower later).</summary>
     public int PreExecutionQueueCapacity { get; init; } = 1024;
+
+    /// <summary>Threads <see cref="Mempool.AddRange"/> verifies a batch's signatures on (1: one after another). Default: every core.</summary>
+    public int SignatureParallelism { get; init; } = Environment.ProcessorCount;
 }
 
 /// <summary>
@@ -41,15 +44,18 @@ public sealed class Mempool
     private readonly Channel<Hash32> _preExecution;
     private readonly Lock _lock = new();
     private readonly TransactionRules _rules;
+    private readonly TransactionSignatureCache _signatures;
     private long _bytes;
     private long _preExecutionDropped, _preExecuted, _preExecutionFailures;
 
     public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null, TransactionSignatureCache? signatures = null)
     {
         _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));
-        _rules = new TransactionRules(ledger.ChainId, ledger.Parameters, signatures);
-        _inference = inference;
         _options = options ?? new MempoolOptions();
+        // Without the node's shared cache, a cache of its own: AddRange verifies a batch's signatures into it.
+        _signatures = signatures ?? new TransactionSignatureCache(Math.Max(_options.MaxTransactions, ProtocolLimits.MaxTransactionsPerBlock));
+        _rules = new TransactionRules(ledger.ChainId, ledger.Parameters, _signatures);
+        _inference = inference;
         _preExecution = Channel.CreateBounded<Hash32>(new BoundedChannelOptions(_options.PreExecutionQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses, and we count it
@@ -130,6 +136,25 @@ public sealed class Mempool
         if (t.Body is InferBody && _inference is not null && !_preExecution.Writer.TryWrite(tx.Hash))
             Interlocked.Increment(ref _preExecutionDropped);
         return null;
+    }
+
+    /// <summary>
+    /// Admits a batch (a batch submission, a gossiped batch): verifies the signatures of all of them on every core first
+    /// (<see cref="MempoolOptions.SignatureParallelism"/>, into the signature cache), then admits them one by one in the
+    /// given order with <see cref="Add"/>, so a sender's transactions in nonce order are admitted in sequence. One answer
+    /// per transaction, in order: null when admitted, else why not. The answers are those of calling <see cref="Add"/> on
+    /// each in turn; the parallel phase only saves time.
+    /// </summary>
+    public IReadOnlyList<Rejection?> AddRange(IReadOnlyList<SignedTransaction> transactions)
+    {
+        ArgumentNullException.ThrowIfNull(transactions);
+        for (int i = 0; i < transactions.Count; i++)
+            if (transactions[i] is null) throw new ArgumentException($"transaction {i} is null", nameof(transactions));
+        if (_options.SignatureParallelism > 1 && transactions.Count > 1)
+            _signatures.Preverify(transactions, _ledger.ChainId, _options.SignatureParallelism);
+        var answers = new Rejection?[transactions.Count];
+        for (int i = 0; i < transactions.Count; i++) answers[i] = Add(transactions[i]);
+        return answers;
     }
 
     private static Rejection Duplicate(SignedTransaction tx) => new(RejectCode.Duplicate, $"transaction {tx.Hash} is already pending");
