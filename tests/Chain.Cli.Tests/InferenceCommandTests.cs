@@ -149,7 +149,9 @@ public class BenchCommandTests
             Assert.True(outcome.ExitCode == 0, outcome.Error);
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
             var figures = doc.RootElement.GetProperty("figures").EnumerateArray().ToList();
-            Assert.Equal(3, figures.Count);
+            // Transfers one by one, on every core, every core vs one by one; Infer without and with the mempool's cache.
+            Assert.Equal(5, figures.Count);
+            Assert.Contains(figures, f => f.GetProperty("name").GetString()!.Contains("cores first"));
             Assert.All(figures, f => Assert.True(f.GetProperty("ratio").GetDouble() > 0));
             Assert.Equal(1, CliHarness.Run("bench", "execution", "--transfers", "0").ExitCode);
         }
