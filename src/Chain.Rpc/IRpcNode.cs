@@ -37,6 +37,12 @@ public interface IRpcNode
 
     /// <summary>Admits <paramref name="transaction"/> to the mempool and gossips it; the refusal otherwise (nothing changes then).</summary>
     Rejection? SubmitTransaction(SignedTransaction transaction);
+
+    /// <summary>
+    /// Admits a batch in order, each answered as <see cref="SubmitTransaction"/> would (signatures checked on every core
+    /// first, <c>Mempool.AddRange</c>); admitted ones are gossiped.
+    /// </summary>
+    IReadOnlyList<Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions);
 }
 
 /// <summary>Node facts for /status that are not in the block store.</summary>

@@ -50,25 +50,31 @@ public sealed class InProcessRpcNode : IRpcNode
 
     public NodeInfo GetNodeInfo() => new(0, false, _validatorKeys[0].Address, null, Mempool.Count, Mempool.Bytes);
 
+    public IReadOnlyList<Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions)
+    {
+        var rejections = Mempool.AddRange(transactions);
+        if (ProduceBlockOnSubmit && rejections.Any(r => r is null)) ProduceBlockInBackground();
+        return rejections;
+    }
+
     public Rejection? SubmitTransaction(SignedTransaction transaction)
     {
         var rejection = Mempool.Add(transaction);
-        if (rejection is null && ProduceBlockOnSubmit)
-        {
-            _ = Task.Run(() =>
-            {
-                try
-                {
-                    ProduceBlock();
-                }
-                catch (Exception e)
-                {
-                    BackgroundFailure = e;
-                }
-            });
-        }
+        if (rejection is null && ProduceBlockOnSubmit) ProduceBlockInBackground();
         return rejection;
     }
+
+    private void ProduceBlockInBackground() => _ = Task.Run(() =>
+    {
+        try
+        {
+            ProduceBlock();
+        }
+        catch (Exception e)
+        {
+            BackgroundFailure = e;
+        }
+    });
 
     /// <summary>
     /// Builds the next block from the mempool (possibly empty), commits it with every validator's precommit,

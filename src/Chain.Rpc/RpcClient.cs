@@ -169,6 +169,15 @@ public sealed class RpcClient : IDisposable
         return await SendAsync<SubmitResponse>(new HttpRequestMessage(HttpMethod.Post, $"txs?{query}") { Content = content }, ct).ConfigureAwait(false);
     }
 
+    /// <summary>POST /txs/batch: submits many transactions in one request; one answer each, in order.</summary>
+    public async Task<BatchSubmitResponse> SubmitBatchAsync(IReadOnlyList<SignedTransaction> transactions, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(transactions);
+        var body = JsonSerializer.Serialize(new BatchSubmitRequest(transactions.Select(t => Convert.ToHexStringLower(t.Encoded.Span)).ToList()), RpcJson.Options);
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        return await SendAsync<BatchSubmitResponse>(new HttpRequestMessage(HttpMethod.Post, "txs/batch") { Content = content }, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Committed blocks from now on, from the Server-Sent Events stream; ends when the server closes it.</summary>
     public async IAsyncEnumerable<BlockEvent> BlockEventsAsync([EnumeratorCancellation] CancellationToken ct = default)
     {

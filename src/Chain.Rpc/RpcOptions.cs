@@ -15,6 +15,9 @@ public sealed record RpcOptions
     /// <summary>POST /txs body limit: a maximal transaction in hex plus the JSON around it.</summary>
     public long MaxRequestBodyBytes { get; init; } = 2L * ProtocolLimits.MaxTransactionBytes + 1024;
 
+    /// <summary>Most transactions one POST /txs/batch may carry (the body is bounded by <see cref="MaxRequestBodyBytes"/> too).</summary>
+    public int MaxBatchTransactions { get; init; } = 256;
+
     /// <summary>How long a commit-mode submission waits when the request does not say.</summary>
     public TimeSpan DefaultCommitTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -105,6 +105,7 @@ public sealed class RpcServer : IAsyncDisposable
         app.MapGet("/validators", chain.Validators);
         app.MapGet("/txs/{hash}", (string hash) => chain.Transaction(hash));
         app.MapPost("/txs", (Func<HttpContext, Task<IResult>>)submission.SubmitAsync);
+        app.MapPost("/txs/batch", (Func<HttpContext, Task<IResult>>)submission.SubmitBatchAsync);
         app.MapGet("/accounts/{address}", (string address) => state.Account(address));
         app.MapGet("/models/{id}", (string id) => state.Model(id));
         app.MapGet("/models/{id}/code", (string id) => state.ModelCode(id));

@@ -48,6 +48,80 @@ internal sealed class TransactionSubmission(IRpcNode node, RpcOptions options)
         return await WaitForCommitAsync(tx!.Hash, subscription!, timeout, context.RequestAborted).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// POST /txs/batch: JSON <c>{"txs": [hex, …]}</c>, at most <see cref="RpcOptions.MaxBatchTransactions"/>; 200 with one
+    /// answer per transaction in request order (<see cref="BatchSubmitResult"/>). A transaction that does not decode is
+    /// answered <c>bad_request</c> and the others still go in; the batch is admitted as <see cref="IRpcNode.SubmitTransactions"/>.
+    /// </summary>
+    public async Task<IResult> SubmitBatchAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var body = await BoundedBody.ReadAsync(request, options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body is null) return RpcErrors.TooLarge($"request body exceeds {options.MaxRequestBodyBytes} bytes");
+        if (request.ContentType?.Split(';')[0].Trim().ToLowerInvariant() != "application/json")
+            return RpcErrors.BadRequest($"content type must be application/json ({{\"txs\": [hex, …]}}), got '{request.ContentType ?? "(none)"}'");
+        BatchSubmitRequest? batch;
+        try
+        {
+            batch = JsonSerializer.Deserialize<BatchSubmitRequest>(body, RpcJson.Options);
+        }
+        catch (JsonException e)
+        {
+            return RpcErrors.BadRequest($"malformed JSON: {RpcErrors.OneLine(e.Message)}");
+        }
+        if (batch?.Txs is not { Count: > 0 } hexes) return RpcErrors.BadRequest("JSON body must be {\"txs\": [\"<hex of a canonical signed transaction>\", …]} with at least one");
+        if (hexes.Count > options.MaxBatchTransactions)
+            return RpcErrors.TooLarge($"{hexes.Count} transactions in one batch, the limit is {options.MaxBatchTransactions}");
+
+        var results = new BatchSubmitResult?[hexes.Count];
+        var decoded = new List<SignedTransaction>(hexes.Count);
+        var positions = new List<int>(hexes.Count);
+        for (var i = 0; i < hexes.Count; i++)
+        {
+            if (DecodeHex(hexes[i], out var error) is not { } encoded) results[i] = new BatchSubmitResult(null, "rejected", $"txs[{i}]: {error}", "bad_request");
+            else if (!Canonical.TryDecode<SignedTransaction>(encoded, out var tx, out var decodeError))
+                results[i] = new BatchSubmitResult(null, "rejected", $"txs[{i}]: {RpcErrors.OneLine(decodeError!.Message)}", "bad_request");
+            else
+            {
+                decoded.Add(tx!);
+                positions.Add(i);
+            }
+        }
+        var rejections = decoded.Count == 0 ? [] : node.SubmitTransactions(decoded);
+        for (var k = 0; k < decoded.Count; k++)
+        {
+            var hash = decoded[k].Hash.ToString();
+            results[positions[k]] = rejections[k] is { } r
+                ? new BatchSubmitResult(hash, "rejected", $"rejected: {RpcErrors.OneLine(r.Message)}", r.Code.ToString())
+                : new BatchSubmitResult(hash, "pending");
+        }
+        return RpcErrors.Json(new BatchSubmitResponse(results!), StatusCodes.Status200OK);
+    }
+
+    private static byte[]? DecodeHex(string? hex, out string error)
+    {
+        error = "";
+        if (string.IsNullOrEmpty(hex))
+        {
+            error = "empty: give the hex of a canonical signed transaction";
+            return null;
+        }
+        if (hex.Length % 2 != 0 || hex.Length / 2 > ProtocolLimits.MaxTransactionBytes)
+        {
+            error = hex.Length % 2 != 0 ? $"hex has an odd number of characters ({hex.Length})" : $"more than {ProtocolLimits.MaxTransactionBytes} bytes";
+            return null;
+        }
+        try
+        {
+            return Convert.FromHexString(hex);
+        }
+        catch (FormatException)
+        {
+            error = "not valid hex (0-9, a-f)";
+            return null;
+        }
+    }
+
     private async Task<IResult> WaitForCommitAsync(Hash32 hash, BlockSubscription subscription, TimeSpan timeout, CancellationToken aborted)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);

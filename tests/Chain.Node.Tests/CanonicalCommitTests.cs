@@ -80,5 +80,6 @@ public sealed class CanonicalCommitTests
         public CommittedBlockFeed CommittedBlocks { get; } = new();
         public NodeInfo GetNodeInfo() => new(0, false, node.Address, null, 0, 0);
         public Rejection? SubmitTransaction(SignedTransaction transaction) => node.Submit(transaction);
+        public IReadOnlyList<Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions) => node.SubmitRange(transactions);
     }
 }

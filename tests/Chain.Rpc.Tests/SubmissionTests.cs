@@ -40,6 +40,44 @@ public sealed class SubmissionTests
     }
 
     [Fact]
+    public async Task A_batch_is_answered_per_transaction_in_order_and_admits_only_the_good_ones()
+    {
+        await using var host = await RpcTestHost.StartAsync();
+        var good = host.Transfer(RpcTestHost.Alice, RpcTestHost.Carol.Address, 5);
+        var next = host.Transfer(RpcTestHost.Alice, RpcTestHost.Carol.Address, 6, nonce: good.Transaction.Nonce + 1);
+        var forgedBytes = host.Transfer(RpcTestHost.Alice, RpcTestHost.Carol.Address, 7, nonce: good.Transaction.Nonce + 2).Encoded.ToArray();
+        forgedBytes[^1] ^= 1; // the signature's last byte: decodes, does not verify
+        var forged = Canonical.Decode<SignedTransaction>(forgedBytes);
+
+        var response = await host.Client.SubmitBatchAsync([good, forged, good, next]);
+        Assert.Equal(["pending", "rejected", "rejected", "pending"], response.Results.Select(r => r.Status));
+        Assert.Equal("InvalidSignature", response.Results[1].Code);
+        Assert.Equal("Duplicate", response.Results[2].Code);
+        Assert.Equal(next.Hash.ToString(), response.Results[3].Hash);
+        Assert.Equal(2, host.Node.Mempool.Count);
+
+        // Undecodable entries are answered in place; the rest still go in.
+        var later = host.Transfer(RpcTestHost.Alice, RpcTestHost.Carol.Address, 8, nonce: next.Transaction.Nonce + 1);
+        var (status, body) = await host.PostAsync("txs/batch", Json($"{{\"txs\":[\"zz\",\"abc\",\"{Convert.ToHexStringLower(later.Encoded.Span)}\",\"00\"]}}"));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var results = JsonDocument.Parse(body).RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(["bad_request", "bad_request", null, "bad_request"], results.Select(r => r.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null));
+        Assert.Equal("pending", results[2].GetProperty("status").GetString());
+        Assert.Equal(3, host.Node.Mempool.Count);
+
+        // Whole-request errors are one JSON error each, and nothing changes.
+        (status, body) = await host.PostAsync("txs/batch", Json("{\"txs\":[]}"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("at least one", body);
+        (status, body) = await host.PostAsync("txs/batch", Json("{\"txs\":[" + string.Join(",", Enumerable.Repeat("\"00\"", 257)) + "]}"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Contains("limit is 256", body);
+        (status, _) = await host.PostAsync("txs/batch", Raw([1, 2, 3]));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(3, host.Node.Mempool.Count);
+    }
+
+    [Fact]
     public async Task Commit_mode_waits_for_the_block_and_returns_the_receipt()
     {
         await using var host = await RpcTestHost.StartAsync();
@@ -243,5 +281,6 @@ public sealed class SubmissionTests
         public CommittedBlockFeed CommittedBlocks => throw Broken;
         public NodeInfo GetNodeInfo() => throw Broken;
         public Execution.Rejection? SubmitTransaction(SignedTransaction transaction) => throw Broken;
+        public IReadOnlyList<Execution.Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions) => throw Broken;
     }
 }

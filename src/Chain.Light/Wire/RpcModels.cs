@@ -81,6 +81,14 @@ public sealed record ModelCodeResponse(string ModelId, int Bytes, StateProofJson
 /// <summary>POST /txs body: the canonical signed transaction in hex.</summary>
 public sealed record SubmitRequest(string? Tx);
 
+/// <summary>POST /txs/batch body: hex of each canonical signed transaction (at most <c>RpcOptions.MaxBatchTransactions</c>).</summary>
+public sealed record BatchSubmitRequest(IReadOnlyList<string>? Txs);
+
+/// <summary>One transaction of a batch, answered in request order: <c>pending</c> (admitted and gossiped) or <c>rejected</c> with the one-line reason and its code (a <c>RejectCode</c>, or <c>bad_request</c> when it did not decode; <see cref="Hash"/> is then null).</summary>
+public sealed record BatchSubmitResult(string? Hash, string Status, string? Error = null, string? Code = null);
+
+public sealed record BatchSubmitResponse(IReadOnlyList<BatchSubmitResult> Results);
+
 /// <summary>
 /// The outcome of a submission: "pending" (admitted to the mempool; sync mode) or "committed" (commit mode,
 /// with where it landed and its receipt).

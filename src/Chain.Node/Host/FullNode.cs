@@ -127,6 +127,17 @@ public sealed partial class FullNode : IAsyncDisposable
         return rejection;
     }
 
+    /// <summary>A batch, admitted in order with its signatures checked on every core first (<see cref="Mempool.AddRange"/>); admitted ones are gossiped.</summary>
+    public IReadOnlyList<Rejection?> SubmitRange(IReadOnlyList<SignedTransaction> transactions)
+    {
+        ArgumentNullException.ThrowIfNull(transactions);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this);
+        var rejections = _validator.Mempool.AddRange(transactions);
+        for (var i = 0; i < transactions.Count; i++)
+            if (rejections[i] is null) Gossip(transactions[i], except: null);
+        return rejections;
+    }
+
     /// <summary>Stops the loop and the clock, leaves the network (disposing it) and closes the store. Idempotent.</summary>
     public async Task StopAsync()
     {

@@ -272,5 +272,17 @@ public sealed class NodeService : IAsyncDisposable
                 return new Rejection(RejectCode.Unavailable, "the node is shutting down");
             }
         }
+
+        public IReadOnlyList<Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions)
+        {
+            try
+            {
+                return node.SubmitRange(transactions);
+            }
+            catch (ObjectDisposedException)
+            {
+                return transactions.Select(_ => (Rejection?)new Rejection(RejectCode.Unavailable, "the node is shutting down")).ToList();
+            }
+        }
     }
 }
