@@ -107,17 +107,7 @@ public static partial class CanonicalOps
             for (var i = 0; i < count; i++)
             {
                 r[i] = TOp.Apply(x[(int)oa], y[(int)ob]);
-                // odometer increment over the output index, moving both operand offsets along
-                for (var d = shape.Length - 1; d >= 0; d--)
-                {
-                    idx[d]++;
-                    oa += sa[d];
-                    ob += sb[d];
-                    if (idx[d] < shape[d]) break;
-                    oa -= sa[d] * shape[d];
-                    ob -= sb[d] * shape[d];
-                    idx[d] = 0;
-                }
+                BroadcastOdometer.Advance(idx, shape, sa, sb, shape.Length - 1, ref oa, ref ob);
             }
         }
         return result;

@@ -104,16 +104,7 @@ public static partial class CanonicalOps
             if (innerA == 1) QLinearBinarySpan(p, x.Slice((int)oa, inner), y[(int)ob..], innerB, d, simd);
             else if (innerB == 1) QLinearBinarySpanScalarA(p, x[(int)oa], y.Slice((int)ob, inner), d, simd);
             else d.Fill(QLinearBinaryScalar(p, x[(int)oa], y[(int)ob]));
-            for (var ax = rank - 2; ax >= 0; ax--)
-            {
-                idx[ax]++;
-                oa += sa[ax];
-                ob += sb[ax];
-                if (idx[ax] < shape[ax]) break;
-                oa -= sa[ax] * shape[ax];
-                ob -= sb[ax] * shape[ax];
-                idx[ax] = 0;
-            }
+            BroadcastOdometer.Advance(idx, shape, sa, sb, rank - 2, ref oa, ref ob);
         }
         return result;
     }
