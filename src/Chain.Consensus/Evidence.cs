@@ -117,11 +117,11 @@ public sealed class InvalidProposalEvidence(SignedProposal proposal, Block block
     /// The application's validity predicate: true when the block re-executes correctly. For inference it must use the
     /// canonical executor only, never a fast path (docs/determinism.md).
     /// </param>
-    public bool Verify(ChainId chainId, ValidatorSet validators, Func<Block, bool> reexecute, out string reason)
+    public bool Verify(ChainId chainId, ActiveValidators active, Func<Block, bool> reexecute, out string reason)
     {
         var p = Proposal.Proposal;
-        if (!validators.TryGet(p.Proposer, out var v, out _)) { reason = $"{p.Proposer} is not a validator"; return false; }
-        var expected = new ProposerSelection(validators).Proposer(p.Height, p.Round);
+        if (!active.Set.TryGet(p.Proposer, out var v, out _)) { reason = $"{p.Proposer} is not a validator"; return false; }
+        var expected = new ProposerSelection(active).Proposer(p.Height, p.Round);
         if (expected != p.Proposer) { reason = $"{p.Proposer} was not the proposer of ({p.Height},{p.Round})"; return false; }
         if (!Proposal.Verify(chainId, v.PublicKey)) { reason = "proposal signature does not verify for this chain"; return false; }
         if (Block.Hash != p.BlockHash) { reason = "block is not the one the proposal names"; return false; }

@@ -13,16 +13,23 @@ namespace Chain.Consensus;
 /// proposed on, which is exactly the state the including block builds on. The caller's <c>reexecute</c> must
 /// judge with the canonical executor only (execution's does: no fast path ever decides a conviction).
 /// </summary>
-public sealed class EvidenceVerifier(ChainId chainId, ValidatorSet validators) : IEvidenceVerifier
+public sealed class EvidenceVerifier(ChainId chainId) : IEvidenceVerifier
 {
-    public EvidenceCheck? Check(ReadOnlyMemory<byte> encoded, Height includedAt, Func<Block, bool> reexecute, out string refusal)
+    public EvidenceCheck? Check(ReadOnlyMemory<byte> encoded, Height includedAt, IChainHistory history, Func<Block, bool> reexecute, out string refusal)
     {
+        ArgumentNullException.ThrowIfNull(history);
         if (!Canonical.TryDecode<Evidence>(encoded, out var evidence, out var error))
         {
             refusal = $"evidence does not decode: {error}";
             return null;
         }
         ulong offence = evidence!.Height.Value, at = includedAt.Value;
+        if (history.ValidatorsAt(evidence.Height) is not { } active)
+        {
+            refusal = $"evidence for height {offence}: the validators of that height are not known here";
+            return null;
+        }
+        var validators = active.Set;
         switch (evidence)
         {
             case DuplicateVoteEvidence duplicate:
@@ -39,7 +46,7 @@ public sealed class EvidenceVerifier(ChainId chainId, ValidatorSet validators) :
                     refusal = $"an invalid proposal at height {offence} can only be included at that height, not {at}";
                     return null;
                 }
-                if (!invalid.Verify(chainId, validators, reexecute, out refusal)) return null;
+                if (!invalid.Verify(chainId, active, reexecute, out refusal)) return null;
                 return new EvidenceCheck(evidence.Hash, evidence.Offender, evidence.Height, "invalid-proposal");
             default:
                 refusal = $"unknown evidence kind {evidence.Kind}";

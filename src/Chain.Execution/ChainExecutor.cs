@@ -26,7 +26,7 @@ public interface ILedgerView
 /// writes the block, its commit, receipts and state changes in one synced batch. A proposal that never
 /// commits leaves no trace. See docs/execution.md.
 /// </summary>
-public sealed class ChainExecutor : ILedgerView
+public sealed class ChainExecutor : ILedgerView, IChainHistory
 {
     /// <summary>Meta key of the genesis hash the store was initialized with.</summary>
     public static ReadOnlySpan<byte> GenesisHashKey => "execution/genesis_hash"u8;
@@ -131,6 +131,24 @@ public sealed class ChainExecutor : ILedgerView
     public byte[]? GetModelCode(Hash32 modelId) => _state.Get(StateKeys.ModelCode(modelId));
 
     public bool IsIncluded(Hash32 transactionHash) => Blocks.FindTransaction(transactionHash) is not null;
+
+    /// <summary>
+    /// The validators of <paramref name="height"/>: known for every committed height and the next two
+    /// (a change computed while executing height H takes effect at H+2); null beyond that.
+    /// </summary>
+    public ActiveValidators? ValidatorsAt(Height height)
+    {
+        if (height.Value == 0 || height.Value > Height.Value + 2) return null;
+        return new ActiveValidators(_genesis.Validators, new Height(1));
+    }
+
+    public BlockHeader? HeaderAt(Height height) => height.Value == 0 ? null : Blocks.LoadHeader(height);
+
+    public Commit? CommitAt(Height height)
+    {
+        if (height.Value == 0 || height.Value > Height.Value) return null;
+        return Blocks.LoadBlock(height.Next)?.LastCommit ?? Blocks.LoadCommit(height);
+    }
 
     /// <summary>
     /// Proposer: executes <paramref name="candidates"/> in the given order (the mempool's order), leaving out
@@ -377,11 +395,11 @@ public sealed class ChainExecutor : ILedgerView
     private string? ApplyEvidence(ReadOnlyMemory<byte> encoded, Height height, StateOverlay overlay)
     {
         if (_evidence is null) return "this node has no evidence verifier";
-        var check = _evidence.Check(encoded, height, offending => Verify(offending, null, InferenceMode.CanonicalOnly).Item1 is null, out var refusal);
+        var check = _evidence.Check(encoded, height, this, offending => Verify(offending, null, InferenceMode.CanonicalOnly).Item1 is null, out var refusal);
         if (check is null) return refusal;
         var key = StateKeys.Evidence(check.Hash);
         if (overlay.Get(key) is not null) return $"evidence {check.Hash} was already included";
-        overlay.Set(key, new CommittedEvidence(check.Offender, check.OffenceHeight.Value, height.Value, check.Kind).Encoded.ToArray());
+        overlay.Set(key, new CommittedEvidence(check.Offenders[0], check.OffenceHeight.Value, height.Value, check.Kind).Encoded.ToArray());
         return null;
     }
 

@@ -58,7 +58,7 @@ public sealed class ValidatorNode : IDisposable
             var inference = Inference = new InferenceRunner(engine);
             State = JellyfishStateBackend.Open(_store);
             Executor = new ChainExecutor(genesis, _store, State, inference, signatures,
-                new EvidenceVerifier(genesis.ChainId, genesis.Validators));
+                new EvidenceVerifier(genesis.ChainId));
             // One signature cache and one inference runner for the mempool and the executor: what admission verified and
             // pre-execution computed, block building and verification find done (ChainExecutor.CacheCounters).
             Mempool = new Mempool(Executor, inference, mempool, signatures);

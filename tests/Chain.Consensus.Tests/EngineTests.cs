@@ -48,13 +48,13 @@ public sealed class EngineTests
         var ev = Assert.IsType<InvalidProposalEvidence>(Assert.Single(a.OfType<RecordEvidence>()).Evidence);
         Assert.Equal(h.Keys[h.ProposerIndex(0)].Address, ev.Offender);
         h.App.Lie = null;
-        Assert.True(ev.Verify(Harness.Chain, h.Validators, b => h.App.VerifyProposal(b, out _), out var why), why);
+        Assert.True(ev.Verify(Harness.Chain, new ActiveValidators(h.Validators, new Height(1)), b => h.App.VerifyProposal(b, out _), out var why), why);
         // The same signed proposal with a block that re-executes correctly is not evidence.
         var honest = new InvalidProposalEvidence(h.ProposalFor(0, good).Proposal, good);
-        Assert.False(honest.Verify(Harness.Chain, h.Validators, b => h.App.VerifyProposal(b, out _), out why));
+        Assert.False(honest.Verify(Harness.Chain, new ActiveValidators(h.Validators, new Height(1)), b => h.App.VerifyProposal(b, out _), out why));
         Assert.Contains("re-executes correctly", why);
         // Another chain's view of the signature fails.
-        Assert.False(ev.Verify(new ChainId("other"), h.Validators, _ => false, out why));
+        Assert.False(ev.Verify(new ChainId("other"), new ActiveValidators(h.Validators, new Height(1)), _ => false, out why));
         var decoded = Canonical.Decode<Evidence>(ev.Encoded);
         Assert.Equal(ev.Hash, decoded.Hash);
     }

@@ -11,7 +11,7 @@ namespace Chain.Execution.Tests;
 public class EvidenceInclusionTests
 {
     private static readonly Genesis TestGenesis = Fixture.Genesis();
-    private static EvidenceVerifier Verifier() => new(Fixture.Chain, TestGenesis.Validators);
+    private static EvidenceVerifier Verifier() => new(Fixture.Chain);
 
     private static ChainExecutor WithVerifier(IEvidenceVerifier? verifier = null) =>
         new(TestGenesis, new InMemoryStore(), new InMemoryStateBackend(), Runner(), evidence: verifier ?? Verifier());

@@ -34,7 +34,7 @@ public class FastPathDisputeTests
         Assert.Equal(wrongOn is not null, engine.Load(GenesisModelBytes).UsesFastPath);
         var runner = new InferenceRunner(engine, cache);
         var executor = new ChainExecutor(TestGenesis, new InMemoryStore(), new InMemoryStateBackend(), runner,
-            evidence: new EvidenceVerifier(Fixture.Chain, TestGenesis.Validators));
+            evidence: new EvidenceVerifier(Fixture.Chain));
         var disputes = new List<InferenceDispute>();
         executor.Disputed += disputes.Add;
         return new Node(executor, runner, engine, fast, disputes);

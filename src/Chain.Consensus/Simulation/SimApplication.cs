@@ -18,7 +18,25 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
     /// <summary>The proposer's pooled evidence (canonical encodings), offered for the blocks it builds.</summary>
     public Func<IReadOnlyList<ReadOnlyMemory<byte>>>? PendingEvidence { get; set; }
 
-    private readonly EvidenceVerifier _evidence = new(chainId, validators);
+    private readonly EvidenceVerifier _evidence = new(chainId);
+    private readonly StoreHistory _history = new(validators, store);
+
+    // The simulator's chain as evidence sees it: one validator set, the stored blocks and their commits.
+    private sealed class StoreHistory(ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store) : IChainHistory
+    {
+        private readonly ActiveValidators _active = new(validators, new Height(1));
+
+        public ActiveValidators? ValidatorsAt(Height height) => height.Value == 0 || height.Value > (ulong)store.Count + 2 ? null : _active;
+
+        public BlockHeader? HeaderAt(Height height) =>
+            height.Value == 0 || height.Value > (ulong)store.Count ? null : store[(int)height.Value - 1].Block.Header;
+
+        public Commit? CommitAt(Height height)
+        {
+            if (height.Value == 0 || height.Value > (ulong)store.Count) return null;
+            return height.Value < (ulong)store.Count ? store[(int)height.Value].Block.LastCommit : store[(int)height.Value - 1].Commit;
+        }
+    }
 
     public static Hash32 ExpectedOutput(BlockHeader h)
     {
@@ -58,7 +76,7 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
     // The real verifier, with "already included" judged from the stored chain and the items before it in this block.
     private bool CheckEvidence(ReadOnlyMemory<byte> item, Height height, IReadOnlyList<ReadOnlyMemory<byte>> earlier, out string reason)
     {
-        var check = _evidence.Check(item, height, b => VerifyProposal(b, out _), out reason);
+        var check = _evidence.Check(item, height, _history, b => VerifyProposal(b, out _), out reason);
         if (check is null) return false;
         var hash = check.Hash;
         if (store.Any(s => s.Block.Evidence.Any(e => Evidence.HashOf(e.Span) == hash)) || earlier.Any(e => Evidence.HashOf(e.Span) == hash))

@@ -519,7 +519,7 @@ public sealed class Simulator
         bool ok = e switch
         {
             DuplicateVoteEvidence d => d.Verify(Chain, _config.Validators, out _),
-            InvalidProposalEvidence ip => ip.Verify(Chain, _config.Validators, b => n.App.VerifyProposal(b, out _), out _),
+            InvalidProposalEvidence ip => ip.Verify(Chain, new ActiveValidators(_config.Validators, new Height(1)), b => n.App.VerifyProposal(b, out _), out _),
             _ => false,
         };
         if (!ok) Violation($"validator {n.Index} recorded evidence that does not verify");
