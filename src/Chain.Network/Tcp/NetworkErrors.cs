@@ -14,6 +14,8 @@ public enum ProtocolViolation
     Malformed,
     /// <summary>An authenticated frame names a channel this protocol version does not have.</summary>
     UnknownChannel,
+    /// <summary>A large frame's body did not arrive within its deadline (a peer holding frame memory by trickling).</summary>
+    TooSlow,
 }
 
 /// <summary>A connected peer sent something the protocol does not allow.</summary>

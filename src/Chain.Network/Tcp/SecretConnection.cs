@@ -40,6 +40,7 @@ public sealed class SecretConnection : IAsyncDisposable
     private readonly byte[] _lengthBuffer = new byte[4];
     private ulong _sendCounter;
     private ulong _receiveCounter;
+    private TimeProvider _time = TimeProvider.System;
 
     private SecretConnection(Stream stream, Key sendKey, Key receiveKey, int maxPayloadBytes)
     {
@@ -53,6 +54,21 @@ public sealed class SecretConnection : IAsyncDisposable
     public PublicKey RemoteKey { get; private set; }
 
     public int MaxPayloadBytes { get; }
+
+    /// <summary>
+    /// The node-wide budget large inbound frames reserve before their buffers are sized (null: no shared bound, each
+    /// frame is still limited to <see cref="MaxPayloadBytes"/>). Set by the owner after the handshake.
+    /// </summary>
+    public FrameMemoryBudget? FrameBudget { get; set; }
+
+    /// <summary>
+    /// A large frame's body must arrive at this rate at least (after <see cref="LargeFrameGrace"/>), or the frame is
+    /// refused as <see cref="ProtocolViolation.TooSlow"/>: a peer cannot hold reserved frame memory by trickling.
+    /// </summary>
+    public long LargeFrameMinBytesPerSecond { get; set; } = 1 << 20;
+
+    /// <summary>Time every large frame gets on top of its size ÷ <see cref="LargeFrameMinBytesPerSecond"/>.</summary>
+    public TimeSpan LargeFrameGrace { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>SHA-256 binding the prologue and both ephemeral keys; what each side signs.</summary>
     internal byte[] TranscriptHash { get; private set; } = [];
@@ -86,8 +102,10 @@ public sealed class SecretConnection : IAsyncDisposable
         await using var closeOnDeadline = deadline.Token.Register(stream.Dispose);
         try
         {
-            return await HandshakeAsync(stream, chainId, authenticator, expectedRemoteKey, maxPayloadBytes, linked.Token)
+            var connection = await HandshakeAsync(stream, chainId, authenticator, expectedRemoteKey, maxPayloadBytes, linked.Token)
                 .ConfigureAwait(false);
+            connection._time = time;
+            return connection;
         }
         catch (Exception e) when (e is not HandshakeException && deadline.IsCancellationRequested)
         {
@@ -220,6 +238,10 @@ public sealed class SecretConnection : IAsyncDisposable
         return (channel, plaintext.AsSpan(1).ToArray());
     }
 
+    /// <summary>How long the body of a frame of <paramref name="length"/> bytes may take to arrive.</summary>
+    public TimeSpan LargeFrameDeadline(long length) =>
+        LargeFrameGrace + TimeSpan.FromSeconds((double)length / Math.Max(1, LargeFrameMinBytesPerSecond));
+
     /// <summary>Sends an arbitrary plaintext as one frame, bypassing the message checks (tests play broken peers with it).</summary>
     internal Task WritePlaintextFrameAsync(byte[] plaintext, CancellationToken ct) => WriteFrameAsync(plaintext, ct);
 
@@ -252,21 +274,52 @@ public sealed class SecretConnection : IAsyncDisposable
             throw new PeerProtocolException(ProtocolViolation.Oversize, $"frame length {length} is above the limit {maxCiphertextBytes}");
         if (length < NetworkLimits.TagBytes)
             throw new PeerProtocolException(ProtocolViolation.Malformed, $"frame length {length} is shorter than the {NetworkLimits.TagBytes}-byte tag");
+        if (length > FrameMemoryBudget.SmallFrameBytes) return await ReadLargeFrameAsync((int)length, ct).ConfigureAwait(false);
         byte[] ciphertext = ArrayPool<byte>.Shared.Rent((int)length);
         try
         {
             await _stream.ReadExactlyAsync(ciphertext.AsMemory(0, (int)length), ct).ConfigureAwait(false);
-            var plaintext = new byte[length - NetworkLimits.TagBytes];
-            Span<byte> nonce = stackalloc byte[NonceBytes];
-            NextNonce(ref _receiveCounter, nonce);
-            if (!Aead.Decrypt(_receiveKey, nonce, [], ciphertext.AsSpan(0, (int)length), plaintext))
-                throw new PeerProtocolException(ProtocolViolation.AuthenticationFailed,
-                    "frame failed authentication (tampered, replayed, reordered or dropped)");
-            return plaintext;
+            return Decrypt(ciphertext.AsSpan(0, (int)length));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(ciphertext);
+        }
+    }
+
+    // A large frame: reserve its bytes (ciphertext and plaintext) in the shared budget first, then read the body
+    // against a deadline into a buffer that is not pooled, so nothing outlives the frame once the GC runs.
+    private async Task<byte[]> ReadLargeFrameAsync(int length, CancellationToken ct)
+    {
+        using var lease = FrameBudget is { } budget
+            ? await budget.ReserveAsync(Math.Min(budget.Capacity, 2L * length), ct).ConfigureAwait(false)
+            : null;
+        var deadline = LargeFrameDeadline(length);
+        using var timeout = new CancellationTokenSource(deadline, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        byte[] ciphertext = GC.AllocateUninitializedArray<byte>(length);
+        try
+        {
+            await _stream.ReadExactlyAsync(ciphertext, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new PeerProtocolException(ProtocolViolation.TooSlow,
+                $"the body of a {length}-byte frame did not arrive within {deadline.TotalSeconds:0.#} s");
+        }
+        return Decrypt(ciphertext);
+    }
+
+    private byte[] Decrypt(ReadOnlySpan<byte> ciphertext)
+    {
+        {
+            var plaintext = new byte[ciphertext.Length - NetworkLimits.TagBytes];
+            Span<byte> nonce = stackalloc byte[NonceBytes];
+            NextNonce(ref _receiveCounter, nonce);
+            if (!Aead.Decrypt(_receiveKey, nonce, [], ciphertext, plaintext))
+                throw new PeerProtocolException(ProtocolViolation.AuthenticationFailed,
+                    "frame failed authentication (tampered, replayed, reordered or dropped)");
+            return plaintext;
         }
     }
 

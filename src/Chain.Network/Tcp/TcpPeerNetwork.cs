@@ -43,11 +43,15 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         _nodeKey = nodeKey;
         _options = options;
         _time = options.TimeProvider;
+        FrameBudget = new FrameMemoryBudget(options.InboundFrameBudgetBytes);
         _bans = new BanList(_time, options.MaxBans);
         Self = new PeerId(nodeKey.PublicKey);
     }
 
     public event Action<PeerMessage>? MessageReceived;
+
+    /// <summary>The node-wide bound on memory held by large inbound frames (<see cref="TcpPeerNetworkOptions.InboundFrameBudgetBytes"/>).</summary>
+    public FrameMemoryBudget FrameBudget { get; }
     public event Action<PeerId>? PeerConnected;
     public event Action<PeerId>? PeerDisconnected;
     /// <summary>A handshake failed or a handshaken connection was refused (self, banned, duplicate, full).</summary>
@@ -212,8 +216,12 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         var stream = new NetworkStream(socket, ownsSocket: true);
         try
         {
-            return await SecretConnection.EstablishAsync(stream, _options.ChainId, _nodeKey, expectedKey,
+            var secure = await SecretConnection.EstablishAsync(stream, _options.ChainId, _nodeKey, expectedKey,
                 _options.HandshakeTimeout, _time, ct, _options.MaxPayloadBytes).ConfigureAwait(false);
+            secure.FrameBudget = FrameBudget;
+            secure.LargeFrameMinBytesPerSecond = _options.LargeFrameMinBytesPerSecond;
+            secure.LargeFrameGrace = _options.LargeFrameGrace;
+            return secure;
         }
         catch (Exception e)
         {
@@ -502,6 +510,9 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         NetworkCounters.Add(ref _counters.ProtocolViolations);
         if (violation.Violation == ProtocolViolation.UnknownChannel)
             Penalize(connection, _options.UnknownChannelPenalty, violation.Message);
+        else if (violation.Violation == ProtocolViolation.TooSlow)
+            // A slow link is not proof of malice: lose score (the reader closes the connection), no ban at once.
+            Penalize(connection, _options.MisbehaviourPenalty, violation.Message);
         else
         {
             // Bad crypto, oversize or malformed frames leave the stream unusable and never come from an honest peer of our version.

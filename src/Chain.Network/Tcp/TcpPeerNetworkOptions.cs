@@ -32,6 +32,19 @@ public sealed record TcpPeerNetworkOptions
     /// <summary>Largest payload sent or accepted; at most <see cref="NetworkLimits.MaxPayloadBytes"/>.</summary>
     public int MaxPayloadBytes { get; init; } = NetworkLimits.MaxPayloadBytes;
 
+    /// <summary>
+    /// Node-wide bytes that large inbound frames (over <see cref="FrameMemoryBudget.SmallFrameBytes"/>) may hold while
+    /// they are received and decrypted, across all peers; a frame reserves twice its length (ciphertext and plaintext).
+    /// At least one maximal frame. Default: four maximal frames (about 134 MB).
+    /// </summary>
+    public long InboundFrameBudgetBytes { get; init; } = 4L * NetworkLimits.MaxFrameCiphertextBytes;
+
+    /// <summary>A large frame's body must arrive at least this fast (after <see cref="LargeFrameGrace"/>), or the peer is disconnected.</summary>
+    public long LargeFrameMinBytesPerSecond { get; init; } = 1 << 20;
+
+    /// <summary>Time every large frame gets on top of its size ÷ <see cref="LargeFrameMinBytesPerSecond"/>.</summary>
+    public TimeSpan LargeFrameGrace { get; init; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Time allowed for the TCP connect of a dial.</summary>
@@ -81,6 +94,10 @@ public sealed record TcpPeerNetworkOptions
         Check(InboundBytesPerSecond > 0, $"InboundBytesPerSecond must be positive, got {InboundBytesPerSecond}");
         Check(MaxPayloadBytes is >= 1 and <= NetworkLimits.MaxPayloadBytes,
             $"MaxPayloadBytes must be 1..{NetworkLimits.MaxPayloadBytes}, got {MaxPayloadBytes}");
+        Check(InboundFrameBudgetBytes >= NetworkLimits.MaxFrameCiphertextBytes,
+            $"InboundFrameBudgetBytes must hold one maximal frame ({NetworkLimits.MaxFrameCiphertextBytes} bytes), got {InboundFrameBudgetBytes}");
+        Check(LargeFrameMinBytesPerSecond >= 1, $"LargeFrameMinBytesPerSecond must be at least 1, got {LargeFrameMinBytesPerSecond}");
+        Check(LargeFrameGrace > TimeSpan.Zero, $"LargeFrameGrace must be positive, got {LargeFrameGrace}");
         Check(HandshakeTimeout > TimeSpan.Zero, $"HandshakeTimeout must be positive, got {HandshakeTimeout}");
         Check(DialTimeout > TimeSpan.Zero, $"DialTimeout must be positive, got {DialTimeout}");
         Check(ReconnectBackoffBase > TimeSpan.Zero, $"ReconnectBackoffBase must be positive, got {ReconnectBackoffBase}");
