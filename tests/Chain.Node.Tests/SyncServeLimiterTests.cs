@@ -30,4 +30,18 @@ public sealed class SyncServeLimiterTests
         var limiter = new SyncServeLimiter(bytesPerSecond: 1, burstBytes: 10, maxPeers: 3);
         for (byte b = 1; b <= 10; b++) Assert.True(limiter.TrySpend(Peer(b), 10, nowMs: 0));
     }
+
+    [Fact]
+    public void Many_peers_together_get_no_more_than_the_node_wide_rate()
+    {
+        // 40 peers, each within its own bucket, ask at once: the node-wide bucket (burst = 1 s worth) caps the sum.
+        var limiter = new SyncServeLimiter(bytesPerSecond: 1000, burstBytes: 1000, totalBytesPerSecond: 3000);
+        int served = 0;
+        for (byte b = 1; b <= 40; b++) if (limiter.TrySpend(Peer(b), 1000, nowMs: 0)) served++;
+        Assert.Equal(3, served);
+        Assert.Equal(37, limiter.RefusedNodeWide);
+        served = 0;
+        for (byte b = 1; b <= 40; b++) if (limiter.TrySpend(Peer(b), 1000, nowMs: 1000)) served++;
+        Assert.Equal(3, served); // one second later: one second of the node-wide rate
+    }
 }

@@ -52,7 +52,8 @@ public sealed partial class FullNode : IAsyncDisposable
             out _startActions, options.MaxBlockTransactions, options.Mempool, options.Faults.WrapStore);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
-        _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes));
+        _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes),
+            totalBytesPerSecond: options.SyncServeTotalBytesPerSecond);
         _inputs = Channel.CreateBounded<NodeInput>(new BoundedChannelOptions(options.InputQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses, and we count the drop

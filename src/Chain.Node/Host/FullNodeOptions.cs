@@ -79,6 +79,9 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>Bytes of synced blocks this node serves one peer per second (bursts up to one maximal response).</summary>
     public long SyncServeBytesPerSecond { get; init; } = 64L << 20;
 
+    /// <summary>Bytes of synced blocks this node serves all peers together per second (so many peers cannot multiply the per-peer rate).</summary>
+    public long SyncServeTotalBytesPerSecond { get; init; } = 128L << 20;
+
     /// <summary>Most transactions a block this node proposes carries.</summary>
     public int MaxBlockTransactions { get; init; } = 500;
 
@@ -93,6 +96,7 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero,
             "intervals", "positive");
         Require(SyncServeBytesPerSecond is >= 1 << 20 and <= 1L << 40, nameof(SyncServeBytesPerSecond), "1 MiB .. 1 TiB");
+        Require(SyncServeTotalBytesPerSecond >= SyncServeBytesPerSecond && SyncServeTotalBytesPerSecond <= 1L << 40, nameof(SyncServeTotalBytesPerSecond), "SyncServeBytesPerSecond .. 1 TiB");
         Require(Mempool is { MaxTransactions: >= 1, MaxBytes: >= 1, PreExecutionQueueCapacity: >= 1 }, nameof(Mempool), "positive limits");
         Require(MaxBlockTransactions is >= 1 and <= Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock, nameof(MaxBlockTransactions), "1..10000");
         Require(MinBlockInterval >= TimeSpan.Zero && MinBlockInterval.TotalMilliseconds < Timeouts.ProposeBaseMs, nameof(MinBlockInterval),
