@@ -25,6 +25,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly FutureMessageBuffer<(ConsensusEvent Event, PeerId From)> _future;
     private readonly BlockSyncClient _sync;
     private readonly SyncServeLimiter _syncServeLimit;
+    private readonly QueuedBytes _queuedPeerBytes;
     private readonly PriorityQueue<TimeoutElapsed, long> _timers = new();
     private readonly Queue<PendingEvent> _local = new();
     private readonly ConcurrentQueue<string> _recentMisbehaviour = new();
@@ -52,6 +53,7 @@ public sealed partial class FullNode : IAsyncDisposable
             out _startActions, options.MaxBlockTransactions, options.Mempool, options.Faults.WrapStore);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
+        _queuedPeerBytes = new QueuedBytes(options.InputQueueBytes);
         _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes),
             totalBytesPerSecond: options.SyncServeTotalBytesPerSecond);
         _inputs = Channel.CreateBounded<NodeInput>(new BoundedChannelOptions(options.InputQueueCapacity)
@@ -181,7 +183,17 @@ public sealed partial class FullNode : IAsyncDisposable
 
     // ---- network and clock callbacks: enqueue only ----
 
-    private void OnMessage(PeerMessage message) => Enqueue(new PeerMessageInput(message));
+    // Peer payloads waiting in the queue are bounded in bytes too: 8192 maximal messages would be gigabytes.
+    private void OnMessage(PeerMessage message)
+    {
+        if (!_queuedPeerBytes.TryAdd(message.Payload.Length))
+        {
+            Metrics.InputDropped();
+            return;
+        }
+        if (!Enqueue(new PeerMessageInput(message))) _queuedPeerBytes.Remove(message.Payload.Length); // Enqueue counted the drop
+    }
+
     private void OnPeerConnected(PeerId peer) => Enqueue(new PeerConnectedInput(peer));
     private void OnPeerDisconnected(PeerId peer) => Enqueue(new PeerDisconnectedInput(peer));
 
@@ -240,6 +252,7 @@ public sealed partial class FullNode : IAsyncDisposable
         switch (input)
         {
             case PeerMessageInput m:
+                _queuedPeerBytes.Remove(m.Message.Payload.Length);
                 Metrics.MessageIn();
                 OnPeerMessage(m.Message);
                 break;

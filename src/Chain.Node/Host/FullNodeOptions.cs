@@ -33,6 +33,9 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>Inputs (peer messages, timer ticks) waiting for the loop; beyond this, peer messages are dropped and counted.</summary>
     public int InputQueueCapacity { get; init; } = 8192;
 
+    /// <summary>Bytes of peer payloads waiting for the loop, all peers together; beyond this, peer messages are dropped and counted.</summary>
+    public long InputQueueBytes { get; init; } = 256L << 20;
+
     /// <summary>How many heights above the current one may have buffered consensus messages.</summary>
     public int MaxFutureHeights { get; init; } = 4;
 
@@ -88,6 +91,7 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>Throws with a clear message when a bound is out of range.</summary>
     public void Validate()
     {
+        Require(InputQueueBytes is >= 64L << 20 and <= 1L << 40, nameof(InputQueueBytes), "64 MiB .. 1 TiB (at least one maximal message)");
         Require(InputQueueCapacity is >= 16 and <= 1_000_000, nameof(InputQueueCapacity), "16..1000000");
         Require(MaxFutureHeights is >= 1 and <= 64, nameof(MaxFutureHeights), "1..64");
         Require(MaxFutureMessagesPerHeight is >= 1 and <= 100_000, nameof(MaxFutureMessagesPerHeight), "1..100000");
