@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo
+.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo fuzz fuzz-all
 
 all: build
 
@@ -44,6 +44,16 @@ PROPERTY_SEEDS ?= 100000
 property:
 	CHAIN_PROPERTY_SEEDS=$(PROPERTY_SEEDS) $(DOTNET) test tests/Chain.Inference.Tests -c $(CONFIG) \
 		--filter 'FullyQualifiedName~AdmittedModelsRunTests.Long_campaign' --logger 'console;verbosity=detailed'
+
+# Fuzzing under afl++ (SharpFuzz): one target for FUZZ_SECONDS (`make fuzz FUZZ_TARGET=block`), or every target in
+# turn (`make fuzz-all`). Targets: `dotnet run --project tools/Chain.Fuzz -- list`. Findings: artifacts/fuzz-findings/.
+FUZZ_TARGET ?= block
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := transaction block header commit evidence consensus sync status tensor onnx model
+fuzz:
+	tools/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
+fuzz-all:
+	@for t in $(FUZZ_TARGETS); do echo "== $$t"; tools/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 # BenchmarkDotNet suites. Narrow with e.g. `make bench BENCH_FILTER='*Merkle*'`.
 BENCH_FILTER ?= *
