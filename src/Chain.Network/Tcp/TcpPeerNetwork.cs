@@ -111,8 +111,7 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         if (_options.ListenEndpoint is { } endpoint)
         {
             var listener = new TcpListener(endpoint);
-            // Lets a restarted node rebind its port while old connections sit in TIME_WAIT.
-            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            AllowRebindDuringTimeWait(listener.Server);
             listener.Start(backlog: _options.MaxPeers);
             _listener = listener;
             ListenEndpoint = (IPEndPoint)listener.LocalEndpoint;
@@ -120,6 +119,16 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
         }
         foreach (var peer in _options.PersistentPeers)
             _tasks.Track(Task.Run(() => DialLoopAsync(peer, _stop.Token)));
+    }
+
+    // Lets a restarted node rebind its port while old connections sit in TIME_WAIT, without letting a second process
+    // listen on a port in use: .NET's ReuseAddress sets SO_REUSEPORT too on Unix (two nodes would then share the port and
+    // split its connections), so plain SO_REUSEADDR is set directly. Windows rebinds past TIME_WAIT by default.
+    private static void AllowRebindDuringTimeWait(Socket socket)
+    {
+        if (OperatingSystem.IsLinux()) socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        else if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+            socket.SetRawSocketOption(0xffff /* SOL_SOCKET */, 4 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
     }
 
     public void Broadcast(MessageChannel channel, byte[] payload, PeerId? except = null)
