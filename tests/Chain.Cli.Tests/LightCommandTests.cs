@@ -1,6 +1,7 @@
 using Chain.Cli.Commands;
 using Chain.Testing.LightChain;
 using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
 
 namespace Chain.Cli.Tests;
 
@@ -12,8 +13,11 @@ public sealed class LightCommandTests : IDisposable
     private readonly LightChain _chain = new(new LightChainSpec("light-cli", 3_000, 5, 200, Seed, [2_900]));
     private readonly Dictionary<string, LightChainServer> _nodes = [];
 
-    public LightCommandTests()
+    private readonly ITestOutputHelper _log;
+
+    public LightCommandTests(ITestOutputHelper log)
     {
+        _log = log;
         Directory.CreateDirectory(_home);
         _nodes["primary.test"] = new LightChainServer(_chain);
         _nodes["witness.test"] = new LightChainServer(_chain);
@@ -30,7 +34,12 @@ public sealed class LightCommandTests : IDisposable
         Directory.Delete(_home, recursive: true);
     }
 
-    private CliHarness.Outcome Light(params string[] args) => CliHarness.Run(["light", .. args, "--home", _home]);
+    private CliHarness.Outcome Light(params string[] args)
+    {
+        var outcome = CliHarness.Run(["light", .. args, "--home", _home]);
+        _log.WriteLine($"$ chain light {string.Join(' ', args)}  -> exit {outcome.ExitCode}\n{outcome.Output}{outcome.Error}");
+        return outcome;
+    }
 
     private string Genesis()
     {
@@ -42,7 +51,7 @@ public sealed class LightCommandTests : IDisposable
     [Fact]
     public void Init_sync_and_receipt_verify_and_print_what_they_checked()
     {
-        var init = Light("init", "--node", "http://primary.test", "--genesis", Genesis());
+        var init = Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--witness", "http://witness.test");
         Assert.True(init.ExitCode == 0, init.Error);
         Assert.Contains("trusted header 1 ", init.Output);
 
@@ -78,6 +87,9 @@ public sealed class LightCommandTests : IDisposable
     [Fact]
     public void Bad_input_and_a_lying_primary_exit_non_zero_with_one_line()
     {
+        var forkRoot = Light("init", "--node", "http://primary.test", "--trust-height", "2000", "--trust-hash", _chain.Header(2_000).Hash.ToString(), "--witness", "http://fork.test");
+        Assert.Equal(1, forkRoot.ExitCode);
+        Assert.Contains("refusing to trust either", forkRoot.Error);
         var neither = Light("init", "--node", "http://primary.test");
         Assert.Equal(1, neither.ExitCode);
         Assert.Contains("either --genesis", neither.Error);
@@ -85,12 +97,14 @@ public sealed class LightCommandTests : IDisposable
         Assert.Equal(1, wrongHash.ExitCode);
         Assert.Contains("not the trusted", wrongHash.Error);
         Assert.Equal(1, Light("sync").ExitCode); // not initialised
+        var badPeriod = Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--trusting-period", "soon");
+        Assert.Equal(1, badPeriod.ExitCode);
+        Assert.Contains("--trusting-period must be", badPeriod.Error);
 
         Assert.Equal(0, Light("init", "--node", "http://primary.test", "--genesis", Genesis()).ExitCode);
         _nodes["primary.test"].WithheldCommits.Add(2_500);
         var withheld = Light("sync", "--height", "2500");
         Assert.Equal(1, withheld.ExitCode);
         Assert.Single(withheld.Error.TrimEnd().Split('\n'));
-        Assert.Equal(1, Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--trusting-period", "soon").ExitCode);
     }
 }

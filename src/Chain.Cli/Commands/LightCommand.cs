@@ -41,7 +41,8 @@ internal static class LightCommand
         var trustHeight = new Option<ulong?>("--trust-height") { Description = "Trust the header at this height ..." };
         var trustHash = new Option<string?>("--trust-hash") { Description = "... whose hash is this (64 hex)" };
         var period = new Option<string>("--trusting-period") { Description = "How long a verified header stays trusted (e.g. 336h, 14d)", DefaultValueFactory = _ => "336h" };
-        var command = new Command("init", "Create the light client's trusted store from a genesis or a trusted height and hash") { node, genesis, trustHeight, trustHash, period };
+        var witnesses = Witnesses();
+        var command = new Command("init", "Create the light client's trusted store from a genesis or a trusted height and hash") { node, genesis, trustHeight, trustHash, period, witnesses };
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var home = LightHome(result);
@@ -53,7 +54,7 @@ internal static class LightCommand
                 throw new CliException("give either --genesis FILE or both --trust-height H and --trust-hash X");
             Hash32 hash = default;
             if (hashText is not null && !Hash32.TryParse(hashText, out hash)) throw new CliException($"--trust-hash must be 64 hex characters, got '{hashText}'");
-            var (light, sources) = Open(home, config, []);
+            var (light, sources) = Open(home, config, result.GetValue(witnesses) ?? []);
             using (sources)
             {
                 var trusted = Call(() => file is not null ? light.InitFromGenesisAsync(GenesisTrust.Load(file)) : light.InitFromHashAsync(height!.Value, hash));

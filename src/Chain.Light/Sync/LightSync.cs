@@ -48,6 +48,7 @@ public sealed class LightSync(ILightSource primary, IReadOnlyList<ILightSource> 
             throw Refused(block, Failure("validatorsHash", genesis.Validators.Hash.ToString(), h.ValidatorsHash.ToString(), "header 1 does not name the genesis validators"));
         if (h.TimeMs < genesis.GenesisTimeMs)
             throw Refused(block, Failure("timeMs", $">= {genesis.GenesisTimeMs}", h.TimeMs.ToString(CultureInfo.InvariantCulture), "header 1 is before the genesis time"));
+        await CrossCheckRootAsync(block, ct).ConfigureAwait(false);
         return Trust(new LightBlock(h, block.Commit, genesis.Validators));
     }
 
@@ -57,7 +58,22 @@ public sealed class LightSync(ILightSource primary, IReadOnlyList<ILightSource> 
         var block = await Primary.LightBlockAsync(height, ct).ConfigureAwait(false);
         if (block.Header.Hash != hash)
             throw Refused(block, Failure("hash", hash.ToString(), block.Header.Hash.ToString(), $"header {height} hashes to {block.Header.Hash}, not the trusted {hash}"));
+        await CrossCheckRootAsync(block, ct).ConfigureAwait(false);
         return Trust(block);
+    }
+
+    /// <summary>Every witness that answers must serve the same root header: with no common root there is nothing to detect forks from.</summary>
+    private async Task CrossCheckRootAsync(LightBlock block, CancellationToken ct)
+    {
+        foreach (var witness in Witnesses)
+        {
+            BlockHeader theirs;
+            try { theirs = await witness.HeaderAsync(block.Height, ct).ConfigureAwait(false); }
+            catch (LightClientException) { continue; } // unresponsive: skipped, as in sync
+            if (theirs.Hash != block.Header.Hash)
+                throw new LightClientException($"witness {witness.Name} serves header {theirs.Hash} at {block.Height}, the primary {block.Header.Hash}: refusing to trust either",
+                    Failure("hash", block.Header.Hash.ToString(), theirs.Hash.ToString(), "witness disagrees on the trusted root"));
+        }
     }
 
     /// <summary>
