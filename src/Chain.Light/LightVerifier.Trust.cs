@@ -95,6 +95,6 @@ public static partial class LightVerifier
         ulong until = trusted.TimeMs + (ulong)options.TrustingPeriod.TotalMilliseconds;
         return until > nowMs ? null
             : new(VerifyFailureKind.BadTime, $"trusted header {trusted.Height} (time {trusted.TimeMs}) expired at {until}, now is {nowMs}: re-initialise from a fresh trusted hash",
-                Field: "trusted.timeMs", Expected: $"> {nowMs - (ulong)options.TrustingPeriod.TotalMilliseconds}", Actual: trusted.TimeMs.ToString(CultureInfo.InvariantCulture));
+                Field: "trusted.timeMs", Expected: $"> now - trusting period = {(long)nowMs - (long)options.TrustingPeriod.TotalMilliseconds}", Actual: trusted.TimeMs.ToString(CultureInfo.InvariantCulture));
     }
 }

@@ -70,6 +70,25 @@ public sealed class LightSyncTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(9_990ul, light.Store.Latest()!.Height);
     }
 
+    /// <summary>A rerunner that must not be reached: re-running is refused before it for a transaction that is no inference.</summary>
+    private sealed class UnreachableRerunner : IInferenceRerunner
+    {
+        public Hash32 OutputHash(ReadOnlyMemory<byte> modelCode, InferBody inference) => throw new InvalidOperationException("not an inference: never re-run");
+    }
+
+    [Fact]
+    public async Task Re_running_a_transfer_is_refused_and_a_receipt_below_the_root_verifies_backwards()
+    {
+        var chain = Long.Value;
+        var light = Client(new LightChainServer(chain), ClockAfter(chain));
+        await light.InitFromHashAsync(5_000, chain.Header(5_000).Hash);
+        var (tx, _) = chain.TransferAt(4_321)!.Value;
+        var refused = await Assert.ThrowsAsync<LightClientException>(() => light.ReceiptAsync(tx.Hash, new UnreachableRerunner()));
+        Assert.Contains("not an inference", refused.Message);
+        var verified = await light.ReceiptAsync(tx.Hash);
+        Assert.Equal((chain.Header(4_321).Hash, 679), (verified.Proof.Header.Hash, verified.Proof.BackwardSteps));
+    }
+
     [Fact]
     public async Task Sequential_mode_verifies_every_height_across_each_set_change()
     {

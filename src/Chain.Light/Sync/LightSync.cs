@@ -82,7 +82,7 @@ public sealed class LightSync(ILightSource primary, IReadOnlyList<ILightSource> 
     /// </summary>
     public async Task<SyncResult> SyncAsync(ulong? height = null, CancellationToken ct = default)
     {
-        var latest = Store.Latest() ?? throw new LightClientException($"the light store '{Store.Directory}' is empty: run `chain light init` first");
+        if (Store.Latest() is null) throw new LightClientException($"the light store '{Store.Directory}' is empty: run `chain light init` first");
         ulong target = height ?? await Primary.LatestHeightAsync(ct).ConfigureAwait(false);
         if (target == 0) throw new ArgumentOutOfRangeException(nameof(height), "heights start at 1");
         if (Store.Load(target) is { } stored) return new SyncResult(stored, [target], 0, [], AlreadyTrusted: true);

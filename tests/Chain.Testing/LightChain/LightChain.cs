@@ -67,7 +67,10 @@ public sealed class LightChain
     public PrivateKey Sender { get; }
 
     /// <summary>Commits signed so far (lazy signing at work).</summary>
-    public int CommitsSigned => _commits.Count;
+    public int CommitsSigned
+    {
+        get { lock (_commits) return _commits.Count; }
+    }
 
     /// <summary>Heights [<paramref name="fromHeight"/>, end] get other state roots (hence other hashes); the keys and sets stay.</summary>
     public LightChain Fork(ulong fromHeight, string branch) => new(Spec, branch, fromHeight);
@@ -77,29 +80,33 @@ public sealed class LightChain
     public ValidatorSet Validators(ulong height)
     {
         int epoch = (int)((height - 1) / (ulong)Spec.RotateEvery);
-        if (_setsByEpoch.TryGetValue(epoch, out var set)) return set;
+        lock (_setsByEpoch) return _setsByEpoch.TryGetValue(epoch, out var set) ? set : _setsByEpoch[epoch] = NewSet(epoch);
+    }
+
+    private ValidatorSet NewSet(int epoch)
+    {
         // Powers 10, 15, 20 by key index, so that overlap is counted in power, not heads.
-        set = new ValidatorSet(Enumerable.Range(epoch, Spec.ValidatorCount).Select(i => new Validator(_keys[i].PublicKey, 10 + (ulong)(i % 3) * 5)));
-        _setsByEpoch[epoch] = set;
-        return set;
+        return new ValidatorSet(Enumerable.Range(epoch, Spec.ValidatorCount).Select(i => new Validator(_keys[i].PublicKey, 10 + (ulong)(i % 3) * 5)));
     }
 
     /// <summary>The commit of height <paramref name="height"/>, signed by every validator of the height on first request.</summary>
     public Commit Commit(ulong height)
     {
         var header = Header(height);
-        if (_commits.TryGetValue(height, out var commit)) return commit;
+        lock (_commits) return _commits.TryGetValue(height, out var signed) ? signed : _commits[height] = Sign(header);
+    }
+
+    private Commit Sign(BlockHeader header)
+    {
         var signatures = new List<CommitSignature>();
-        foreach (var v in Validators(height).Validators)
+        foreach (var v in Validators(header.Height.Value).Validators)
         {
             var key = _keys.First(k => k.PublicKey == v.PublicKey);
             ulong time = header.TimeMs + 1;
             var vote = new Vote(VoteType.Precommit, header.Height, new Round(0), header.Hash, time, key.Address);
             signatures.Add(new CommitSignature(key.Address, time, key.Sign(vote.SignBytes(ChainId))));
         }
-        commit = new Commit(header.Height, new Round(0), header.Hash, signatures);
-        _commits[height] = commit;
-        return commit;
+        return new Commit(header.Height, new Round(0), header.Hash, signatures);
     }
 
     public LightBlock LightBlock(ulong height) => new(Header(height), Commit(height), Validators(height));
