@@ -51,7 +51,7 @@ public sealed class LightCommandTests : IDisposable
     [Fact]
     public void Init_sync_and_receipt_verify_and_print_what_they_checked()
     {
-        var init = Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--witness", "http://witness.test");
+        var init = Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--witness", "http://witness.test", "--trust-level", "1/2");
         Assert.True(init.ExitCode == 0, init.Error);
         Assert.Contains("trusted header 1 ", init.Output);
 
@@ -100,6 +100,9 @@ public sealed class LightCommandTests : IDisposable
         var badPeriod = Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--trusting-period", "soon");
         Assert.Equal(1, badPeriod.ExitCode);
         Assert.Contains("--trusting-period must be", badPeriod.Error);
+        var badLevel = Light("init", "--node", "http://primary.test", "--genesis", Genesis(), "--trust-level", "1/4");
+        Assert.Equal(1, badLevel.ExitCode);
+        Assert.Contains("--trust-level must be", badLevel.Error);
 
         Assert.Equal(0, Light("init", "--node", "http://primary.test", "--genesis", Genesis()).ExitCode);
         _nodes["primary.test"].WithheldCommits.Add(2_500);

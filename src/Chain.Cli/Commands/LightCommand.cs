@@ -41,14 +41,17 @@ internal static class LightCommand
         var trustHeight = new Option<ulong?>("--trust-height") { Description = "Trust the header at this height ..." };
         var trustHash = new Option<string?>("--trust-hash") { Description = "... whose hash is this (64 hex)" };
         var period = new Option<string>("--trusting-period") { Description = "How long a verified header stays trusted (e.g. 336h, 14d)", DefaultValueFactory = _ => "336h" };
+        var level = new Option<string>("--trust-level") { Description = "Fraction of a trusted set that must sign to skip ahead, n/d in [1/3, 1]", DefaultValueFactory = _ => "1/3" };
         var witnesses = Witnesses();
-        var command = new Command("init", "Create the light client's trusted store from a genesis or a trusted height and hash") { node, genesis, trustHeight, trustHash, period, witnesses };
+        var command = new Command("init", "Create the light client's trusted store from a genesis or a trusted height and hash")
+            { node, genesis, trustHeight, trustHash, period, level, witnesses };
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var home = LightHome(result);
             if (File.Exists(ConfigPath(home))) throw new CliException($"'{ConfigPath(home)}' exists: this light home is initialised already");
+            var (numerator, denominator) = ParseFraction(result.GetValue(level)!);
             var config = new LightConfig(NodeUri(result.GetValue(node)!).ToString(), (long)ParseDuration(result.GetValue(period)!, "--trusting-period").TotalSeconds,
-                (long)TrustOptions.DefaultMaxClockDrift.TotalSeconds);
+                (long)TrustOptions.DefaultMaxClockDrift.TotalSeconds, numerator, denominator);
             var (file, height, hashText) = (result.GetValue(genesis), result.GetValue(trustHeight), result.GetValue(trustHash));
             if ((file is null) == (height is null || hashText is null) || (height is null) != (hashText is null))
                 throw new CliException("give either --genesis FILE or both --trust-height H and --trust-hash X");
@@ -136,7 +139,7 @@ internal static class LightCommand
         }
     }
 
-    private sealed record LightConfig(string Node, long TrustingPeriodSeconds, long MaxClockDriftSeconds);
+    private sealed record LightConfig(string Node, long TrustingPeriodSeconds, long MaxClockDriftSeconds, ulong TrustNumerator = 1, ulong TrustDenominator = 3);
 
     private static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
@@ -153,7 +156,8 @@ internal static class LightCommand
     {
         var primary = new HttpLightSource(HttpFactory(NodeUri(config.Node)), ownsHttp: true);
         var witnesses = witnessUrls.Select(w => new HttpLightSource(HttpFactory(NodeUri(w)), ownsHttp: true)).ToArray();
-        var options = new TrustOptions(TimeSpan.FromSeconds(config.TrustingPeriodSeconds), TimeSpan.FromSeconds(config.MaxClockDriftSeconds));
+        var options = new TrustOptions(TimeSpan.FromSeconds(config.TrustingPeriodSeconds), TimeSpan.FromSeconds(config.MaxClockDriftSeconds),
+            config.TrustNumerator, config.TrustDenominator);
         if (options.Problem() is { } problem) throw new CliException($"{ConfigPath(home)}: {problem}");
         return (new LightSync(primary, witnesses, new LightStore(Path.Combine(home, "light", "store")), options, Clock, mode), new Sources([primary, .. witnesses]));
     }
@@ -219,6 +223,16 @@ internal static class LightCommand
     private static Uri NodeUri(string node) =>
         Uri.TryCreate(node.EndsWith('/') ? node : node + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
             ? uri : throw new CliException($"node must be an http(s) URL, got '{node}'");
+
+    private static (ulong Numerator, ulong Denominator) ParseFraction(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 2 && ulong.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            && ulong.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var d)
+            && new TrustOptions(TrustOptions.DefaultTrustingPeriod, TrustOptions.DefaultMaxClockDrift, n, d).Problem() is null)
+            return (n, d);
+        throw new CliException($"--trust-level must be a fraction n/d in [1/3, 1], got '{text}'");
+    }
 
     /// <summary>A duration as a number with a unit: s, m, h or d (e.g. 336h).</summary>
     internal static TimeSpan ParseDuration(string text, string option)

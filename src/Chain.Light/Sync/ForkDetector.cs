@@ -106,6 +106,10 @@ public static class ForkDetector
                 return (new(witness.Name, WitnessOutcome.Conflicting, $"conflicting header at {ours.Height}"), new Fork(ours, witnessTrace[^1], common.Height));
             }
         }
+        catch (LightClientException e) when (e.Failure is null)
+        {
+            return (new(witness.Name, WitnessOutcome.Unresponsive, $"serves another header at {theirsAtTarget.Height}, then stopped answering: {e.Message}"), null);
+        }
         catch (LightClientException e)
         {
             return (new(witness.Name, WitnessOutcome.Faulty, $"serves another header at {theirsAtTarget.Height} that does not verify: {e.Message}"), null);
