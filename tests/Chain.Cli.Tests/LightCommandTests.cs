@@ -14,6 +14,7 @@ public sealed class LightCommandTests : IDisposable
     private readonly Dictionary<string, LightChainServer> _nodes = [];
 
     private readonly ITestOutputHelper _log;
+    private readonly Func<Uri, HttpClient> _realFactory = LightCommand.HttpFactory;
 
     public LightCommandTests(ITestOutputHelper log)
     {
@@ -29,7 +30,7 @@ public sealed class LightCommandTests : IDisposable
 
     public void Dispose()
     {
-        LightCommand.HttpFactory = uri => new HttpClient { BaseAddress = uri };
+        LightCommand.HttpFactory = _realFactory;
         LightCommand.Clock = TimeProvider.System;
         Directory.Delete(_home, recursive: true);
     }
