@@ -37,6 +37,7 @@ public static class CliApp
         root.Add(DbCommand.Create());
         root.Add(TxCommand.Create());
         root.Add(QueryCommand.Create());
+        root.Add(LightCommand.Create());
         return root;
     }
 

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
@@ -9,7 +7,7 @@ using Chain.Rpc;
 namespace Chain.Light;
 
 /// <summary>A check a <see cref="LightClient"/> made failed, or the node could not be asked.</summary>
-public sealed class LightClientException(string message, VerifyFailure? failure = null, int? status = null, Exception? inner = null) : Exception(message, inner)
+public class LightClientException(string message, VerifyFailure? failure = null, int? status = null, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>The failed check (null: the node was unreachable or answered an error).</summary>
     public VerifyFailure? Failure { get; } = failure;
@@ -159,60 +157,13 @@ public sealed class LightClient : IDisposable
         return await VerifiedHeaderAsync(proof.Height, ct).ConfigureAwait(false);
     }
 
-    private async Task<T> GetAsync<T>(string path, CancellationToken ct)
+    private Task<T> GetAsync<T>(string path, CancellationToken ct)
     {
         Requests++;
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.GetAsync(path, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new LightClientException($"cannot reach the node at {_http.BaseAddress}: {e.Message}", inner: e);
-        }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
-        {
-            throw new LightClientException($"the node at {_http.BaseAddress} did not answer within {_http.Timeout.TotalSeconds:F0} s", inner: e);
-        }
-        using (response)
-        {
-            try
-            {
-                if (!response.IsSuccessStatusCode)
-                {
-                    var error = await ReadErrorAsync(response, ct).ConfigureAwait(false);
-                    throw new LightClientException($"{path}: {error ?? $"HTTP {(int)response.StatusCode}"}", status: (int)response.StatusCode);
-                }
-                return await response.Content.ReadFromJsonAsync<T>(RpcJson.Options, ct).ConfigureAwait(false)
-                    ?? throw new LightClientException($"{path}: empty response");
-            }
-            catch (JsonException e)
-            {
-                throw new LightClientException($"{path}: malformed response: {e.Message}", status: (int)response.StatusCode, inner: e);
-            }
-        }
+        return NodeHttp.GetAsync<T>(_http, path, ct);
     }
 
-    private static async Task<string?> ReadErrorAsync(HttpResponseMessage response, CancellationToken ct)
-    {
-        try
-        {
-            return (await response.Content.ReadFromJsonAsync<ErrorResponse>(RpcJson.Options, ct).ConfigureAwait(false))?.Error;
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    private static T Decode<T>(string base64, string what) where T : ICanonicalObject<T>
-    {
-        if (!LightVerifier.TryBase64(base64, out var bytes)) throw new LightClientException($"served {what} bytes are not base64");
-        return Canonical.TryDecode<T>(bytes, out var value, out var error)
-            ? value!
-            : throw new LightClientException($"served {what} is not canonical: {error!.Message}");
-    }
+    private static T Decode<T>(string base64, string what) where T : ICanonicalObject<T> => NodeHttp.Decode<T>(base64, what);
 
     private static LightClientException Failed(VerifyFailure failure) => new(failure.Message, failure);
 }

@@ -15,7 +15,7 @@ namespace Chain.Light;
 /// <see cref="VerifyFailure"/> (field, expected, actual) otherwise. <see cref="LightClient"/> and Chain.Rpc's
 /// <c>RpcClient</c> both use these: one rule, one place.
 /// </summary>
-public static class LightVerifier
+public static partial class LightVerifier
 {
     /// <summary>
     /// <paramref name="header"/> is final under <paramref name="trusted"/>: it is on <paramref name="chainId"/>, names

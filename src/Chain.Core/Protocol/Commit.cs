@@ -82,6 +82,42 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
             new(VerifyFailureKind.BadCommit, message, Field: field, Expected: expected, Actual: actual);
     }
 
+    /// <summary>The <see cref="VerifyFailure.Field"/> of <see cref="VerifyTrusting"/> when too little trusted power signed (light-client bisection pivots on it).</summary>
+    public const string NotEnoughTrustedPowerField = "trustedPower";
+
+    /// <summary>
+    /// The light client's trust check (docs/light-client.md): the signers of this commit that are members of
+    /// <paramref name="trusted"/> (a set the client already trusts, not necessarily the set that made the commit) hold
+    /// more than <paramref name="trustNumerator"/>/<paramref name="trustDenominator"/> of its total power, every such
+    /// signature being a valid precommit for <paramref name="chainId"/> under the trusted key. Signers outside
+    /// <paramref name="trusted"/> are skipped: the commit's own set checks them (<see cref="Verify(ChainId, ValidatorSet, Height, Hash32, ISignatureChecker?)"/>).
+    /// Null when it holds; a failure with field <see cref="NotEnoughTrustedPowerField"/> when too little trusted power signed.
+    /// </summary>
+    public VerifyFailure? VerifyTrusting(ChainId chainId, ValidatorSet trusted, ulong trustNumerator, ulong trustDenominator, ISignatureChecker? signatures = null)
+    {
+        ArgumentNullException.ThrowIfNull(trusted);
+        if (trustDenominator == 0 || trustNumerator == 0 || trustNumerator > trustDenominator)
+            throw new ArgumentOutOfRangeException(nameof(trustNumerator), $"trust level {trustNumerator}/{trustDenominator} is not in (0, 1]");
+        ulong signedPower = 0;
+        for (int i = 0; i < _signatures.Length; i++)
+        {
+            var sig = _signatures[i];
+            if (!trusted.TryGet(sig.Validator, out var validator, out _)) continue;
+            var message = PrecommitFor(sig).SignBytes(chainId);
+            bool valid = signatures?.Verify(validator.PublicKey, message, sig.Signature) ?? Ed25519.Verify(validator.PublicKey, message, sig.Signature);
+            if (!valid)
+                return new(VerifyFailureKind.BadCommit, $"bad precommit signature from trusted validator {sig.Validator}", Field: $"signatures[{i}].signature",
+                    Expected: $"a precommit signature by {sig.Validator}", Actual: sig.Signature.ToString());
+            signedPower += validator.Power;
+        }
+        // signed/total > num/den, in integers: signed·den > total·num (128-bit, no overflow).
+        if ((UInt128)signedPower * trustDenominator > (UInt128)trusted.TotalPower * trustNumerator) return null;
+        return new(VerifyFailureKind.BadCommit,
+            $"trusted validators holding {signedPower} of {trusted.TotalPower} power signed, not more than {trustNumerator}/{trustDenominator}",
+            Field: NotEnoughTrustedPowerField, Expected: $"more than {trustNumerator}/{trustDenominator} of {trusted.TotalPower}",
+            Actual: signedPower.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary><see cref="Verify(ChainId, ValidatorSet, Height, Hash32, ISignatureChecker?)"/> with the refusal as a message.</summary>
     public bool Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, out string reason)
     {
