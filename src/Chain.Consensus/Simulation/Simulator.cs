@@ -201,7 +201,7 @@ public sealed class Simulator
     }
 
     private string DescribeNodes() => string.Join(" | ", _nodes.Select(n =>
-        $"v{n.Index}{(n.Byzantine ? "(byz)" : "")} power {_config.Validators.Validators[n.Index].Power} " +
+        $"v{n.Index}{(n.Byzantine ? "(byz)" : "")} " +
         (n.Up ? $"at ({n.Engine.Height},{n.Engine.Round},{n.Engine.Step}) locked {n.Engine.LockedRound?.ToString() ?? "-"} valid {n.Engine.ValidRound?.ToString() ?? "-"} {n.Engine.DescribeRounds(3)}" : "down")));
 
     private bool Done() => _nodes.All(n => n.Byzantine || n.Store.Count >= _o.Heights);
@@ -483,7 +483,7 @@ public sealed class Simulator
         var prevState = h == 1 ? Hash32.Zero : n.Store[^1].Block.Header.StateRoot;
         n.Store.Add((c.Block, c.Commit));
         if (n.Byzantine) return;
-        if (!_cache.VerifyCommit(c.Commit, Chain, _config.Validators, c.Block.Height, c.Block.Hash, out var why))
+        if (!_cache.VerifyCommit(c.Commit, Chain, _config.ValidatorsAt(c.Block.Height).Set, c.Block.Height, c.Block.Hash, out var why))
             Violation($"validator {n.Index} committed block {h} with a bad commit: {why}");
         if (!SimApplication.Reexecutes(c.Block, prevState))
             Violation($"validity: validator {n.Index} committed block {h} that fails re-execution");
@@ -518,8 +518,8 @@ public sealed class Simulator
         if (!offender.Byzantine) Violation($"validator {n.Index} recorded {e.GetType().Name} against honest validator {offender.Index}");
         bool ok = e switch
         {
-            DuplicateVoteEvidence d => d.Verify(Chain, _config.Validators, out _),
-            InvalidProposalEvidence ip => ip.Verify(Chain, new ActiveValidators(_config.Validators, new Height(1)), b => n.App.VerifyProposal(b, out _), out _),
+            DuplicateVoteEvidence d => d.Verify(Chain, _config.ValidatorsAt(d.Height).Set, out _),
+            InvalidProposalEvidence ip => ip.Verify(Chain, _config.ValidatorsAt(ip.Height), b => n.App.VerifyProposal(b, out _), out _),
             _ => false,
         };
         if (!ok) Violation($"validator {n.Index} recorded evidence that does not verify");
