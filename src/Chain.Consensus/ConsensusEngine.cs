@@ -389,7 +389,7 @@ public sealed class ConsensusEngine
             if (rs.Proposal is { } p) senders.Add(p.Proposal.Proposal.Proposer);
             ulong power = 0;
             foreach (var a in senders) power += PowerOf(a);
-            if ((UInt128)power * 3 > _validators.TotalPower) target = new Round(r);
+            if (_validators.ExceedsOneThird(power)) target = new Round(r);
         }
         if (target is not { } t) return false;
         StartRound(t);

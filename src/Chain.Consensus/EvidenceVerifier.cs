@@ -8,7 +8,8 @@ namespace Chain.Consensus;
 /// Checks the evidence a block carries, for execution (<see cref="IEvidenceVerifier"/>): strictly decoded
 /// (bytes that do not re-encode identically are refused), from a validator of the set, signed for this
 /// chain, and within its inclusion window. Duplicate votes may be included from their own height until
-/// <see cref="ProtocolLimits.MaxEvidenceAgeHeights"/> later. An invalid proposal may be included only at its
+/// <see cref="ProtocolLimits.MaxEvidenceAgeHeights"/> later; light-client attacks (a conflicting header for a
+/// committed height, judged against the chain's header and commit there) from the next height, in the same window. An invalid proposal may be included only at its
 /// own height (in a later round), because proving it means re-executing the block on the state it was
 /// proposed on, which is exactly the state the including block builds on. The caller's <c>reexecute</c> must
 /// judge with the canonical executor only (execution's does: no fast path ever decides a conviction).
@@ -33,13 +34,26 @@ public sealed class EvidenceVerifier(ChainId chainId) : IEvidenceVerifier
         switch (evidence)
         {
             case DuplicateVoteEvidence duplicate:
-                if (offence > at || at - offence > ProtocolLimits.MaxEvidenceAgeHeights)
+                if (offence > at || PastWindow(evidence.Height, includedAt))
                 {
                     refusal = $"duplicate votes at height {offence} cannot be included at height {at} (window: {ProtocolLimits.MaxEvidenceAgeHeights} heights)";
                     return null;
                 }
                 if (!duplicate.Verify(chainId, validators, out refusal)) return null;
-                return new EvidenceCheck(evidence.Hash, evidence.Offender, evidence.Height, "duplicate-vote");
+                return new EvidenceCheck(evidence.Hash, duplicate.Offender, evidence.Height, evidence.KindLabel);
+            case LightClientAttackEvidence attack:
+                if (offence >= at || PastWindow(evidence.Height, includedAt))
+                {
+                    refusal = $"a light-client attack at height {offence} cannot be included at height {at} (window: {ProtocolLimits.MaxEvidenceAgeHeights} heights)";
+                    return null;
+                }
+                if (history.HeaderAt(evidence.Height) is not { } chainHeader)
+                {
+                    refusal = $"height {offence} is not committed here";
+                    return null;
+                }
+                if (attack.Judge(chainId, validators, chainHeader, history.CommitAt(evidence.Height), out refusal) is not { } offenders) return null;
+                return new EvidenceCheck(evidence.Hash, offenders, evidence.Height, evidence.KindLabel);
             case InvalidProposalEvidence invalid:
                 if (offence != at)
                 {
@@ -47,10 +61,15 @@ public sealed class EvidenceVerifier(ChainId chainId) : IEvidenceVerifier
                     return null;
                 }
                 if (!invalid.Verify(chainId, active, reexecute, out refusal)) return null;
-                return new EvidenceCheck(evidence.Hash, evidence.Offender, evidence.Height, "invalid-proposal");
+                return new EvidenceCheck(evidence.Hash, invalid.Offender, evidence.Height, evidence.KindLabel);
             default:
                 refusal = $"unknown evidence kind {evidence.Kind}";
                 return null;
         }
     }
+
+    /// <summary>True when evidence of <paramref name="offence"/> can no longer be included at <paramref name="at"/>:
+    /// more than <see cref="ProtocolLimits.MaxEvidenceAgeHeights"/> heights later.</summary>
+    public static bool PastWindow(Height offence, Height at) =>
+        at.Value > offence.Value && at.Value - offence.Value > ProtocolLimits.MaxEvidenceAgeHeights;
 }

@@ -497,9 +497,9 @@ public sealed class Simulator
             foreach (var item in c.Block.Evidence)
             {
                 _evidenceIncluded++;
-                var offender = Canonical.Decode<Evidence>(item).Offender;
-                if (_nodes.First(x => x.Key.Address == offender) is { Byzantine: false } framed)
-                    Violation($"evidence: block {h} includes evidence against honest validator {framed.Index}");
+                var offender = OffenderOf(Canonical.Decode<Evidence>(item));
+                if (_nodes.FirstOrDefault(x => x.Key.Address == offender) is not { Byzantine: true } framed)
+                    Violation($"evidence: block {h} includes evidence against {offender}, not a byzantine validator");
             }
         }
         if (_decided.TryGetValue(h, out var first))
@@ -510,12 +510,20 @@ public sealed class Simulator
         if (h == (ulong)_o.Heights) _lastCommitTime = Math.Max(_lastCommitTime, _now);
     }
 
+    // The engine records only these two kinds (light-client attacks come from light clients).
+    private static Address? OffenderOf(Evidence e) => e switch
+    {
+        DuplicateVoteEvidence d => d.Offender,
+        InvalidProposalEvidence ip => ip.Offender,
+        _ => null,
+    };
+
     private void OnEvidence(Node n, Evidence e)
     {
         if (n.Byzantine) return;
         _evidence++;
-        var offender = _nodes.First(x => x.Key.Address == e.Offender);
-        if (!offender.Byzantine) Violation($"validator {n.Index} recorded {e.GetType().Name} against honest validator {offender.Index}");
+        var offender = _nodes.FirstOrDefault(x => x.Key.Address == OffenderOf(e));
+        if (offender is not { Byzantine: true }) Violation($"validator {n.Index} recorded {e.GetType().Name} against {OffenderOf(e)}, not a byzantine validator");
         bool ok = e switch
         {
             DuplicateVoteEvidence d => d.Verify(Chain, _config.ValidatorsAt(d.Height).Set, out _),

@@ -154,7 +154,7 @@ public sealed class NodeService : IAsyncDisposable
             log.LogInformation("committed height {Height} round {Round}: {Txs} txs, {Evidence} evidence, {LatencyMs} ms{Synced}, block {Block}",
                 c.Height, c.Round, c.Block.Transactions.Count, c.Block.Evidence.Count, c.LatencyMs, c.Synced ? " (block sync)" : "", c.Block.Hash.ToString()[..12]);
         };
-        node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} by {Offender} at height {Height}", e.GetType().Name, e.Offender, e.Height);
+        node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} {Hash} at height {Height}", e.KindLabel, e.Hash, e.Height);
         // A block refused on fast-path results is judged again by the canonical executor; say what it decided.
         node.Executor.Disputed += d => log.LogWarning("inference dispute: {Dispute}", d);
         // Pre-execution never fails silently: each failure is logged with its exception (the transaction stays pending).
