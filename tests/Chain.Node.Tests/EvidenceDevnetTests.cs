@@ -40,8 +40,7 @@ public sealed class EvidenceDevnetTests
                 if (node.Executor.Blocks.LoadBlock(new Height(h)) is { Evidence.Count: > 0 } block) carrying = block;
             return carrying is not null && nodes.All(n => n.Executor.Height.Value >= carrying.Height.Value);
         }, "a block with evidence, stored by every node");
-        var evidence = Chain.Core.Codec.Canonical.Decode<Evidence>(carrying!.Evidence[0]);
-        Assert.IsType<DuplicateVoteEvidence>(evidence);
+        var evidence = Assert.IsType<DuplicateVoteEvidence>(Chain.Core.Codec.Canonical.Decode<Evidence>(carrying!.Evidence[0]));
         Assert.Equal(offender.Address, evidence.Offender);
         foreach (var node in nodes)
         {

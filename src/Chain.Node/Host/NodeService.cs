@@ -254,12 +254,29 @@ public sealed class NodeService : IAsyncDisposable
         public ChainId ChainId => genesis.ChainId;
         public ExecutionParameters Parameters => genesis.Parameters;
         public Storage.BlockStore Blocks => node.Executor.Blocks;
-        public ValidatorSet Validators => genesis.Validators;
+        public ActiveValidators? ValidatorsAt(Height height) => node.Executor.ValidatorsAt(height);
         public IProvableState State => _state;
         public CommittedBlockFeed CommittedBlocks => feed;
 
         public NodeInfo GetNodeInfo() => new((int)node.Metrics.Peers, !node.Metrics.Synced,
-            genesis.Validators.TryGet(node.Address, out _, out _) ? node.Address : null, nodeKey, node.Mempool.Count, node.Mempool.Bytes);
+            IsValidatorNext() ? node.Address : null, nodeKey, node.Mempool.Count, node.Mempool.Bytes);
+
+        // A validator of the height being decided: a key that left the set runs on as a full node.
+        private bool IsValidatorNext() =>
+            node.Executor.ValidatorsAt(node.Executor.Height.Next) is { } active && active.Set.TryGet(node.Address, out _, out _);
+
+        public EvidenceAdmission SubmitEvidence(ReadOnlyMemory<byte> encoded)
+        {
+            try
+            {
+                if (node.SubmitEvidence(encoded, out bool committed, out var refusal) is not { } evidence) return EvidenceAdmission.Refused(refusal);
+                return committed ? EvidenceAdmission.Known(evidence.Hash) : EvidenceAdmission.Pending(evidence.Hash);
+            }
+            catch (ObjectDisposedException)
+            {
+                return EvidenceAdmission.Refused("the node is shutting down");
+            }
+        }
 
         public Rejection? SubmitTransaction(SignedTransaction transaction)
         {
