@@ -56,7 +56,8 @@ internal sealed class RpcTestHost : IAsyncDisposable
 
     public static async Task<RpcTestHost> StartAsync(RpcOptions? options = null)
     {
-        var node = new InProcessRpcNode(Genesis, ValidatorKeys, new InferenceRunner(new InferenceEngine(enableFastPath: false)));
+        var node = new InProcessRpcNode(Genesis, ValidatorKeys, new InferenceRunner(new InferenceEngine(enableFastPath: false)),
+            evidence: new Consensus.EvidenceVerifier(Genesis.ChainId));
         var metrics = new NodeMetrics();
         var server = new RpcServer(node, metrics, (options ?? new RpcOptions()) with { Port = 0 });
         await server.StartAsync();
