@@ -41,7 +41,7 @@ public sealed class ValidatorsAndEvidenceTests
     [Fact]
     public async Task Evidence_of_a_light_client_attack_is_verified_pooled_and_included()
     {
-        await using var host = await RpcTestHost.StartAsync();
+        await using var host = await RpcTestHost.StartAsync(evidence: new EvidenceVerifier(RpcTestHost.Genesis.ChainId));
         var real = host.Node.Blocks.LoadHeader(new Height(2))!;
         // A lunatic header: validators no honest validator would name, signed by half the power.
         var forged = new BlockHeader(real.ChainId, real.Height, real.TimeMs, real.LastBlockHash, real.LastCommitHash, real.TransactionsRoot,
@@ -59,7 +59,7 @@ public sealed class ValidatorsAndEvidenceTests
     [Fact]
     public async Task Evidence_that_proves_nothing_or_is_malformed_is_refused_and_changes_nothing()
     {
-        await using var host = await RpcTestHost.StartAsync();
+        await using var host = await RpcTestHost.StartAsync(evidence: new EvidenceVerifier(RpcTestHost.Genesis.ChainId));
         var before = host.Snapshot();
         var real = host.Node.Blocks.LoadHeader(new Height(2))!;
         var honest = new ConflictingHeader(real, SignedBy(real, [0, 1, 2]));
