@@ -94,4 +94,40 @@ public sealed class ValidatorChangeTests
         Assert.Empty(h.Handle(good).OfType<MessageRejected>());
         Assert.Contains("r5000", h.Engine.DescribeRounds());
     }
+
+    [Fact]
+    public void WalReplay_AtAHeightWithAnotherSet_GivesTheSameVotes()
+    {
+        var store = new List<(Block, Commit)>();
+        var app = new SimApplication(Harness.Chain, Schedule, store);
+        var config = new ConsensusConfig(Harness.Chain, Schedule, Harness.Timeouts);
+        var b1 = app.BuildBlock(new Height(1), new Round(0), new ProposerSelection(A).Proposer(new Height(1), new Round(0)), 5000);
+        store.Add((b1, CommitBy([0, 1, 2], 1, b1.Hash)));
+
+        // A validator of height 2 only (B), not its round-0 proposer, restarting at height 2.
+        var proposer = new ProposerSelection(new ActiveValidators(B, new Height(2))).Proposer(new Height(2), new Round(0));
+        int me = new[] { 4, 5, 2, 3 }.First(k => Keys[k].Address != proposer);
+        var fs = new SimFileSystem();
+        var runner = ConsensusRunner.Open(config, Keys[me], fs, "/v", new Height(2), 1000, out _);
+        Assert.True(runner.Engine.IsValidator);
+        var b2 = app.BuildBlock(new Height(2), new Round(0), proposer, 6000);
+        int proposerKey = Array.FindIndex(Keys, k => k.Address == proposer);
+        var signed = new Proposal(new Height(2), new Round(0), null, b2.Hash, 7, proposer).Sign(Harness.Chain, Keys[proposerKey]);
+        runner.Handle(new ProposalReceived(signed, b2), 1100);
+        var prevote = Harness.Voted(runner.Handle(new ProposalVerified(new Height(2), b2.Hash, true), 1200), VoteType.Prevote)!;
+        Assert.Equal(b2.Hash, prevote.Vote.BlockHash);
+        var actions = new[] { 2, 3, 4, 5 }.Where(k => k != me).SelectMany(k => runner.Handle(Vote(k, VoteType.Prevote, 2, b2.Hash), 1300)).ToList();
+        var precommit = Harness.Voted(actions, VoteType.Precommit)!;
+        Assert.Equal(b2.Hash, precommit.Vote.BlockHash);
+
+        fs.Crash(new SimRandom(5));
+        var restarted = ConsensusRunner.Open(config, Keys[me], fs, "/v", new Height(2), 5000, out var replayed);
+        Assert.Equal(B.Hash, restarted.Engine.Validators.Hash);
+        Assert.Equal(b2.Hash, restarted.Engine.LockedBlock);
+        Assert.Equal(Step.Precommit, restarted.Engine.Step);
+        // What it re-broadcasts is exactly what it signed before, under the same set (the precommit, at least).
+        var again = replayed.OfType<BroadcastVote>().Select(v => v.Vote).ToList();
+        Assert.Contains(precommit, again);
+        Assert.All(again, v => Assert.True(v.Equals(prevote) || v.Equals(precommit)));
+    }
 }
