@@ -33,12 +33,27 @@ public sealed record TimeoutConfig(
         DurationMs(Step.Propose, round) + DurationMs(Step.Prevote, round) + DurationMs(Step.Precommit, round);
 }
 
-/// <summary>What the engine needs to know about the chain. The validator set is fixed for all heights here.</summary>
-public sealed record ConsensusConfig(ChainId ChainId, ValidatorSet Validators, TimeoutConfig Timeouts)
+/// <summary>
+/// What the engine needs to know about the chain. <see cref="Schedule"/> gives the validators of each height: the
+/// engine judges a height's messages with that height's set and moves to the next height's set on deciding
+/// (docs/consensus.md, "Validator sets by height").
+/// </summary>
+public sealed record ConsensusConfig(ChainId ChainId, IValidatorSchedule Schedule, TimeoutConfig Timeouts)
 {
+    /// <summary>One set for every height (tests, the simulator, chains without staking).</summary>
+    public ConsensusConfig(ChainId chainId, ValidatorSet validators, TimeoutConfig timeouts)
+        : this(chainId, new FixedValidatorSchedule(validators), timeouts)
+    {
+    }
+
     /// <summary>Votes for rounds further ahead than this are refused, so a peer cannot make us store unbounded rounds.</summary>
     public uint MaxRoundsAhead { get; init; } = 10_000;
 
     /// <summary>Optional memo of signature checks (shared by the simulator's validators).</summary>
     public SignatureCache? SignatureCache { get; init; }
+
+    /// <summary>The validators of <paramref name="height"/>; throws when the schedule does not know them (a host bug:
+    /// the set of H+1 is known once H−1 is committed, and the engine never runs ahead of that).</summary>
+    public ActiveValidators ValidatorsAt(Height height) =>
+        Schedule.ValidatorsAt(height) ?? throw new InvalidOperationException($"the validators of height {height} are not known yet");
 }

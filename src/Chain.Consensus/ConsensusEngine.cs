@@ -23,10 +23,13 @@ public sealed class ConsensusEngine
     }
 
     private readonly ConsensusConfig _config;
-    private readonly ValidatorSet _validators;
     private readonly IConsensusSigner? _signer;
-    private readonly ProposerSelection _proposers;
-    private readonly Address? _self;
+    // The validators of the current height (set on entering it), its proposer rotation, and this node's address
+    // when it is one of them: a key outside the set observes and signs nothing.
+    private ActiveValidators _active = null!;
+    private ValidatorSet _validators = null!;
+    private ProposerSelection _proposers = null!;
+    private Address? _self;
 
     private Height _height;
     private Round _round;
@@ -46,10 +49,20 @@ public sealed class ConsensusEngine
     {
         if (height.Value == 0) throw new ArgumentOutOfRangeException(nameof(height), "heights start at 1");
         _config = config;
-        _validators = config.Validators;
         _signer = signer;
-        _proposers = new ProposerSelection(config.Validators);
-        _self = signer is not null && _validators.TryGet(signer.Address, out _, out _) ? signer.Address : null;
+        EnterHeight(height);
+    }
+
+    /// <summary>Moves to <paramref name="height"/> and its validator set (the proposer rotation is kept while the set
+    /// and its first height are unchanged, since its cost grows with the heights it has run).</summary>
+    private void EnterHeight(Height height)
+    {
+        var active = _config.ValidatorsAt(height);
+        if (_proposers is null || active.Hash != _active.Hash || active.ActiveSince != _active.ActiveSince)
+            _proposers = new ProposerSelection(active);
+        _active = active;
+        _validators = active.Set;
+        _self = _signer is not null && _validators.TryGet(_signer.Address, out _, out _) ? _signer.Address : null;
         _height = height;
     }
 
@@ -61,7 +74,14 @@ public sealed class ConsensusEngine
     public Hash32? ValidBlock => _validValue?.Hash;
     public Round? ValidRound => _validRound;
     public ConsensusConfig Config => _config;
-    public Address Proposer(Height height, Round round) => _proposers.Proposer(height, round);
+    /// <summary>The validators of the current height.</summary>
+    public ActiveValidators Validators => _active;
+    /// <summary>True when this engine's signer is a validator of the current height (it votes and proposes).</summary>
+    public bool IsValidator => _self is not null;
+
+    public Address Proposer(Height height, Round round) => height == _height
+        ? _proposers.Proposer(height, round)
+        : new ProposerSelection(_config.ValidatorsAt(height)).Proposer(height, round);
 
     /// <summary>A one-line summary of the rounds this height has seen (for diagnostics).</summary>
     public string DescribeRounds(int last = int.MaxValue) => string.Join(" ", _rounds.TakeLast(last).Select(kv =>
@@ -161,8 +181,7 @@ public sealed class ConsensusEngine
         // The hash covers only the header: a body that does not match it must be refused here, or anyone could
         // alter an honest proposer's transactions or last commit in transit and make it look invalid.
         if (!ev.Block.ValidateBasic(_config.ChainId, out var basic)) { Reject(ev, $"block body does not match its header: {basic}", senderAtFault: true); return; }
-        var rs = R(p.Round);
-        if (rs.Proposal is { } existing)
+        if (_rounds.TryGetValue(p.Round.Value, out var held) && held.Proposal is { } existing)
         {
             if (!existing.Proposal.Equals(ev.Proposal))
                 Reject(ev, $"a different proposal for ({p.Height},{p.Round}) is already held");
@@ -174,7 +193,8 @@ public sealed class ConsensusEngine
             Reject(ev, $"proposal signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's proposal)", senderAtFault: true);
             return;
         }
-        rs.Proposal = ev;
+        // Round state only for signed messages, so unsigned ones cannot make this validator allocate rounds.
+        R(p.Round).Proposal = ev;
         _blocks.TryAdd(ev.Block.Hash, ev.Block);
         RequestVerification(ev.Block);
     }
@@ -191,9 +211,9 @@ public sealed class ConsensusEngine
         }
         if (!_validators.TryGet(vote.Validator, out var validator, out _)) { Reject(ev, $"{vote.Validator} is not a validator", senderAtFault: true); return; }
         if (vote.Round.Value > (ulong)_round.Value + _config.MaxRoundsAhead) { Reject(ev, $"vote round {vote.Round} is too far ahead of {_round}"); return; }
-        var rs = R(vote.Round);
-        var set = vote.Type == VoteType.Prevote ? rs.Prevotes : rs.Precommits;
-        if (set.TryGet(vote.Validator, out var existing))
+        _rounds.TryGetValue(vote.Round.Value, out var held);
+        var set = held is null ? null : vote.Type == VoteType.Prevote ? held.Prevotes : held.Precommits;
+        if (set is not null && set.TryGet(vote.Validator, out var existing))
         {
             if (existing.Equals(ev.Vote)) return; // exact duplicate (gossip): no signature check needed
             // A conflicting vote is kept only for nil or a block proposed at this height, which bounds what an
@@ -214,7 +234,9 @@ public sealed class ConsensusEngine
             Reject(ev, $"vote signature does not verify for chain '{_config.ChainId}' (bad signature or another chain's vote)", senderAtFault: true);
             return;
         }
-        set.Add(ev.Vote, validator.Power);
+        // Round state only for signed votes of members, so unsigned ones cannot make this validator allocate rounds.
+        var rs = R(vote.Round);
+        (vote.Type == VoteType.Prevote ? rs.Prevotes : rs.Precommits).Add(ev.Vote, validator.Power);
     }
 
     private void OnDecision(DecisionReceived ev)
@@ -334,7 +356,8 @@ public sealed class ConsensusEngine
     private void Decide(Block block, Commit commit) // line 49
     {
         _out.Add(new CommitBlock(block, commit));
-        _height = _height.Next;
+        // The schedule knows H+1 once H−1 is committed, which it was before this height started.
+        EnterHeight(_height.Next);
         _rounds.Clear();
         _blocks.Clear();
         _validity.Clear();
@@ -366,7 +389,7 @@ public sealed class ConsensusEngine
             if (rs.Proposal is { } p) senders.Add(p.Proposal.Proposal.Proposer);
             ulong power = 0;
             foreach (var a in senders) power += PowerOf(a);
-            if ((UInt128)power * 3 > _validators.TotalPower) target = new Round(r);
+            if (_validators.ExceedsOneThird(power)) target = new Round(r);
         }
         if (target is not { } t) return false;
         StartRound(t);

@@ -105,7 +105,7 @@ public sealed class ConsensusRunner
 
     private bool Verify(Evidence evidence) => evidence switch
     {
-        DuplicateVoteEvidence d => d.Verify(Engine.Config.ChainId, Engine.Config.Validators, out _),
+        DuplicateVoteEvidence d => Engine.Config.Schedule.ValidatorsAt(d.Height) is { } active && d.Verify(Engine.Config.ChainId, active.Set, out _),
         // Produced from this node's own re-execution verdict, which for inference is the canonical executor's
         // (execution settles any fast-path disagreement before refusing a block).
         InvalidProposalEvidence => true,

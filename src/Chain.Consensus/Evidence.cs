@@ -13,11 +13,12 @@ namespace Chain.Consensus;
 /// </summary>
 public abstract class Evidence : CanonicalObject<Evidence>, ICanonicalObject<Evidence>
 {
-    public const byte KindDuplicateVote = 1, KindInvalidProposal = 2;
+    public const byte KindDuplicateVote = 1, KindInvalidProposal = 2, KindLightClientAttack = ConflictingHeader.EvidenceKind;
     private Hash32? _hash;
 
     public abstract byte Kind { get; }
-    public abstract Address Offender { get; }
+    /// <summary>The kind as execution records it (and slashing looks it up).</summary>
+    public abstract string KindLabel { get; }
     public abstract Height Height { get; }
     public Hash32 Hash => _hash ??= HashOf(Encoded.Span);
 
@@ -45,6 +46,8 @@ public abstract class Evidence : CanonicalObject<Evidence>, ICanonicalObject<Evi
             }
             case KindInvalidProposal:
                 return new InvalidProposalEvidence(SignedProposal.ReadFrom(ref reader), Block.ReadFrom(ref reader));
+            case KindLightClientAttack:
+                return new LightClientAttackEvidence(ConflictingHeader.ReadFields(ref reader)); // encoding owned by Core
             default:
                 throw reader.Error(DecodeError.InvalidValue, $"unknown evidence kind {kind}", at);
         }
@@ -68,7 +71,8 @@ public sealed class DuplicateVoteEvidence : Evidence
     public SignedVote VoteA { get; }
     public SignedVote VoteB { get; }
     public override byte Kind => KindDuplicateVote;
-    public override Address Offender => VoteA.Vote.Validator;
+    public override string KindLabel => "duplicate-vote";
+    public Address Offender => VoteA.Vote.Validator;
     public override Height Height => VoteA.Vote.Height;
 
     public bool Verify(ChainId chainId, ValidatorSet validators, out string reason)
@@ -110,7 +114,8 @@ public sealed class InvalidProposalEvidence(SignedProposal proposal, Block block
     public SignedProposal Proposal { get; } = proposal;
     public Block Block { get; } = block;
     public override byte Kind => KindInvalidProposal;
-    public override Address Offender => Proposal.Proposal.Proposer;
+    public override string KindLabel => "invalid-proposal";
+    public Address Offender => Proposal.Proposal.Proposer;
     public override Height Height => Proposal.Proposal.Height;
 
     /// <param name="reexecute">
@@ -141,6 +146,68 @@ public sealed class InvalidProposalEvidence(SignedProposal proposal, Block block
 }
 
 /// <summary>
+/// Light-client attack: a header for a height this chain decided, which is not the chain's header there, with a
+/// commit signed by validators of that height (Core's <see cref="ConflictingHeader"/>; encoding
+/// <c>[3, header, commit]</c>). Who is provably faulty depends on the chain's own header and commit at that height,
+/// so the offenders come from <see cref="Judge"/>, not from the evidence alone.
+/// </summary>
+public sealed class LightClientAttackEvidence(ConflictingHeader conflict) : Evidence
+{
+    public ConflictingHeader Conflict { get; } = conflict ?? throw new ArgumentNullException(nameof(conflict));
+    public override byte Kind => KindLightClientAttack;
+    public override string KindLabel => "light-client-attack";
+    public override Height Height => Conflict.Height;
+
+    /// <summary>
+    /// The rules of docs/consensus.md, "Light-client attack evidence": the header differs from the chain's header at
+    /// its height; its commit verifies under that height's validators with more than 1/3 of their power. A lunatic
+    /// header (chain id, parent, or either validators hash differs from the chain's) convicts every signer; otherwise
+    /// (equivocation) the signers that also signed the chain's commit in the same round. Null with
+    /// <paramref name="reason"/> when it proves nothing or convicts nobody.
+    /// </summary>
+    public IReadOnlyList<Address>? Judge(ChainId chainId, ValidatorSet validators, BlockHeader chainHeader, Commit? chainCommit, out string reason)
+    {
+        var header = Conflict.Header;
+        if (chainHeader.Height != header.Height) throw new ArgumentException("the chain's header is for another height", nameof(chainHeader));
+        if (header.Hash == chainHeader.Hash) { reason = $"the header is this chain's header at height {header.Height}: no attack"; return null; }
+        if (Conflict.Commit.Verify(chainId, validators, header.Height, header.Hash, CommitQuorum.OneThird) is { } failure)
+        {
+            reason = $"the conflicting commit: {failure.Message}";
+            return null;
+        }
+        var signers = Conflict.Commit.Signatures.Select(s => s.Validator);
+        List<Address> offenders;
+        if (IsLunatic(header, chainHeader)) offenders = signers.ToList(); // every signer is in the set: Verify checked it
+        else if (chainCommit is null) { reason = $"no commit of this chain for height {header.Height} to compare with"; return null; }
+        else if (chainCommit.Round != Conflict.Commit.Round) offenders = [];
+        else
+        {
+            var honest = chainCommit.Signatures.Select(s => s.Validator).ToHashSet();
+            offenders = signers.Where(honest.Contains).ToList();
+        }
+        if (offenders.Count == 0)
+        {
+            reason = "no signer is provably faulty (an equivocation needs signers of both commits in the same round)";
+            return null;
+        }
+        reason = "";
+        return offenders;
+    }
+
+    /// <summary>A header no honest validator signs: it disagrees with the chain on what a validator checks itself.</summary>
+    public static bool IsLunatic(BlockHeader conflicting, BlockHeader chainHeader) =>
+        conflicting.ChainId != chainHeader.ChainId || conflicting.LastBlockHash != chainHeader.LastBlockHash
+        || conflicting.ValidatorsHash != chainHeader.ValidatorsHash || conflicting.NextValidatorsHash != chainHeader.NextValidatorsHash;
+
+    public override void WriteTo(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(3);
+        writer.Write(Kind);
+        Conflict.WriteFields(ref writer);
+    }
+}
+
+/// <summary>
 /// Evidence waiting to be put in a block. Deduplicated by hash; pending items come out in arrival order.
 /// The application includes <see cref="Pending"/> in the blocks it builds and calls <see cref="MarkCommitted"/>.
 /// </summary>
@@ -166,7 +233,8 @@ public sealed class EvidencePool
 
     /// <summary>
     /// Drops what can no longer be included once <paramref name="next"/> is the height being decided: invalid
-    /// proposals of earlier heights, and duplicate votes past the inclusion window (see <see cref="EvidenceVerifier"/>).
+    /// proposals of earlier heights, and duplicate votes and light-client attacks past the inclusion window
+    /// (see <see cref="EvidenceVerifier"/>).
     /// </summary>
     public void Prune(Height next)
     {
@@ -175,7 +243,8 @@ public sealed class EvidencePool
             bool stale = evidence switch
             {
                 InvalidProposalEvidence => evidence.Height.Value < next.Value,
-                _ => next.Value > evidence.Height.Value && next.Value - evidence.Height.Value > ProtocolLimits.MaxEvidenceAgeHeights,
+                DuplicateVoteEvidence or LightClientAttackEvidence => EvidenceVerifier.PastWindow(evidence.Height, next),
+                _ => true,
             };
             if (stale) _pending.Remove(hash);
         }

@@ -1,6 +1,7 @@
 using Chain.Core;
 using Chain.Core.Protocol;
 using Chain.Execution;
+using Chain.Inference.Runtime;
 using Chain.Storage;
 
 namespace Chain.Node;
@@ -15,7 +16,8 @@ public sealed record StoreCheckReport(ulong LatestHeight, ulong BlocksChecked, H
 /// <c>chain db check</c>: opens a stopped node's store (which runs the open-time integrity checks: every table file
 /// the manifest lists present with its recorded size, RocksDB's paranoid checks) and verifies the block store and the
 /// state: each block decodes, passes its structural checks and its header's hash chain links to the block below;
-/// each height's commit is signed by more than 2/3 of the genesis validators' power for that block; the state tree's
+/// each height's commit is signed by more than 2/3 of the power of that height's validators (the executor's
+/// <see cref="ChainExecutor.ValidatorsAt"/>, whose hash the header must bind) for that block; the state tree's
 /// version and root are the last header's height and state root. Reading every block also makes RocksDB verify the
 /// block checksums of everything read. The consensus WAL is not checked here (it is replayed, and checked, at start).
 /// </summary>
@@ -34,6 +36,8 @@ public static class StoreCheck
         if (blocks.ChainId is { } chainId && chainId != genesis.ChainId)
             problems.Add($"the store holds chain '{chainId}', the genesis is for '{genesis.ChainId}'");
 
+        using var inference = new InferenceEngine(enableFastPath: false);
+        var schedule = OpenSchedule(genesis, store, inference, problems);
         BlockHeader? previous = null;
         ulong checkedBlocks = 0;
         for (ulong h = 1; h <= latest && problems.Count < MaxProblems; h++)
@@ -56,7 +60,11 @@ public static class StoreCheck
                     problems.Add($"height {h}: block {block.Hash}: {why}");
                 if (previous is not null && header.LastBlockHash != previous.Hash)
                     problems.Add($"height {h}: links to block {header.LastBlockHash} below, but the stored block {h - 1} is {previous.Hash}");
-                if (!commit.Verify(genesis.ChainId, genesis.Validators, height, header.Hash, out var reason))
+                if (schedule?.ValidatorsAt(height) is not { } active)
+                    problems.Add($"height {h}: commit not checked: the validators of this height are not known");
+                else if (header.ValidatorsHash != active.Hash)
+                    problems.Add($"height {h}: the header binds validators {header.ValidatorsHash}, the chain's set of this height is {active.Hash}");
+                else if (!commit.Verify(genesis.ChainId, active.Set, height, header.Hash, out var reason))
                     problems.Add($"height {h}: commit: {reason}");
                 previous = header;
                 checkedBlocks++;
@@ -83,5 +91,22 @@ public static class StoreCheck
             problems.Add($"state tree: {e.Message}");
         }
         return new StoreCheckReport(latest, checkedBlocks, root, problems);
+    }
+
+    // The validators of each height come from the executed state; a store too damaged to open for execution has none
+    // (reported once), and the per-height checks then say so. No inference runs: the executor only reads the state.
+    private static IValidatorSchedule? OpenSchedule(Genesis genesis, IKeyValueStore store, InferenceEngine inference, List<string> problems)
+    {
+        try
+        {
+            var state = JellyfishStateBackend.Open(store);
+            if (state.Version is null) return new BlockStore(store).LatestHeight is null ? new FixedValidatorSchedule(genesis.Validators) : null;
+            return new ChainExecutor(genesis, store, state, new InferenceRunner(inference));
+        }
+        catch (Exception e) when (e is InvalidOperationException or StorageException or FormatException or InvalidDataException)
+        {
+            problems.Add($"the store does not open for execution, so validator sets are unknown: {e.Message}");
+            return null;
+        }
     }
 }

@@ -66,7 +66,8 @@ public sealed class ValidatorNode : IDisposable
             _app = new ExecutionApplication(Executor, Mempool, maxBlockTransactions,
                 () => Consensus!.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList());
             _files = new DiskFileSystem();
-            var config = new ConsensusConfig(genesis.ChainId, genesis.Validators, timeouts);
+            // The engine follows the executor's set of each height; a key outside it observes and signs nothing.
+            var config = new ConsensusConfig(genesis.ChainId, Executor, timeouts);
             Consensus = ConsensusRunner.Open(config, key, _files, Path.Combine(home, "consensus"),
                 new Height(Executor.Height.Value + 1), nowMs, out startActions);
         }

@@ -52,8 +52,20 @@ internal sealed class ChainQueries(IRpcNode node)
             : RpcErrors.NotFound($"no commit at height {h} (latest is {LatestText()})");
     }
 
-    public IResult Validators() =>
-        RpcErrors.Json(RpcMapping.Validators(node.Blocks.LatestHeight?.Value ?? 0, node.Validators));
+    /// <summary>/validators: the set of the next height, the one deciding now.</summary>
+    public IResult Validators() => ValidatorsOf(new Height((node.Blocks.LatestHeight?.Value ?? 0) + 1));
+
+    /// <summary>/validators/{height}: any committed height and the next two.</summary>
+    public IResult Validators(string height)
+    {
+        if (ResolveHeight(height) is not { } h) return BadHeight(height);
+        if (h.Value == 0) return NoBlocksYet();
+        return ValidatorsOf(h);
+    }
+
+    private IResult ValidatorsOf(Height h) => node.ValidatorsAt(h) is { } active
+        ? RpcErrors.Json(RpcMapping.Validators(h.Value, active.Set))
+        : RpcErrors.NotFound($"the validators of height {h} are not known yet (latest is {LatestText()}; known up to two heights beyond it)");
 
     public IResult Transaction(string hash)
     {

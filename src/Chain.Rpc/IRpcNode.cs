@@ -23,8 +23,11 @@ public interface IRpcNode
     /// <summary>Committed blocks, commits and receipts.</summary>
     BlockStore Blocks { get; }
 
-    /// <summary>The validator set that signs commits (fixed at genesis for now).</summary>
-    ValidatorSet Validators { get; }
+    /// <summary>
+    /// The validators of <paramref name="height"/> (the set whose commit finalizes it): known for every committed height
+    /// and the next two, null otherwise (the executor's <see cref="ChainExecutor.ValidatorsAt"/>).
+    /// </summary>
+    ActiveValidators? ValidatorsAt(Height height);
 
     /// <summary>The committed state with proofs; the server checks every proof against a header before serving it.</summary>
     IProvableState State { get; }
@@ -43,6 +46,20 @@ public interface IRpcNode
     /// first, <c>Mempool.AddRange</c>); admitted ones are gossiped.
     /// </summary>
     IReadOnlyList<Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions);
+
+    /// <summary>
+    /// Strictly decodes one evidence item (its canonical encoding), verifies it against this node's chain as a block at
+    /// the next height would (the consensus EvidenceVerifier) and pools it for inclusion in a block this node proposes.
+    /// </summary>
+    EvidenceAdmission SubmitEvidence(ReadOnlyMemory<byte> encoded);
+}
+
+/// <summary>The node's answer to POST /evidence: the evidence hash and "pending" or "known" (already committed), or the refusal.</summary>
+public sealed record EvidenceAdmission(Hash32? Hash, string? Status, string? Refusal)
+{
+    public static EvidenceAdmission Pending(Hash32 hash) => new(hash, "pending", null);
+    public static EvidenceAdmission Known(Hash32 hash) => new(hash, "known", null);
+    public static EvidenceAdmission Refused(string reason) => new(null, null, reason);
 }
 
 /// <summary>Node facts for /status that are not in the block store.</summary>

@@ -16,10 +16,14 @@ public sealed class InProcessRpcNode : IRpcNode
     private readonly IReadOnlyList<PrivateKey> _validatorKeys;
     private readonly Lock _produce = new();
     private readonly JellyfishProvableState _state;
+    private readonly IEvidenceVerifier? _evidence;
+    private readonly List<(Hash32 Hash, ReadOnlyMemory<byte> Encoded)> _pendingEvidence = new();
 
     /// <param name="validatorKeys">The keys of the genesis validators, in genesis order (they sign every commit).</param>
     /// <param name="produceBlockOnSubmit">When true, every admitted transaction triggers a block on a background task.</param>
-    public InProcessRpcNode(Genesis genesis, IReadOnlyList<PrivateKey> validatorKeys, InferenceRunner inference, bool produceBlockOnSubmit = false)
+    /// <param name="evidence">Checks submitted evidence (and evidence in blocks); without it POST /evidence refuses everything.</param>
+    public InProcessRpcNode(Genesis genesis, IReadOnlyList<PrivateKey> validatorKeys, InferenceRunner inference, bool produceBlockOnSubmit = false,
+        IEvidenceVerifier? evidence = null)
     {
         ArgumentNullException.ThrowIfNull(genesis);
         ArgumentNullException.ThrowIfNull(validatorKeys);
@@ -29,7 +33,8 @@ public sealed class InProcessRpcNode : IRpcNode
         var store = new InMemoryStore();
         var backend = JellyfishStateBackend.Open(store);
         _state = new JellyfishProvableState(backend);
-        Executor = new ChainExecutor(genesis, store, backend, inference);
+        _evidence = evidence;
+        Executor = new ChainExecutor(genesis, store, backend, inference, evidence: evidence);
         Mempool = new Mempool(Executor);
         ProduceBlockOnSubmit = produceBlockOnSubmit;
     }
@@ -44,7 +49,7 @@ public sealed class InProcessRpcNode : IRpcNode
     public ChainId ChainId => Executor.ChainId;
     public ExecutionParameters Parameters => Executor.Parameters;
     public BlockStore Blocks => Executor.Blocks;
-    public ValidatorSet Validators => Executor.Genesis.Validators;
+    public ActiveValidators? ValidatorsAt(Height height) => Executor.ValidatorsAt(height);
     public IProvableState State => _state;
     public CommittedBlockFeed CommittedBlocks { get; } = new();
 
@@ -62,6 +67,20 @@ public sealed class InProcessRpcNode : IRpcNode
         var rejection = Mempool.Add(transaction);
         if (rejection is null && ProduceBlockOnSubmit) ProduceBlockInBackground();
         return rejection;
+    }
+
+    public EvidenceAdmission SubmitEvidence(ReadOnlyMemory<byte> encoded)
+    {
+        if (_evidence is null) return EvidenceAdmission.Refused("this node does not check evidence");
+        lock (_produce)
+        {
+            // Judged as the next block would judge it, against the chain as committed now.
+            var check = _evidence.Check(encoded, Executor.Height.Next, Executor, b => Executor.VerifyProposal(b).Accepted, out var refusal);
+            if (check is null) return EvidenceAdmission.Refused(refusal);
+            if (Executor.GetEvidence(check.Hash) is not null) return EvidenceAdmission.Known(check.Hash);
+            if (!_pendingEvidence.Any(e => e.Hash == check.Hash)) _pendingEvidence.Add((check.Hash, encoded.ToArray()));
+            return EvidenceAdmission.Pending(check.Hash);
+        }
     }
 
     private void ProduceBlockInBackground() => _ = Task.Run(() =>
@@ -88,7 +107,8 @@ public sealed class InProcessRpcNode : IRpcNode
             var lastCommit = height.Value == 1 ? null : Executor.Blocks.LoadCommit(Executor.Height);
             var proposer = _validatorKeys[(int)(height.Value % (ulong)_validatorKeys.Count)].Address;
             var time = Executor.Genesis.GenesisTimeMs + height.Value * 1_000;
-            var proposal = Executor.BuildBlock(new ProposalContext(time, proposer, lastCommit), Mempool.Select());
+            var evidence = _pendingEvidence.Take(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList();
+            var proposal = Executor.BuildBlock(new ProposalContext(time, proposer, lastCommit, evidence), Mempool.Select());
             var block = proposal.Block;
             var commit = new Commit(block.Height, new Round(0), block.Hash, _validatorKeys.Select(key =>
             {
@@ -97,6 +117,7 @@ public sealed class InProcessRpcNode : IRpcNode
             }));
             Executor.Commit(block, commit);
             Mempool.Update(block);
+            _pendingEvidence.RemoveAll(e => Executor.GetEvidence(e.Hash) is not null);
             CommittedBlocks.Publish(block);
             return block;
         }

@@ -82,7 +82,11 @@ public sealed class RpcClient : IDisposable
         return (served, Decode<Commit>(served.Raw, "commit"));
     }
 
+    /// <summary>GET /validators: the set of the next height.</summary>
     public Task<ValidatorsResponse> ValidatorsAsync(CancellationToken ct = default) => GetAsync<ValidatorsResponse>("validators", ct);
+
+    /// <summary>GET /validators/{height}: the set of a committed height or one of the next two.</summary>
+    public Task<ValidatorsResponse> ValidatorsAsync(ulong height, CancellationToken ct = default) => GetAsync<ValidatorsResponse>($"validators/{height}", ct);
 
     /// <summary>
     /// The header at <paramref name="height"/>, decoded from its canonical bytes; with trusted validators, also
@@ -176,6 +180,14 @@ public sealed class RpcClient : IDisposable
         var body = JsonSerializer.Serialize(new BatchSubmitRequest(transactions.Select(t => Convert.ToHexStringLower(t.Encoded.Span)).ToList()), RpcJson.Options);
         using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
         return await SendAsync<BatchSubmitResponse>(new HttpRequestMessage(HttpMethod.Post, "txs/batch") { Content = content }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>POST /evidence: one evidence item's canonical encoding; the node verifies and pools it.</summary>
+    public async Task<EvidenceSubmitResponse> SubmitEvidenceAsync(ReadOnlyMemory<byte> encoded, CancellationToken ct = default)
+    {
+        var body = JsonSerializer.Serialize(new EvidenceSubmitRequest(Convert.ToBase64String(encoded.Span)), RpcJson.Options);
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        return await SendAsync<EvidenceSubmitResponse>(new HttpRequestMessage(HttpMethod.Post, "evidence") { Content = content }, ct).ConfigureAwait(false);
     }
 
     /// <summary>Committed blocks from now on, from the Server-Sent Events stream; ends when the server closes it.</summary>

@@ -18,6 +18,9 @@ public sealed record RpcOptions
     /// <summary>Most transactions one POST /txs/batch may carry (the body is bounded by <see cref="MaxRequestBodyBytes"/> too).</summary>
     public int MaxBatchTransactions { get; init; } = 256;
 
+    /// <summary>The largest evidence item POST /evidence takes (decoded bytes): a light client's conflicting header and commit.</summary>
+    public int MaxEvidenceBytes { get; init; } = ConflictingHeader.MaxEncodedSize;
+
     /// <summary>How long a commit-mode submission waits when the request does not say.</summary>
     public TimeSpan DefaultCommitTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

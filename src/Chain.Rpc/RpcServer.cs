@@ -96,13 +96,16 @@ public sealed class RpcServer : IAsyncDisposable
         var state = new StateQueries(_node);
         var submission = new TransactionSubmission(_node, _options);
         var events = new BlockEventStream(_node, _options);
+        var evidence = new EvidenceSubmission(_node, _options);
 
         app.MapGet("/status", chain.Status);
         app.MapGet("/blocks/latest", () => chain.Block("latest"));
         app.MapGet("/blocks/{height}", (string height) => chain.Block(height));
         app.MapGet("/headers/{height}", (string height) => chain.Header(height));
         app.MapGet("/commits/{height}", (string height) => chain.Commit(height));
-        app.MapGet("/validators", chain.Validators);
+        app.MapGet("/validators", () => chain.Validators());
+        app.MapGet("/validators/{height}", (string height) => chain.Validators(height));
+        app.MapPost("/evidence", (Func<HttpContext, Task<IResult>>)evidence.SubmitAsync);
         app.MapGet("/txs/{hash}", (string hash) => chain.Transaction(hash));
         app.MapPost("/txs", (Func<HttpContext, Task<IResult>>)submission.SubmitAsync);
         app.MapPost("/txs/batch", (Func<HttpContext, Task<IResult>>)submission.SubmitBatchAsync);

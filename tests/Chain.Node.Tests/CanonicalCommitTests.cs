@@ -75,11 +75,12 @@ public sealed class CanonicalCommitTests
         public ChainId ChainId => genesis.ChainId;
         public ExecutionParameters Parameters => genesis.Parameters;
         public Storage.BlockStore Blocks => node.Executor.Blocks;
-        public ValidatorSet Validators => genesis.Validators;
+        public ActiveValidators? ValidatorsAt(Height height) => node.Executor.ValidatorsAt(height);
         public IProvableState State { get; } = new JellyfishProvableState(node.State);
         public CommittedBlockFeed CommittedBlocks { get; } = new();
         public NodeInfo GetNodeInfo() => new(0, false, node.Address, null, 0, 0);
         public Rejection? SubmitTransaction(SignedTransaction transaction) => node.Submit(transaction);
         public IReadOnlyList<Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions) => node.SubmitRange(transactions);
+        public EvidenceAdmission SubmitEvidence(ReadOnlyMemory<byte> encoded) => EvidenceAdmission.Refused("not in this test");
     }
 }

@@ -40,8 +40,7 @@ public sealed class EvidenceDevnetTests
                 if (node.Executor.Blocks.LoadBlock(new Height(h)) is { Evidence.Count: > 0 } block) carrying = block;
             return carrying is not null && nodes.All(n => n.Executor.Height.Value >= carrying.Height.Value);
         }, "a block with evidence, stored by every node");
-        var evidence = Chain.Core.Codec.Canonical.Decode<Evidence>(carrying!.Evidence[0]);
-        Assert.IsType<DuplicateVoteEvidence>(evidence);
+        var evidence = Assert.IsType<DuplicateVoteEvidence>(Chain.Core.Codec.Canonical.Decode<Evidence>(carrying!.Evidence[0]));
         Assert.Equal(offender.Address, evidence.Offender);
         foreach (var node in nodes)
         {
@@ -51,5 +50,42 @@ public sealed class EvidenceDevnetTests
             Assert.Equal("duplicate-vote", record.Kind);
         }
         NodeCluster.AssertSameChain(nodes, carrying.Height.Value);
+    }
+
+    [Fact]
+    public async Task Submitted_light_client_attack_is_verified_pooled_included_and_recorded_by_every_validator()
+    {
+        await using var cluster = new NodeCluster();
+        cluster.StartAll();
+        var nodes = cluster.Running.ToList();
+        await cluster.WaitForHeight(2, nodes);
+        var real = nodes[0].Executor.Blocks.LoadHeader(new Height(1))!;
+        // A lunatic header for height 1 (validators no honest validator would name), signed by validators 0 and 1: half the power.
+        var forged = new BlockHeader(real.ChainId, real.Height, real.TimeMs, real.LastBlockHash, real.LastCommitHash, real.TransactionsRoot,
+            real.ReceiptsRoot, real.StateRoot, Hash32.Zero, real.NextValidatorsHash, real.EvidenceRoot, real.Proposer);
+        var commit = new Commit(forged.Height, new Round(0), forged.Hash, new[] { 0, 1 }.Select(i =>
+        {
+            var vote = new Vote(VoteType.Precommit, forged.Height, new Round(0), forged.Hash, forged.TimeMs + 1, cluster.Keys[i].Address);
+            return new CommitSignature(vote.Validator, vote.TimestampMs, cluster.Keys[i].Sign(vote.SignBytes(cluster.Genesis.ChainId)));
+        }));
+        var attack = new ConflictingHeader(forged, commit);
+
+        // The chain's own header proves nothing and is refused without changing anything.
+        var honestCommit = nodes[0].Executor.CommitAt(new Height(1))!;
+        Assert.Null(nodes[0].SubmitEvidence(new ConflictingHeader(real, honestCommit).Encoded, out _, out var refusal));
+        Assert.Contains("no attack", refusal);
+
+        foreach (var node in nodes)
+        {
+            var pooled = node.SubmitEvidence(attack.Encoded, out bool committed, out refusal);
+            Assert.True(pooled is LightClientAttackEvidence, refusal);
+            Assert.False(committed);
+        }
+        var hash = Evidence.HashOf(attack.Encoded.Span);
+        await NodeCluster.WaitFor(() => nodes.All(n => n.Executor.GetEvidence(hash) is not null), "the attack recorded in every node's state");
+        foreach (var node in nodes)
+            Assert.Equal("light-client-attack", node.Executor.GetEvidence(hash)!.Kind);
+        Assert.NotNull(nodes[0].SubmitEvidence(attack.Encoded, out bool known, out _));
+        Assert.True(known);
     }
 }

@@ -54,9 +54,10 @@ internal sealed class RpcTestHost : IAsyncDisposable
     public SignedTransaction FirstInference { get; private set; } = null!;
     public SignedTransaction SecondTransfer { get; private set; } = null!;
 
-    public static async Task<RpcTestHost> StartAsync(RpcOptions? options = null)
+    /// <param name="evidence">Checks POST /evidence and block evidence (the consensus EvidenceVerifier); null refuses evidence.</param>
+    public static async Task<RpcTestHost> StartAsync(RpcOptions? options = null, IEvidenceVerifier? evidence = null)
     {
-        var node = new InProcessRpcNode(Genesis, ValidatorKeys, new InferenceRunner(new InferenceEngine(enableFastPath: false)));
+        var node = new InProcessRpcNode(Genesis, ValidatorKeys, new InferenceRunner(new InferenceEngine(enableFastPath: false)), evidence: evidence);
         var metrics = new NodeMetrics();
         var server = new RpcServer(node, metrics, (options ?? new RpcOptions()) with { Port = 0 });
         await server.StartAsync();

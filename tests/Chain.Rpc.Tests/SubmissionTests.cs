@@ -276,11 +276,12 @@ public sealed class SubmissionTests
         public ChainId ChainId => throw Broken;
         public Execution.ExecutionParameters Parameters => throw Broken;
         public Storage.BlockStore Blocks => throw Broken;
-        public ValidatorSet Validators => throw Broken;
+        public ActiveValidators? ValidatorsAt(Height height) => throw Broken;
         public IProvableState State => throw Broken;
         public CommittedBlockFeed CommittedBlocks => throw Broken;
         public NodeInfo GetNodeInfo() => throw Broken;
         public Execution.Rejection? SubmitTransaction(SignedTransaction transaction) => throw Broken;
         public IReadOnlyList<Execution.Rejection?> SubmitTransactions(IReadOnlyList<SignedTransaction> transactions) => throw Broken;
+        public EvidenceAdmission SubmitEvidence(ReadOnlyMemory<byte> encoded) => throw Broken;
     }
 }

@@ -20,10 +20,15 @@ internal static class SimulateCommand
             DefaultValueFactory = _ => "all",
         };
         var seed = new Option<ulong?>("--seed") { Description = "Replay this one seed (overrides --seeds)" };
+        var turnover = new Option<int>("--turnover-every")
+        {
+            Description = "Validator turnover: every this many heights the set slides by one node, from the first half of the nodes to the second (0: one set)",
+            DefaultValueFactory = _ => 0,
+        };
         var json = new Option<string?>("--json") { Description = "Also write per-seed results as JSON to this file" };
         var command = new Command("simulate", "Run the deterministic consensus simulator; exit 1 on any safety or liveness violation")
         {
-            validators, seeds, firstSeed, heights, faults, seed, json,
+            validators, seeds, firstSeed, heights, faults, seed, json, turnover,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -34,7 +39,9 @@ internal static class SimulateCommand
             Faults f;
             try { f = FaultNames.Parse(result.GetValue(faults)!); }
             catch (FormatException e) { throw new CliException(e.Message); }
-            var options = new SimOptions { Validators = n, Heights = h, Faults = f };
+            int every = result.GetValue(turnover);
+            if (every < 0 || (every > 0 && (n < 2 || n % 2 != 0))) throw new CliException("--turnover-every must be 0, or used with an even --validators of at least 2");
+            var options = new SimOptions { Validators = n, Heights = h, Faults = f, TurnoverEvery = every };
             ulong first = result.GetValue(firstSeed);
             int count = result.GetValue(seeds);
             if (result.GetValue(seed) is { } one) { first = one; count = 1; }
@@ -55,7 +62,7 @@ internal static class SimulateCommand
     {
         var failed = results.Where(r => !r.Ok).ToList();
         var rounds = results.SelectMany(r => r.RoundsPerHeight).DefaultIfEmpty(0).ToList();
-        output.WriteLine($"validators {o.Validators}, heights {o.Heights}, faults {FaultNames.Format(o.Faults)}, seeds {results.Length} ({results[0].Seed}..{results[^1].Seed})");
+        output.WriteLine($"validators {o.Validators}{(o.TurnoverEvery > 0 ? $" (set slides every {o.TurnoverEvery} heights)" : "")}, heights {o.Heights}, faults {FaultNames.Format(o.Faults)}, seeds {results.Length} ({results[0].Seed}..{results[^1].Seed})");
         output.WriteLine($"violations:          {failed.Count} seed(s)");
         output.WriteLine($"heights committed:   min {results.Min(r => r.HeightsCommitted)}, mean {results.Average(r => r.HeightsCommitted):F2}");
         output.WriteLine($"rounds per height:   mean {rounds.Average():F2}, max {rounds.Max()}");

@@ -9,9 +9,16 @@ namespace Chain.Consensus.Simulation;
 /// A deterministic stand-in for the inference application. A block's "inference output" (its receipts
 /// root) is a pure function of what the proposer chose (height, parent, time, proposer), and the state
 /// root chains the outputs, so any validator can re-execute a block and see whether the proposer lied.
+/// Headers bind the validators of their height and of the next (from <c>schedule</c>), and are checked for it.
 /// </summary>
-public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store, SignatureCache? cache = null) : IBlockApplication
+public sealed class SimApplication(ChainId chainId, IValidatorSchedule schedule, IReadOnlyList<(Block Block, Commit Commit)> store, SignatureCache? cache = null) : IBlockApplication
 {
+    /// <summary>One validator set for every height.</summary>
+    public SimApplication(ChainId chainId, ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store, SignatureCache? cache = null)
+        : this(chainId, new FixedValidatorSchedule(validators), store, cache)
+    {
+    }
+
     /// <summary>When set, built blocks carry a wrong inference output (a byzantine proposer).</summary>
     public Func<bool>? Lie { get; set; }
 
@@ -19,14 +26,13 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
     public Func<IReadOnlyList<ReadOnlyMemory<byte>>>? PendingEvidence { get; set; }
 
     private readonly EvidenceVerifier _evidence = new(chainId);
-    private readonly StoreHistory _history = new(validators, store);
+    private readonly StoreHistory _history = new(schedule, store);
 
-    // The simulator's chain as evidence sees it: one validator set, the stored blocks and their commits.
-    private sealed class StoreHistory(ValidatorSet validators, IReadOnlyList<(Block Block, Commit Commit)> store) : IChainHistory
+    // The simulator's chain as evidence sees it: the schedule's sets, the stored blocks and their commits.
+    private sealed class StoreHistory(IValidatorSchedule schedule, IReadOnlyList<(Block Block, Commit Commit)> store) : IChainHistory
     {
-        private readonly ActiveValidators _active = new(validators, new Height(1));
-
-        public ActiveValidators? ValidatorsAt(Height height) => height.Value == 0 || height.Value > (ulong)store.Count + 2 ? null : _active;
+        public ActiveValidators? ValidatorsAt(Height height) =>
+            height.Value == 0 || height.Value > (ulong)store.Count + 2 ? null : schedule.ValidatorsAt(height);
 
         public BlockHeader? HeaderAt(Height height) =>
             height.Value == 0 || height.Value > (ulong)store.Count ? null : store[(int)height.Value - 1].Block.Header;
@@ -56,6 +62,9 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
 
     private Hash32 PreviousState(Height h) => h.Value == 1 ? Hash32.Zero : store[(int)h.Value - 2].Block.Header.StateRoot;
 
+    private ValidatorSet SetAt(Height h) =>
+        schedule.ValidatorsAt(h)?.Set ?? throw new InvalidOperationException($"the simulator's schedule has no validators for height {h}");
+
     public Block BuildBlock(Height height, Round round, Address proposer, ulong nowMs)
     {
         if ((ulong)store.Count != height.Value - 1) throw new InvalidOperationException($"asked to build {height} with {store.Count} blocks stored");
@@ -65,11 +74,11 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
         foreach (var item in PendingEvidence?.Invoke() ?? [])
             if (evidence.Count < ProtocolLimits.MaxEvidencePerBlock && CheckEvidence(item, height, evidence, out _)) evidence.Add(item);
         var draft = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, Block.ComputeTransactionsRoot([]),
-            Hash32.Zero, Hash32.Zero, validators.Hash, validators.Hash, Block.ComputeEvidenceRoot(evidence), proposer);
+            Hash32.Zero, Hash32.Zero, SetAt(height).Hash, SetAt(height.Next).Hash, Block.ComputeEvidenceRoot(evidence), proposer);
         var output = ExpectedOutput(draft);
         if (Lie?.Invoke() == true) output = DomainHash.Sha256([.. "lie"u8, .. output.Bytes]);
         var header = new BlockHeader(chainId, height, nowMs, lastHash, last?.Hash ?? Hash32.Zero, draft.TransactionsRoot,
-            output, NextState(PreviousState(height), output), validators.Hash, validators.Hash, draft.EvidenceRoot, proposer);
+            output, NextState(PreviousState(height), output), draft.ValidatorsHash, draft.NextValidatorsHash, draft.EvidenceRoot, proposer);
         return new Block(header, [], last, evidence);
     }
 
@@ -94,8 +103,9 @@ public sealed class SimApplication(ChainId chainId, ValidatorSet validators, IRe
         if ((ulong)store.Count != h.Height.Value - 1) { reason = $"block {h.Height} with {store.Count} blocks stored"; return false; }
         var lastHash = h.Height.Value == 1 ? Hash32.Zero : store[^1].Block.Hash;
         if (h.LastBlockHash != lastHash) { reason = "wrong parent"; return false; }
-        if (block.LastCommit is { } c && !cache.VerifyCommit(c, chainId, validators, new Height(h.Height.Value - 1), lastHash, out reason)) return false;
-        if (h.ValidatorsHash != validators.Hash || h.NextValidatorsHash != validators.Hash) { reason = "wrong validators hash"; return false; }
+        if (block.LastCommit is { } c && !cache.VerifyCommit(c, chainId, SetAt(new Height(h.Height.Value - 1)), new Height(h.Height.Value - 1), lastHash, out reason)) return false;
+        if (h.ValidatorsHash != SetAt(h.Height).Hash) { reason = $"validators hash is not the set of height {h.Height}"; return false; }
+        if (h.NextValidatorsHash != SetAt(h.Height.Next).Hash) { reason = $"next validators hash is not the set of height {h.Height.Next}"; return false; }
         if (!Reexecutes(block, PreviousState(h.Height))) { reason = "inference outputs do not match re-execution"; return false; }
         for (int i = 0; i < block.Evidence.Count; i++)
             if (!CheckEvidence(block.Evidence[i], h.Height, block.Evidence.Take(i).ToList(), out var why)) { reason = $"evidence item {i}: {why}"; return false; }

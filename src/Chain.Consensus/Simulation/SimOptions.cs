@@ -79,8 +79,16 @@ public sealed record SimOptions
     /// </summary>
     public int? ForceByzantine { get; init; }
 
+    /// <summary>
+    /// Validator turnover (0: one set for all heights). Every this many heights the set slides by one node: height 1's
+    /// set is nodes 0..N/2−1, then 1..N/2, … until N/2..N−1 (a complete turnover after N/2 steps), with powers that
+    /// change at each step. The other nodes run as full nodes (they follow decisions and must never sign).
+    /// </summary>
+    public int TurnoverEvery { get; init; }
+
     public string ReplayCommand(ulong seed) => ForceByzantine is not null ? $"(test-only option ForceByzantine={ForceByzantine}) seed {seed}" :
-        $"chain simulate --validators {Validators} --heights {Heights} --faults {FaultNames.Format(Faults)} --seed {seed}";
+        $"chain simulate --validators {Validators} --heights {Heights} --faults {FaultNames.Format(Faults)}" +
+        (TurnoverEvery > 0 ? $" --turnover-every {TurnoverEvery}" : "") + $" --seed {seed}";
 }
 
 /// <summary>The outcome of one seed.</summary>
@@ -106,6 +114,12 @@ public sealed record SimResult
     /// <summary>Evidence items in decided blocks (each checked to name a byzantine validator).</summary>
     public int EvidenceIncluded { get; init; }
     public long SigningRefusals { get; init; }
+    /// <summary>Per decided height (from 1), the nodes whose precommits the first honest commit carries.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> CommitSigners { get; init; } = [];
+    /// <summary>Per height (from 1), the nodes in that height's validator set.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> SetMembers { get; init; } = [];
+    /// <summary>Votes and proposals signed by a node outside the set of their height (an invariant: always 0).</summary>
+    public long SignedOutsideSet { get; init; }
     /// <summary>Virtual time from stabilisation to the last honest commit of the target height.</summary>
     public ulong TimeAfterGstMs { get; init; }
     public bool Ok => Violations.Count == 0;

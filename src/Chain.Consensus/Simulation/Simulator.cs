@@ -51,13 +51,15 @@ public sealed class Simulator
     private readonly SimRandom _rng;
     private readonly Node[] _nodes;
     private readonly ConsensusConfig _config;
+    private readonly List<ValidatorSet> _sets; // every set the schedule uses (for the byzantine power bound)
+    private long _signedOutsideSet;
     private readonly SignatureCache _cache = new();
     private readonly PriorityQueue<Ev, (ulong Time, ulong Seq)> _queue = new();
     private ulong _seq, _now, _gst, _deadline = ulong.MaxValue, _lastCommitTime;
     private bool _stable;
     private bool[]? _partition;
     private readonly List<string> _violations = new();
-    private readonly Dictionary<ulong, (Hash32 Hash, int Round)> _decided = new();
+    private readonly Dictionary<ulong, (Hash32 Hash, int Round, IReadOnlyList<int> Signers)> _decided = new();
     private readonly Dictionary<(Address, ulong, uint, Step), (Hash32? Hash, Round? Pol)> _honestSigned = new();
     private long _messages, _events, _garbageRefused, _rejected, _signingRefusals;
     private int _crashes, _walTruncations, _evidence, _evidenceIncluded;
@@ -74,13 +76,25 @@ public sealed class Simulator
         _rng = new SimRandom(seed);
         if (options.Validators is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(options), "1..64 validators");
         var keys = Keys(options.Validators);
-        var powers = Enumerable.Range(0, options.Validators).Select(_ => options.WeightedPower ? _rng.Range(1, 4) : 1UL).ToArray();
-        var set = new ValidatorSet(keys.Select((k, i) => new Validator(k.PublicKey, powers[i])));
-        _config = new ConsensusConfig(Chain, set, options.Timeouts) { SignatureCache = _cache };
+        IValidatorSchedule schedule;
+        if (options.TurnoverEvery > 0)
+        {
+            var steps = TurnoverSteps(keys, options);
+            _sets = steps.Select(s => s.Set).ToList();
+            schedule = new SteppedValidatorSchedule(steps);
+        }
+        else
+        {
+            var powers = Enumerable.Range(0, options.Validators).Select(_ => options.WeightedPower ? _rng.Range(1, 4) : 1UL).ToArray();
+            var set = new ValidatorSet(keys.Select((k, i) => new Validator(k.PublicKey, powers[i])));
+            _sets = [set];
+            schedule = new FixedValidatorSchedule(set);
+        }
+        _config = new ConsensusConfig(Chain, schedule, options.Timeouts) { SignatureCache = _cache };
         _nodes = keys.Select((k, i) => new Node { Index = i, Key = k }).ToArray();
         foreach (var n in _nodes)
         {
-            n.App = new SimApplication(Chain, set, n.Store, _cache);
+            n.App = new SimApplication(Chain, schedule, n.Store, _cache);
             // Honest proposers put what their runner pooled into their blocks, as the real node does.
             n.App.PendingEvidence = () => n.Runner is { } r ? r.Evidence.Pending(ProtocolLimits.MaxEvidencePerBlock).Select(e => e.Encoded).ToList() : [];
         }
@@ -92,14 +106,30 @@ public sealed class Simulator
         }
         else if ((options.Faults & (Faults.Equivocate | Faults.BadInference | Faults.Garbage)) != 0)
         {
-            // Byzantine validators hold less than a third of the power, the bound Tendermint tolerates.
-            ulong byzPower = 0;
+            // Byzantine validators hold less than a third of the power of every set, the bound Tendermint tolerates.
+            var byzPower = new ulong[_sets.Count];
             foreach (int i in Shuffled(options.Validators))
             {
-                if ((UInt128)(byzPower + powers[i]) * 3 >= set.TotalPower) continue;
-                if (_rng.Chance(0.8)) { _nodes[i].Byzantine = true; byzPower += powers[i]; }
+                if (Enumerable.Range(0, _sets.Count).Any(s => (UInt128)(byzPower[s] + PowerIn(_sets[s], i)) * 3 >= _sets[s].TotalPower)) continue;
+                if (!_rng.Chance(0.8)) continue;
+                _nodes[i].Byzantine = true;
+                for (int s = 0; s < _sets.Count; s++) byzPower[s] += PowerIn(_sets[s], i);
             }
         }
+    }
+
+    private ulong PowerIn(ValidatorSet set, int node) => set.TryGet(_nodes[node].Key.Address, out var v, out _) ? v.Power : 0;
+
+    // The sliding window of SimOptions.TurnoverEvery: N/2 + 1 sets, from nodes 0..N/2−1 to N/2..N−1, powers 1..4 that
+    // change with the step (all 1 without WeightedPower). No randomness: the schedule is the same for every seed.
+    private static List<(Height From, ValidatorSet Set)> TurnoverSteps(List<PrivateKey> keys, SimOptions o)
+    {
+        if (keys.Count < 2 || keys.Count % 2 != 0) throw new ArgumentOutOfRangeException(nameof(o), "turnover needs an even number of validators");
+        int half = keys.Count / 2;
+        return Enumerable.Range(0, half + 1).Select(step => (
+            new Height(1 + (ulong)(step * o.TurnoverEvery)),
+            new ValidatorSet(Enumerable.Range(step, half).Select(i => new Validator(keys[i].PublicKey, o.WeightedPower ? 1 + (ulong)((i * 7 + step * 3) % 4) : 1UL)))))
+            .ToList();
     }
 
     private static List<PrivateKey> Keys(int n)
@@ -177,6 +207,8 @@ public sealed class Simulator
         if (!Done() && _violations.Count == 0) Violation("liveness: event queue ran dry before the target height");
 
         var rounds = Enumerable.Range(1, _o.Heights).Where(h => _decided.ContainsKey((ulong)h)).Select(h => _decided[(ulong)h].Round + 1).ToList();
+        var signers = Enumerable.Range(1, _o.Heights).Where(h => _decided.ContainsKey((ulong)h)).Select(h => _decided[(ulong)h].Signers).ToList();
+        var members = Enumerable.Range(1, _o.Heights).Select(h => (IReadOnlyList<int>)MembersOf(new Height((ulong)h))).ToList();
         return new SimResult
         {
             Seed = _seed,
@@ -196,12 +228,15 @@ public sealed class Simulator
             EvidenceRecorded = _evidence,
             EvidenceIncluded = _evidenceIncluded,
             SigningRefusals = _signingRefusals,
+            CommitSigners = signers,
+            SetMembers = members,
+            SignedOutsideSet = _signedOutsideSet,
             TimeAfterGstMs = _lastCommitTime > _gst ? _lastCommitTime - _gst : 0,
         };
     }
 
     private string DescribeNodes() => string.Join(" | ", _nodes.Select(n =>
-        $"v{n.Index}{(n.Byzantine ? "(byz)" : "")} power {_config.Validators.Validators[n.Index].Power} " +
+        $"v{n.Index}{(n.Byzantine ? "(byz)" : "")} " +
         (n.Up ? $"at ({n.Engine.Height},{n.Engine.Round},{n.Engine.Step}) locked {n.Engine.LockedRound?.ToString() ?? "-"} valid {n.Engine.ValidRound?.ToString() ?? "-"} {n.Engine.DescribeRounds(3)}" : "down")));
 
     private bool Done() => _nodes.All(n => n.Byzantine || n.Store.Count >= _o.Heights);
@@ -395,8 +430,19 @@ public sealed class Simulator
         }
     }
 
+    private int NodeOf(Address a) => Array.FindIndex(_nodes, x => x.Key.Address == a);
+
+    private List<int> MembersOf(Height h) =>
+        _config.ValidatorsAt(h).Set.Validators.Select(v => NodeOf(v.Address)).Order().ToList();
+
     private void CheckHonestSignature(Node n, Address who, Height h, Round r, Step s, Hash32? hash, Round? pol)
     {
+        // Only a validator of the height signs for it (a node that left the set runs on as a full node).
+        if (!_config.ValidatorsAt(h).Set.TryGet(who, out _, out _))
+        {
+            _signedOutsideSet++;
+            Violation($"validator {n.Index} signed {s} at ({h},{r}) outside the set of height {h}");
+        }
         if (n.Byzantine) return;
         var key = (who, h.Value, r.Value, s);
         if (_honestSigned.TryGetValue(key, out var prior))
@@ -483,7 +529,7 @@ public sealed class Simulator
         var prevState = h == 1 ? Hash32.Zero : n.Store[^1].Block.Header.StateRoot;
         n.Store.Add((c.Block, c.Commit));
         if (n.Byzantine) return;
-        if (!_cache.VerifyCommit(c.Commit, Chain, _config.Validators, c.Block.Height, c.Block.Hash, out var why))
+        if (!_cache.VerifyCommit(c.Commit, Chain, _config.ValidatorsAt(c.Block.Height).Set, c.Block.Height, c.Block.Hash, out var why))
             Violation($"validator {n.Index} committed block {h} with a bad commit: {why}");
         if (!SimApplication.Reexecutes(c.Block, prevState))
             Violation($"validity: validator {n.Index} committed block {h} that fails re-execution");
@@ -497,29 +543,37 @@ public sealed class Simulator
             foreach (var item in c.Block.Evidence)
             {
                 _evidenceIncluded++;
-                var offender = Canonical.Decode<Evidence>(item).Offender;
-                if (_nodes.First(x => x.Key.Address == offender) is { Byzantine: false } framed)
-                    Violation($"evidence: block {h} includes evidence against honest validator {framed.Index}");
+                var offender = OffenderOf(Canonical.Decode<Evidence>(item));
+                if (_nodes.FirstOrDefault(x => x.Key.Address == offender) is not { Byzantine: true } framed)
+                    Violation($"evidence: block {h} includes evidence against {offender}, not a byzantine validator");
             }
         }
         if (_decided.TryGetValue(h, out var first))
         {
             if (first.Hash != c.Block.Hash) Violation($"agreement: height {h} decided as {first.Hash} and {c.Block.Hash}");
         }
-        else _decided[h] = (c.Block.Hash, (int)c.Commit.Round.Value);
+        else _decided[h] = (c.Block.Hash, (int)c.Commit.Round.Value, c.Commit.Signatures.Select(s => NodeOf(s.Validator)).ToList());
         if (h == (ulong)_o.Heights) _lastCommitTime = Math.Max(_lastCommitTime, _now);
     }
+
+    // The engine records only these two kinds (light-client attacks come from light clients).
+    private static Address? OffenderOf(Evidence e) => e switch
+    {
+        DuplicateVoteEvidence d => d.Offender,
+        InvalidProposalEvidence ip => ip.Offender,
+        _ => null,
+    };
 
     private void OnEvidence(Node n, Evidence e)
     {
         if (n.Byzantine) return;
         _evidence++;
-        var offender = _nodes.First(x => x.Key.Address == e.Offender);
-        if (!offender.Byzantine) Violation($"validator {n.Index} recorded {e.GetType().Name} against honest validator {offender.Index}");
+        var offender = _nodes.FirstOrDefault(x => x.Key.Address == OffenderOf(e));
+        if (offender is not { Byzantine: true }) Violation($"validator {n.Index} recorded {e.GetType().Name} against {OffenderOf(e)}, not a byzantine validator");
         bool ok = e switch
         {
-            DuplicateVoteEvidence d => d.Verify(Chain, _config.Validators, out _),
-            InvalidProposalEvidence ip => ip.Verify(Chain, new ActiveValidators(_config.Validators, new Height(1)), b => n.App.VerifyProposal(b, out _), out _),
+            DuplicateVoteEvidence d => d.Verify(Chain, _config.ValidatorsAt(d.Height).Set, out _),
+            InvalidProposalEvidence ip => ip.Verify(Chain, _config.ValidatorsAt(ip.Height), b => n.App.VerifyProposal(b, out _), out _),
             _ => false,
         };
         if (!ok) Violation($"validator {n.Index} recorded evidence that does not verify");

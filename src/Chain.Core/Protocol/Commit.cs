@@ -5,6 +5,13 @@ using MessagePack;
 
 namespace Chain.Core.Protocol;
 
+/// <summary>How much of the set's power a commit's signers must hold: 2/3 to finalize, 1/3 for attack evidence.</summary>
+public enum CommitQuorum
+{
+    TwoThirds,
+    OneThird,
+}
+
 /// <summary>One validator's precommit inside a commit: enough to rebuild and check the signed vote.</summary>
 public readonly record struct CommitSignature(Address Validator, ulong TimestampMs, Signature Signature);
 
@@ -54,7 +61,14 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
     /// <see cref="VerifyFailureKind.BadCommit"/> naming the field, the expected and the actual value.
     /// <paramref name="signatures"/> checks Ed25519 signatures (e.g. through a cache); null checks them directly.
     /// </summary>
-    public VerifyFailure? Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, ISignatureChecker? signatures = null)
+    public VerifyFailure? Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, ISignatureChecker? signatures = null) =>
+        Verify(chainId, validators, expectedHeight, expectedBlockHash, CommitQuorum.TwoThirds, signatures);
+
+    /// <summary>
+    /// The same check with the signers' power required by <paramref name="quorum"/>: more than 1/3 is what
+    /// light-client attack evidence needs (a light client trusting 1/3 of a set can be fooled by that much).
+    /// </summary>
+    public VerifyFailure? Verify(ChainId chainId, ValidatorSet validators, Height expectedHeight, Hash32 expectedBlockHash, CommitQuorum quorum, ISignatureChecker? signatures = null)
     {
         ArgumentNullException.ThrowIfNull(validators);
         if (Height != expectedHeight)
@@ -73,9 +87,11 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
                 return Fail($"bad precommit signature from {sig.Validator}", $"signatures[{i}].signature", $"a precommit signature by {sig.Validator}", sig.Signature.ToString());
             signedPower += validator.Power; // cannot overflow: total power is bounded by MaxTotalVotingPower
         }
-        if (!validators.IsSupermajority(signedPower))
-            return Fail($"signers hold {signedPower} of {validators.TotalPower} voting power, not more than 2/3", "signatures",
-                $"more than 2/3 of {validators.TotalPower}", signedPower.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        bool enough = quorum == CommitQuorum.OneThird ? validators.ExceedsOneThird(signedPower) : validators.IsSupermajority(signedPower);
+        string needed = quorum == CommitQuorum.OneThird ? "1/3" : "2/3";
+        if (!enough)
+            return Fail($"signers hold {signedPower} of {validators.TotalPower} voting power, not more than {needed}", "signatures",
+                $"more than {needed} of {validators.TotalPower}", signedPower.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return null;
 
         static VerifyFailure Fail(string message, string field, string expected, string actual) =>

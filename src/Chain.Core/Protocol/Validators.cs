@@ -53,6 +53,9 @@ public sealed class ValidatorSet : CanonicalObject<ValidatorSet>, ICanonicalObje
     /// <summary>True when <paramref name="power"/> is more than two thirds of the total.</summary>
     public bool IsSupermajority(ulong power) => (UInt128)power * 3 > (UInt128)TotalPower * 2;
 
+    /// <summary>True when <paramref name="power"/> is more than one third of the total (at least one honest holder).</summary>
+    public bool ExceedsOneThird(ulong power) => (UInt128)power * 3 > TotalPower;
+
     private static bool TryValidate(Validator[] validators, out string reason, out Dictionary<Address, int> index, out ulong total)
     {
         index = new Dictionary<Address, int>(validators.Length);

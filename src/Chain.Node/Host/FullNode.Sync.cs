@@ -93,7 +93,7 @@ public sealed partial class FullNode
     }
 
     /// <summary>
-    /// Verifies a decided block completely (its commit under the validator set, its body against its header,
+    /// Verifies a decided block completely (its commit under the validators of its height, its body against its header,
     /// and re-execution, inference included) and hands it to consensus as a decision, which commits it and
     /// moves to the next height. Nothing is stored when any check fails.
     /// </summary>
@@ -106,7 +106,7 @@ public sealed partial class FullNode
             reason = $"block is for height {block.Height}, this node is at {engine.Height}";
             return false;
         }
-        if (!commit.Verify(chainId, _options.Genesis.Validators, block.Height, block.Hash, out var commitReason))
+        if (!commit.Verify(chainId, engine.Validators.Set, block.Height, block.Hash, out var commitReason))
         {
             reason = $"commit does not finalize block {block.Hash}: {commitReason}";
             return false;

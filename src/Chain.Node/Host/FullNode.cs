@@ -141,6 +141,30 @@ public sealed partial class FullNode : IAsyncDisposable
         return rejections;
     }
 
+    /// <summary>
+    /// Evidence from outside (POST /evidence, e.g. a light client's conflicting header): strictly decoded and verified
+    /// here, against the committed chain as the next block would judge it, then pooled by the loop for the blocks this
+    /// node proposes. Thread-safe: only executor reads here, and the pool is touched on the loop.
+    /// </summary>
+    /// <returns>The verified evidence and whether it is already in a committed block; null with <paramref name="refusal"/> otherwise.</returns>
+    public Evidence? SubmitEvidence(ReadOnlyMemory<byte> encoded, out bool committed, out string refusal)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this);
+        committed = false;
+        var executor = _validator.Executor;
+        var check = new EvidenceVerifier(_options.Genesis.ChainId).Check(encoded, executor.Height.Next, executor,
+            b => executor.VerifyProposal(b).Accepted, out refusal);
+        if (check is null) return null;
+        var evidence = Canonical.Decode<Evidence>(encoded); // decodes: the verifier did
+        committed = executor.GetEvidence(check.Hash) is not null;
+        if (!committed && !Enqueue(new EvidenceInput(evidence)))
+        {
+            refusal = "the node is too busy to take it now; retry";
+            return null;
+        }
+        return evidence;
+    }
+
     /// <summary>Stops the loop and the clock, leaves the network (disposing it) and closes the store. Idempotent.</summary>
     public async Task StopAsync()
     {
@@ -265,6 +289,9 @@ public sealed partial class FullNode : IAsyncDisposable
                 Metrics.SetPeers(_network.ConnectedPeers.Count);
                 _sync.PeerGone(d.Peer);
                 _syncServeLimit.Forget(d.Peer);
+                break;
+            case EvidenceInput e:
+                _validator.Consensus.Evidence.Add(e.Evidence);
                 break;
             case TickInput:
                 Volatile.Write(ref _tickQueued, 0);

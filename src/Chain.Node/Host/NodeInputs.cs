@@ -13,6 +13,9 @@ internal sealed record PeerConnectedInput(PeerId Peer) : NodeInput;
 
 internal sealed record PeerDisconnectedInput(PeerId Peer) : NodeInput;
 
+/// <summary>Evidence verified off the loop (POST /evidence), to pool for inclusion.</summary>
+internal sealed record EvidenceInput(Evidence Evidence) : NodeInput;
+
 /// <summary>The clock ticked: fire due timeouts, re-gossip, status, sync.</summary>
 internal sealed record TickInput : NodeInput;
 

@@ -154,7 +154,7 @@ public sealed class NodeService : IAsyncDisposable
             log.LogInformation("committed height {Height} round {Round}: {Txs} txs, {Evidence} evidence, {LatencyMs} ms{Synced}, block {Block}",
                 c.Height, c.Round, c.Block.Transactions.Count, c.Block.Evidence.Count, c.LatencyMs, c.Synced ? " (block sync)" : "", c.Block.Hash.ToString()[..12]);
         };
-        node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} by {Offender} at height {Height}", e.GetType().Name, e.Offender, e.Height);
+        node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} {Hash} at height {Height}", e.KindLabel, e.Hash, e.Height);
         // A block refused on fast-path results is judged again by the canonical executor; say what it decided.
         node.Executor.Disputed += d => log.LogWarning("inference dispute: {Dispute}", d);
         // Pre-execution never fails silently: each failure is logged with its exception (the transaction stays pending).
@@ -254,12 +254,29 @@ public sealed class NodeService : IAsyncDisposable
         public ChainId ChainId => genesis.ChainId;
         public ExecutionParameters Parameters => genesis.Parameters;
         public Storage.BlockStore Blocks => node.Executor.Blocks;
-        public ValidatorSet Validators => genesis.Validators;
+        public ActiveValidators? ValidatorsAt(Height height) => node.Executor.ValidatorsAt(height);
         public IProvableState State => _state;
         public CommittedBlockFeed CommittedBlocks => feed;
 
         public NodeInfo GetNodeInfo() => new((int)node.Metrics.Peers, !node.Metrics.Synced,
-            genesis.Validators.TryGet(node.Address, out _, out _) ? node.Address : null, nodeKey, node.Mempool.Count, node.Mempool.Bytes);
+            IsValidatorNext() ? node.Address : null, nodeKey, node.Mempool.Count, node.Mempool.Bytes);
+
+        // A validator of the height being decided: a key that left the set runs on as a full node.
+        private bool IsValidatorNext() =>
+            node.Executor.ValidatorsAt(node.Executor.Height.Next) is { } active && active.Set.TryGet(node.Address, out _, out _);
+
+        public EvidenceAdmission SubmitEvidence(ReadOnlyMemory<byte> encoded)
+        {
+            try
+            {
+                if (node.SubmitEvidence(encoded, out bool committed, out var refusal) is not { } evidence) return EvidenceAdmission.Refused(refusal);
+                return committed ? EvidenceAdmission.Known(evidence.Hash) : EvidenceAdmission.Pending(evidence.Hash);
+            }
+            catch (ObjectDisposedException)
+            {
+                return EvidenceAdmission.Refused("the node is shutting down");
+            }
+        }
 
         public Rejection? SubmitTransaction(SignedTransaction transaction)
         {
