@@ -81,9 +81,7 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
             var sig = _signatures[i];
             if (!validators.TryGet(sig.Validator, out var validator, out _))
                 return Fail($"signer {sig.Validator} is not a validator", $"signatures[{i}].validator", "a member of the validator set", sig.Validator.ToString());
-            var message = PrecommitFor(sig).SignBytes(chainId);
-            bool valid = signatures?.Verify(validator.PublicKey, message, sig.Signature) ?? Ed25519.Verify(validator.PublicKey, message, sig.Signature);
-            if (!valid)
+            if (!SignatureValid(chainId, sig, validator.PublicKey, signatures))
                 return Fail($"bad precommit signature from {sig.Validator}", $"signatures[{i}].signature", $"a precommit signature by {sig.Validator}", sig.Signature.ToString());
             signedPower += validator.Power; // cannot overflow: total power is bounded by MaxTotalVotingPower
         }
@@ -119,19 +117,23 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
         {
             var sig = _signatures[i];
             if (!trusted.TryGet(sig.Validator, out var validator, out _)) continue;
-            var message = PrecommitFor(sig).SignBytes(chainId);
-            bool valid = signatures?.Verify(validator.PublicKey, message, sig.Signature) ?? Ed25519.Verify(validator.PublicKey, message, sig.Signature);
-            if (!valid)
+            if (!SignatureValid(chainId, sig, validator.PublicKey, signatures))
                 return new(VerifyFailureKind.BadCommit, $"bad precommit signature from trusted validator {sig.Validator}", Field: $"signatures[{i}].signature",
                     Expected: $"a precommit signature by {sig.Validator}", Actual: sig.Signature.ToString());
             signedPower += validator.Power;
         }
-        // signed/total > num/den, in integers: signed·den > total·num (128-bit, no overflow).
-        if ((UInt128)signedPower * trustDenominator > (UInt128)trusted.TotalPower * trustNumerator) return null;
+        if (trusted.Exceeds(signedPower, trustNumerator, trustDenominator)) return null;
         return new(VerifyFailureKind.BadCommit,
             $"trusted validators holding {signedPower} of {trusted.TotalPower} power signed, not more than {trustNumerator}/{trustDenominator}",
             Field: NotEnoughTrustedPowerField, Expected: $"more than {trustNumerator}/{trustDenominator} of {trusted.TotalPower}",
             Actual: signedPower.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    // One signature of this commit, checked as the precommit it stands for (through the cache when one is given).
+    private bool SignatureValid(ChainId chainId, in CommitSignature sig, PublicKey key, ISignatureChecker? signatures)
+    {
+        var message = PrecommitFor(sig).SignBytes(chainId);
+        return signatures?.Verify(key, message, sig.Signature) ?? Ed25519.Verify(key, message, sig.Signature);
     }
 
     /// <summary><see cref="Verify(ChainId, ValidatorSet, Height, Hash32, ISignatureChecker?)"/> with the refusal as a message.</summary>

@@ -51,10 +51,21 @@ public sealed class ValidatorSet : CanonicalObject<ValidatorSet>, ICanonicalObje
     }
 
     /// <summary>True when <paramref name="power"/> is more than two thirds of the total.</summary>
-    public bool IsSupermajority(ulong power) => (UInt128)power * 3 > (UInt128)TotalPower * 2;
+    public bool IsSupermajority(ulong power) => Exceeds(power, 2, 3);
 
     /// <summary>True when <paramref name="power"/> is more than one third of the total (at least one honest holder).</summary>
-    public bool ExceedsOneThird(ulong power) => (UInt128)power * 3 > TotalPower;
+    public bool ExceedsOneThird(ulong power) => Exceeds(power, 1, 3);
+
+    /// <summary>
+    /// The one power-threshold rule: true when <paramref name="power"/> is more than
+    /// <paramref name="numerator"/>/<paramref name="denominator"/> of the total, i.e. power·den &gt; total·num in 128-bit integers.
+    /// </summary>
+    public bool Exceeds(ulong power, ulong numerator, ulong denominator)
+    {
+        if (denominator == 0 || numerator > denominator)
+            throw new ArgumentOutOfRangeException(nameof(numerator), $"fraction {numerator}/{denominator} is not in [0, 1]");
+        return (UInt128)power * denominator > (UInt128)TotalPower * numerator;
+    }
 
     private static bool TryValidate(Validator[] validators, out string reason, out Dictionary<Address, int> index, out ulong total)
     {
