@@ -211,19 +211,34 @@ public sealed class LightClientAttackEvidence(ConflictingHeader conflict) : Evid
 /// Evidence waiting to be put in a block. Deduplicated by hash; pending items come out in arrival order.
 /// The application includes <see cref="Pending"/> in the blocks it builds and calls <see cref="MarkCommitted"/>.
 /// </summary>
-public sealed class EvidencePool
+public sealed class EvidencePool(int maxPending = 1024, long maxPendingBytes = 64L << 20, int maxCommittedRemembered = 65_536)
 {
     private readonly Dictionary<Hash32, Evidence> _pending = new();
     private readonly List<Hash32> _order = new();
     private readonly HashSet<Hash32> _committed = new();
+    private readonly Queue<Hash32> _committedOrder = new();
+    private long _pendingBytes;
 
-    /// <summary>Adds evidence the caller has verified; false when it is already known.</summary>
+    /// <summary>Bytes of the pending items' encodings.</summary>
+    public long PendingBytes => _pendingBytes;
+
+    /// <summary>True when an item of <paramref name="bytes"/> would not fit (count or bytes): it is then refused.</summary>
+    public bool IsFull(long bytes) => _pending.Count >= maxPending || _pendingBytes + bytes > maxPendingBytes;
+
+    /// <summary>Adds evidence the caller has verified; false when it is already known or the pool is full.</summary>
     public bool Add(Evidence evidence)
     {
         var h = evidence.Hash;
-        if (_committed.Contains(h) || !_pending.TryAdd(h, evidence)) return false;
+        if (_committed.Contains(h) || _pending.ContainsKey(h) || IsFull(evidence.Encoded.Length)) return false;
+        _pending.Add(h, evidence);
+        _pendingBytes += evidence.Encoded.Length;
         _order.Add(h);
         return true;
+    }
+
+    private void Remove(Hash32 hash)
+    {
+        if (_pending.Remove(hash, out var gone)) _pendingBytes -= gone.Encoded.Length;
     }
 
     public IReadOnlyList<Evidence> Pending(int max = int.MaxValue) =>
@@ -246,7 +261,7 @@ public sealed class EvidencePool
                 DuplicateVoteEvidence or LightClientAttackEvidence => EvidenceVerifier.PastWindow(evidence.Height, next),
                 _ => true,
             };
-            if (stale) _pending.Remove(hash);
+            if (stale) Remove(hash);
         }
         _order.RemoveAll(h => !_pending.ContainsKey(h));
     }
@@ -255,8 +270,10 @@ public sealed class EvidencePool
     {
         foreach (var h in hashes)
         {
-            _committed.Add(h);
-            _pending.Remove(h);
+            // Remembered for a bounded while: execution refuses an item already in state anyway.
+            if (_committed.Add(h)) _committedOrder.Enqueue(h);
+            while (_committedOrder.Count > maxCommittedRemembered) _committed.Remove(_committedOrder.Dequeue());
+            Remove(h);
         }
         _order.RemoveAll(h => !_pending.ContainsKey(h));
     }

@@ -152,8 +152,20 @@ public sealed partial class FullNode : IAsyncDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this);
         committed = false;
         var executor = _validator.Executor;
+        // Invalid-proposal evidence is proven by re-executing a whole block: validators gather it themselves in
+        // consensus, and a client must not be able to make this node re-execute blocks on demand.
+        if (!encoded.IsEmpty && encoded.Length >= 2 && encoded.Span[1] == Evidence.KindInvalidProposal)
+        {
+            refusal = "invalid-proposal evidence is not taken over RPC (validators gather it in consensus)";
+            return null;
+        }
+        if (_validator.Consensus.Evidence.IsFull(encoded.Length))
+        {
+            refusal = $"the evidence pool is full ({_validator.Consensus.Evidence.Count} items); retry later";
+            return null;
+        }
         var check = new EvidenceVerifier(_options.Genesis.ChainId).Check(encoded, executor.Height.Next, executor,
-            b => executor.VerifyProposal(b).Accepted, out refusal);
+            _ => false, out refusal);
         if (check is null) return null;
         var evidence = Canonical.Decode<Evidence>(encoded); // decodes: the verifier did
         committed = executor.GetEvidence(check.Hash) is not null;
