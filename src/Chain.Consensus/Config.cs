@@ -49,6 +49,12 @@ public sealed record ConsensusConfig(ChainId ChainId, IValidatorSchedule Schedul
     /// <summary>Votes for rounds further ahead than this are refused, so a peer cannot make us store unbounded rounds.</summary>
     public uint MaxRoundsAhead { get; init; } = 10_000;
 
+    /// <summary>
+    /// How far a fresh proposal's block time may be ahead of this validator's clock when the proposal arrives; beyond
+    /// it the validator prevotes nil (docs/consensus.md, "Block time"). Honest clocks must agree within this bound.
+    /// </summary>
+    public ulong MaxClockDriftMs { get; init; } = 2_000;
+
     /// <summary>Optional memo of signature checks (shared by the simulator's validators).</summary>
     public SignatureCache? SignatureCache { get; init; }
 

@@ -17,6 +17,9 @@ public sealed class ConsensusEngine
     private sealed class RoundState
     {
         public ProposalReceived? Proposal;
+        // Whether the proposal's block time was no later than this validator's clock plus the allowed drift when the
+        // proposal arrived (judged once, at arrival, from the host's clock reading that the WAL records).
+        public bool ProposalTimely;
         public readonly VoteSet Prevotes = new();
         public readonly VoteSet Precommits = new();
         public bool PrevoteTimeoutScheduled, PrecommitTimeoutScheduled, PrevoteQuorumHandled;
@@ -194,7 +197,9 @@ public sealed class ConsensusEngine
             return;
         }
         // Round state only for signed messages, so unsigned ones cannot make this validator allocate rounds.
-        R(p.Round).Proposal = ev;
+        var round = R(p.Round);
+        round.Proposal = ev;
+        round.ProposalTimely = IsTimely(ev.Block);
         _blocks.TryAdd(ev.Block.Hash, ev.Block);
         RequestVerification(ev.Block);
     }
@@ -308,6 +313,9 @@ public sealed class ConsensusEngine
         _out.Add(new ScheduleTimeout(_height, r, Step.Propose, _config.Timeouts.DurationMs(Step.Propose, r)));
     }
 
+    // The block-time bound of line 22 (see TryPrevote), judged with the clock reading of the current input.
+    private bool IsTimely(Block block) => block.Header.TimeMs <= _now + _config.MaxClockDriftMs;
+
     private void Propose(Block block, Round? polRound)
     {
         var rs = R(_round);
@@ -317,6 +325,7 @@ public sealed class ConsensusEngine
         if (signed is null) { _out.Add(new SigningRefused(_height, _round, Step.Propose, reason)); return; }
         var ev = new ProposalReceived(signed, block);
         rs.Proposal = ev;
+        rs.ProposalTimely = IsTimely(block);
         _blocks.TryAdd(block.Hash, block);
         _validity[block.Hash] = Validity.Valid; // built or already validated by this node
         _out.Add(new BroadcastProposal(signed, block));
@@ -427,7 +436,10 @@ public sealed class ConsensusEngine
         bool vote;
         if (p.Proposal.Proposal.PolRound is not { } vr)
         {
-            vote = valid && (_lockedRound is null || _lockedValue!.Hash == block.Hash); // line 22
+            // Line 22, with a time bound: a fresh proposal whose block time is ahead of this validator's clock by more
+            // than the allowed drift gets nil, so one validator with a fast clock cannot move block time ahead (more
+            // than 1/3 of the power would have to agree). A re-proposal with a proof of lock is not judged again.
+            vote = valid && rs.ProposalTimely && (_lockedRound is null || _lockedValue!.Hash == block.Hash);
         }
         else
         {

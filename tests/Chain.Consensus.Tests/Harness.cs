@@ -19,7 +19,7 @@ internal sealed class Harness
     public readonly List<(Block, Commit)> Store = new();
     public ConsensusEngine Engine;
     public readonly int Me;
-    public ulong Now = 1000;
+    public ulong Now = 100_000; // after every block time the tests build (5000 + tag), so proposals are timely
 
     public Harness(ulong[]? powers = null, Func<Harness, int>? chooseMe = null, IConsensusSigner? signer = null)
     {

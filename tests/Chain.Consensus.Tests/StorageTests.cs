@@ -171,7 +171,8 @@ public sealed class RunnerTests
         var h = new Harness();
         var fs = new SimFileSystem();
         var runner = ConsensusRunner.Open(h.Config, h.Keys[h.Me], fs, "/v", new Height(1), h.Now, out _);
-        var block = h.MakeBlock(0);
+        // Block time before the clock readings below, so the proposal is timely.
+        var block = h.App.BuildBlock(new Height(1), new Round(0), h.Keys[h.ProposerIndex(0)].Address, 1000);
         runner.Handle(h.ProposalFor(0, block), 1100);
         var prevote = Harness.Voted(runner.Handle(new ProposalVerified(new Height(1), block.Hash, true), 1200), VoteType.Prevote)!;
         var actions = h.Others.Take(2).SelectMany(i => runner.Handle(h.VoteBy(i, VoteType.Prevote, 0, block.Hash), 1300)).ToList();

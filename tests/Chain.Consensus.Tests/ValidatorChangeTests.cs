@@ -110,7 +110,7 @@ public sealed class ValidatorChangeTests
         var fs = new SimFileSystem();
         var runner = ConsensusRunner.Open(config, Keys[me], fs, "/v", new Height(2), 1000, out _);
         Assert.True(runner.Engine.IsValidator);
-        var b2 = app.BuildBlock(new Height(2), new Round(0), proposer, 6000);
+        var b2 = app.BuildBlock(new Height(2), new Round(0), proposer, 1050); // before the clock readings: timely
         int proposerKey = Array.FindIndex(Keys, k => k.Address == proposer);
         var signed = new Proposal(new Height(2), new Round(0), null, b2.Hash, 7, proposer).Sign(Harness.Chain, Keys[proposerKey]);
         runner.Handle(new ProposalReceived(signed, b2), 1100);
