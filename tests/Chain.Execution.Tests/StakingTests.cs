@@ -124,6 +124,9 @@ public class StakingTests
     {
         var chain = new StakingChain();
         chain.RunTo(13);
+        // No stake changed: the genesis set (in genesis order) governs every height, active since 1.
+        Assert.Equal(StakingChain.Genesis.InitialValidators, chain.Set(15));
+        Assert.All(chain.Blocks, b => Assert.Equal(StakingChain.Genesis.Validators.Hash, b.Header.NextValidatorsHash));
         var stale = Equivocation(1, height: 2); // 14 - 2 > evidence_max_age 10
         var proposal = chain.Propose([], [stale.Encoded]);
         Assert.Empty(proposal.Block.Evidence);

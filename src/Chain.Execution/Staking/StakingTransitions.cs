@@ -77,11 +77,15 @@ internal static class StakingTransitions
 
         var sets = staking.Sets;
         var computed = ComputeSet(staking);
-        ActiveValidators afterNext = computed is null ? sets.AfterNext
-            : computed.Hash == sets.AfterNext.Hash ? sets.AfterNext
+        ActiveValidators afterNext = computed is null || SameMembers(computed, sets.AfterNext.Set) ? sets.AfterNext
             : new ActiveValidators(computed, new Height(height + 2));
         staking.PutSets(new ValidatorSetsRecord(sets.AfterNext, afterNext));
     }
+
+    // The same validators with the same powers, in any order: the set stays as it is (order and hash included), so a
+    // chain whose stake does not change keeps its genesis set whatever order genesis listed it in.
+    private static bool SameMembers(ValidatorSet computed, ValidatorSet current) =>
+        computed.Count == current.Count && computed.Validators.All(v => current.TryGet(v.Address, out var c, out _) && c == v);
 
     /// <summary>
     /// The top MaxValidators non-jailed candidates by power (tokens / power reduction, at least 1), by power descending
