@@ -176,6 +176,26 @@ public class StakingTests
     }
 
     [Fact]
+    public void The_downtime_window_slides_over_the_last_M_commits_only()
+    {
+        var chain = new StakingChain();
+        // Commits 1..7 of validator 3: missed, missed, signed, signed, missed, missed, missed (each counted by the next block).
+        bool[] missed = [true, true, false, false, true, true, true];
+        for (int i = 0; i < missed.Length; i++)
+        {
+            if (missed[i]) chain.Offline.Add(V(3));
+            else chain.Offline.Remove(V(3));
+            chain.Step(); // block i + 1 counts commit i; its own commit lacks validator 3 when offline
+            // Never more than 2 misses among the last 4 counted (a ring of 8 would have seen 3 by block 6).
+            Assert.False(chain.Validator(V(3)).Jailed, $"jailed at block {chain.Height}: {chain.Validator(V(3)).Missed} missed");
+        }
+        Assert.Equal(2UL, chain.Validator(V(3)).Missed); // block 7 counted commit 6: the last four are signed, signed, missed, missed
+        chain.Step(); // block 8 counts commit 7: signed, missed, missed, missed → 3 > 2
+        Assert.True(chain.Validator(V(3)).Jailed);
+        Assert.Equal(0UL, chain.Validator(V(3)).Missed); // the window starts over when jailed
+    }
+
+    [Fact]
     public void A_complete_turnover_hands_the_chain_to_new_validators_with_every_header_binding_its_sets_and_survives_a_restart()
     {
         var store = new InMemoryStore();

@@ -54,11 +54,15 @@ public sealed class ValidatorRecord(PublicKey consensusKey, ulong tokens, ulong 
     public ValidatorRecord Unjailed() =>
         new(ConsensusKey, Tokens, Shares, false, 0, Tombstoned, Counted, Missed, _bitmap);
 
-    /// <summary>One more counted height, signed or missed; the bit it overwrites (the height <c>window</c> ago) leaves the count.</summary>
-    public ValidatorRecord WithSignature(bool signed)
+    /// <summary>
+    /// One more counted height, signed or missed, in a ring of <paramref name="window"/> bits (the DowntimeWindow); the bit it
+    /// overwrites (the height <paramref name="window"/> counts ago) leaves the count.
+    /// </summary>
+    public ValidatorRecord WithSignature(bool signed, ulong window)
     {
+        if (window == 0 || window > (ulong)_bitmap.Length * 8)
+            throw new ArgumentOutOfRangeException(nameof(window), $"a window of {window} does not fit the record's {_bitmap.Length}-byte bitmap");
         var bitmap = (byte[])_bitmap.Clone();
-        ulong window = (ulong)bitmap.Length * 8;
         int index = (int)(Counted % window);
         bool wasMissed = (bitmap[index / 8] & (1 << (index % 8))) != 0;
         if (signed) bitmap[index / 8] &= (byte)~(1 << (index % 8));

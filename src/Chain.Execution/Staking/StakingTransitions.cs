@@ -69,7 +69,7 @@ internal static class StakingTransitions
             foreach (var v in previous.Validators)
             {
                 if (staking.OperatorOf(v.Address) is not { } op || staking.Validator(op) is not { } record || record.Jailed) continue;
-                var counted = record.WithSignature(signers.Contains(v.Address));
+                var counted = record.WithSignature(signers.Contains(v.Address), p.DowntimeWindow);
                 if (counted.Missed > p.MaxMissed) counted = counted.WithJail(Gas.Add(height, p.DowntimeJailHeights), tombstone: false);
                 staking.PutValidator(op, counted);
             }
