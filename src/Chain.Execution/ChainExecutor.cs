@@ -18,6 +18,9 @@ public interface ILedgerView
     ModelInfo? GetModel(Hash32 modelId);
     byte[]? GetModelCode(Hash32 modelId);
     bool IsIncluded(Hash32 transactionHash);
+
+    /// <summary>The committed staking state (read only): admission checks staking transactions against it.</summary>
+    StakingLedger Staking { get; }
 }
 
 /// <summary>

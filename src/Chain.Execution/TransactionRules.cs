@@ -114,8 +114,9 @@ public sealed class TransactionRules(ChainId chainId, ExecutionParameters parame
     /// <summary>
     /// Inclusion: whether the staking state <paramref name="staking"/> can take <paramref name="tx"/> in block <paramref name="height"/>
     /// when the sender is <paramref name="sender"/> (before its fee is paid). Null for other kinds. A refused staking transaction
-    /// is not included (like a bad nonce); the state machine and the proposer call this, the mempool only the stateless part
-    /// (a pending CreateValidator or Bond may make a later Bond or Unbond valid). docs/staking.md lists the checks.
+    /// is not included (like a bad nonce). The state machine calls it on the block's state; the mempool on the committed state,
+    /// at admission (<see cref="CheckBody"/>) and again after each commit (<see cref="Mempool.Update"/>), so that a staking
+    /// transaction that cannot be included does not wait in the pool for free. docs/staking.md lists the checks.
     /// </summary>
     public static Rejection? CheckStaking(Transaction tx, Account sender, StakingLedger staking, ulong height)
     {
@@ -229,7 +230,8 @@ public sealed class TransactionRules(ChainId chainId, ExecutionParameters parame
                     _ => new(RejectCode.InvalidInput, verdict.Reason!),
                 };
             default:
-                return CheckStakingStateless(tx);
+                // Staking kinds: the full check against the committed staking state (null for every other kind).
+                return CheckStaking(tx, ledger.GetAccount(tx.SenderAddress), ledger.Staking, ledger.Height.Value + 1);
         }
     }
 

@@ -266,12 +266,35 @@ public class StakingTests
         }
         Assert.Equal(rootBefore, chain.Node.StateRoot);
 
-        // The mempool refuses what is certain to fail without state: zero amounts.
+        // The mempool refuses the same, checked against the committed staking state.
         var pool = new Mempool(chain.Node);
-        var zero = chain.Tx(User(2), new BondBody(V(0), 0));
-        Assert.Equal(RejectCode.InvalidStaking, pool.Add(zero)?.Code);
-        chain.Unuse(User(2));
+        foreach (var (sender, body, code, reason) in cases)
+        {
+            var refused = pool.Add(chain.Tx(sender, body));
+            Assert.True(refused?.Code == code && refused.Message.Contains(reason, StringComparison.Ordinal), $"{body.Kind}: {refused}");
+            chain.Unuse(sender);
+        }
         Assert.Null(pool.Add(chain.Tx(User(2), new BondBody(V(0), 10))));
+    }
+
+    [Fact]
+    public void A_pending_staking_transaction_the_committed_state_no_longer_takes_leaves_the_mempool_with_its_senders_later_ones()
+    {
+        var chain = new StakingChain();
+        chain.Step(chain.Tx(User(1), new BondBody(V(0), 5_000)));
+        var pool = new Mempool(chain.Node);
+        var first = chain.Tx(User(1), new UnbondBody(V(0), 3_000));
+        var second = chain.Tx(User(1), new UnbondBody(V(0), 3_000)); // valid alone, not after the first
+        var third = chain.Tx(User(1), new TransferBody(User(2).Address, 1));
+        var other = chain.Tx(User(3), new BondBody(V(1), 7));
+        foreach (var tx in new[] { first, second, third, other }) Assert.Null(pool.Add(tx));
+
+        var proposal = chain.Propose(pool.Select());
+        Assert.Equal([first.Hash, other.Hash], proposal.Block.Transactions.Select(t => t.Hash));
+        Assert.Contains("cannot unbond 3000", proposal.Skipped[0].Reason.Message);
+        chain.Commit(proposal);
+        pool.Update(proposal.Block);
+        Assert.Equal(0, pool.Count); // the second Unbond, and the transfer after it, are gone
     }
 
     [Fact]
