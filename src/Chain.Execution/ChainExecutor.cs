@@ -18,6 +18,9 @@ public interface ILedgerView
     ModelInfo? GetModel(Hash32 modelId);
     byte[]? GetModelCode(Hash32 modelId);
     bool IsIncluded(Hash32 transactionHash);
+
+    /// <summary>The committed staking state (read only): admission checks staking transactions against it.</summary>
+    StakingLedger Staking { get; }
 }
 
 /// <summary>
@@ -34,7 +37,8 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
     /// <summary>Room left in a block for its header and last commit when packing transactions.</summary>
     private const int BlockEnvelopeBytes = 64 << 10;
 
-    private sealed record Executed(IReadOnlyList<Receipt> Receipts, IReadOnlyDictionary<Hash32, byte[]?> Changes, Hash32 StateRoot);
+    // AfterNext: Vals(H+2) as the block's end-block step computed it (recorded in the validator history at commit).
+    private sealed record Executed(IReadOnlyList<Receipt> Receipts, IReadOnlyDictionary<Hash32, byte[]?> Changes, Hash32 StateRoot, ActiveValidators AfterNext);
 
     private readonly Genesis _genesis;
     private readonly IKeyValueStore _store;
@@ -44,6 +48,7 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
     private readonly InferenceRunner _inference;
     private readonly IEvidenceVerifier? _evidence;
     private readonly TransactionSignatureCache _signatures;
+    private readonly ValidatorHistory _history;
     private readonly Dictionary<Hash32, Executed> _executed = [];
     private readonly Lock _lock = new();
     private BlockHeader? _last;
@@ -68,6 +73,7 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         CacheCounters = new ExecutionCacheCounters(_machine.Rules);
         _piggyback = new PiggybackStore(store);
         Blocks = new BlockStore(_piggyback);
+        _history = new ValidatorHistory(store);
 
         var storedGenesis = store.Get(Column.Meta, GenesisHashKey);
         if (state.Version is null)
@@ -77,6 +83,8 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
             var batch = new StoreBatch();
             state.Commit(0, genesis.InitialState(), batch);
             batch.Put(Column.Meta, GenesisHashKey, genesis.Hash.Bytes);
+            ValidatorHistory.Record(batch, 1, genesis.InitialValidators);
+            ValidatorHistory.Record(batch, 2, genesis.InitialValidators);
             store.Write(batch, sync: true);
         }
         else
@@ -134,13 +142,23 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
 
     /// <summary>
     /// The validators of <paramref name="height"/>: known for every committed height and the next two
-    /// (a change computed while executing height H takes effect at H+2); null beyond that.
+    /// (a change computed while executing height H takes effect at H+2); null beyond that. Served from the validator
+    /// history in the store, so it survives restarts (docs/staking.md, "History").
     /// </summary>
     public ActiveValidators? ValidatorsAt(Height height)
     {
         if (height.Value == 0 || height.Value > Height.Value + 2) return null;
-        return new ActiveValidators(_genesis.Validators, new Height(1));
+        return _history.At(height.Value) ?? throw new StoreCorruptedException($"the validator set of height {height} is not recorded");
     }
+
+    /// <summary>A validator set this node has recorded, by its hash (a header's ValidatorsHash or NextValidatorsHash).</summary>
+    public ValidatorSet? ValidatorSetByHash(Hash32 hash) => _history.SetByHash(hash);
+
+    /// <summary>The committed staking state (read only), for queries.</summary>
+    public StakingLedger Staking => new(_state.Get, Parameters.Staking);
+
+    /// <summary>A committed state value by key (with <see cref="StateRoot"/> the basis of a state proof).</summary>
+    public byte[]? GetState(Hash32 key) => _state.Get(key);
 
     public BlockHeader? HeaderAt(Height height) => height.Value == 0 ? null : Blocks.LoadHeader(height);
 
@@ -211,13 +229,15 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
             }
 
             var evidence = SelectEvidence(context.Evidence ?? [], height, overlay, ProtocolLimits.MaxBlockBytes - BlockEnvelopeBytes - bytes);
+            var sets = CommittedSets;
+            var afterNext = EndBlock(height, overlay, context.LastCommit);
             var stateRoot = _state.ComputeRoot(overlay.Changes);
             var header = new BlockHeader(ChainId, height, context.TimeMs,
                 _last?.Hash ?? Hash32.Zero, context.LastCommit?.Hash ?? Hash32.Zero,
                 Block.ComputeTransactionsRoot(included), Block.ComputeReceiptsRoot(receipts), stateRoot,
-                _genesis.Validators.Hash, _genesis.Validators.Hash, Block.ComputeEvidenceRoot(evidence), context.Proposer);
+                sets.Next.Hash, sets.AfterNext.Hash, Block.ComputeEvidenceRoot(evidence), context.Proposer);
             var block = new Block(header, included, context.LastCommit, evidence);
-            _executed[block.Hash] = new Executed(receipts, overlay.Changes, stateRoot);
+            _executed[block.Hash] = new Executed(receipts, overlay.Changes, stateRoot, afterNext);
             return new Proposal(block, receipts, skipped);
         }
     }
@@ -255,7 +275,9 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         lock (_lock)
         {
             ThrowIfFaulted();
-            if (commit.Verify(ChainId, _genesis.Validators, block.Height, block.Hash) is { } bad)
+            if (block.Height != Height.Next)
+                throw new InvalidOperationException($"block {block.Height} does not follow the committed height {Height}");
+            if (commit.Verify(ChainId, CommittedSets.Next.Set, block.Height, block.Hash) is { } bad)
                 throw new InvalidOperationException($"commit does not finalize block {block.Hash} at {block.Height}: {bad.Message}");
             if (!_executed.TryGetValue(block.Hash, out var executed))
             {
@@ -263,12 +285,12 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
                 if (failure is not null) throw new InvalidOperationException($"committed block {block.Hash} is invalid here: {failure.Message}");
                 executed = result!;
             }
-            else if (block.Height != Height.Next)
-            {
-                throw new InvalidOperationException($"block {block.Height} does not follow the committed height {Height}");
-            }
 
-            _piggyback.Stage(batch => _state.Commit(block.Height.Value, executed.Changes, batch));
+            _piggyback.Stage(batch =>
+            {
+                _state.Commit(block.Height.Value, executed.Changes, batch);
+                ValidatorHistory.Record(batch, block.Height.Value + 2, executed.AfterNext);
+            });
             try
             {
                 Blocks.Save(block, commit, executed.Receipts);
@@ -317,9 +339,13 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         if (header.LastBlockHash != lastHash)
             return (new(VerifyFailureKind.WrongParent, $"block links to parent {header.LastBlockHash}, the committed block is {lastHash}",
                 Field: "lastBlockHash", Expected: lastHash.ToString(), Actual: header.LastBlockHash.ToString()), null);
-        if (header.ValidatorsHash != _genesis.Validators.Hash || header.NextValidatorsHash != _genesis.Validators.Hash)
-            return (new(VerifyFailureKind.WrongValidators, $"validators hash {header.ValidatorsHash} / next {header.NextValidatorsHash}, expected {_genesis.Validators.Hash}",
-                Field: "validatorsHash", Expected: _genesis.Validators.Hash.ToString(), Actual: header.ValidatorsHash.ToString()), null);
+        var sets = CommittedSets;
+        if (header.ValidatorsHash != sets.Next.Hash)
+            return (new(VerifyFailureKind.WrongValidators, $"validators hash {header.ValidatorsHash}, the validators of height {header.Height} hash to {sets.Next.Hash}",
+                Field: "validatorsHash", Expected: sets.Next.Hash.ToString(), Actual: header.ValidatorsHash.ToString()), null);
+        if (header.NextValidatorsHash != sets.AfterNext.Hash)
+            return (new(VerifyFailureKind.WrongValidators, $"next validators hash {header.NextValidatorsHash}, the validators of height {header.Height.Next} hash to {sets.AfterNext.Hash}",
+                Field: "nextValidatorsHash", Expected: sets.AfterNext.Hash.ToString(), Actual: header.NextValidatorsHash.ToString()), null);
         // Only warms the signature cache; the pass below still checks every transaction in order and decides.
         Preverify(block.Transactions);
         var overlay = new StateOverlay(_state);
@@ -343,8 +369,9 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
             if (ApplyEvidence(block.Evidence[i], header.Height, overlay) is { } refusal)
                 return (new(VerifyFailureKind.InvalidEvidence, $"evidence item {i}: {refusal}", Field: $"evidence[{i}]"), null);
         }
+        var afterNext = EndBlock(header.Height, overlay, block.LastCommit);
         var stateRoot = _state.ComputeRoot(overlay.Changes);
-        var executed = new Executed(receipts, overlay.Changes, stateRoot);
+        var executed = new Executed(receipts, overlay.Changes, stateRoot, afterNext);
 
         if (claimed is not null)
         {
@@ -399,7 +426,15 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         if (check is null) return refusal;
         var key = StateKeys.Evidence(check.Hash);
         if (overlay.Get(key) is not null) return $"evidence {check.Hash} was already included";
-        overlay.Set(key, new CommittedEvidence(check.Offenders[0], check.OffenceHeight.Value, height.Value, check.Kind).Encoded.ToArray());
+        var staking = Parameters.Staking;
+        if (check.OffenceHeight.Value > height.Value || height.Value - check.OffenceHeight.Value > staking.EvidenceMaxAge)
+            return $"evidence of height {check.OffenceHeight} is too old for height {height} (staking evidence_max_age {staking.EvidenceMaxAge})";
+        if (check.Offenders.Count == 0 || check.Offenders.Count > ProtocolLimits.MaxValidators || check.Offenders.Distinct().Count() != check.Offenders.Count)
+            return $"evidence names {check.Offenders.Count} offender(s), expected 1 to {ProtocolLimits.MaxValidators} distinct";
+        var ledger = new StakingLedger(overlay.Get, staking, overlay.Set);
+        var slashed = check.Offenders.Select(o => StakingTransitions.Slash(ledger, o, check.Kind, check.OffenceHeight.Value, height.Value))
+            .Select(o => new SlashedOffender(o.ConsensusAddress, o.Slashed)).ToList();
+        overlay.Set(key, new CommittedEvidence(slashed, check.OffenceHeight.Value, height.Value, check.Kind).Encoded.ToArray());
         return null;
     }
 
@@ -438,8 +473,8 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         if (height != next)
             return new(VerifyFailureKind.WrongHeight, $"block height {height}, the next height is {next}",
                 Field: "height", Expected: next.ToString(), Actual: height.ToString());
-        if (!_genesis.Validators.TryGet(proposer, out _, out _))
-            return new(VerifyFailureKind.UnknownProposer, $"proposer {proposer} is not a validator", Field: "proposer", Actual: proposer.ToString());
+        if (!CommittedSets.Next.Set.TryGet(proposer, out _, out _))
+            return new(VerifyFailureKind.UnknownProposer, $"proposer {proposer} is not a validator of height {height}", Field: "proposer", Actual: proposer.ToString());
         ulong minTime = _last is null ? _genesis.GenesisTimeMs : _last.TimeMs + 1;
         if (timeMs < minTime)
             return new(VerifyFailureKind.BadTime, $"block time {timeMs} is before {minTime} (times strictly increase from genesis)",
@@ -451,10 +486,23 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         else
         {
             if (lastCommit is null) return new(VerifyFailureKind.BadLastCommit, $"block {height} lacks the commit for block {_last.Height}");
-            if (lastCommit.Verify(ChainId, _genesis.Validators, _last.Height, _last.Hash) is { } bad)
+            var previous = ValidatorsAt(_last.Height) ?? throw new InvalidOperationException($"no validators for committed height {_last.Height}");
+            if (lastCommit.Verify(ChainId, previous.Set, _last.Height, _last.Hash) is { } bad)
                 return bad with { Kind = VerifyFailureKind.BadLastCommit, Message = $"last commit: {bad.Message}", Field = $"lastCommit.{bad.Field}" };
         }
         return null;
+    }
+
+    // Vals(H) and Vals(H+1) for the next height H, as the committed state holds them.
+    private ValidatorSetsRecord CommittedSets => Staking.Sets;
+
+    // The end-block step of block `height` on `overlay` (docs/staking.md, "End of block"); returns Vals(height+2).
+    private ActiveValidators EndBlock(Height height, StateOverlay overlay, Commit? lastCommit)
+    {
+        var ledger = new StakingLedger(overlay.Get, Parameters.Staking, overlay.Set);
+        var previous = height.Value > 1 ? ValidatorsAt(new Height(height.Value - 1))?.Set : null;
+        StakingTransitions.EndBlock(ledger, overlay, height.Value, previous, lastCommit);
+        return ledger.Sets.AfterNext;
     }
 
     private void ThrowIfFaulted()

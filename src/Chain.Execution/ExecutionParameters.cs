@@ -31,6 +31,9 @@ public sealed record ExecutionParameters
 
     public ulong InputByteGas { get; init; } = 1;
 
+    /// <summary>The staking rules (the genesis file's "staking" object; defaults when it has none).</summary>
+    public StakingParameters Staking { get; init; } = StakingParameters.Default;
+
     /// <summary>Checks ranges; returns the first problem or null.</summary>
     public string? Validate()
     {
@@ -39,6 +42,8 @@ public sealed record ExecutionParameters
             return $"max_tx_bytes must be in [128, {Core.Protocol.ProtocolLimits.MaxTransactionBytes}]";
         if (GasPrice == 0) return "gas_price must be at least 1 (free transactions would make spam free)";
         if (TransferGas == 0 || RegisterModelGas == 0 || InferGas == 0) return "fixed gas costs must be at least 1";
+        if (Staking is null) return "staking parameters are missing";
+        if (Staking.Validate() is { } staking) return $"staking: {staking}";
         return null;
     }
 }

@@ -10,7 +10,7 @@ namespace Chain.Execution;
 public static class Gas
 {
     /// <summary>
-    /// The gas a transaction reserves: Transfer = TransferGas; RegisterModel = RegisterModelGas + ModelByteGas × bytes;
+    /// The gas a transaction reserves: Transfer and the staking kinds = TransferGas; RegisterModel = RegisterModelGas + ModelByteGas × bytes;
     /// Infer = its declared maxGas, but at least the intrinsic part (so even an Infer that runs out of gas at
     /// once pays for the bytes it puts in a block). Counted against the block gas limit and priced by the minimum fee.
     /// </summary>
@@ -28,6 +28,8 @@ public static class Gas
         return body switch
         {
             TransferBody => p.TransferGas,
+            // Staking transactions touch a few fixed-size records, like a transfer (the set is recomputed once per block).
+            CreateValidatorBody or BondBody or UnbondBody or UnjailBody => p.TransferGas,
             RegisterModelBody r => Register(r, p),
             InferBody i => Math.Max(i.MaxGas, InferIntrinsic(i, p)),
             _ => throw new ArgumentOutOfRangeException(nameof(body), $"unknown transaction kind {body.Kind}"),

@@ -46,6 +46,15 @@ public sealed class Genesis
             if (a.Balance > ulong.MaxValue - total) throw new GenesisException($"balances overflow 64 bits at account {a.Address}");
             total += a.Balance;
         }
+        if (validators.Count > parameters.Staking.MaxValidators)
+            throw new GenesisException($"validators: {validators.Count} validators, staking.max_validators is {parameters.Staking.MaxValidators}");
+        // Genesis validators are staking validators whose operator is their consensus address, self-bonded power × power reduction.
+        foreach (var v in validators.Validators)
+        {
+            var bonded = (UInt128)v.Power * parameters.Staking.PowerReduction;
+            if (bonded > ulong.MaxValue - total) throw new GenesisException($"balances and bonded tokens overflow 64 bits at validator {v.Address}");
+            total += (ulong)bonded;
+        }
         TotalSupply = total;
 
         Models = models.ToArray();
@@ -65,10 +74,14 @@ public sealed class Genesis
     public ChainId ChainId { get; }
     public ulong GenesisTimeMs { get; }
     public ValidatorSet Validators { get; }
+
+    /// <summary>Vals(1) and Vals(2): the genesis set, active since height 1.</summary>
+    public ActiveValidators InitialValidators => new(Validators, new Height(1));
     public IReadOnlyList<GenesisAccount> Accounts { get; }
     public IReadOnlyList<GenesisModel> Models { get; }
     public IReadOnlyList<(Hash32 ModelId, ModelInfo Info)> ModelInfos { get; }
     public ExecutionParameters Parameters { get; }
+    /// <summary>Balances plus the genesis validators' bonded tokens: what balances, bonded, unbonding and burned tokens always add up to.</summary>
     public ulong TotalSupply { get; }
 
     /// <summary>Identifies this genesis (SHA-256 of a canonical encoding of every field); a store remembers it.</summary>
@@ -85,6 +98,10 @@ public sealed class Genesis
             state[StateKeys.Model(id)] = info.Encoded.ToArray();
             state[StateKeys.ModelCode(id)] = Models[i].Bytes;
         }
+        var staking = new StakingLedger(k => state.GetValueOrDefault(k), Parameters.Staking, (k, v) => state[k] = v);
+        foreach (var v in Validators.Validators)
+            staking.CreateValidator(v.Address, v.PublicKey, v.Power * Parameters.Staking.PowerReduction);
+        staking.PutSets(new ValidatorSetsRecord(InitialValidators, InitialValidators));
         return state;
     }
 
@@ -101,10 +118,11 @@ public sealed class Genesis
         w.WriteArrayHeader(Models.Count);
         for (int i = 0; i < Models.Count; i++) { w.WriteArrayHeader(2); w.Write(ModelInfos[i].ModelId); w.Write(ModelInfos[i].Info.Encoded.Span); }
         var p = Parameters;
-        w.WriteArrayHeader(9);
+        w.WriteArrayHeader(10);
         w.Write(p.BlockGasLimit); w.Write((ulong)p.MaxTxBytes); w.Write(p.GasPrice); w.Write(p.TransferGas);
         w.Write(p.RegisterModelGas); w.Write(p.ModelByteGas); w.Write(p.InferGas); w.Write(p.InputByteGas);
         w.Write(ExecutionParameters.SemanticsVersion);
+        p.Staking.WriteTo(ref w);
         w.Flush();
         return new Hash32(SHA256.HashData(buffer.WrittenSpan));
     }

@@ -85,6 +85,7 @@ public static class GenesisFile
             w.WriteNumber("infer_gas", p.InferGas);
             w.WriteNumber("input_byte_gas", p.InputByteGas);
             w.WriteEndObject();
+            WriteStaking(w, p.Staking);
             w.WriteEndObject();
         }
         File.WriteAllBytes(path, [.. stream.ToArray(), (byte)'\n']);
@@ -98,7 +99,7 @@ public static class GenesisFile
         catch (JsonException e) { throw new GenesisException($"genesis is not valid JSON: {e.Message}", e); }
         using (doc)
         {
-            var root = Object(doc.RootElement, "genesis", "chain_id", "genesis_time_ms", "validators", "accounts", "models", "params");
+            var root = Object(doc.RootElement, "genesis", "chain_id", "genesis_time_ms", "validators", "accounts", "models", "params", "staking");
             var chainText = String(root, "chain_id", "chain_id");
             if (!ChainId.IsValid(chainText, out var why)) throw new GenesisException($"chain_id '{chainText}': {why}");
             var chainId = new ChainId(chainText);
@@ -168,12 +169,50 @@ public static class GenesisFile
                 ModelByteGas = UInt(p, "model_byte_gas", "params"),
                 InferGas = UInt(p, "infer_gas", "params"),
                 InputByteGas = UInt(p, "input_byte_gas", "params"),
+                Staking = root.TryGetProperty("staking", out var staking) ? ReadStaking(staking) : StakingParameters.Default,
             };
             return new Genesis(chainId, time, set, accounts, models, parameters);
         }
     }
 
-    // An object with only the allowed keys, each at most once; all required except a validator's "name".
+    // The "staking" object: every field required when the object is present (docs/staking.md, "Parameters").
+    private static StakingParameters ReadStaking(JsonElement e)
+    {
+        var o = Object(e, "staking", StakingFields);
+        ulong maxValidators = UInt(o, "max_validators", "staking");
+        if (maxValidators > int.MaxValue) throw new GenesisException("staking.max_validators is too large");
+        return new StakingParameters
+        {
+            PowerReduction = UInt(o, "power_reduction", "staking"),
+            MaxValidators = (int)maxValidators,
+            UnbondingPeriod = UInt(o, "unbonding_period", "staking"),
+            SlashDuplicateVotePpm = UInt(o, "slash_duplicate_vote_ppm", "staking"),
+            SlashInvalidProposalPpm = UInt(o, "slash_invalid_proposal_ppm", "staking"),
+            SlashLightClientAttackPpm = UInt(o, "slash_light_client_attack_ppm", "staking"),
+            DowntimeWindow = UInt(o, "downtime_window", "staking"),
+            MaxMissed = UInt(o, "max_missed", "staking"),
+            DowntimeJailHeights = UInt(o, "downtime_jail_heights", "staking"),
+            EvidenceJailHeights = UInt(o, "evidence_jail_heights", "staking"),
+            EvidenceMaxAge = UInt(o, "evidence_max_age", "staking"),
+        };
+    }
+
+    private static readonly string[] StakingFields =
+    [
+        "power_reduction", "max_validators", "unbonding_period", "slash_duplicate_vote_ppm", "slash_invalid_proposal_ppm",
+        "slash_light_client_attack_ppm", "downtime_window", "max_missed", "downtime_jail_heights", "evidence_jail_heights", "evidence_max_age",
+    ];
+
+    private static void WriteStaking(Utf8JsonWriter w, StakingParameters s)
+    {
+        w.WriteStartObject("staking");
+        ulong[] values = [s.PowerReduction, (ulong)s.MaxValidators, s.UnbondingPeriod, s.SlashDuplicateVotePpm, s.SlashInvalidProposalPpm,
+            s.SlashLightClientAttackPpm, s.DowntimeWindow, s.MaxMissed, s.DowntimeJailHeights, s.EvidenceJailHeights, s.EvidenceMaxAge];
+        for (int i = 0; i < values.Length; i++) w.WriteNumber(StakingFields[i], values[i]);
+        w.WriteEndObject();
+    }
+
+    // An object with only the allowed keys, each at most once; all required except a validator's "name" and the genesis "staking".
     private static JsonElement Object(JsonElement e, string at, params string[] allowed)
     {
         if (e.ValueKind != JsonValueKind.Object) throw new GenesisException($"{at}: expected an object, found {e.ValueKind}");
@@ -185,7 +224,7 @@ public static class GenesisFile
         }
         foreach (var name in allowed)
         {
-            bool optional = name == "name" && at.StartsWith("validators", StringComparison.Ordinal);
+            bool optional = (name == "name" && at.StartsWith("validators", StringComparison.Ordinal)) || (name == "staking" && at == "genesis");
             if (!optional && !seen.Contains(name)) throw new GenesisException($"{at}: missing field '{name}'");
         }
         return e;

@@ -185,7 +185,9 @@ public sealed class Mempool
 
     /// <summary>
     /// After <paramref name="block"/> committed: drops its transactions, then, for every sender in it, the
-    /// transactions whose nonce is now stale and those its new balance can no longer pay for.
+    /// transactions whose nonce is now stale and those its new balance can no longer pay for; then every pending staking
+    /// transaction the committed staking state no longer takes (<see cref="TransactionRules.CheckStaking"/>: a slash, an
+    /// unbond or a jailing can make one unincludable), with the later ones of its sender.
     /// </summary>
     public void Update(Block block)
     {
@@ -210,6 +212,28 @@ public sealed class Mempool
                     if (dropRest || entry.Nonce != next || spend > account.Balance) { dropRest = true; Remove(entry); continue; }
                     next++;
                 }
+            }
+        }
+        DropUnincludableStaking();
+    }
+
+    // Outside the lock for the state reads; an entry removed meanwhile is skipped.
+    private void DropUnincludableStaking()
+    {
+        List<Entry> staking;
+        lock (_lock)
+            staking = _byHash.Values.Where(e => e.Tx.Transaction.Body is CreateValidatorBody or BondBody or UnbondBody or UnjailBody).ToList();
+        if (staking.Count == 0) return;
+        var ledger = _ledger.Staking;
+        ulong height = _ledger.Height.Value + 1;
+        var refused = staking.Where(e => TransactionRules.CheckStaking(e.Tx.Transaction, _ledger.GetAccount(e.Tx.Transaction.SenderAddress), ledger, height) is not null).ToList();
+        lock (_lock)
+        {
+            foreach (var entry in refused)
+            {
+                if (!_byHash.ContainsKey(entry.Hash)) continue;
+                var queue = _bySender[entry.Tx.Transaction.SenderAddress];
+                foreach (var later in queue.Values.Where(e => e.Nonce >= entry.Nonce).ToArray()) Remove(later);
             }
         }
     }

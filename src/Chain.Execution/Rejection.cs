@@ -37,6 +37,8 @@ public enum RejectCode : ushort
     PendingOverspend = 106,
     /// <summary>Node only: the node is shutting down and takes no transactions.</summary>
     Unavailable = 107,
+    /// <summary>A staking transaction the staking state cannot take (docs/staking.md, "Transactions"): the message names the field.</summary>
+    InvalidStaking = 108,
 }
 
 /// <summary>A refusal with its code and a message a user can act on.</summary>

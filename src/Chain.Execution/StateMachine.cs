@@ -35,6 +35,8 @@ internal sealed class StateMachine(TransactionRules rules)
         var senderAddress = tx.SenderAddress;
         var sender = state.GetAccount(senderAddress);
         if (CheckIncludable(signed, sender) is { } rejection) return (null, rejection);
+        var staking = new StakingLedger(state.Get, Parameters.Staking, state.Set);
+        if (TransactionRules.CheckStaking(tx, sender, staking, height) is { } refused) return (null, refused);
 
         // Fee and nonce first, in the block layer: they stick even when the body fails.
         state.SetAccount(senderAddress, new Account(sender.Balance - tx.Fee, sender.Nonce + 1));
@@ -48,6 +50,7 @@ internal sealed class StateMachine(TransactionRules rules)
             TransferBody t => Transfer(state, senderAddress, t),
             RegisterModelBody r => Register(state, senderAddress, r, height),
             InferBody i => Infer(state, i, inference),
+            CreateValidatorBody or BondBody or UnbondBody or UnjailBody => Stake(state, staking, senderAddress, tx.Body, height),
             _ => throw new InvalidOperationException($"unknown transaction kind {tx.Body.Kind}"),
         };
         if (status == ReceiptStatus.Success) state.CommitTransaction();
@@ -64,6 +67,35 @@ internal sealed class StateMachine(TransactionRules rules)
         var recipient = state.GetAccount(body.Recipient);
         state.SetAccount(body.Recipient, new Account(recipient.Balance + body.Amount, recipient.Nonce));
         return (ReceiptStatus.Success, gas, null);
+    }
+
+    // Checked by TransactionRules.CheckStaking before the fee was taken: cannot fail here.
+    private (ReceiptStatus, ulong, InferenceResult?) Stake(StateOverlay state, StakingLedger staking, Address from, TransactionBody body, ulong height)
+    {
+        switch (body)
+        {
+            case CreateValidatorBody create:
+                Debit(state, from, create.SelfBond);
+                staking.CreateValidator(from, create.ConsensusKey, create.SelfBond);
+                break;
+            case BondBody bond:
+                Debit(state, from, bond.Amount);
+                staking.Bond(from, bond.Validator, bond.Amount);
+                break;
+            case UnbondBody unbond:
+                staking.Unbond(from, unbond.Validator, unbond.Amount, height);
+                break;
+            default:
+                staking.Unjail(from);
+                break;
+        }
+        return (ReceiptStatus.Success, Parameters.TransferGas, null);
+    }
+
+    private static void Debit(StateOverlay state, Address from, ulong amount)
+    {
+        var account = state.GetAccount(from);
+        state.SetAccount(from, new Account(checked(account.Balance - amount), account.Nonce));
     }
 
     private (ReceiptStatus, ulong, InferenceResult?) Register(StateOverlay state, Address owner, RegisterModelBody body, ulong height)

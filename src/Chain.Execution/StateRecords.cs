@@ -93,26 +93,49 @@ public sealed class ModelInfo : CanonicalObject<ModelInfo>, ICanonicalObject<Mod
     }
 }
 
+/// <summary>One offender of included evidence: its consensus address and the tokens slashed (burned) for it.</summary>
+public readonly record struct SlashedOffender(Address Offender, ulong Slashed);
+
 /// <summary>
 /// Evidence a block included, kept in state under <see cref="StateKeys.Evidence"/> so the same evidence can never
-/// be included twice and anyone can prove a validator was caught. Encoding:
-/// <c>[offender: Address, offenceHeight: uint, includedAt: uint, kind: str]</c>.
+/// be included twice and anyone can prove a validator was caught and what it lost. Encoding:
+/// <c>[[[offender: Address, slashed: uint], ...], offenceHeight: uint, includedAt: uint, kind: str]</c>.
 /// </summary>
-public sealed class CommittedEvidence(Address offender, ulong offenceHeight, ulong includedAt, string kind)
-    : CanonicalObject<CommittedEvidence>, ICanonicalObject<CommittedEvidence>
+public sealed class CommittedEvidence : CanonicalObject<CommittedEvidence>, ICanonicalObject<CommittedEvidence>
 {
-    public Address Offender { get; } = offender;
-    public ulong OffenceHeight { get; } = offenceHeight;
-    public ulong IncludedAt { get; } = includedAt;
-    public string Kind { get; } = kind;
+    private readonly SlashedOffender[] _offenders;
+
+    public CommittedEvidence(IEnumerable<SlashedOffender> offenders, ulong offenceHeight, ulong includedAt, string kind)
+    {
+        _offenders = offenders.ToArray();
+        if (_offenders.Length is 0 or > Core.Protocol.ProtocolLimits.MaxValidators)
+            throw new ArgumentException($"{_offenders.Length} offenders, expected 1 to {Core.Protocol.ProtocolLimits.MaxValidators}", nameof(offenders));
+        OffenceHeight = offenceHeight;
+        IncludedAt = includedAt;
+        Kind = kind ?? throw new ArgumentNullException(nameof(kind));
+    }
+
+    public IReadOnlyList<SlashedOffender> Offenders => _offenders;
+
+    /// <summary>The first offender (the only one, except for a light-client attack).</summary>
+    public Address Offender => _offenders[0].Offender;
+    public ulong OffenceHeight { get; }
+    public ulong IncludedAt { get; }
+    public string Kind { get; }
 
     public static string KindName => "committed evidence";
-    public static int MaxEncodedSize => 128;
+    public static int MaxEncodedSize => 128 + Core.Protocol.ProtocolLimits.MaxValidators * 36;
 
     public override void WriteTo(ref MessagePackWriter writer)
     {
         writer.WriteArrayHeader(4);
-        writer.Write(Offender);
+        writer.WriteArrayHeader(_offenders.Length);
+        foreach (var o in _offenders)
+        {
+            writer.WriteArrayHeader(2);
+            writer.Write(o.Offender);
+            writer.Write(o.Slashed);
+        }
         writer.Write(OffenceHeight);
         writer.Write(IncludedAt);
         writer.Write(Kind);
@@ -121,7 +144,15 @@ public sealed class CommittedEvidence(Address offender, ulong offenceHeight, ulo
     public static CommittedEvidence ReadFrom(ref CanonicalReader reader)
     {
         reader.ReadArrayHeader(4, "committed evidence");
-        return new CommittedEvidence(reader.ReadAddress("offender"), reader.ReadUInt64("offence height"),
-            reader.ReadUInt64("included at"), reader.ReadString("kind", 32));
+        long at = reader.Offset;
+        int count = reader.ReadArrayCount("offenders", Core.Protocol.ProtocolLimits.MaxValidators);
+        if (count == 0) throw reader.Error(DecodeError.InvalidValue, "committed evidence names no offender", at);
+        var offenders = new SlashedOffender[count];
+        for (int i = 0; i < count; i++)
+        {
+            reader.ReadArrayHeader(2, "offender");
+            offenders[i] = new SlashedOffender(reader.ReadAddress("offender"), reader.ReadUInt64("slashed"));
+        }
+        return new CommittedEvidence(offenders, reader.ReadUInt64("offence height"), reader.ReadUInt64("included at"), reader.ReadString("kind", 32));
     }
 }

@@ -83,12 +83,105 @@ public sealed class TransactionRules(ChainId chainId, ExecutionParameters parame
             : null;
     }
 
-    /// <summary>What admission reserves of the sender's balance for <paramref name="tx"/>: its fee plus a transfer's amount.</summary>
+    /// <summary>What <paramref name="tx"/> takes from the sender's balance: its fee plus a transfer's amount or the tokens it bonds.</summary>
     public static ulong Spend(Transaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        return Gas.Add(tx.Fee, tx.Body is TransferBody transfer ? transfer.Amount : 0);
+        return Gas.Add(tx.Fee, tx.Body switch
+        {
+            TransferBody transfer => transfer.Amount,
+            BondBody bond => bond.Amount,
+            CreateValidatorBody create => create.SelfBond,
+            _ => 0,
+        });
     }
+
+    /// <summary>
+    /// The staking checks that need no state (admission and inclusion): amounts are at least 1. Null for other kinds.
+    /// </summary>
+    public static Rejection? CheckStakingStateless(Transaction tx)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Body switch
+        {
+            CreateValidatorBody { SelfBond: 0 } => Staking("selfBond: expected at least 1, got 0"),
+            BondBody { Amount: 0 } => Staking("amount: expected at least 1 token to bond, got 0"),
+            UnbondBody { Amount: 0 } => Staking("amount: expected at least 1 token to unbond, got 0"),
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Inclusion: whether the staking state <paramref name="staking"/> can take <paramref name="tx"/> in block <paramref name="height"/>
+    /// when the sender is <paramref name="sender"/> (before its fee is paid). Null for other kinds. A refused staking transaction
+    /// is not included (like a bad nonce). The state machine calls it on the block's state; the mempool on the committed state,
+    /// at admission (<see cref="CheckBody"/>) and again after each commit (<see cref="Mempool.Update"/>), so that a staking
+    /// transaction that cannot be included does not wait in the pool for free. docs/staking.md lists the checks.
+    /// </summary>
+    public static Rejection? CheckStaking(Transaction tx, Account sender, StakingLedger staking, ulong height)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(staking);
+        if (CheckStakingStateless(tx) is { } stateless) return stateless;
+        var from = tx.SenderAddress;
+        switch (tx.Body)
+        {
+            case CreateValidatorBody create:
+                if (staking.Validator(from) is not null) return Staking($"sender: {from} already operates a validator (one per operator)");
+                if (staking.OperatorOf(create.ConsensusKey.Address) is { } owner)
+                    return Staking($"consensusKey: {create.ConsensusKey.Address} is already the key of validator {owner} (a key serves one validator, ever)");
+                if (staking.Candidates.Count >= ProtocolLimits.MaxValidatorCandidates)
+                    return Staking($"candidates: the chain already has the maximum of {ProtocolLimits.MaxValidatorCandidates} validator candidates");
+                return CheckDelegationRoom(from, from, staking) ?? CheckStakeFunds(tx, sender);
+            case BondBody bond:
+                if (staking.Validator(bond.Validator) is not { } bonded) return Staking($"validator: {bond.Validator} is not a validator operator");
+                StakingLedger.SharesFor(bond.Amount, bonded, out var problem);
+                if (problem is not null) return Staking($"amount: {problem}");
+                if (StakingLedger.TokensOf(staking.DelegationShares(from, bond.Validator), bonded) > ulong.MaxValue - bond.Amount)
+                    return Staking($"amount: {bond.Amount} overflows the delegation's 64-bit value");
+                return CheckDelegationRoom(from, bond.Validator, staking) ?? CheckStakeFunds(tx, sender);
+            case UnbondBody unbond:
+                if (staking.Validator(unbond.Validator) is not { } record) return Staking($"validator: {unbond.Validator} is not a validator operator");
+                ulong value = StakingLedger.TokensOf(staking.DelegationShares(from, unbond.Validator), record);
+                if (unbond.Amount > value)
+                    return Staking($"amount: {from} has {value} tokens bonded to {unbond.Validator}, cannot unbond {unbond.Amount}");
+                var queue = staking.Unbonding.Entries;
+                if (queue.Count >= ProtocolLimits.MaxUnbondingEntries)
+                    return Staking($"unbonding: the unbonding queue is full ({ProtocolLimits.MaxUnbondingEntries} entries); retry after some complete");
+                if (queue.Count(e => e.Delegator == from) >= ProtocolLimits.MaxUnbondingEntriesPerDelegator)
+                    return Staking($"unbonding: {from} already has {ProtocolLimits.MaxUnbondingEntriesPerDelegator} unbonding entries, the most one delegator may have");
+                return null;
+            case UnjailBody:
+                if (staking.Validator(from) is not { } jailed) return Staking($"sender: {from} does not operate a validator");
+                if (jailed.Tombstoned) return Staking($"sender: validator {from} is tombstoned for double signing and can never be unjailed");
+                if (!jailed.Jailed) return Staking($"sender: validator {from} is not jailed");
+                if (height < jailed.JailedUntil)
+                    return Staking($"height: validator {from} is jailed until height {jailed.JailedUntil}, this is height {height}");
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    // The balance pays the fee and the tokens bonded.
+    private static Rejection? CheckStakeFunds(Transaction tx, Account sender)
+    {
+        ulong spend = Spend(tx);
+        return sender.Balance < spend
+            ? new(RejectCode.InsufficientFunds, $"balance: {tx.SenderAddress} has {sender.Balance}, the fee and the bond take {spend}")
+            : null;
+    }
+
+    // A delegator holds shares in at most MaxDelegationsPerDelegator validators (its index record is bounded).
+    private static Rejection? CheckDelegationRoom(Address delegator, Address validator, StakingLedger staking)
+    {
+        var list = staking.DelegatedTo(delegator);
+        return list.Count >= ProtocolLimits.MaxDelegationsPerDelegator && !list.Contains(validator)
+            ? Staking($"validator: {delegator} already delegates to {list.Count} validators, the most one delegator may")
+            : null;
+    }
+
+    private static Rejection Staking(string message) => new(RejectCode.InvalidStaking, message);
 
     /// <summary>
     /// Admission: the sender's committed balance covers what its <paramref name="pendingSpend"/> pending transactions
@@ -137,7 +230,8 @@ public sealed class TransactionRules(ChainId chainId, ExecutionParameters parame
                     _ => new(RejectCode.InvalidInput, verdict.Reason!),
                 };
             default:
-                return null;
+                // Staking kinds: the full check against the committed staking state (null for every other kind).
+                return CheckStaking(tx, ledger.GetAccount(tx.SenderAddress), ledger.Staking, ledger.Height.Value + 1);
         }
     }
 

@@ -112,6 +112,7 @@ public sealed class RpcServer : IAsyncDisposable
         app.MapGet("/accounts/{address}", (string address) => state.Account(address));
         app.MapGet("/models/{id}", (string id) => state.Model(id));
         app.MapGet("/models/{id}/code", (string id) => state.ModelCode(id));
+        StakingQueries.Map(app, new StakingQueries(_node, state));
         app.MapGet("/events/blocks", events.StreamAsync);
         app.MapGet("/metrics", WriteMetricsAsync);
         // "{*path}", not the default "{*path:nonfile}": a path with a dot in its last segment is an unknown endpoint too.

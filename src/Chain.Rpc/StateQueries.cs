@@ -17,7 +17,7 @@ internal sealed class StateQueries(IRpcNode node)
 {
     private const int MaxAttempts = 64;
 
-    private sealed record ProvenValue(ulong Height, Hash32 Root, Hash32 Key, byte[]? Value, StateProof Proof)
+    internal sealed record ProvenValue(ulong Height, Hash32 Root, Hash32 Key, byte[]? Value, StateProof Proof)
     {
         public StateProofJson ToJson() => new(Height, Root.ToString(), Key.ToString(),
             Value is null ? null : RpcMapping.B64(Value), RpcMapping.B64(Proof.Encoded));
@@ -56,7 +56,7 @@ internal sealed class StateQueries(IRpcNode node)
     }
 
     // Null when no consistent read succeeded; throws InvalidOperationException when no state exists at all.
-    private ProvenValue? Read(Hash32 key)
+    internal ProvenValue? Read(Hash32 key)
     {
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {

@@ -73,7 +73,7 @@ public sealed class GenesisTests : IDisposable
     {
         var genesis = Load(Valid());
         Assert.Equal(Fixture.Genesis().Hash, genesis.Hash);
-        Assert.Equal(Users * InitialBalance, genesis.TotalSupply);
+        Assert.Equal(Users * InitialBalance + genesis.Validators.TotalPower * genesis.Parameters.Staking.PowerReduction, genesis.TotalSupply); // balances + bonded
         var executor = new ChainExecutor(genesis, new Chain.Storage.InMemoryStore(), new InMemoryStateBackend(), Runner());
         Assert.Equal(Fixture.Executor().StateRoot, executor.StateRoot);
         Assert.NotNull(executor.GetModel(GenesisModelId));

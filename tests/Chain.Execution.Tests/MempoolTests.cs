@@ -255,5 +255,6 @@ public class MempoolTests
         public ModelInfo? GetModel(Hash32 modelId) => inner.GetModel(modelId);
         public byte[]? GetModelCode(Hash32 modelId) => Broken ? throw new IOException("disk gone") : inner.GetModelCode(modelId);
         public bool IsIncluded(Hash32 transactionHash) => inner.IsIncluded(transactionHash);
+        public StakingLedger Staking => inner.Staking;
     }
 }

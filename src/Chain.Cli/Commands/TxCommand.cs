@@ -14,7 +14,7 @@ using Chain.Core.State;
 namespace Chain.Cli.Commands;
 
 /// <summary>
-/// `chain tx transfer|register-model|infer`: build, sign and submit a transaction to a node over RPC. The nonce
+/// `chain tx transfer|register-model|infer|create-validator|bond|unbond|unjail`: build, sign and submit a transaction to a node over RPC. The nonce
 /// comes from the (proof-checked) account query; --wait waits for the block and prints the receipt.
 /// </summary>
 internal static class TxCommand
@@ -25,6 +25,66 @@ internal static class TxCommand
         command.Add(Transfer());
         command.Add(RegisterModel());
         command.Add(Infer());
+        command.Add(CreateValidator());
+        command.Add(Stake("bond", "Delegate tokens to a validator (by its operator address)", (v, a) => new BondBody(v, a)));
+        command.Add(Stake("unbond", "Start unbonding tokens from a validator; they are paid after the unbonding period", (v, a) => new UnbondBody(v, a)));
+        command.Add(Unjail());
+        return command;
+    }
+
+    /// <summary>`chain tx create-validator --consensus-key FILE|HEX --self-bond N`: the sender becomes the operator (docs/staking.md).</summary>
+    private static Command CreateValidator()
+    {
+        var common = new Common();
+        var consensusKey = new Option<string>("--consensus-key") { Description = "The validator's consensus key: a key file (its public key is used) or 64 hex characters", Required = true };
+        var selfBond = new Option<ulong>("--self-bond") { Description = "Tokens the operator bonds to it", Required = true };
+        var command = new Command("create-validator", "Create a validator operated by the sender") { consensusKey, selfBond };
+        common.AddTo(command);
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            var given = result.GetValue(consensusKey)!;
+            PublicKey key;
+            if (given.Length == 2 * PublicKey.Size && given.All(char.IsAsciiHexDigitLower)) key = PublicKey.Parse(given);
+            else if (File.Exists(given)) key = KeyFile.Read(given).PublicKey;
+            else throw new CliException($"--consensus-key must be a key file or 64 lower-case hex characters, got '{given}'");
+            ulong bond = result.GetValue(selfBond);
+            if (bond == 0) throw new CliException("--self-bond must be at least 1");
+            output.WriteLine($"validator consensus address {key.Address}");
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            return common.Submit(result, output, client, new CreateValidatorBody(key, bond));
+        }));
+        return command;
+    }
+
+    /// <summary>`chain tx bond|unbond VALIDATOR AMOUNT`.</summary>
+    private static Command Stake(string name, string description, Func<Address, ulong, TransactionBody> body)
+    {
+        var common = new Common();
+        var validator = new Argument<string>("VALIDATOR") { Description = "The validator's operator address (40 hex)" };
+        var amount = new Argument<ulong>("AMOUNT") { Description = "Tokens" };
+        var command = new Command(name, description) { validator, amount };
+        common.AddTo(command);
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            if (!Address.TryParse(result.GetValue(validator), out var op)) throw new CliException($"VALIDATOR must be a 40-hex-character operator address, got '{result.GetValue(validator)}'");
+            if (result.GetValue(amount) == 0) throw new CliException("AMOUNT must be at least 1");
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            return common.Submit(result, output, client, body(op, result.GetValue(amount)));
+        }));
+        return command;
+    }
+
+    /// <summary>`chain tx unjail`: the sender's validator back into the running once its jail period is over.</summary>
+    private static Command Unjail()
+    {
+        var common = new Common();
+        var command = new Command("unjail", "Unjail the sender's validator after its jail period");
+        common.AddTo(command);
+        command.SetAction(result => CliApp.Run(result, output =>
+        {
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            return common.Submit(result, output, client, new UnjailBody());
+        }));
         return command;
     }
 

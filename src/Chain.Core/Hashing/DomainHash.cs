@@ -33,6 +33,13 @@ public enum HashDomain : byte
     SignTransaction,
     SignVote,
     SignProposal,
+    /// <summary>Staking state keys (docs/staking.md): a validator by operator, the consensus-address index, a delegation,
+    /// a delegator's validators, and the singleton records (candidates, unbonding queue, next validator sets, burned).</summary>
+    StateValidator,
+    StateConsensusAddress,
+    StateDelegation,
+    StateDelegator,
+    StateStaking,
 }
 
 public static class DomainHash
@@ -73,6 +80,11 @@ public static class DomainHash
         HashDomain.SignTransaction => "sign/tx",
         HashDomain.SignVote => "sign/vote",
         HashDomain.SignProposal => "sign/proposal",
+        HashDomain.StateValidator => "state/validator",
+        HashDomain.StateConsensusAddress => "state/consensus-address",
+        HashDomain.StateDelegation => "state/delegation",
+        HashDomain.StateDelegator => "state/delegator",
+        HashDomain.StateStaking => "state/staking",
         _ => throw new ArgumentOutOfRangeException(nameof(domain)),
     };
 

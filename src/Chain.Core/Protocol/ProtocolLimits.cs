@@ -48,4 +48,19 @@ public static class ProtocolLimits
 
     /// <summary>How many heights after the offence duplicate-vote evidence may still be included.</summary>
     public const ulong MaxEvidenceAgeHeights = 10_000;
+
+    /// <summary>Validator candidates (bonded, jailed or unbonded) the staking state keeps: the bound of its candidate list.</summary>
+    public const int MaxValidatorCandidates = 1024;
+
+    /// <summary>Validators one delegator may hold shares in at a time (the bound of its delegator index).</summary>
+    public const int MaxDelegationsPerDelegator = 16;
+
+    /// <summary>Entries the unbonding queue holds at a time, across all delegators.</summary>
+    public const int MaxUnbondingEntries = 1024;
+
+    /// <summary>Unbonding entries one delegator may have in the queue at a time (as Cosmos' max entries per pair).</summary>
+    public const int MaxUnbondingEntriesPerDelegator = 7;
+
+    /// <summary>Largest downtime window (heights) the staking parameters may set; bounds a validator record's bitmap.</summary>
+    public const ulong MaxDowntimeWindow = 10_000;
 }

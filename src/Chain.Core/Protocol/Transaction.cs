@@ -10,6 +10,11 @@ public enum TransactionKind : byte
     Transfer = 1,
     RegisterModel = 2,
     Infer = 3,
+    /// <summary>Staking (docs/staking.md): the sender becomes a validator's operator.</summary>
+    CreateValidator = 4,
+    Bond = 5,
+    Unbond = 6,
+    Unjail = 7,
 }
 
 /// <summary>
@@ -101,6 +106,10 @@ public abstract class TransactionBody
             (byte)TransactionKind.Transfer => TransferBody.Fields,
             (byte)TransactionKind.RegisterModel => RegisterModelBody.Fields,
             (byte)TransactionKind.Infer => InferBody.Fields,
+            (byte)TransactionKind.CreateValidator => CreateValidatorBody.Fields,
+            (byte)TransactionKind.Bond => BondBody.Fields,
+            (byte)TransactionKind.Unbond => UnbondBody.Fields,
+            (byte)TransactionKind.Unjail => UnjailBody.Fields,
             _ => throw reader.Error(DecodeError.InvalidValue, $"unknown transaction kind {kind}", kindAt),
         };
         if (count != expected + 1)
@@ -112,10 +121,14 @@ public abstract class TransactionBody
             TransactionKind.RegisterModel => new RegisterModelBody(
                 reader.ReadString("model name", ProtocolLimits.MaxModelNameBytes),
                 reader.ReadBytes("model bytes", ProtocolLimits.MaxModelBytes)),
-            _ => new InferBody(
+            TransactionKind.Infer => new InferBody(
                 reader.ReadHash32("model id"),
                 reader.ReadBytes("input tensor", ProtocolLimits.MaxTensorBytes),
                 reader.ReadUInt64("max gas")),
+            TransactionKind.CreateValidator => new CreateValidatorBody(reader.ReadPublicKey("consensus key"), reader.ReadUInt64("self bond")),
+            TransactionKind.Bond => new BondBody(reader.ReadAddress("validator"), reader.ReadUInt64("amount")),
+            TransactionKind.Unbond => new UnbondBody(reader.ReadAddress("validator"), reader.ReadUInt64("amount")),
+            _ => new UnjailBody(),
         };
     }
 }
@@ -192,6 +205,72 @@ public sealed class InferBody : TransactionBody
         writer.Write(ModelId);
         writer.Write(_input);
         writer.Write(MaxGas);
+    }
+}
+
+/// <summary>
+/// Makes the sender the operator of a new validator whose votes are signed with <see cref="ConsensusKey"/>, bonding
+/// <see cref="SelfBond"/> of the sender's balance to it (docs/staking.md). Encoding: <c>[4, consensusKey: bin32, selfBond: uint]</c>.
+/// </summary>
+public sealed class CreateValidatorBody(PublicKey consensusKey, ulong selfBond) : TransactionBody
+{
+    internal const int Fields = 2;
+    public PublicKey ConsensusKey { get; } = consensusKey;
+    public ulong SelfBond { get; } = selfBond;
+    public override TransactionKind Kind => TransactionKind.CreateValidator;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(ConsensusKey);
+        writer.Write(SelfBond);
+    }
+}
+
+/// <summary>Delegates <see cref="Amount"/> of the sender's balance to the validator whose operator is <see cref="Validator"/>. Encoding: <c>[5, validator: bin20, amount: uint]</c>.</summary>
+public sealed class BondBody(Address validator, ulong amount) : TransactionBody
+{
+    internal const int Fields = 2;
+    public Address Validator { get; } = validator;
+    public ulong Amount { get; } = amount;
+    public override TransactionKind Kind => TransactionKind.Bond;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(Validator);
+        writer.Write(Amount);
+    }
+}
+
+/// <summary>
+/// Starts unbonding <see cref="Amount"/> tokens of the sender's delegation to <see cref="Validator"/>; they are paid out
+/// after the unbonding period. Encoding: <c>[6, validator: bin20, amount: uint]</c>.
+/// </summary>
+public sealed class UnbondBody(Address validator, ulong amount) : TransactionBody
+{
+    internal const int Fields = 2;
+    public Address Validator { get; } = validator;
+    public ulong Amount { get; } = amount;
+    public override TransactionKind Kind => TransactionKind.Unbond;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(Validator);
+        writer.Write(Amount);
+    }
+}
+
+/// <summary>Lets the sender's jailed validator back into the set once its jail period is over. Encoding: <c>[7]</c>.</summary>
+public sealed class UnjailBody : TransactionBody
+{
+    internal const int Fields = 0;
+    public override TransactionKind Kind => TransactionKind.Unjail;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
     }
 }
 

@@ -20,4 +20,36 @@ public static class StateKeys
 
     /// <summary>Key of included evidence (Chain.Execution's <c>CommittedEvidence</c>), by the evidence hash.</summary>
     public static Hash32 Evidence(Hash32 evidenceHash) => DomainHash.Compute(HashDomain.StateEvidence, evidenceHash.Bytes);
+
+    /// <summary>Key of a validator record, by its operator address (docs/staking.md).</summary>
+    public static Hash32 Validator(Address operatorAddress) => DomainHash.Compute(HashDomain.StateValidator, operatorAddress.Bytes);
+
+    /// <summary>Key of the index from a consensus address to its validator's operator; never removed (a key serves one validator, ever).</summary>
+    public static Hash32 ConsensusAddress(Address consensusAddress) => DomainHash.Compute(HashDomain.StateConsensusAddress, consensusAddress.Bytes);
+
+    /// <summary>Key of a delegation: the delegator's shares in a validator (operator address).</summary>
+    public static Hash32 Delegation(Address delegator, Address validator)
+    {
+        Span<byte> id = stackalloc byte[2 * Address.Size];
+        delegator.Bytes.CopyTo(id);
+        validator.Bytes.CopyTo(id[Address.Size..]);
+        return DomainHash.Compute(HashDomain.StateDelegation, id);
+    }
+
+    /// <summary>Key of the list of validators a delegator has shares in (bounded; the state cannot be iterated by prefix).</summary>
+    public static Hash32 Delegator(Address delegator) => DomainHash.Compute(HashDomain.StateDelegator, delegator.Bytes);
+
+    /// <summary>Key of the list of every validator candidate.</summary>
+    public static Hash32 Candidates { get; } = Staking("candidates");
+
+    /// <summary>Key of the unbonding queue, in completion order.</summary>
+    public static Hash32 UnbondingQueue { get; } = Staking("unbonding");
+
+    /// <summary>Key of the validator sets of the next two heights.</summary>
+    public static Hash32 ValidatorSets { get; } = Staking("validator-sets");
+
+    /// <summary>Key of the total of slashed (burned) tokens.</summary>
+    public static Hash32 Burned { get; } = Staking("burned");
+
+    private static Hash32 Staking(string record) => DomainHash.Compute(HashDomain.StateStaking, System.Text.Encoding.ASCII.GetBytes(record));
 }
