@@ -475,6 +475,10 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
                 Field: "height", Expected: next.ToString(), Actual: height.ToString());
         if (!CommittedSets.Next.Set.TryGet(proposer, out _, out _))
             return new(VerifyFailureKind.UnknownProposer, $"proposer {proposer} is not a validator of height {height}", Field: "proposer", Actual: proposer.ToString());
+        // The last block's time + 1 without wrapping: after a block at ulong.MaxValue no later time exists.
+        if (_last is { TimeMs: ulong.MaxValue })
+            return new(VerifyFailureKind.BadTime, "the previous block's time is the largest representable: no later block time exists",
+                Field: "timeMs", Expected: $"> {ulong.MaxValue}", Actual: timeMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
         ulong minTime = _last is null ? _genesis.GenesisTimeMs : _last.TimeMs + 1;
         if (timeMs < minTime)
             return new(VerifyFailureKind.BadTime, $"block time {timeMs} is before {minTime} (times strictly increase from genesis)",
