@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo
+.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo chain-arm64 determinism-arm64
 
 all: build
 
@@ -74,6 +74,30 @@ genesis-models: mnist
 # accuracy on the 10k MNIST test set against the integer reference, and writes genesis/models/vectors.json.
 genesis-onnx: mnist
 	$(DOTNET) run -c Release --project tools/Chain.ModelTrainer -- --data $(MNIST_DIR) --out genesis/models --export
+
+# arm64 (README "arm64", docs/determinism.md): `chain` self-contained for linux-arm64 in $(ARM64_OUT). On an x64
+# machine it runs under qemu user-mode emulation: $(ARM64_RUN) $(ARM64_OUT)/chain ARGS. On arm64 it runs as is.
+ARM64_OUT := .data/arm64
+ARM64_RUN := $(if $(filter aarch64 arm64,$(shell uname -m)),,DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 qemu-aarch64-static)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Under qemu the arm64 loader, C/C++ runtime and OpenSSL (System.Security.Cryptography) come from Debian's arm64
+# packages (multiarch: /lib/aarch64-linux-gnu), so no QEMU_LD_PREFIX is needed.
+chain-arm64:
+	@if [ -n "$(ARM64_RUN)" ] && ! { command -v qemu-aarch64-static >/dev/null && [ -e /lib/ld-linux-aarch64.so.1 ] \
+		&& [ -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ] && [ -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ]; }; then \
+		echo "installing qemu-user-static and Debian's arm64 libc, libstdc++ and libssl (multiarch)"; \
+		$(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq \
+		&& $(SUDO) apt-get install -y -qq qemu-user-static libc6:arm64 libstdc++6:arm64 libssl3:arm64; fi
+	$(DOTNET) publish src/Chain.Cli -c Release -r linux-arm64 --self-contained -o $(ARM64_OUT)
+	$(ARM64_RUN) $(ARM64_OUT)/chain version
+
+# The lab across ISAs: x64 in this process, the arm64 build (above) as child processes under qemu; report in .data/determinism-arm64.
+DETERMINISM_ARM64_MODEL ?= adversarial
+DETERMINISM_ARM64_INPUTS ?= 3
+determinism-arm64: chain-arm64
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	$(CLI) determinism --model $(DETERMINISM_ARM64_MODEL) --inputs $(DETERMINISM_ARM64_INPUTS) --isa x64,arm64 \
+		--arm64-chain $(ARM64_OUT)/chain --report .data/determinism-arm64
 
 clean:
 	$(DOTNET) clean Chain.sln -c $(CONFIG) >/dev/null || true
