@@ -92,8 +92,8 @@ chain-arm64:
 	$(ARM64_RUN) $(ARM64_OUT)/chain version
 
 # The lab across ISAs: x64 in this process, the arm64 build (above) as child processes under qemu; report in .data/determinism-arm64.
-DETERMINISM_ARM64_MODEL ?= adversarial
-DETERMINISM_ARM64_INPUTS ?= 3
+DETERMINISM_ARM64_MODEL ?= genesis
+DETERMINISM_ARM64_INPUTS ?= 2
 determinism-arm64: chain-arm64
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) determinism --model $(DETERMINISM_ARM64_MODEL) --inputs $(DETERMINISM_ARM64_INPUTS) --isa x64,arm64 \
