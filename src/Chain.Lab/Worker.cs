@@ -22,7 +22,7 @@ public sealed record WorkerHeader(
     [property: JsonPropertyName("dp")] bool Dp = false)
 {
     /// <summary>One line for reports: the GEMM path and the instruction-set flags that chose it.</summary>
-    public string Describe() => Isa == "arm64"
+    public string Describe() => Isa == LabIsa.Arm64
         ? $"child path {Path} on arm64 (advsimd={AdvSimd}, dp={Dp}, hw={HardwareIntrinsics})"
         : $"child path {Path} (avx512f={Avx512F}, avx2={Avx2}, hw={HardwareIntrinsics})";
 }
@@ -203,6 +203,9 @@ public sealed class ChildProcessConfiguration : LabConfiguration
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
         var (header, results) = Launch(model, spec, trace: false, only: null);
+        // A foreign-ISA row must come from that ISA: a launcher pointed at the wrong build would otherwise pass as arm64.
+        if (header.Isa is { } reported ? reported != Isa : Isa != LabIsa.Host)
+            throw new InvalidOperationException($"the worker ran on {header.Isa ?? "an unreported ISA"}, not {Isa}");
         if (results.Count != inputs.Count)
             throw new InvalidOperationException($"worker returned {results.Count} results for {inputs.Count} inputs");
         var detail = header.Describe();

@@ -77,6 +77,18 @@ public sealed class CrossIsaTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_worker_of_another_isa_than_the_configuration_says_is_refused()
+    {
+        // This machine's real worker behind an "arm64" configuration: its header names the host ISA, so the row is an error.
+        if (LabIsa.Host == LabIsa.Arm64) return; // there the host build is the arm64 one
+        var dll = Path.Combine(AppContext.BaseDirectory, "chain.dll");
+        var config = new ChildProcessConfiguration(LabIsa.Arm64, new Dictionary<string, string>(), new ProcessWorkerLauncher("dotnet", [dll]));
+        using var prepared = PreparedModel.Load(LabModels.ConvOdd());
+        var e = Assert.Throws<InvalidOperationException>(() => config.Run(prepared, LabInputs.Create(prepared.Inputs, 1, 1), new LabInputSpec(1, 1)));
+        Assert.Equal($"the worker ran on {LabIsa.Host}, not arm64", e.Message);
+    }
+
+    [Fact]
     public void The_arm64_build_reproduces_this_machines_canonical_bytes_on_every_path()
     {
         var chain = Path.Combine(RepositoryRoot(), CrossIsa.DefaultArm64Chain);
