@@ -22,7 +22,7 @@ public enum GemmPath
 
 /// <summary>
 /// Which GEMM path the kernels use. Defaults to the fastest the CPU (as reported to .NET, so
-/// DOTNET_EnableAVX2=0, DOTNET_EnableArm64Dp=0, DOTNET_EnableArm64AdvSimd=0 and friends are honoured) supports; CHAIN_KERNELS=scalar, <see cref="ForceScalar"/>
+/// DOTNET_EnableAVX2=0, DOTNET_EnableArm64Dp=0, DOTNET_EnableHWIntrinsic=0 and friends are honoured) supports; CHAIN_KERNELS=scalar, <see cref="ForceScalar"/>
 /// or a thread-local <see cref="Use"/> scope pick another so paths can be compared.
 /// </summary>
 public static class KernelOptions
