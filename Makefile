@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo fuzz fuzz-all
+.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo fuzz fuzz-all chain-arm64 check-arm64 determinism-arm64
 
 all: build
 
@@ -84,6 +84,50 @@ genesis-models: mnist
 # accuracy on the 10k MNIST test set against the integer reference, and writes genesis/models/vectors.json.
 genesis-onnx: mnist
 	$(DOTNET) run -c Release --project tools/Chain.ModelTrainer -- --data $(MNIST_DIR) --out genesis/models --export
+
+# arm64 (README "arm64", docs/determinism.md): `chain` self-contained for linux-arm64 in $(ARM64_OUT). On an x64
+# machine it runs under qemu user-mode emulation: $(ARM64_RUN) $(ARM64_OUT)/chain ARGS. On arm64 it runs as is.
+ARM64_OUT := .data/arm64
+ARM64_NATIVE := $(filter aarch64 arm64,$(shell uname -m))
+ARM64_RUN := $(if $(ARM64_NATIVE),,env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 qemu-aarch64-static)
+# qemu-user shows the host's x86 /proc/cpuinfo, and ONNX Runtime's CPU detection then dereferences NULL (the
+# process dies at the first ORT session). For ORT under qemu, a private mount namespace binds an arm64
+# /proc/cpuinfo (Neoverse N1 features) over it; unshare and mount need root.
+ARM64_CPUINFO := .data/arm64-cpuinfo
+ARM64_RUN_ORT := $(if $(ARM64_NATIVE),,unshare -m sh -c 'mount --bind $(ARM64_CPUINFO) /proc/cpuinfo && exec "$$@"' sh $(ARM64_RUN))
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Under qemu the arm64 loader, C/C++ runtime and OpenSSL (System.Security.Cryptography) come from Debian's arm64
+# packages (multiarch: /lib/aarch64-linux-gnu), so no QEMU_LD_PREFIX is needed.
+chain-arm64:
+	@if [ -n "$(ARM64_RUN)" ] && ! { command -v qemu-aarch64-static >/dev/null && [ -e /lib/ld-linux-aarch64.so.1 ] \
+		&& [ -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ] && [ -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ]; }; then \
+		echo "installing qemu-user-static and Debian's arm64 libc, libstdc++ and libssl (multiarch)"; \
+		$(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq \
+		&& $(SUDO) apt-get install -y -qq qemu-user-static libc6:arm64 libstdc++6:arm64 libssl3:arm64; fi
+	$(DOTNET) publish src/Chain.Cli -c Release -r linux-arm64 --self-contained -o $(ARM64_OUT)
+	$(ARM64_RUN) $(ARM64_OUT)/chain version
+	@for i in 0 1; do printf 'processor\t: %s\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: 0xd0c\nCPU revision\t: 1\n\n' $$i; done > $(ARM64_CPUINFO)
+
+# The arm64 build against x64: ONNX conformance (canonical and ORT), the node's start-up self-check of both genesis
+# models (via the walkthrough), and genesis-model inferences whose output hashes must equal x64's.
+check-arm64: chain-arm64
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	$(ARM64_RUN_ORT) $(ARM64_OUT)/chain conformance
+	rm -rf .data/walkthrough-arm64 && $(ARM64_RUN_ORT) $(ARM64_OUT)/chain walkthrough --data .data/walkthrough-arm64
+	@for m in mlp cnn; do for s in 1 2 3; do \
+		x=$$($(CLI) infer --model genesis/models/$$m.onnx --input random:$$s | awk '/logits/ {print $$5}'); \
+		for v in "" DOTNET_EnableArm64Dp=0 CHAIN_KERNELS=scalar; do \
+			a=$$(env $$v $(ARM64_RUN) $(ARM64_OUT)/chain infer --model genesis/models/$$m.onnx --input random:$$s | awk '/logits/ {print $$5}'); \
+			if [ -n "$$x" ] && [ "$$x" = "$$a" ]; then echo "$$m random:$$s $${v:-default}: arm64 = x64 ($${x:0:16})"; \
+			else echo "$$m random:$$s $${v:-default}: arm64 $$a != x64 $$x"; exit 1; fi; done; done; done
+
+# The lab across ISAs: x64 in this process, the arm64 build (above) as child processes under qemu; report in .data/determinism-arm64.
+DETERMINISM_ARM64_MODEL ?= genesis
+DETERMINISM_ARM64_INPUTS ?= 2
+determinism-arm64: chain-arm64
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	$(CLI) determinism --model $(DETERMINISM_ARM64_MODEL) --inputs $(DETERMINISM_ARM64_INPUTS) --isa x64,arm64 \
+		--arm64-chain $(ARM64_OUT)/chain --report .data/determinism-arm64
 
 clean:
 	$(DOTNET) clean Chain.sln -c $(CONFIG) >/dev/null || true

@@ -23,6 +23,9 @@ public abstract class LabConfiguration
     public abstract string Name { get; }
     public abstract ConfigKind Kind { get; }
 
+    /// <summary>The instruction-set architecture the configuration runs on ("x64", "arm64").</summary>
+    public virtual string Isa => LabIsa.Host;
+
     /// <summary>Canonical configurations run integer models only; ORT runs the float contrast model too.</summary>
     public virtual bool AppliesTo(PreparedModel model) => !model.IsFloat;
 

@@ -19,7 +19,8 @@ public sealed record LabRow(
     double Gops,
     double PeakFraction,
     string? Detail,
-    string? Error)
+    string? Error,
+    string Isa)
 {
     public bool FullMatch => Error is null && Runs > 0 && Matches == Runs;
 }
@@ -68,12 +69,16 @@ public static class DeterminismLab
 {
     public static readonly OrtSettings FloatReference = new(OrtOptimization.Disabled, 1);
 
-    /// <summary>Every in-process GEMM path the CPU supports, the child-process variants (when a launcher is given) and ORT at 4 levels × 1/2/4 threads.</summary>
-    public static IReadOnlyList<LabConfiguration> DefaultConfigurations(IWorkerLauncher? launcher)
+    /// <summary>
+    /// Every in-process GEMM path the CPU supports, the child-process variants (when a launcher is given), the
+    /// arm64 build's variants (when <paramref name="arm64"/> is given: across ISAs) and ORT at 4 levels × 1/2/4 threads.
+    /// </summary>
+    public static IReadOnlyList<LabConfiguration> DefaultConfigurations(IWorkerLauncher? launcher, IWorkerLauncher? arm64 = null)
     {
         var list = new List<LabConfiguration>();
         list.AddRange(Enum.GetValues<GemmPath>().Where(KernelOptions.IsSupported).Select(p => new CanonicalPathConfiguration(p)));
         if (launcher is not null) list.AddRange(ChildProcessConfiguration.Standard(launcher));
+        if (arm64 is not null) list.AddRange(ChildProcessConfiguration.Arm64(arm64));
         foreach (var level in Enum.GetValues<OrtOptimization>())
             foreach (var threads in new[] { 1, 2, 4 })
                 list.Add(new OrtConfiguration(new OrtSettings(level, threads)));
@@ -134,7 +139,7 @@ public static class DeterminismLab
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return new LabRow(model.Name, config.Name, config.Kind, consensus, inputs.Count, 0, 0, null, null, null, 0, 0, 0, null, e.Message);
+            return new LabRow(model.Name, config.Name, config.Kind, consensus, inputs.Count, 0, 0, null, null, null, 0, 0, 0, null, e.Message, config.Isa);
         }
         var matches = 0;
         int? first = null;
@@ -166,7 +171,7 @@ public static class DeterminismLab
         }
         var gops = run.MeanLatencyMs > 0 ? 2.0 * model.Macs / (run.MeanLatencyMs * 1e-3) / 1e9 : 0;
         return new LabRow(model.Name, config.Name, config.Kind, consensus, inputs.Count, matches, (double)matches / inputs.Count,
-            first is { } f ? inputs[f].Label : null, node, op, run.MeanLatencyMs, gops, peak.Gops > 0 ? gops / peak.Gops : 0, detail, null);
+            first is { } f ? inputs[f].Label : null, node, op, run.MeanLatencyMs, gops, peak.Gops > 0 ? gops / peak.Gops : 0, detail, null, config.Isa);
     }
 }
 

@@ -44,15 +44,45 @@ public static class LabReportWriter
         md.AppendLine().AppendLine("| model | MACs | reference | model id |").AppendLine("|---|---:|---|---|");
         foreach (var m in report.Models)
             md.AppendLine(c, $"| {m.Name}{(m.IsFloat ? " (float contrast)" : "")} | {m.Macs:N0} | {m.Reference} | {m.ModelId[..16]}… |");
-        md.AppendLine().AppendLine("| model | configuration | bit-match | rate | first divergent node | latency ms | GOPS | % of peak | note |")
-            .AppendLine("|---|---|---:|---:|---|---:|---:|---:|---|");
+        AppendAcrossIsas(md, report);
+        md.AppendLine().AppendLine("| model | ISA | configuration | bit-match | rate | first divergent node | latency ms | GOPS | % of peak | note |")
+            .AppendLine("|---|---|---|---:|---:|---|---:|---:|---:|---|");
         foreach (var r in report.Rows)
         {
             var node = r.DivergentNode is null ? "—" : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
             var note = r.Error is not null ? "error: " + r.Error : r.Detail ?? "";
-            md.AppendLine(c, $"| {r.Model} | {r.Configuration} | {r.Matches}/{r.Runs} | {r.MatchRate * 100:F1}% | {Escape(node)} | {r.MeanLatencyMs:F4} | {r.Gops:F2} | {r.PeakFraction * 100:F1}% | {Escape(note)} |");
+            md.AppendLine(c, $"| {r.Model} | {r.Isa} | {r.Configuration} | {r.Matches}/{r.Runs} | {r.MatchRate * 100:F1}% | {Escape(node)} | {r.MeanLatencyMs:F4} | {r.Gops:F2} | {r.PeakFraction * 100:F1}% | {Escape(note)} |");
         }
         return md.ToString();
+    }
+
+    /// <summary>
+    /// When rows of more than one ISA are present: per consensus model, each ISA's canonical configurations side by
+    /// side (✓ bit-identical to the reference on every input, ✗ with the first divergent node), and the verdict.
+    /// </summary>
+    private static void AppendAcrossIsas(StringBuilder md, LabReport report)
+    {
+        var isas = report.Rows.Select(r => r.Isa).Distinct().ToArray();
+        if (isas.Length < 2) return;
+        var c = CultureInfo.InvariantCulture;
+        var consensus = report.Rows.Where(r => r.Consensus && r.Kind != ConfigKind.Ort).ToArray();
+        md.AppendLine().AppendLine(c, $"## Across ISAs ({string.Join(" vs ", isas)})").AppendLine();
+        md.AppendLine(c, $"Reference: the canonical executor on {report.BestGemmPath} in this process ({isas[0]}); every other configuration is compared with it input by input.");
+        md.AppendLine(c, $"Verdict: {(consensus.All(r => r.FullMatch) ? "every canonical configuration on every ISA gave identical bytes" : "DIVERGENCE across configurations or ISAs")}.");
+        md.AppendLine().Append("| model |");
+        foreach (var isa in isas) md.Append(c, $" {isa} |");
+        md.AppendLine().Append("|---|").AppendLine(string.Concat(isas.Select(_ => "---|")));
+        foreach (var model in consensus.Select(r => r.Model).Distinct())
+        {
+            md.Append(c, $"| {model} |");
+            foreach (var isa in isas)
+            {
+                var cells = consensus.Where(r => r.Model == model && r.Isa == isa).Select(r =>
+                    $"{r.Configuration} {(r.FullMatch ? "✓" : r.Error is not null ? "error" : $"✗ {r.DivergentNode} at {r.FirstDivergentInput}")} ({r.MeanLatencyMs:F2} ms)");
+                md.Append(c, $" {Escape(string.Join("; ", cells))} |");
+            }
+            md.AppendLine();
+        }
     }
 
     private static string Escape(string text) => text.Replace("|", "\\|").Replace("\n", " ");
@@ -72,7 +102,7 @@ public static class LabReportWriter
             var colour = r.Error is not null ? Colors.Gray : r.FullMatch ? (r.Consensus ? Colors.SeaGreen : Colors.SteelBlue) : Colors.Crimson;
             // Log10 of microseconds keeps sub-millisecond and second-long runs readable on one axis.
             bars.Add(new Bar { Position = position, Value = Math.Log10(Math.Max(r.MeanLatencyMs * 1000, 1)), FillColor = colour });
-            ticks.Add(new Tick(position, $"{r.Model} · {r.Configuration}"));
+            ticks.Add(new Tick(position, $"{r.Model} · {r.Configuration}")); // foreign-ISA names start with the ISA
             position += 1;
         }
         plot.Add.Bars(bars);

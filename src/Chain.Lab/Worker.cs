@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -9,12 +11,30 @@ using Chain.Inference.Runtime;
 
 namespace Chain.Lab;
 
-/// <summary>The first line a worker prints: what the child process's runtime let it use.</summary>
+/// <summary>The first line a worker prints: what the child process's runtime let it use, and on which ISA.</summary>
 public sealed record WorkerHeader(
     [property: JsonPropertyName("path")] string Path,
     [property: JsonPropertyName("avx512f")] bool Avx512F,
     [property: JsonPropertyName("avx2")] bool Avx2,
-    [property: JsonPropertyName("hw_intrinsics")] bool HardwareIntrinsics);
+    [property: JsonPropertyName("hw_intrinsics")] bool HardwareIntrinsics,
+    [property: JsonPropertyName("isa")] string? Isa = null,
+    [property: JsonPropertyName("advsimd")] bool AdvSimd = false,
+    [property: JsonPropertyName("dp")] bool Dp = false)
+{
+    /// <summary>One line for reports: the GEMM path and the instruction-set flags that chose it.</summary>
+    public string Describe() => Isa == LabIsa.Arm64
+        ? $"child path {Path} on arm64 (advsimd={AdvSimd}, dp={Dp}, hw={HardwareIntrinsics})"
+        : $"child path {Path} (avx512f={Avx512F}, avx2={Avx2}, hw={HardwareIntrinsics})";
+}
+
+/// <summary>The instruction-set architecture names the lab uses: "x64", "arm64".</summary>
+public static class LabIsa
+{
+    public const string X64 = "x64", Arm64 = "arm64";
+
+    /// <summary>This process's architecture.</summary>
+    public static string Host { get; } = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+}
 
 public sealed record WorkerNode(
     [property: JsonPropertyName("index")] int Index,
@@ -47,7 +67,8 @@ public static class LabWorker
         using var canonical = CanonicalExecutor.Load(modelBytes);
         var inputs = LabInputs.Create(canonical.Inputs, perPattern, seed);
         output.WriteLine(JsonSerializer.Serialize(new WorkerHeader(KernelOptions.Current.ToString().ToLowerInvariant(),
-            Avx512F.IsSupported, Avx2.IsSupported, Vector128.IsHardwareAccelerated), Json));
+            Avx512F.IsSupported, Avx2.IsSupported, Vector128.IsHardwareAccelerated, LabIsa.Host,
+            AdvSimd.Arm64.IsSupported, Dp.IsSupported), Json));
         LabConfiguration.WarmUp(() => canonical.Run(inputs[0].Tensors), warmupMs);
         var clock = new Stopwatch();
         for (int i = 0; i < inputs.Count; i++)
@@ -86,11 +107,16 @@ public interface IWorkerLauncher
     string Run(IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> arguments);
 }
 
-/// <summary>Launches <c>fileName leadingArguments... arguments...</c>, e.g. the chain apphost, or <c>dotnet chain.dll</c>.</summary>
-public sealed class ProcessWorkerLauncher(string fileName, IReadOnlyList<string> leadingArguments) : IWorkerLauncher
+/// <summary>
+/// Launches <c>fileName leadingArguments... arguments...</c>, e.g. the chain apphost, <c>dotnet chain.dll</c>, or
+/// <c>qemu-aarch64-static arm64/chain</c>, with <paramref name="baseEnvironment"/> under each run's own variables.
+/// </summary>
+public sealed class ProcessWorkerLauncher(string fileName, IReadOnlyList<string> leadingArguments,
+    IReadOnlyDictionary<string, string>? baseEnvironment = null) : IWorkerLauncher
 {
     public string FileName { get; } = fileName;
     public IReadOnlyList<string> LeadingArguments { get; } = leadingArguments;
+    public IReadOnlyDictionary<string, string> BaseEnvironment { get; } = baseEnvironment ?? new Dictionary<string, string>();
 
     /// <summary>
     /// The running program itself: the apphost when started as `chain`, or `dotnet entry.dll` when started
@@ -114,7 +140,7 @@ public sealed class ProcessWorkerLauncher(string fileName, IReadOnlyList<string>
             UseShellExecute = false,
         };
         foreach (var a in LeadingArguments.Concat(arguments)) start.ArgumentList.Add(a);
-        foreach (var (key, value) in environment) start.Environment[key] = value;
+        foreach (var (key, value) in BaseEnvironment.Concat(environment)) start.Environment[key] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {FileName}");
         // Both pipes are drained concurrently so a chatty stderr cannot block the child.
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -126,13 +152,44 @@ public sealed class ProcessWorkerLauncher(string fileName, IReadOnlyList<string>
     }
 }
 
-/// <summary>The canonical executor in a child process with the given DOTNET_Enable* variables set to 0.</summary>
-public sealed class ChildProcessConfiguration(IReadOnlyList<string> disabled, IWorkerLauncher launcher) : LabConfiguration
+/// <summary>
+/// The canonical executor in a child process with the given environment (DOTNET_Enable*=0, CHAIN_KERNELS=scalar),
+/// on this machine's ISA or, through its launcher, on another (the arm64 build under qemu).
+/// </summary>
+public sealed class ChildProcessConfiguration : LabConfiguration
 {
-    public IReadOnlyList<string> Disabled { get; } = disabled;
+    private readonly IWorkerLauncher _launcher;
+    private readonly IReadOnlyDictionary<string, string> _environment;
+
+    /// <summary>On this machine with each of <paramref name="disabled"/> set to 0.</summary>
+    public ChildProcessConfiguration(IReadOnlyList<string> disabled, IWorkerLauncher launcher)
+        : this(LabIsa.Host, disabled.ToDictionary(d => d, _ => "0"), launcher)
+    {
+    }
+
+    /// <summary>A worker of <paramref name="isa"/> with <paramref name="environment"/> set.</summary>
+    public ChildProcessConfiguration(string isa, IReadOnlyDictionary<string, string> environment, IWorkerLauncher launcher)
+    {
+        Isa = isa;
+        _environment = environment;
+        _launcher = launcher;
+    }
+
+    public override string Isa { get; }
+    public IReadOnlyList<string> Disabled => _environment.Where(e => e.Value == "0").Select(e => e.Key).ToArray();
+
     // "DOTNET_Enable" is dropped from the name to keep report columns and chart labels short.
-    public override string Name => "child " + string.Join(",", Disabled.Select(d => d.Replace("DOTNET_Enable", "", StringComparison.Ordinal) + "=0"));
+    public override string Name => (Isa == LabIsa.Host ? "child" : Isa) + " " + (_environment.Count == 0 ? "default"
+        : string.Join(",", _environment.Select(e => e.Key.Replace("DOTNET_Enable", "", StringComparison.Ordinal) + "=" + e.Value)));
     public override ConfigKind Kind => ConfigKind.ChildProcess;
+
+    /// <summary>The arm64 build on its best path, with sdot hidden (the AdvSimd path), and forced scalar.</summary>
+    public static IReadOnlyList<ChildProcessConfiguration> Arm64(IWorkerLauncher launcher) =>
+    [
+        new(LabIsa.Arm64, new Dictionary<string, string>(), launcher),
+        new(LabIsa.Arm64, new Dictionary<string, string> { ["DOTNET_EnableArm64Dp"] = "0" }, launcher),
+        new(LabIsa.Arm64, new Dictionary<string, string> { ["CHAIN_KERNELS"] = "scalar" }, launcher),
+    ];
 
     /// <summary>Each variable alone, then all three.</summary>
     public static IReadOnlyList<ChildProcessConfiguration> Standard(IWorkerLauncher launcher) =>
@@ -146,9 +203,12 @@ public sealed class ChildProcessConfiguration(IReadOnlyList<string> disabled, IW
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
         var (header, results) = Launch(model, spec, trace: false, only: null);
+        // A foreign-ISA row must come from that ISA: a launcher pointed at the wrong build would otherwise pass as arm64.
+        if (header.Isa is { } reported ? reported != Isa : Isa != LabIsa.Host)
+            throw new InvalidOperationException($"the worker ran on {header.Isa ?? "an unreported ISA"}, not {Isa}");
         if (results.Count != inputs.Count)
             throw new InvalidOperationException($"worker returned {results.Count} results for {inputs.Count} inputs");
-        var detail = $"child path {header.Path} (avx512f={header.Avx512F}, avx2={header.Avx2}, hw={header.HardwareIntrinsics})";
+        var detail = header.Describe();
         return new ConfigRun(results.OrderBy(r => r.Index).Select(r => r.Hash).ToArray(), results.Average(r => r.Milliseconds), detail);
     }
 
@@ -169,7 +229,7 @@ public sealed class ChildProcessConfiguration(IReadOnlyList<string> disabled, IW
             if (spec.WarmupMs > 0) args.AddRange(["--warmup-ms", spec.WarmupMs.ToString()]);
             if (trace) args.Add("--trace");
             if (only is { } o) args.AddRange(["--only", o.ToString()]);
-            return LabWorker.Parse(launcher.Run(Disabled.ToDictionary(d => d, _ => "0"), args));
+            return LabWorker.Parse(_launcher.Run(_environment, args));
         }
         finally
         {

@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace Chain.Cli.Commands;
 
 /// <summary>
-/// `chain determinism --model FILE|genesis|adversarial --inputs N [--json FILE] [--report DIR]`: the determinism
+/// `chain determinism --model FILE|genesis|adversarial --inputs N [--isa x64,arm64] [--json FILE] [--report DIR]`: the determinism
 /// lab (src/Chain.Lab), and the hidden `chain determinism-worker` it starts as a child process.
 /// </summary>
 internal static class DeterminismCommand
@@ -26,18 +26,30 @@ internal static class DeterminismCommand
         var report = new Option<string?>("--report") { Description = "Write report.json, report.md and chart.png into this folder" };
         var noChild = new Option<bool>("--no-child") { Description = "Skip the child-process configurations (DOTNET_Enable*=0)" };
         var warmup = new Option<int>("--warmup-ms") { Description = "Untimed warm-up per configuration before latencies are taken", DefaultValueFactory = _ => 200 };
+        var isa = new Option<string>("--isa")
+        {
+            Description = "ISAs to run the canonical executor on, e.g. x64,arm64: a foreign one runs its build (--arm64-chain) as child processes, under qemu",
+            DefaultValueFactory = _ => LabIsa.Host,
+        };
+        var arm64Chain = new Option<string>("--arm64-chain")
+        {
+            Description = "The linux-arm64 chain executable (`make chain-arm64`)",
+            DefaultValueFactory = _ => CrossIsa.DefaultArm64Chain,
+        };
+        var emulator = new Option<string>("--emulator") { Description = "User-mode emulator for arm64 on another ISA", DefaultValueFactory = _ => CrossIsa.DefaultEmulator };
         var command = new Command("determinism",
             "Measure bit-exactness of the canonical executor across GEMM paths and CPU feature sets, and of ONNX Runtime across optimisation levels and threads")
         {
-            model, inputs, seed, json, report, noChild, warmup,
+            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var perPattern = result.GetValue(inputs);
             if (perPattern < 1) throw new CliException("--inputs must be at least 1");
             var models = ResolveModels(result.GetValue(model)!);
+            var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!);
             var configurations = DeterminismLab.DefaultConfigurations(
-                result.GetValue(noChild) ? null : launcher ?? ProcessWorkerLauncher.ForCurrentProcess());
+                result.GetValue(noChild) ? null : launcher ?? ProcessWorkerLauncher.ForCurrentProcess(), arm64);
             LabReport lab;
             try
             {
@@ -88,6 +100,21 @@ internal static class DeterminismCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The arm64 worker launcher when <paramref name="isas"/> asks for arm64 on another machine ISA, else null.</summary>
+    private static IWorkerLauncher? Arm64Launcher(string isas, string chain, string emulator)
+    {
+        try
+        {
+            return CrossIsa.ParseIsas(isas).Contains(LabIsa.Arm64) && LabIsa.Host != LabIsa.Arm64
+                ? CrossIsa.Arm64Launcher(chain, emulator)
+                : null;
+        }
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException)
+        {
+            throw new CliException($"--isa: {e.Message}");
+        }
     }
 
     internal static IReadOnlyList<LabModel> ResolveModels(string model)

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Chain.Inference.Kernels;
@@ -16,7 +17,7 @@ internal sealed class PackedB
 
     public int K { get; }
     public int N { get; }
-    /// <summary>K rounded up to the path's step (4 for VNNI, 2 for pmaddwd); the padding is zero.</summary>
+    /// <summary>K rounded up to the path's step (4 for VNNI and sdot, 2 for pmaddwd and smlal); the padding is zero.</summary>
     public int Kp { get; }
     public GemmPath Path { get; }
 
@@ -25,14 +26,17 @@ internal sealed class PackedB
 
     /// <summary>Scalar: column-major N×K so the reference dot product walks memory linearly.</summary>
     public ReadOnlySpan<sbyte> Columns => Path == GemmPath.Scalar ? MemoryMarshal.Cast<byte, sbyte>(_data.Span) : default;
-    /// <summary>VNNI: per panel, per 4-k group, 16 columns × 4 consecutive k bytes.</summary>
-    public ReadOnlySpan<sbyte> Quads => Path == GemmPath.AvxVnni ? MemoryMarshal.Cast<byte, sbyte>(_data.Span) : default;
-    /// <summary>pmaddwd: per panel, per 2-k group, 16 columns × 2 consecutive k int16 values.</summary>
-    public ReadOnlySpan<short> Pairs => Path is not (GemmPath.Scalar or GemmPath.AvxVnni) ? MemoryMarshal.Cast<byte, short>(_data.Span) : default;
+    /// <summary>VNNI and sdot: per panel, per 4-k group, 16 columns × 4 consecutive k bytes.</summary>
+    public ReadOnlySpan<sbyte> Quads => IsQuadPath(Path) ? MemoryMarshal.Cast<byte, sbyte>(_data.Span) : default;
+    /// <summary>pmaddwd and smlal: per panel, per 2-k group, 16 columns × 2 consecutive k int16 values.</summary>
+    public ReadOnlySpan<short> Pairs => Path != GemmPath.Scalar && !IsQuadPath(Path) ? MemoryMarshal.Cast<byte, short>(_data.Span) : default;
     /// <summary>Σ_k b[k,n] (canonical), for the zero-point correction of the SIMD paths.</summary>
     public ReadOnlySpan<int> ColumnSums => MemoryMarshal.Cast<byte, int>(_sums.Span);
 
     public int Panels => (N + PanelWidth - 1) / PanelWidth;
+
+    /// <summary>Whether <paramref name="path"/> multiplies 4-k byte groups (the quad layout) rather than int16 pairs.</summary>
+    public static bool IsQuadPath(GemmPath path) => path is GemmPath.AvxVnni or GemmPath.AdvSimdDp;
 
     private static long DataBytes(int k, int n, GemmPath path)
     {
@@ -40,7 +44,7 @@ internal sealed class PackedB
         return path switch
         {
             GemmPath.Scalar => (long)n * k,
-            GemmPath.AvxVnni => panels * ((k + 3) & ~3) * PanelWidth,
+            GemmPath.AvxVnni or GemmPath.AdvSimdDp => panels * ((k + 3) & ~3) * PanelWidth,
             _ => panels * ((k + 1) & ~1) * PanelWidth * sizeof(short),
         };
     }
@@ -83,7 +87,7 @@ internal sealed class PackedB
                     columns[j * k + i] = (sbyte)(src[i * strideK + j * strideN] ^ flip);
                 break;
             }
-            case GemmPath.AvxVnni:
+            case GemmPath.AvxVnni or GemmPath.AdvSimdDp:
             {
                 Kp = (k + 3) & ~3;
                 var quads = MemoryMarshal.Cast<byte, sbyte>(_data.Span);
@@ -276,18 +280,24 @@ internal static class Int8Gemm
         ReadOnlySpan<int> za, PackedB b, ReadOnlySpan<int> zb, Span<int> c)
     {
         var kp = b.Kp;
+        var quads = PackedB.IsQuadPath(b.Path);
         var vnni = b.Path == GemmPath.AvxVnni;
+        // sdot multiplies s8×s8: A goes in shifted by −128 (xor 0x80 once more), its zero point with it, so
+        // every difference a−za, and so the result, is unchanged.
+        var dp = b.Path == GemmPath.AdvSimdDp;
+        var aFlip = dp ? (byte)(flip ^ 0x80) : flip;
+        var zaShift = dp ? 128 : 0;
         var rowBlock = Math.Min(RowBlock, m);
-        // VNNI reads A as bytes (4 per broadcast); pmaddwd paths as int32 words holding two uint16 values.
+        // VNNI and sdot read A as bytes (4 per broadcast); pmaddwd and smlal paths as int32 words holding two uint16 values.
         Span<byte> aBytes = default;
         Span<int> aWords = default;
         if (KernelMemory.Planned)
         {
             // A planned run takes the packed-A block from the node's workspace (ScratchBytes counts it).
-            if (vnni) aBytes = KernelMemory.Scratch<byte>((long)rowBlock * kp);
+            if (quads) aBytes = KernelMemory.Scratch<byte>((long)rowBlock * kp);
             else aWords = KernelMemory.Scratch<int>((long)rowBlock * (kp / 2));
         }
-        else if (vnni)
+        else if (quads)
         {
             if (_aBytes is null || _aBytes.Length < rowBlock * kp) _aBytes = new byte[Math.Max(rowBlock * kp, 4096)];
             aBytes = _aBytes;
@@ -315,7 +325,7 @@ internal static class Int8Gemm
             for (var m0 = 0; m0 < m; m0 += RowBlock)
             {
                 var mb = Math.Min(RowBlock, m - m0);
-                if (vnni) PackABytes(ap, lda, flip, m0, mb, k, kp, ab, rowSums);
+                if (quads) PackABytes(ap, lda, aFlip, m0, mb, k, kp, ab, rowSums, signedSums: dp);
                 else PackAWords(ap, lda, flip, m0, mb, k, groups, aw, rowSums);
                 for (var p = 0; p < panels; p++)
                 {
@@ -341,6 +351,13 @@ internal static class Int8Gemm
                                 case GemmPath.Avx2:
                                     KernelAvx2(aw + r0 * groups, groups, bp + panelOffset, tp);
                                     break;
+                                case GemmPath.AdvSimdDp:
+                                    KernelDp(ab + r0 * kp, kp, bq + panelOffset, tp);
+                                    break;
+                                case GemmPath.AdvSimd:
+                                    for (var r = 0; r < MicroRows; r++)
+                                        KernelAdvSimdx1(aw + (r0 + r) * groups, groups, bp + panelOffset, tp + r * PackedB.PanelWidth);
+                                    break;
                                 default:
                                     KernelSse2(aw + r0 * groups, groups, bp + panelOffset, tp);
                                     break;
@@ -361,6 +378,12 @@ internal static class Int8Gemm
                                     case GemmPath.Avx2:
                                         KernelAvx2x1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
                                         break;
+                                    case GemmPath.AdvSimdDp:
+                                        KernelDp1(ab + (r0 + r) * kp, kp, bq + panelOffset, t1);
+                                        break;
+                                    case GemmPath.AdvSimd:
+                                        KernelAdvSimdx1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
+                                        break;
                                     default:
                                         KernelSse2x1(aw + (r0 + r) * groups, groups, bp + panelOffset, t1);
                                         break;
@@ -370,7 +393,7 @@ internal static class Int8Gemm
                         for (var r = 0; r < rows; r++)
                         {
                             var i = m0 + r0 + r;
-                            Finish(tp + r * PackedB.PanelWidth, cp + (long)i * n + n0, nb, zap[i], rowSums[r0 + r], k,
+                            Finish(tp + r * PackedB.PanelWidth, cp + (long)i * n + n0, nb, zap[i] - zaShift, rowSums[r0 + r], k,
                                 zbp + n0, csp + n0);
                         }
                         r0 += rows;
@@ -403,13 +426,29 @@ internal static class Int8Gemm
                     Avx.Store(dst + j, v);
                 }
             }
+            else if (AdvSimd.IsSupported)
+            {
+                var vSumA = Vector128.Create(sumA);
+                var vZa = Vector128.Create(za);
+                var vKza = Vector128.Create(kza);
+                for (; j + 4 <= count; j += 4)
+                {
+                    var z = AdvSimd.LoadVector128(zb + j);
+                    var v = AdvSimd.LoadVector128(dot + j) - z * vSumA - vZa * AdvSimd.LoadVector128(colSums + j) + vKza * z;
+                    AdvSimd.Store(dst + j, v);
+                }
+            }
             for (; j < count; j++)
                 dst[j] = dot[j] - zb[j] * sumA - za * colSums[j] + kza * zb[j];
         }
     }
 
-    /// <summary>Rows m0..m0+mb of A, canonicalised (xor flip), zero-padded to kp bytes each; row sums of the canonical bytes.</summary>
-    private static unsafe void PackABytes(byte* a, int lda, byte flip, int m0, int mb, int k, int kp, byte* dst, int* rowSums)
+    /// <summary>
+    /// Rows m0..m0+mb of A, canonicalised (xor flip), zero-padded to kp bytes each; row sums of the packed
+    /// bytes, read as uint8, or as int8 when <paramref name="signedSums"/> (the sdot path).
+    /// </summary>
+    private static unsafe void PackABytes(byte* a, int lda, byte flip, int m0, int mb, int k, int kp, byte* dst, int* rowSums,
+        bool signedSums)
     {
         for (var r = 0; r < mb; r++)
         {
@@ -417,7 +456,7 @@ internal static class Int8Gemm
             var d = dst + (long)r * kp;
             var t = 0;
             var sum = 0;
-            if (Avx2.IsSupported)
+            if (Avx2.IsSupported && !signedSums)
             {
                 var vf = Vector256.Create(flip);
                 var acc = Vector256<ulong>.Zero;
@@ -433,7 +472,7 @@ internal static class Int8Gemm
             {
                 var v = (byte)(src[t] ^ flip);
                 d[t] = v;
-                sum += v;
+                sum += signedSums ? (sbyte)v : (int)v;
             }
             for (; t < kp; t++) d[t] = 0;
             rowSums[r] = sum;
@@ -672,5 +711,87 @@ internal static class Int8Gemm
             Sse2.Store(t + 32, c20); Sse2.Store(t + 36, c21);
             Sse2.Store(t + 48, c30); Sse2.Store(t + 52, c31);
         }
+    }
+    // arm64 sdot, 4 rows × 16 columns: per 4-k step 4 B loads, 4 broadcasts, 16 sdot into 16 of the 32
+    // vector registers. Exact: four s8·s8 products sum to at most 2^16 in magnitude, and the accumulate wraps.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelDp(byte* a, int kp, sbyte* b, int* tile)
+    {
+        Vector128<int> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector128<int> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector128<int> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector128<int> c30 = default, c31 = default, c32 = default, c33 = default;
+        byte* a1 = a + kp, a2 = a1 + kp, a3 = a2 + kp;
+        for (var t = 0; t < kp; t += 4)
+        {
+            var b0 = AdvSimd.LoadVector128(b);
+            var b1 = AdvSimd.LoadVector128(b + 16);
+            var b2 = AdvSimd.LoadVector128(b + 32);
+            var b3 = AdvSimd.LoadVector128(b + 48);
+            b += 64;
+            var x = Vector128.Create(*(int*)(a + t)).AsSByte();
+            c00 = Dp.DotProduct(c00, x, b0); c01 = Dp.DotProduct(c01, x, b1);
+            c02 = Dp.DotProduct(c02, x, b2); c03 = Dp.DotProduct(c03, x, b3);
+            x = Vector128.Create(*(int*)(a1 + t)).AsSByte();
+            c10 = Dp.DotProduct(c10, x, b0); c11 = Dp.DotProduct(c11, x, b1);
+            c12 = Dp.DotProduct(c12, x, b2); c13 = Dp.DotProduct(c13, x, b3);
+            x = Vector128.Create(*(int*)(a2 + t)).AsSByte();
+            c20 = Dp.DotProduct(c20, x, b0); c21 = Dp.DotProduct(c21, x, b1);
+            c22 = Dp.DotProduct(c22, x, b2); c23 = Dp.DotProduct(c23, x, b3);
+            x = Vector128.Create(*(int*)(a3 + t)).AsSByte();
+            c30 = Dp.DotProduct(c30, x, b0); c31 = Dp.DotProduct(c31, x, b1);
+            c32 = Dp.DotProduct(c32, x, b2); c33 = Dp.DotProduct(c33, x, b3);
+        }
+        AdvSimd.Store(tile, c00); AdvSimd.Store(tile + 4, c01); AdvSimd.Store(tile + 8, c02); AdvSimd.Store(tile + 12, c03);
+        AdvSimd.Store(tile + 16, c10); AdvSimd.Store(tile + 20, c11); AdvSimd.Store(tile + 24, c12); AdvSimd.Store(tile + 28, c13);
+        AdvSimd.Store(tile + 32, c20); AdvSimd.Store(tile + 36, c21); AdvSimd.Store(tile + 40, c22); AdvSimd.Store(tile + 44, c23);
+        AdvSimd.Store(tile + 48, c30); AdvSimd.Store(tile + 52, c31); AdvSimd.Store(tile + 56, c32); AdvSimd.Store(tile + 60, c33);
+    }
+
+    // One row × 16 columns with sdot (GEMV and row tails).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelDp1(byte* a, int kp, sbyte* b, int* tile)
+    {
+        Vector128<int> c0 = default, c1 = default, c2 = default, c3 = default;
+        for (var t = 0; t < kp; t += 4)
+        {
+            var x = Vector128.Create(*(int*)(a + t)).AsSByte();
+            c0 = Dp.DotProduct(c0, x, AdvSimd.LoadVector128(b));
+            c1 = Dp.DotProduct(c1, x, AdvSimd.LoadVector128(b + 16));
+            c2 = Dp.DotProduct(c2, x, AdvSimd.LoadVector128(b + 32));
+            c3 = Dp.DotProduct(c3, x, AdvSimd.LoadVector128(b + 48));
+            b += 64;
+        }
+        AdvSimd.Store(tile, c0); AdvSimd.Store(tile + 4, c1);
+        AdvSimd.Store(tile + 8, c2); AdvSimd.Store(tile + 12, c3);
+    }
+
+    // arm64 without sdot, one row × 16 columns over the pmaddwd layout: smlal/smlal2 multiply the int16 lanes
+    // [a0 a1 a0 a1 …] by [b(c,k0) b(c,k1) …] into int32 lanes still split by k parity; one pairwise add at the
+    // end joins each column's two halves. Products fit int32 (|a·b| ≤ 255·128) and the accumulates wrap, so
+    // the regrouped sum equals the scalar one modulo 2^32.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelAdvSimdx1(int* a, int groups, short* b, int* tile)
+    {
+        Vector128<int> l0 = default, h0 = default, l1 = default, h1 = default;
+        Vector128<int> l2 = default, h2 = default, l3 = default, h3 = default;
+        for (var g = 0; g < groups; g++)
+        {
+            var x = Vector128.Create(a[g]).AsInt16();
+            var xl = x.GetLower();
+            var b0 = AdvSimd.LoadVector128(b);
+            var b1 = AdvSimd.LoadVector128(b + 8);
+            var b2 = AdvSimd.LoadVector128(b + 16);
+            var b3 = AdvSimd.LoadVector128(b + 24);
+            b += 32;
+            l0 = AdvSimd.MultiplyWideningLowerAndAdd(l0, xl, b0.GetLower()); h0 = AdvSimd.MultiplyWideningUpperAndAdd(h0, x, b0);
+            l1 = AdvSimd.MultiplyWideningLowerAndAdd(l1, xl, b1.GetLower()); h1 = AdvSimd.MultiplyWideningUpperAndAdd(h1, x, b1);
+            l2 = AdvSimd.MultiplyWideningLowerAndAdd(l2, xl, b2.GetLower()); h2 = AdvSimd.MultiplyWideningUpperAndAdd(h2, x, b2);
+            l3 = AdvSimd.MultiplyWideningLowerAndAdd(l3, xl, b3.GetLower()); h3 = AdvSimd.MultiplyWideningUpperAndAdd(h3, x, b3);
+        }
+        AdvSimd.Store(tile, AdvSimd.Arm64.AddPairwise(l0, h0));
+        AdvSimd.Store(tile + 4, AdvSimd.Arm64.AddPairwise(l1, h1));
+        AdvSimd.Store(tile + 8, AdvSimd.Arm64.AddPairwise(l2, h2));
+        AdvSimd.Store(tile + 12, AdvSimd.Arm64.AddPairwise(l3, h3));
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Chain.Inference.Kernels;
@@ -13,11 +14,15 @@ public enum GemmPath
     Avx2,
     /// <summary>256-bit vpdpbusd (AVX-VNNI), the non-saturating u8×s8 dot-product-accumulate.</summary>
     AvxVnni,
+    /// <summary>arm64: 128-bit smlal/smlal2 on int16-widened operands (the pmaddwd layout), pairs added at the end.</summary>
+    AdvSimd,
+    /// <summary>arm64 dot-product extension: 128-bit sdot on s8×s8 (A shifted by −128, the zero point with it).</summary>
+    AdvSimdDp,
 }
 
 /// <summary>
 /// Which GEMM path the kernels use. Defaults to the fastest the CPU (as reported to .NET, so
-/// DOTNET_EnableAVX2=0 and friends are honoured) supports; CHAIN_KERNELS=scalar, <see cref="ForceScalar"/>
+/// DOTNET_EnableAVX2=0, DOTNET_EnableArm64Dp=0, DOTNET_EnableHWIntrinsic=0 and friends are honoured) supports; CHAIN_KERNELS=scalar, <see cref="ForceScalar"/>
 /// or a thread-local <see cref="Use"/> scope pick another so paths can be compared.
 /// </summary>
 public static class KernelOptions
@@ -33,6 +38,8 @@ public static class KernelOptions
         AvxVnni.IsSupported && Avx2.IsSupported ? GemmPath.AvxVnni
         : Avx2.IsSupported ? GemmPath.Avx2
         : Sse2.IsSupported ? GemmPath.Sse2
+        : Dp.IsSupported && AdvSimd.Arm64.IsSupported ? GemmPath.AdvSimdDp
+        : AdvSimd.Arm64.IsSupported ? GemmPath.AdvSimd
         : GemmPath.Scalar;
 
     public static bool IsSupported(GemmPath path) => path switch
@@ -41,6 +48,8 @@ public static class KernelOptions
         GemmPath.Sse2 => Sse2.IsSupported,
         GemmPath.Avx2 => Avx2.IsSupported,
         GemmPath.AvxVnni => AvxVnni.IsSupported && Avx2.IsSupported,
+        GemmPath.AdvSimd => AdvSimd.Arm64.IsSupported,
+        GemmPath.AdvSimdDp => Dp.IsSupported && AdvSimd.Arm64.IsSupported,
         _ => false,
     };
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Chain.Inference.Kernels;
@@ -36,7 +37,9 @@ public static class Requantize
     /// accumulators sharing one multiplier. With <paramref name="simd"/> and AVX2, 8 lanes at a time with
     /// exactly the scalar operations: cvtdq2ps (round-to-nearest-even, as the scalar int→float32 conversion),
     /// one vmulps (no FMA), vroundps to nearest-even, clamp in float, exact conversion of the small
-    /// clamped integer. The scalar <see cref="Apply"/> stays the specification; the tests prove equality.
+    /// clamped integer. On arm64 (AdvSimd) the same 8 lanes as two 4-lane halves: scvtf (RNE under the default
+    /// FPCR, as the scalar conversion), fmul, frintn, fmax/fmin, fcvtzs, then xtn twice keeps each low byte.
+    /// The scalar <see cref="Apply"/> stays the specification; the tests prove equality.
     /// </summary>
     internal static unsafe void Run(ReadOnlySpan<int> acc, int bias, float multiplier, int yZeroPoint, int qmin, int qmax,
         Span<byte> dst, bool simd)
@@ -58,6 +61,20 @@ public static class Requantize
                 {
                     var r = Lanes(Avx.LoadVector256(a + i), vb, vm, lo, hi, vz);
                     StoreLowBytes(r, d + i);
+                }
+            }
+            else if (simd && AdvSimd.Arm64.IsSupported && count >= 8)
+            {
+                var vb = Vector128.Create(bias);
+                var vm = Vector128.Create(multiplier);
+                var lo = Vector128.Create((float)(qmin - yZeroPoint));
+                var hi = Vector128.Create((float)(qmax - yZeroPoint));
+                var vz = Vector128.Create(yZeroPoint);
+                for (; i + 8 <= count; i += 8)
+                {
+                    var r0 = LanesArm(AdvSimd.LoadVector128(a + i), vb, vm, lo, hi, vz);
+                    var r1 = LanesArm(AdvSimd.LoadVector128(a + i + 4), vb, vm, lo, hi, vz);
+                    StoreLowBytesArm(r0, r1, d + i);
                 }
             }
             for (; i < count; i++)
@@ -88,6 +105,19 @@ public static class Requantize
                     StoreLowBytes(r, d + i);
                 }
             }
+            else if (simd && AdvSimd.Arm64.IsSupported && count >= 8)
+            {
+                var lo = Vector128.Create((float)(qmin - yZeroPoint));
+                var hi = Vector128.Create((float)(qmax - yZeroPoint));
+                var vz = Vector128.Create(yZeroPoint);
+                for (; i + 8 <= count; i += 8)
+                {
+                    var r0 = LanesArm(AdvSimd.LoadVector128(a + i), AdvSimd.LoadVector128(b + i), AdvSimd.LoadVector128(m + i), lo, hi, vz);
+                    var r1 = LanesArm(AdvSimd.LoadVector128(a + i + 4), AdvSimd.LoadVector128(b + i + 4), AdvSimd.LoadVector128(m + i + 4),
+                        lo, hi, vz);
+                    StoreLowBytesArm(r0, r1, d + i);
+                }
+            }
             for (; i < count; i++)
                 d[i] = (byte)Apply(unchecked(a[i] + b[i]), m[i], yZeroPoint, qmin, qmax);
         }
@@ -113,5 +143,24 @@ public static class Requantize
             0, 4, 8, 12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80));
         *(uint*)d = bytes.AsUInt32().GetElement(0);
         *(uint*)(d + 4) = bytes.AsUInt32().GetElement(4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> LanesArm(Vector128<int> acc, Vector128<int> bias, Vector128<float> m, Vector128<float> lo,
+        Vector128<float> hi, Vector128<int> zp)
+    {
+        var f = AdvSimd.ConvertToSingle(AdvSimd.Add(acc, bias));          // scvtf: RNE, as (float)int
+        var v = AdvSimd.RoundToNearest(AdvSimd.Multiply(f, m));           // fmul (no fused add), frintn: ties to even
+        // Never NaN, so fmax/fmin equal the scalar compare-and-replace (a −0 becomes +0: the same integer).
+        v = AdvSimd.Min(AdvSimd.Max(v, lo), hi);
+        return AdvSimd.Add(AdvSimd.ConvertToInt32RoundToZero(v), zp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreLowBytesArm(Vector128<int> r0, Vector128<int> r1, byte* d)
+    {
+        // xtn keeps the low half of each lane; twice keeps the low byte (two's complement for int8 outputs).
+        var halves = AdvSimd.ExtractNarrowingUpper(AdvSimd.ExtractNarrowingLower(r0), r1);
+        AdvSimd.Store(d, AdvSimd.ExtractNarrowingLower(halves.AsUInt16()));
     }
 }

@@ -1,0 +1,127 @@
+using Xunit.Abstractions;
+
+namespace Chain.Lab.Tests;
+
+/// <summary>
+/// The lab across ISAs (`chain determinism --isa x64,arm64`). The parsing, launcher and report plumbing run
+/// everywhere; the run against the real arm64 build needs `make chain-arm64` first and says so when it is absent
+/// (`make determinism-arm64` runs the full lab).
+/// </summary>
+public sealed class CrossIsaTests(ITestOutputHelper output)
+{
+    private static readonly PeakResult Peak = new("fixed for tests", 100);
+
+    [Fact]
+    public void Isa_lists_must_name_known_isas_once_and_include_this_machine()
+    {
+        Assert.Equal([LabIsa.Host], CrossIsa.ParseIsas(LabIsa.Host));
+        Assert.Contains("unknown ISA 'riscv64'", Assert.Throws<ArgumentException>(() => CrossIsa.ParseIsas($"{LabIsa.Host},riscv64")).Message);
+        Assert.Contains("twice", Assert.Throws<ArgumentException>(() => CrossIsa.ParseIsas($"{LabIsa.Host},{LabIsa.Host}")).Message);
+        if (LabIsa.Host == LabIsa.X64)
+        {
+            Assert.Equal([LabIsa.X64, LabIsa.Arm64], CrossIsa.ParseIsas("x64, arm64"));
+            Assert.Contains("must include this machine's (x64)", Assert.Throws<ArgumentException>(() => CrossIsa.ParseIsas("arm64")).Message);
+        }
+    }
+
+    [Fact]
+    public void A_missing_arm64_build_is_reported_with_how_to_make_it()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"chain-no-arm64-{Guid.NewGuid():N}", "chain");
+        var e = Assert.Throws<FileNotFoundException>(() => CrossIsa.Arm64Launcher(missing));
+        Assert.Contains("make chain-arm64", e.Message);
+    }
+
+    [Fact]
+    public void Arm64_configurations_are_named_by_isa_and_environment()
+    {
+        var launcher = new ProcessWorkerLauncher("unused", []);
+        Assert.Equal(["arm64 default", "arm64 Arm64Dp=0", "arm64 CHAIN_KERNELS=scalar"], ChildProcessConfiguration.Arm64(launcher).Select(c => c.Name));
+        Assert.All(ChildProcessConfiguration.Arm64(launcher), c => Assert.Equal(LabIsa.Arm64, c.Isa));
+        // The host's own child configurations keep their names and ISA.
+        var child = new ChildProcessConfiguration(["DOTNET_EnableAVX2"], launcher);
+        Assert.Equal("child AVX2=0", child.Name);
+        Assert.Equal(LabIsa.Host, child.Isa);
+        Assert.Equal(["DOTNET_EnableAVX2"], child.Disabled);
+    }
+
+    [Fact]
+    public void A_header_from_an_older_worker_still_parses_and_an_arm64_one_describes_its_flags()
+    {
+        var (old, _) = LabWorker.Parse("{\"path\":\"avx2\",\"avx512f\":false,\"avx2\":true,\"hw_intrinsics\":true}\n");
+        Assert.Null(old.Isa);
+        Assert.Equal("child path avx2 (avx512f=False, avx2=True, hw=True)", old.Describe());
+        var arm = new WorkerHeader("advsimddp", false, false, true, LabIsa.Arm64, true, true);
+        Assert.Equal("child path advsimddp on arm64 (advsimd=True, dp=True, hw=True)", arm.Describe());
+    }
+
+    [Fact]
+    public void Report_puts_the_isas_side_by_side_and_names_the_first_divergent_node()
+    {
+        LabRow Row(string isa, string config, int matches, string? node = null) =>
+            new("gemm-ties", config, ConfigKind.ChildProcess, true, 6, matches, matches / 6.0, node is null ? null : "random#0", node,
+                node is null ? null : "QLinearMatMul", 1.5, 0.1, 0.001, null, null, isa);
+        var report = new LabReport("test", "avx2", Peak, 1, 3, 6,
+            [new LabModelInfo("gemm-ties", new string('a', 64), false, 100, "canonical avx2", 1)],
+            [Row("x64", "canonical scalar", 6), Row("x64", "canonical avx2", 6), Row("arm64", "arm64 default", 6), Row("arm64", "arm64 CHAIN_KERNELS=scalar", 5, "mm")]);
+        var md = LabReportWriter.ToMarkdown(report);
+        output.WriteLine(md);
+        Assert.Contains("## Across ISAs (x64 vs arm64)", md);
+        Assert.Contains("| gemm-ties | canonical scalar ✓ (1.50 ms); canonical avx2 ✓ (1.50 ms) | arm64 default ✓ (1.50 ms); arm64 CHAIN_KERNELS=scalar ✗ mm at random#0 (1.50 ms) |", md);
+        Assert.Contains("DIVERGENCE", md);
+        Assert.False(report.ConsensusAllMatch);
+        var back = LabReportWriter.FromJson(LabReportWriter.ToJson(report));
+        Assert.Equal(report.Rows.Select(r => r.Isa), back.Rows.Select(r => r.Isa));
+        // A single-ISA report has no such section.
+        Assert.DoesNotContain("Across ISAs", LabReportWriter.ToMarkdown(report with { Rows = report.Rows.Where(r => r.Isa == "x64").ToArray() }));
+    }
+
+    [Fact]
+    public void A_worker_of_another_isa_than_the_configuration_says_is_refused()
+    {
+        // This machine's real worker behind an "arm64" configuration: its header names the host ISA, so the row is an error.
+        if (LabIsa.Host == LabIsa.Arm64) return; // there the host build is the arm64 one
+        var dll = Path.Combine(AppContext.BaseDirectory, "chain.dll");
+        var config = new ChildProcessConfiguration(LabIsa.Arm64, new Dictionary<string, string>(), new ProcessWorkerLauncher("dotnet", [dll]));
+        using var prepared = PreparedModel.Load(LabModels.ConvOdd());
+        var e = Assert.Throws<InvalidOperationException>(() => config.Run(prepared, LabInputs.Create(prepared.Inputs, 1, 1), new LabInputSpec(1, 1)));
+        Assert.Equal($"the worker ran on {LabIsa.Host}, not arm64", e.Message);
+    }
+
+    [Fact]
+    public void The_arm64_build_reproduces_this_machines_canonical_bytes_on_every_path()
+    {
+        var chain = Path.Combine(RepositoryRoot(), CrossIsa.DefaultArm64Chain);
+        ProcessWorkerLauncher launcher;
+        try
+        {
+            launcher = CrossIsa.Arm64Launcher(chain);
+        }
+        catch (FileNotFoundException e)
+        {
+            output.WriteLine($"SKIPPED (no arm64 build or emulator): {e.Message}");
+            return;
+        }
+        // One small model (GEMM, requantization ties) on each arm64 path: under qemu every worker start costs seconds.
+        var report = DeterminismLab.Run([LabModels.GemmTies()], ChildProcessConfiguration.Arm64(launcher),
+            new LabOptions { InputsPerPattern = 1, Seed = 4, WarmupMs = 0, Peak = Peak });
+        output.WriteLine(LabReportWriter.ToMarkdown(report));
+        Assert.Equal(3, report.Rows.Count);
+        Assert.All(report.Rows, r => Assert.True(r.FullMatch, $"{r.Model}/{r.Configuration}: {r.Matches}/{r.Runs} {r.DivergentNode} {r.Error}"));
+        Assert.All(report.Rows, r => Assert.Equal(LabIsa.Arm64, r.Isa));
+        Assert.All(report.Rows, r => Assert.Contains("on arm64", r.Detail));
+        Assert.Contains(report.Rows, r => r.Detail!.StartsWith("child path scalar", StringComparison.Ordinal) && r.Configuration.Contains("scalar"));
+        // Tracing crosses the ISA too: the same node hashes as in this process.
+        using var conv = PreparedModel.Load(LabModels.ConvOdd());
+        var inputs = LabInputs.Create(conv.Inputs, 1, 4);
+        Assert.Equal(conv.Canonical!.RunTraced(inputs[1].Tensors).Trace,
+            ChildProcessConfiguration.Arm64(launcher)[0].Trace(conv, inputs, new LabInputSpec(1, 4), 1));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Chain.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no Chain.sln above {AppContext.BaseDirectory}");
+    }
+}
