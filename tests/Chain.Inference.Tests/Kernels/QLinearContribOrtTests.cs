@@ -192,8 +192,11 @@ public sealed class QLinearContribOrtTests(ITestOutputHelper output)
         Assert.False(choice.UsesFastPath);
         Assert.Contains("QLinearAdd", choice.Reason);
         var mul = QLinearContribModels.Binary("QLinearMul", T.UInt8, [1, 4, 8, 8], [1, 4, 8, 8], 0.05f, 128, 0.07f, 120, 0.1f, 130).ToBytes();
-        Assert.Null(FastPathCheck.KnownDivergence(OnnxModel.Parse(mul)));
-        Assert.True(engine.Load(mul).UsesFastPath);
+        Assert.Null(FastPathCheck.KnownDivergence(OnnxModel.Parse(mul), System.Runtime.InteropServices.Architecture.X64));
+        // ORT's arm64 QLinearMul disagrees on some broadcast layouts (measured under qemu): never trusted there.
+        Assert.Contains("arm64", FastPathCheck.KnownDivergence(OnnxModel.Parse(mul), System.Runtime.InteropServices.Architecture.Arm64));
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+            Assert.True(engine.Load(mul).UsesFastPath);
     }
 
     [Fact]
