@@ -89,7 +89,7 @@ public class EvidenceInclusionTests
             ("not a validator", new DuplicateVoteEvidence(
                 new Vote(VoteType.Prevote, new Height(1), new Round(0), null, 5, User(3).Address).Sign(Fixture.Chain, User(3)),
                 new Vote(VoteType.Prevote, new Height(1), new Round(0), Hash32.Zero, 5, User(3).Address).Sign(Fixture.Chain, User(3))).Encoded, "not a validator"),
-            ("from the future", Equivocation(1, 5).Encoded, "evidence for height 5: the validators of that height are not known here"),
+            ("from the future", Equivocation(1, 5).Encoded, "duplicate votes at height 5 cannot be included at height 1"),
             ("garbage", new byte[] { 0x93, 0x07, 0x01, 0x02 }, "does not decode"),
         };
         foreach (var (name, bytes, reason) in cases)
