@@ -52,10 +52,16 @@ public sealed class NodeHome(string root)
     /// persistent peers. With <paramref name="devnetKeys"/> the validator keys are the published devnet keys
     /// (SHA-256("chain-devnet/validator-i")); otherwise fresh. The genesis funds each validator and the
     /// published devnet accounts account-0..2 (so clients can sign test transactions) and registers <paramref name="models"/>.
+    /// With <paramref name="genesisValidators"/> below <paramref name="validators"/>, only the first that many are in the
+    /// genesis validator set; the others are funded full nodes holding their own validator key, ready to join by
+    /// staking (`chain tx create-validator`).
     /// </summary>
     public static IReadOnlyList<TestnetNode> CreateTestnet(string directory, int validators, ChainId chainId, IReadOnlyList<GenesisModel> models,
-        int basePort, bool devnetKeys, Action<NodeConfig>? configure = null, ulong? genesisTimeMs = null, ExecutionParameters? parameters = null)
+        int basePort, bool devnetKeys, Action<NodeConfig>? configure = null, ulong? genesisTimeMs = null, ExecutionParameters? parameters = null,
+        int? genesisValidators = null)
     {
+        int inGenesis = genesisValidators ?? validators;
+        if (inGenesis < 1 || inGenesis > validators) throw new ArgumentOutOfRangeException(nameof(genesisValidators), $"1..{validators} genesis validators");
         if (validators is < 1 or > ProtocolLimits.MaxValidators) throw new ArgumentOutOfRangeException(nameof(validators), $"1..{ProtocolLimits.MaxValidators} validators");
         if (basePort < 1024 || basePort + 2 * validators > 65535) throw new ArgumentOutOfRangeException(nameof(basePort), "ports must lie in 1024..65535");
         var validatorKeys = Enumerable.Range(0, validators).Select(i => devnetKeys ? DevnetKeys.For($"validator-{i}") : PrivateKey.Generate()).ToArray();
@@ -66,7 +72,7 @@ public sealed class NodeHome(string root)
             var accounts = validatorKeys.Select(k => new GenesisAccount(k.Address, DevnetKeys.FundedBalance))
                 .Concat(DevnetKeys.FundedAccounts()).DistinctBy(a => a.Address);
             var genesis = new Genesis(chainId, genesisTimeMs ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                new ValidatorSet(validatorKeys.Select(k => new Validator(k.PublicKey, 10))), accounts, models,
+                new ValidatorSet(validatorKeys.Take(inGenesis).Select(k => new Validator(k.PublicKey, 10))), accounts, models,
                 parameters ?? new ExecutionParameters { BlockGasLimit = 100_000_000 });
             var nodes = new List<TestnetNode>();
             for (int i = 0; i < validators; i++)

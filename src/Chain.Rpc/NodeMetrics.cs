@@ -32,6 +32,8 @@ public sealed class NodeMetrics
     private readonly Counter _preExecutionFailures;
     private readonly Counter _preExecutionHits;
     private readonly Counter _preExecutionMisses;
+    private readonly Counter _signaturesPreverified;
+    private readonly Histogram _heightStages;
 
     public NodeMetrics()
     {
@@ -71,6 +73,11 @@ public sealed class NodeMetrics
         _preExecutionMisses = factory.CreateCounter("chain_preexecution_misses_total",
             "Block building and verification work done on the spot: cache=inference or signature",
             new CounterConfiguration { LabelNames = ["cache"] });
+        _signaturesPreverified = factory.CreateCounter("chain_signatures_preverified_total",
+            "Transaction signatures block execution verified on every core before its in-order pass (the mempool had not seen them)");
+        _heightStages = factory.CreateHistogram("chain_height_stage_seconds",
+            "Where each height's finality went, as this node saw it: stage=build|propose|verify|prevote|precommit|commit|apply|total (docs/node.md)",
+            new HistogramConfiguration { LabelNames = ["stage"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
     }
 
     /// <summary>
@@ -88,6 +95,14 @@ public sealed class NodeMetrics
         _preExecutionMisses.WithLabels("inference").IncTo(totals.InferenceMisses);
         _preExecutionHits.WithLabels("signature").IncTo(totals.SignatureHits);
         _preExecutionMisses.WithLabels("signature").IncTo(totals.SignatureMisses);
+        _signaturesPreverified.IncTo(totals.SignaturesPreverified);
+    }
+
+    /// <summary>One height's stage durations in milliseconds (only the stages this node went through).</summary>
+    public void HeightStages(IEnumerable<(string Stage, double Ms)> stages)
+    {
+        ArgumentNullException.ThrowIfNull(stages);
+        foreach (var (stage, ms) in stages) _heightStages.WithLabels(stage).Observe(Math.Max(0, ms) / 1000.0);
     }
 
     /// <summary>A block was committed at <paramref name="height"/> in <paramref name="round"/> (0-based) after <paramref name="finalityMs"/>.</summary>
@@ -144,4 +159,4 @@ public sealed class NodeMetrics
 
 /// <summary>Totals for <see cref="NodeMetrics.PreExecution"/>: the mempool's queue and worker, and block execution's cache hits and misses.</summary>
 public sealed record PreExecutionTotals(int QueueDepth, long Runs, long Dropped, long Failures,
-    long InferenceHits, long InferenceMisses, long SignatureHits, long SignatureMisses);
+    long InferenceHits, long InferenceMisses, long SignatureHits, long SignatureMisses, long SignaturesPreverified = 0);

@@ -32,6 +32,7 @@ public sealed partial class FullNode
                     if (!_future.TryAdd(current, height, (message, from))) Metrics.FutureDropped();
                     return;
                 }
+                if (message is ProposalReceived) _stages.ProposalHere();
                 Feed(message, from);
                 break;
             case DecisionReceived d when d.Block.Height.Value == current:
@@ -52,9 +53,12 @@ public sealed partial class FullNode
             switch (action)
             {
                 case BroadcastProposal p:
+                    _stages.ProposalHere();
                     _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(new ProposalReceived(p.Proposal, p.Block)));
                     break;
                 case BroadcastVote v:
+                    // This node precommits a block only once 2/3 prevoted it (line 36): the prevote quorum's moment.
+                    if (v.Vote.Vote.Type == VoteType.Precommit && v.Vote.Vote.BlockHash is not null) _stages.PrevoteQuorum();
                     _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(new VoteReceived(v.Vote)));
                     break;
                 case ScheduleTimeout t:
@@ -65,6 +69,7 @@ public sealed partial class FullNode
                     _local.Enqueue(new PendingEvent(null, action, null));
                     break;
                 case CommitBlock c:
+                    _stages.Decided();
                     OnDecided(c.Block, c.Commit);
                     break;
                 case RecordEvidence e:
@@ -119,7 +124,10 @@ public sealed partial class FullNode
                 _buildAtMs = buildAt;
                 continue;
             }
+            long startedAt = _stages.Now;
             if (_validator.Answer(request, (ulong)NowMs) is not { } answer) continue;
+            if (request is BuildBlockRequest) _stages.Built(startedAt);
+            else _stages.Verified(startedAt);
             if (answer is BlockBuilt built && _options.Faults.TamperInferenceOutputs)
                 answer = new BlockBuilt(built.Height, built.Round, InferenceTampering.Tamper(_validator.Executor, built.Block));
             Feed(answer, from: null);
@@ -128,7 +136,9 @@ public sealed partial class FullNode
 
     private void OnDecided(Block block, Commit commit)
     {
+        long commitStart = _stages.Now;
         var receipts = _validator.CommitBlock(block, commit);
+        long commitEnd = _stages.Now;
         long now = NowMs;
         long latency = now - _heightStartedMs;
         _heightStartedMs = now;
@@ -147,5 +157,14 @@ public sealed partial class FullNode
         BlockCommitted?.Invoke(new BlockCommitted(block.Height.Value, block, receipts, commit.Round.Value, latency, _syncing));
         foreach (var (ev, from) in _future.TakeReady(current)) _local.Enqueue(new PendingEvent(ev, null, from));
         BroadcastStatus(); // peers learn at once that they can sync from us
+        var stages = _stages.Finish(block.Height.Value, commit.Round.Value, _syncing, commitStart, commitEnd);
+        LastStages = stages;
+        HeightTraced?.Invoke(stages);
     }
+
+    /// <summary>Where the last height's time went (stage tracing; also exported as <c>chain_height_stage_seconds</c>).</summary>
+    public HeightStageTimes? LastStages { get; private set; }
+
+    /// <summary>Raised on the loop after each committed height with its stage durations.</summary>
+    public event Action<HeightStageTimes>? HeightTraced;
 }

@@ -26,6 +26,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly BlockSyncClient _sync;
     private readonly SyncServeLimiter _syncServeLimit;
     private readonly QueuedBytes _queuedPeerBytes;
+    private readonly HeightStageClock _stages;
     private readonly PriorityQueue<TimeoutElapsed, long> _timers = new();
     private readonly Queue<PendingEvent> _local = new();
     private readonly ConcurrentQueue<string> _recentMisbehaviour = new();
@@ -54,6 +55,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
         _queuedPeerBytes = new QueuedBytes(options.InputQueueBytes);
+        _stages = new HeightStageClock(options.Time);
         _syncServeLimit = new SyncServeLimiter(options.SyncServeBytesPerSecond, burstBytes: Math.Max(options.SyncServeBytesPerSecond, SyncLimits.MaxResponseBytes),
             totalBytesPerSecond: options.SyncServeTotalBytesPerSecond);
         _inputs = Channel.CreateBounded<NodeInput>(new BoundedChannelOptions(options.InputQueueCapacity)

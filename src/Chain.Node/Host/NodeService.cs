@@ -154,6 +154,7 @@ public sealed class NodeService : IAsyncDisposable
             log.LogInformation("committed height {Height} round {Round}: {Txs} txs, {Evidence} evidence, {LatencyMs} ms{Synced}, block {Block}",
                 c.Height, c.Round, c.Block.Transactions.Count, c.Block.Evidence.Count, c.LatencyMs, c.Synced ? " (block sync)" : "", c.Block.Hash.ToString()[..12]);
         };
+        node.HeightTraced += t => metrics.HeightStages(t.Stages());
         node.EvidenceRecorded += e => log.LogWarning("evidence recorded: {Kind} {Hash} at height {Height}", e.KindLabel, e.Hash, e.Height);
         // A block refused on fast-path results is judged again by the canonical executor; say what it decided.
         node.Executor.Disputed += d => log.LogWarning("inference dispute: {Dispute}", d);
@@ -212,7 +213,7 @@ public sealed class NodeService : IAsyncDisposable
         var pool = Node.Mempool;
         var cache = Node.Executor.CacheCounters;
         Metrics.PreExecution(new PreExecutionTotals(pool.PreExecutionQueueDepth, pool.PreExecuted, pool.PreExecutionDropped, pool.PreExecutionFailures,
-            cache.InferenceHits, cache.InferenceMisses, cache.SignatureHits, cache.SignatureMisses));
+            cache.InferenceHits, cache.InferenceMisses, cache.SignatureHits, cache.SignatureMisses, cache.SignaturesPreverified));
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
         ulong height = Node.Metrics.Height, target = Node.Metrics.SyncTarget;
         if (height < target)
