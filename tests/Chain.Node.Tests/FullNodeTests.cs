@@ -42,4 +42,25 @@ public sealed class FullNodeTests
             Assert.Equal(0, n.Mempool.Count);
         });
     }
+
+    [Fact]
+    public async Task Every_committed_height_is_traced_stage_by_stage()
+    {
+        await using var cluster = new NodeCluster();
+        var traces = new System.Collections.Concurrent.ConcurrentQueue<HeightStageTimes>();
+        cluster.StartAll();
+        foreach (var node in cluster.Running) node.HeightTraced += traces.Enqueue;
+        await cluster.WaitForHeight(4);
+        await NodeCluster.WaitFor(() => traces.Count(t => !t.Synced) >= 4 && traces.Any(t => t.Proposer), "traced heights, some proposed here");
+        foreach (var t in traces.Where(t => !t.Synced))
+        {
+            Assert.True(t.CommitMs >= 0 && t.ApplyMs >= 0 && t.TotalMs >= t.CommitMs, t.ToString());
+            Assert.Contains(t.Stages(), s => s.Stage == "total");
+            if (t.Proposer) Assert.NotNull(t.BuildMs);
+            else Assert.Null(t.BuildMs);
+        }
+        // A node that decided through the usual path saw the proposal, the prevote quorum and the precommit quorum.
+        Assert.Contains(traces, t => t.ProposeMs is not null && t.PrevoteMs is not null && t.PrecommitMs is not null && t.VerifyMs is not null);
+        Assert.All(cluster.Running, n => Assert.NotNull(n.LastStages));
+    }
 }

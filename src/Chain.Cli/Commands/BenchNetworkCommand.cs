@@ -23,12 +23,22 @@ namespace Chain.Cli.Commands;
 /// </summary>
 internal static class BenchNetworkCommand
 {
+    /// <summary>One traced stage: its mean milliseconds per height over every node, and how many node-heights it covers.</summary>
+    public sealed record StageFigure(string Stage, double MeanMs, long Heights);
+
     public sealed record Report(
         int Validators, int Transactions, int Committed, double Seconds, double TxPerSecond,
         double FinalityP50Ms, double FinalityP95Ms, double FinalityMaxMs,
         double FsyncP50Ms, double LoopbackRttP50Ms, double VerifyPerSecond,
         double FinalityFloorMs, double FinalityOverFloor, double TxPerSecondOverVerifyLimit,
-        ulong Heights, int MaxRound, int StaleNonceRetries, ulong MinBlockIntervalMs);
+        ulong Heights, int MaxRound, int StaleNonceRetries, ulong MinBlockIntervalMs)
+    {
+        /// <summary>Mean milliseconds per height of each traced stage (chain_height_stage_seconds), over every node.</summary>
+        public IReadOnlyList<StageFigure> Stages { get; init; } = [];
+
+        /// <summary>P2P bytes all nodes sent during the run, per committed transaction.</summary>
+        public double P2pBytesPerCommittedTx { get; init; } = double.NaN;
+    }
 
     public static Command Create()
     {
@@ -151,6 +161,7 @@ internal static class BenchNetworkCommand
             }
             ulong endHeight = await network.HeightAsync(0) ?? 0;
             output.WriteLine($"all submitted after {submitted:F1} s; {committedAt.Count} of {count} committed");
+            var (stages, p2pBytes) = await ScrapeAsync(network, validators);
 
             var latencies = submittedAt.Where(s => committedAt.ContainsKey(s.Key)).Select(s => committedAt[s.Key] - s.Value).Order().ToArray();
             double first = submittedAt.Values.DefaultIfEmpty(0).Min();
@@ -160,7 +171,11 @@ internal static class BenchNetworkCommand
             double floor = 3 * rtt + 2 * fsync;
             double p50 = Percentile(latencies, 0.50);
             return new Report(validators, count, committedAt.Count, seconds, tps, p50, Percentile(latencies, 0.95), latencies.DefaultIfEmpty(double.NaN).Max(),
-                fsync, rtt, verify, floor, p50 / floor, tps / verify, endHeight - startHeight, maxRound, staleRetries, minInterval);
+                fsync, rtt, verify, floor, p50 / floor, tps / verify, endHeight - startHeight, maxRound, staleRetries, minInterval)
+            {
+                Stages = stages,
+                P2pBytesPerCommittedTx = committedAt.Count == 0 ? double.NaN : (double)p2pBytes / committedAt.Count,
+            };
         }
         finally
         {
@@ -282,6 +297,51 @@ internal static class BenchNetworkCommand
         return rounds / Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
+    // Every node's /metrics: the stage histograms' sums and counts (mean per stage over all nodes' heights), and the
+    // p2p bytes sent (the run's whole network traffic, including the idle heights around it).
+    private static async Task<(IReadOnlyList<StageFigure> Stages, long P2pBytesSent)> ScrapeAsync(LocalNetwork network, int validators)
+    {
+        var sums = new Dictionary<string, (double Seconds, long Count)>();
+        long bytes = 0;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        for (int i = 0; i < validators; i++)
+        {
+            string text;
+            try
+            {
+                text = await http.GetStringAsync($"http://127.0.0.1:{network.Nodes[i].RpcPort}/metrics");
+            }
+            catch (HttpRequestException)
+            {
+                continue; // a node that is gone contributes nothing
+            }
+            foreach (var line in text.Split('\n'))
+            {
+                if (PrometheusSample(line, "chain_height_stage_seconds_sum", "stage") is var (stage, sum) && stage is not null)
+                    sums[stage] = (sums.GetValueOrDefault(stage).Seconds + sum, sums.GetValueOrDefault(stage).Count);
+                else if (PrometheusSample(line, "chain_height_stage_seconds_count", "stage") is var (stageC, n) && stageC is not null)
+                    sums[stageC] = (sums.GetValueOrDefault(stageC).Seconds, sums.GetValueOrDefault(stageC).Count + (long)n);
+                else if (line.StartsWith("chain_p2p_bytes_total{direction=\"out\"}", StringComparison.Ordinal)
+                    && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var b))
+                    bytes += (long)b;
+            }
+        }
+        string[] order = ["build", "propose", "verify", "prevote", "precommit", "commit", "apply", "total"];
+        var stages = order.Where(sums.ContainsKey).Select(s => new StageFigure(s, sums[s].Count == 0 ? double.NaN : sums[s].Seconds * 1000 / sums[s].Count, sums[s].Count)).ToList();
+        return (stages, bytes);
+    }
+
+    // `name{label="value"} number` → (value, number); (null, 0) when the line is another metric.
+    private static (string? Label, double Value) PrometheusSample(string line, string name, string label)
+    {
+        string prefix = $"{name}{{{label}=\"";
+        if (!line.StartsWith(prefix, StringComparison.Ordinal)) return (null, 0);
+        int end = line.IndexOf('"', prefix.Length);
+        if (end < 0) return (null, 0);
+        return double.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
+            ? (line[prefix.Length..end], v) : (null, 0);
+    }
+
     private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[(int)Math.Round(q * (sorted.Length - 1))];
 
     private static void Print(Report r, TextWriter output)
@@ -300,6 +360,9 @@ internal static class BenchNetworkCommand
         table.AddRow("[bold]finality p50 / floor[/]", $"{r.FinalityOverFloor:F1}×");
         table.AddRow("[bold]tx/s / verify limit[/]", $"{r.TxPerSecondOverVerifyLimit:F4}");
         table.AddRow("stale-nonce retries", r.StaleNonceRetries.ToString());
+        table.AddRow("p2p bytes sent per committed tx", double.IsNaN(r.P2pBytesPerCommittedTx) ? "-" : $"{r.P2pBytesPerCommittedTx:N0} B (all nodes)");
+        foreach (var (stage, mean, heights) in r.Stages)
+            table.AddRow($"stage {stage}, mean per height", $"{mean:F2} ms (over {heights} node-heights)");
         console.Write(table);
     }
 }

@@ -49,6 +49,11 @@ public sealed class BenchNetworkCommandTests(ITestOutputHelper output)
             foreach (var figure in new[] { "tx_per_second", "finality_p50_ms", "fsync_p50_ms", "loopback_rtt_p50_ms", "verify_per_second", "finality_over_floor", "tx_per_second_over_verify_limit" })
                 Assert.True(r.GetProperty(figure).GetDouble() > 0, $"{figure} is not positive");
             Assert.True(r.GetProperty("finality_p95_ms").GetDouble() >= r.GetProperty("finality_p50_ms").GetDouble());
+            // Every millisecond attributed: the traced stages from every node's /metrics, and the bytes per committed tx.
+            var stages = r.GetProperty("stages").EnumerateArray().Select(e => e.GetProperty("stage").GetString()).ToList();
+            foreach (var stage in new[] { "build", "propose", "verify", "prevote", "precommit", "commit", "apply", "total" })
+                Assert.Contains(stage, stages);
+            Assert.True(r.GetProperty("p2p_bytes_per_committed_tx").GetDouble() > 0);
         }
         finally
         {
