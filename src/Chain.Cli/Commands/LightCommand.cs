@@ -127,18 +127,6 @@ internal static class LightCommand
         return command;
     }
 
-    /// <summary>The canonical executor behind <c>--rerun</c> (as `chain query receipt --rerun` runs it).</summary>
-    private sealed class CanonicalRerunner : IInferenceRerunner
-    {
-        public Hash32 OutputHash(ReadOnlyMemory<byte> modelCode, InferBody inference)
-        {
-            var executor = Inference.Runtime.CanonicalExecutor.Load(modelCode.ToArray());
-            var input = Core.Codec.Canonical.Decode<Inference.Tensor>(inference.Input);
-            var outputs = executor.Run([new Inference.Runtime.NamedTensor(executor.Inputs[0].Name, input)]);
-            return outputs.First(o => o.Name == executor.OutputNames[0]).Value.Hash;
-        }
-    }
-
     private sealed record LightConfig(string Node, long TrustingPeriodSeconds, long MaxClockDriftSeconds, ulong TrustNumerator = 1, ulong TrustDenominator = 3);
 
     private static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };

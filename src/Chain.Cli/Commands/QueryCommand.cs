@@ -76,16 +76,14 @@ internal static class QueryCommand
                 if (v.Transaction.Transaction.Body is not InferBody infer || v.Receipt.Inference is not { } inference)
                     throw new CliException($"transaction {hash} is not an inference with a result: nothing to re-run");
                 var (metadata, code) = NodeOptions.Call(() => client.FloatInterfaceAsync(infer.ModelId));
-                var executor = Inference.Runtime.CanonicalExecutor.Load(code);
-                var input = Core.Codec.Canonical.Decode<Inference.Tensor>(infer.Input);
-                var outputs = executor.Run([new Inference.Runtime.NamedTensor(executor.Inputs[0].Name, input)]);
-                var local = outputs.First(o => o.Name == executor.OutputNames[0]).Value.Hash;
+                var (outputName, localOutput) = CanonicalRerunner.Run(code, infer);
+                var local = localOutput.Hash;
                 matches = local == inference.OutputHash;
                 rerunText = matches.Value
                     ? $"; re-executed here: output hash {local} matches"
                     : $"; re-executed here: output hash {local} DIFFERS from the receipt's {inference.OutputHash}";
                 if (Core.Codec.Canonical.TryDecode<Inference.Tensor>(inference.Output, out var committed, out _))
-                    floatLines = FloatTensors.Describe(executor.OutputNames[0], committed!, metadata);
+                    floatLines = FloatTensors.Describe(outputName, committed!, metadata);
             }
             var trust = trusted is null ? "proofs verified" : "proofs verified, header finalized by the genesis validators";
             Print(output, result.GetValue(json), new { receipt = v.Served, verified = true, finalizedByTrustedValidators = trusted is not null, rerunMatches = matches },
