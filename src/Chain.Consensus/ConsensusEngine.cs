@@ -342,7 +342,12 @@ public sealed class ConsensusEngine
             if (existing.Vote.BlockHash == hash) _out.Add(new BroadcastVote(existing));
             return;
         }
-        var vote = new Vote(type, _height, _round, hash, _now, me);
+        // A vote for a block is stamped after the block's time, so the next block's BFT time (the median of these
+        // precommits' timestamps) is after this one's even when this validator's clock lags.
+        ulong stamp = hash is { } h && _blocks.TryGetValue(h, out var voted) && voted.Header.TimeMs >= _now
+            ? (voted.Header.TimeMs == ulong.MaxValue ? ulong.MaxValue : voted.Header.TimeMs + 1)
+            : _now;
+        var vote = new Vote(type, _height, _round, hash, stamp, me);
         var signed = _signer!.SignVote(_config.ChainId, vote, out var reason);
         if (signed is null)
         {

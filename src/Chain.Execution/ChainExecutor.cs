@@ -182,7 +182,9 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         {
             ThrowIfFaulted();
             var height = Height.Next;
-            if (CheckContext(height, context.TimeMs, context.Proposer, context.LastCommit) is { } bad)
+            // BFT time: the block's time follows from its last commit (the proposer's clock does not set it).
+            ulong timeMs = ExpectedTimeMs(context.LastCommit);
+            if (CheckContext(height, timeMs, context.Proposer, context.LastCommit) is { } bad)
                 throw new ArgumentException($"cannot propose block {height}: {bad.Message}", nameof(context));
 
             var list = candidates as IReadOnlyList<SignedTransaction> ?? candidates.ToList();
@@ -232,7 +234,7 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
             var sets = CommittedSets;
             var afterNext = EndBlock(height, overlay, context.LastCommit);
             var stateRoot = _state.ComputeRoot(overlay.Changes);
-            var header = new BlockHeader(ChainId, height, context.TimeMs,
+            var header = new BlockHeader(ChainId, height, timeMs,
                 _last?.Hash ?? Hash32.Zero, context.LastCommit?.Hash ?? Hash32.Zero,
                 Block.ComputeTransactionsRoot(included), Block.ComputeReceiptsRoot(receipts), stateRoot,
                 sets.Next.Hash, sets.AfterNext.Hash, Block.ComputeEvidenceRoot(evidence), context.Proposer);
@@ -475,14 +477,6 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
                 Field: "height", Expected: next.ToString(), Actual: height.ToString());
         if (!CommittedSets.Next.Set.TryGet(proposer, out _, out _))
             return new(VerifyFailureKind.UnknownProposer, $"proposer {proposer} is not a validator of height {height}", Field: "proposer", Actual: proposer.ToString());
-        // The last block's time + 1 without wrapping: after a block at ulong.MaxValue no later time exists.
-        if (_last is { TimeMs: ulong.MaxValue })
-            return new(VerifyFailureKind.BadTime, "the previous block's time is the largest representable: no later block time exists",
-                Field: "timeMs", Expected: $"> {ulong.MaxValue}", Actual: timeMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        ulong minTime = _last is null ? _genesis.GenesisTimeMs : _last.TimeMs + 1;
-        if (timeMs < minTime)
-            return new(VerifyFailureKind.BadTime, $"block time {timeMs} is before {minTime} (times strictly increase from genesis)",
-                Field: "timeMs", Expected: $">= {minTime}", Actual: timeMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (_last is null)
         {
             if (lastCommit is not null) return new(VerifyFailureKind.BadLastCommit, "the first block carries no last commit");
@@ -494,7 +488,32 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
             if (lastCommit.Verify(ChainId, previous.Set, _last.Height, _last.Hash) is { } bad)
                 return bad with { Kind = VerifyFailureKind.BadLastCommit, Message = $"last commit: {bad.Message}", Field = $"lastCommit.{bad.Field}" };
         }
+        // BFT time: the first block carries the genesis time; every later one the power-weighted median of its last
+        // commit's timestamps, which must be after the previous block's time (honest precommits are stamped after it).
+        ulong expected = ExpectedTimeMs(lastCommit);
+        if (_last is not null && expected <= _last.TimeMs)
+            return new(VerifyFailureKind.BadTime, $"the last commit's median time {expected} is not after the previous block's time {_last.TimeMs}",
+                Field: "lastCommit.timestamps", Expected: $"> {_last.TimeMs}", Actual: expected.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (timeMs != expected)
+            return new(VerifyFailureKind.BadTime, $"block time {timeMs} is not the BFT time {expected} (genesis time, or the last commit's power-weighted median)",
+                Field: "timeMs", Expected: expected.ToString(System.Globalization.CultureInfo.InvariantCulture), Actual: timeMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return null;
+    }
+
+    // The BFT time of the next block: the genesis time first, then the median of the last commit under Vals(H−1).
+    // A missing or foreign commit is refused by CheckContext; here it yields a time no block can have.
+    private ulong ExpectedTimeMs(Commit? lastCommit)
+    {
+        if (_last is null) return _genesis.GenesisTimeMs;
+        if (lastCommit is null || ValidatorsAt(_last.Height) is not { } previous) return 0;
+        try
+        {
+            return lastCommit.MedianTimeMs(previous.Set);
+        }
+        catch (InvalidOperationException)
+        {
+            return 0; // no signer in the set: Verify names the problem
+        }
     }
 
     // Vals(H) and Vals(H+1) for the next height H, as the committed state holds them.

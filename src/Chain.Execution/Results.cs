@@ -7,6 +7,7 @@ namespace Chain.Execution;
 /// What the proposer supplies besides the transactions: time, its address, the previous block's commit, and
 /// evidence candidates (canonical evidence encodings from its pool; those that do not verify are left out).
 /// </summary>
+/// <param name="TimeMs">The proposer's clock; informational only: the block's time is BFT time (genesis time, then its last commit's median).</param>
 public sealed record ProposalContext(ulong TimeMs, Address Proposer, Commit? LastCommit, IReadOnlyList<ReadOnlyMemory<byte>>? Evidence = null);
 
 /// <summary>A transaction <see cref="ChainExecutor.BuildBlock"/> left out, and why.</summary>

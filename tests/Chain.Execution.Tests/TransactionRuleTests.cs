@@ -77,7 +77,7 @@ public class TransactionRuleTests
 
         // A validator refuses a block that carries it anyway, naming the transaction.
         var v = new Harness();
-        var bad = new Block(new BlockHeader(Fixture.Chain, new Height(1), TimeAt(1), Hash32.Zero, Hash32.Zero,
+        var bad = new Block(new BlockHeader(Fixture.Chain, new Height(1), GenesisTime, Hash32.Zero, Hash32.Zero,
             Block.ComputeTransactionsRoot([tx]), Hash32.Zero, Hash32.Zero, proposal.Block.Header.ValidatorsHash,
             proposal.Block.Header.NextValidatorsHash, proposal.Block.Header.EvidenceRoot, ProposerAt(1)), [tx], null);
         var verdict = v.Executor.VerifyProposal(bad);

@@ -129,6 +129,36 @@ public sealed class Commit : CanonicalObject<Commit>, ICanonicalObject<Commit>
             Actual: signedPower.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// BFT time (docs/consensus.md, "Block time"): the power-weighted median of the signers' precommit timestamps — the
+    /// earliest timestamp at which the signers holding at least half of the signed power have voted. The next block's
+    /// time is exactly this, so no proposer and no clock held by less than half of the signers' power (less than 1/3
+    /// of the set, when the rest is honest) can move it. Signers outside <paramref name="validators"/> are skipped
+    /// (<see cref="Verify(ChainId, ValidatorSet, Height, Hash32, ISignatureChecker?)"/> refuses them anyway).
+    /// </summary>
+    public ulong MedianTimeMs(ValidatorSet validators)
+    {
+        ArgumentNullException.ThrowIfNull(validators);
+        var weighted = new List<(ulong TimeMs, ulong Power)>(_signatures.Length);
+        UInt128 signed = 0;
+        foreach (var sig in _signatures)
+        {
+            if (!validators.TryGet(sig.Validator, out var v, out _)) continue;
+            weighted.Add((sig.TimestampMs, v.Power));
+            signed += v.Power;
+        }
+        if (weighted.Count == 0) throw new InvalidOperationException("no signer of this commit is in the validator set");
+        weighted.Sort((a, b) => a.TimeMs.CompareTo(b.TimeMs));
+        // The first timestamp where the power at or before it reaches half of the signed power (2·cumulative ≥ signed).
+        UInt128 cumulative = 0;
+        foreach (var (time, power) in weighted)
+        {
+            cumulative += power;
+            if (cumulative * 2 >= signed) return time;
+        }
+        return weighted[^1].TimeMs;
+    }
+
     // One signature of this commit, checked as the precommit it stands for (through the cache when one is given).
     private bool SignatureValid(ChainId chainId, in CommitSignature sig, PublicKey key, ISignatureChecker? signatures)
     {
