@@ -44,6 +44,8 @@ public sealed class NodeConfig
         public string Listen { get; set; } = "127.0.0.1:26657";
         /// <summary>Concurrent RPC connections from one IP address (a further one gets 429); raise it behind a proxy.</summary>
         public int MaxConnectionsPerClient { get; set; } = 32;
+        /// <summary>Sustained RPC requests per second from one IP address (burst twice that; over it: 429); 0 = no limit.</summary>
+        public int MaxRequestsPerSecondPerClient { get; set; } = 1000;
     }
 
     public sealed class ConsensusSection
@@ -131,6 +133,8 @@ public sealed class NodeConfig
         ParseEndpoint(P2p.Listen, "p2p.listen", source);
         if (Rpc.Enabled) ParseEndpoint(Rpc.Listen, "rpc.listen", source);
         for (int i = 0; i < P2p.PersistentPeers.Count; i++) ParsePeer(P2p.PersistentPeers[i], $"p2p.persistent_peers[{i}]", source);
+        if (Rpc.MaxRequestsPerSecondPerClient is < 0 or > 10_000_000)
+            throw new NodeConfigException($"{source}: rpc.max_requests_per_second_per_client must be 0..10000000, got {Rpc.MaxRequestsPerSecondPerClient}");
         if (Rpc.MaxConnectionsPerClient is < 1 or > 100_000)
             throw new NodeConfigException($"{source}: rpc.max_connections_per_client must be 1..100000, got {Rpc.MaxConnectionsPerClient}");
         if (P2p.MaxPeers is < 1 or > 1000) throw new NodeConfigException($"{source}: p2p.max_peers must be 1..1000, got {P2p.MaxPeers}");

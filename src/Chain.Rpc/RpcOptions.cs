@@ -39,6 +39,12 @@ public sealed record RpcOptions
     /// <summary>Concurrent connections from one IP address; a further one is answered 429 and closed.</summary>
     public int MaxConnectionsPerClient { get; init; } = 32;
 
+    /// <summary>
+    /// Sustained requests per second from one IP address (token bucket; burst twice that); a request over it is answered
+    /// 429 with a JSON body at once. 0 turns the limit off (e.g. behind a reverse proxy that limits instead).
+    /// </summary>
+    public int MaxRequestsPerSecondPerClient { get; init; } = 1000;
+
     /// <summary>A request's headers must all arrive within this time after its first byte (else 408 and close).</summary>
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -69,9 +69,34 @@ public sealed class RpcServer : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(
                 _options.MinRequestBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
         });
+        if (_options.MaxRequestsPerSecondPerClient > 0)
+            builder.Services.AddRateLimiter(limits =>
+            {
+                limits.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+                limits.OnRejected = (rejected, ct) =>
+                {
+                    var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+                        new ErrorResponse("too many requests from this client: slow down", "too_many_requests"), RpcJson.Options);
+                    rejected.HttpContext.Response.ContentType = "application/json; charset=utf-8";
+                    return rejected.HttpContext.Response.Body.WriteAsync(body, ct);
+                };
+                // One token bucket per client address (idle ones are dropped by the limiter).
+                limits.GlobalLimiter = System.Threading.RateLimiting.PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                    System.Threading.RateLimiting.RateLimitPartition.GetTokenBucketLimiter(
+                        context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                        _ => new System.Threading.RateLimiting.TokenBucketRateLimiterOptions
+                        {
+                            TokenLimit = 2 * _options.MaxRequestsPerSecondPerClient,
+                            TokensPerPeriod = Math.Max(1, _options.MaxRequestsPerSecondPerClient / 10),
+                            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                            QueueLimit = 0,
+                            AutoReplenishment = true,
+                        }));
+            });
         var app = builder.Build();
         app.Use(CountRequestsAsync);
         app.Use(JsonStatusBodies.InvokeAsync);
+        if (_options.MaxRequestsPerSecondPerClient > 0) app.UseRateLimiter();
         app.Use(ReportFailuresAsync);
         MapRoutes(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

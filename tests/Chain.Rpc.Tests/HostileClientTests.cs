@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -123,6 +124,35 @@ public sealed class HostileClientTests
     {
         await using var host = await RpcTestHost.StartAsync();
         AssertJsonError(await SendRawAsync(host.Server, Get(target)), 400, "bad_request");
+    }
+
+    [Fact]
+    public async Task A_client_over_its_request_rate_gets_429_with_a_json_body_and_others_are_still_served()
+    {
+        // 20 requests a second, burst 40: a flood of 200 back-to-back requests from one address is mostly refused.
+        await using var host = await RpcTestHost.StartAsync(new RpcOptions { MaxRequestsPerSecondPerClient = 20 });
+        int ok = 0, limited = 0;
+        for (int i = 0; i < 200; i++)
+        {
+            using var response = await host.Http.GetAsync("status");
+            if (response.IsSuccessStatusCode) { ok++; continue; }
+            Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+            var error = await response.Content.ReadFromJsonAsync<ErrorResponse>(RpcJson.Options);
+            Assert.Contains("too many requests", error!.Error);
+            Assert.Equal("too_many_requests", error.Code);
+            limited++;
+        }
+        Assert.True(ok >= 40 && limited > 0, $"{ok} served, {limited} limited");
+        Assert.True(ok < 200 - 100, $"{ok} served of 200: the limit did not hold");
+        // The limit is per client: once the bucket refills the same client is served again.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        bool servedAgain = false;
+        while (!servedAgain && DateTime.UtcNow < deadline)
+        {
+            using var again = await host.Http.GetAsync("status");
+            servedAgain = again.IsSuccessStatusCode;
+        }
+        Assert.True(servedAgain, "the client was never served again after its bucket refilled");
     }
 
     [Fact]

@@ -171,7 +171,8 @@ public sealed class NodeService : IAsyncDisposable
             if (config.Rpc.Enabled)
             {
                 var endpoint = NodeConfig.ParseEndpoint(config.Rpc.Listen, "rpc.listen");
-                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port, MaxConnectionsPerClient = config.Rpc.MaxConnectionsPerClient });
+                rpc = new RpcServer(rpcNode, metrics, new RpcOptions { Address = endpoint.Address, Port = endpoint.Port, MaxConnectionsPerClient = config.Rpc.MaxConnectionsPerClient,
+                    MaxRequestsPerSecondPerClient = config.Rpc.MaxRequestsPerSecondPerClient });
                 await rpc.StartAsync(cancellationToken).ConfigureAwait(false);
             }
         }
