@@ -22,6 +22,8 @@ public enum MessageChannel : byte
     Sync = 3,
     /// <summary>A peer's height, so others know whom to sync from.</summary>
     Status = 4,
+    /// <summary>Evidence of misbehaviour (canonical evidence items), gossiped until some proposer includes it.</summary>
+    Evidence = 5,
 }
 
 /// <summary>A message that arrived from a connected peer.</summary>

@@ -152,13 +152,27 @@ public sealed partial class FullNode : IAsyncDisposable
     public Evidence? SubmitEvidence(ReadOnlyMemory<byte> encoded, out bool committed, out string refusal)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this);
+        var evidence = VerifyEvidence(encoded, out committed, out refusal);
+        if (evidence is null) return null;
+        if (!committed && !Enqueue(new EvidenceInput(evidence)))
+        {
+            refusal = "the node is too busy to take it now; retry";
+            return null;
+        }
+        return evidence;
+    }
+
+    // The checks evidence from outside (RPC or a peer) gets before it is pooled: the pool has room; it is not
+    // invalid-proposal evidence (proven by re-executing a block: validators gather it themselves in consensus, and no
+    // client or peer may make this node re-execute blocks on demand); it decodes strictly and verifies against this
+    // node's chain as a block at the next height would. `committed`: a block already carries it.
+    private Evidence? VerifyEvidence(ReadOnlyMemory<byte> encoded, out bool committed, out string refusal)
+    {
         committed = false;
         var executor = _validator.Executor;
-        // Invalid-proposal evidence is proven by re-executing a whole block: validators gather it themselves in
-        // consensus, and a client must not be able to make this node re-execute blocks on demand.
-        if (!encoded.IsEmpty && encoded.Length >= 2 && encoded.Span[1] == Evidence.KindInvalidProposal)
+        if (encoded.Length >= 2 && encoded.Span[1] == Evidence.KindInvalidProposal)
         {
-            refusal = "invalid-proposal evidence is not taken over RPC (validators gather it in consensus)";
+            refusal = "invalid-proposal evidence is not taken from outside (validators gather it in consensus)";
             return null;
         }
         if (_validator.Consensus.Evidence.IsFull(encoded.Length))
@@ -166,17 +180,10 @@ public sealed partial class FullNode : IAsyncDisposable
             refusal = $"the evidence pool is full ({_validator.Consensus.Evidence.Count} items); retry later";
             return null;
         }
-        var check = new EvidenceVerifier(_options.Genesis.ChainId).Check(encoded, executor.Height.Next, executor,
-            _ => false, out refusal);
+        var check = new EvidenceVerifier(_options.Genesis.ChainId).Check(encoded, executor.Height.Next, executor, _ => false, out refusal);
         if (check is null) return null;
-        var evidence = Canonical.Decode<Evidence>(encoded); // decodes: the verifier did
         committed = executor.GetEvidence(check.Hash) is not null;
-        if (!committed && !Enqueue(new EvidenceInput(evidence)))
-        {
-            refusal = "the node is too busy to take it now; retry";
-            return null;
-        }
-        return evidence;
+        return Canonical.Decode<Evidence>(encoded); // decodes: the verifier did
     }
 
     /// <summary>Stops the loop and the clock, leaves the network (disposing it) and closes the store. Idempotent.</summary>
@@ -305,7 +312,12 @@ public sealed partial class FullNode : IAsyncDisposable
                 _syncServeLimit.Forget(d.Peer);
                 break;
             case EvidenceInput e:
-                _validator.Consensus.Evidence.Add(e.Evidence);
+                // New to this node: pass it on, so it reaches a proposer even if this node never proposes.
+                if (_validator.Consensus.Evidence.Add(e.Evidence))
+                {
+                    if (e.From is not null) Metrics.EvidenceFromPeer();
+                    _network.Broadcast(MessageChannel.Evidence, e.Evidence.Encoded.ToArray(), except: e.From);
+                }
                 break;
             case TickInput:
                 Volatile.Write(ref _tickQueued, 0);
@@ -357,8 +369,29 @@ public sealed partial class FullNode : IAsyncDisposable
             case MessageChannel.Transactions: OnTransactionMessage(m.From, m.Payload); break;
             case MessageChannel.Sync: OnSyncMessage(m.From, m.Payload); break;
             case MessageChannel.Status: OnStatusMessage(m.From, m.Payload); break;
+            case MessageChannel.Evidence: OnEvidenceMessage(m.From, m.Payload); break;
             default: Refuse(m.From, $"message on unknown channel {(byte)m.Channel}"); break;
         }
+    }
+
+    // Gossiped evidence gets the same checks as POST /evidence (SubmitEvidence): bounded, strictly decoded, verified
+    // against this node's chain, no invalid-proposal re-execution on a peer's demand. A refusal is the sender's fault
+    // unless the item is merely stale or already known here.
+    private void OnEvidenceMessage(PeerId from, byte[] payload)
+    {
+        if (payload.Length > ConflictingHeader.MaxEncodedSize)
+        {
+            Refuse(from, $"evidence message of {payload.Length} bytes is over {ConflictingHeader.MaxEncodedSize}");
+            return;
+        }
+        var evidence = VerifyEvidence(payload, out bool committed, out var refusal);
+        if (evidence is null)
+        {
+            if (refusal.Contains("cannot be included at height", StringComparison.Ordinal)) Metrics.MessageRefused(); // stale, not malice
+            else Refuse(from, $"evidence: {refusal}");
+            return;
+        }
+        if (!committed) Process(new EvidenceInput(evidence, from));
     }
 
     // ---- misbehaviour ----

@@ -14,7 +14,8 @@ internal sealed record PeerConnectedInput(PeerId Peer) : NodeInput;
 internal sealed record PeerDisconnectedInput(PeerId Peer) : NodeInput;
 
 /// <summary>Evidence verified off the loop (POST /evidence), to pool for inclusion.</summary>
-internal sealed record EvidenceInput(Evidence Evidence) : NodeInput;
+/// <summary>Verified evidence to pool and gossip on; <paramref name="From"/> is the peer it came from (null: RPC).</summary>
+internal sealed record EvidenceInput(Evidence Evidence, PeerId? From = null) : NodeInput;
 
 /// <summary>The clock ticked: fire due timeouts, re-gossip, status, sync.</summary>
 internal sealed record TickInput : NodeInput;

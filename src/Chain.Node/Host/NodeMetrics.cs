@@ -51,4 +51,8 @@ public sealed class NodeMetrics
     public long SigningRefusals => Interlocked.Read(ref _signingRefusals);
     internal void SigningRefused() => Interlocked.Increment(ref _signingRefusals);
     private long _signingRefusals;
+    /// <summary>Evidence items peers gossiped that this node verified and pooled (new to it).</summary>
+    public long EvidenceFromPeers => Interlocked.Read(ref _evidenceFromPeers);
+    internal void EvidenceFromPeer() => Interlocked.Increment(ref _evidenceFromPeers);
+    private long _evidenceFromPeers;
 }
