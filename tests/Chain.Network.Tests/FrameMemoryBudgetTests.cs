@@ -63,7 +63,6 @@ public class FrameMemoryBudgetTests
         // Eight connections each announce a maximal frame and send a little of it: with a budget of two frames'
         // worth, only one reservation (2 × length) is granted at a time and the rest wait without a buffer.
         var budget = new FrameMemoryBudget(2 * Max);
-        var chain = new ChainId("test-chain");
         var pairs = new List<(SocketPair Pair, SecretConnection Reader, SecretConnection Writer)>();
         var reads = new List<Task>();
         try
@@ -71,11 +70,7 @@ public class FrameMemoryBudgetTests
             for (int i = 0; i < 8; i++)
             {
                 var pair = await SocketPair.CreateAsync();
-                using var alice = Keys.Node((byte)(10 + i));
-                using var bob = Keys.Node((byte)(30 + i));
-                var readerTask = SecretConnection.EstablishAsync(pair.B, chain, bob, null, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None);
-                var writer = await Wait.For(SecretConnection.EstablishAsync(pair.A, chain, alice, null, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None), "writer handshake");
-                var reader = await Wait.For(readerTask, "reader handshake");
+                var (writer, reader) = await HandshakeAsync(pair, TimeProvider.System, (byte)(10 + 2 * i));
                 reader.FrameBudget = budget;
                 pairs.Add((pair, reader, writer));
                 var header = new byte[4];
@@ -101,17 +96,25 @@ public class FrameMemoryBudgetTests
         await Wait.Until(() => budget.Reserved == 0 && budget.Waiting == 0, "every reservation to be given back");
     }
 
+    // Both ends of a loopback pair after the real handshake; the reader's deadlines run on `readerClock`.
+    private static async Task<(SecretConnection Writer, SecretConnection Reader)> HandshakeAsync(SocketPair pair, TimeProvider readerClock, byte seed = 1)
+    {
+        using var alice = Keys.Node(seed);
+        using var bob = Keys.Node((byte)(seed + 1));
+        var chain = new ChainId("test-chain");
+        var readerTask = SecretConnection.EstablishAsync(pair.B, chain, bob, null, TimeSpan.FromSeconds(10), readerClock, CancellationToken.None);
+        var writer = await Wait.For(SecretConnection.EstablishAsync(pair.A, chain, alice, null, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None), "writer handshake");
+        return (writer, await Wait.For(readerTask, "reader handshake"));
+    }
+
     [Fact]
     public async Task A_large_frame_trickled_past_its_deadline_is_refused_as_too_slow()
     {
         using var pair = await SocketPair.CreateAsync();
-        using var alice = Keys.Node(1);
-        using var bob = Keys.Node(2);
-        var chain = new ChainId("test-chain");
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
-        var readerTask = SecretConnection.EstablishAsync(pair.B, chain, bob, null, TimeSpan.FromSeconds(10), clock, CancellationToken.None);
-        await using var writer = await Wait.For(SecretConnection.EstablishAsync(pair.A, chain, alice, null, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None), "writer handshake");
-        await using var reader = await Wait.For(readerTask, "reader handshake");
+        var (writer, reader) = await HandshakeAsync(pair, clock);
+        await using var _w = writer;
+        await using var _r = reader;
         var budget = new FrameMemoryBudget(Max);
         reader.FrameBudget = budget;
 
@@ -133,12 +136,9 @@ public class FrameMemoryBudgetTests
     public async Task Large_messages_still_arrive_intact_through_the_budget()
     {
         using var pair = await SocketPair.CreateAsync();
-        using var alice = Keys.Node(1);
-        using var bob = Keys.Node(2);
-        var chain = new ChainId("test-chain");
-        var readerTask = SecretConnection.EstablishAsync(pair.B, chain, bob, null, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None);
-        await using var writer = await Wait.For(SecretConnection.EstablishAsync(pair.A, chain, alice, null, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None), "writer handshake");
-        await using var reader = await Wait.For(readerTask, "reader handshake");
+        var (writer, reader) = await HandshakeAsync(pair, TimeProvider.System);
+        await using var _w = writer;
+        await using var _r = reader;
         var budget = new FrameMemoryBudget(Max);
         reader.FrameBudget = budget;
         var payload = new byte[3 << 20];
