@@ -155,8 +155,17 @@ public sealed class SubmissionTests
         chunked.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var request = new HttpRequestMessage(HttpMethod.Post, "txs") { Content = chunked };
         request.Headers.TransferEncodingChunked = true;
-        using var response = await host.Http.SendAsync(request);
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        // The server answers 413 once 4096 bytes are read and closes the connection; a client still writing the rest
+        // may see that close (broken pipe) before it reads the answer. Either way the body was refused: what must hold
+        // is that nothing changed.
+        try
+        {
+            using var response = await host.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
+        catch (HttpRequestException e) when (e.InnerException is IOException)
+        {
+        }
         Assert.Equal(before, host.Snapshot());
     }
 
