@@ -4,9 +4,28 @@ using Chain.Inference.Onnx;
 
 namespace Chain.Lab;
 
-/// <summary>A model the lab measures: its bytes, and whether it is a float contrast model (ORT only, never consensus).</summary>
+/// <summary>
+/// A model the lab measures: its bytes, and whether it runs under ONNX Runtime only (<paramref name="IsFloat"/>: the
+/// float contrast model, or a researcher's model that admission refuses; never consensus).
+/// </summary>
 /// <param name="FloatMacs">Multiply-accumulates per inference of a float model, which admission does not count.</param>
-public sealed record LabModel(string Name, byte[] Bytes, bool IsFloat = false, long FloatMacs = 0);
+/// <param name="NotAdmitted">Why admission refused the model (its first reasons); null when admitted or built in.</param>
+/// <param name="InputShapes">Concrete shapes for inputs whose declared shape is symbolic (others' symbolic dimensions become 1).</param>
+public sealed record LabModel(string Name, byte[] Bytes, bool IsFloat = false, long FloatMacs = 0, string? NotAdmitted = null,
+    IReadOnlyDictionary<string, long[]>? InputShapes = null)
+{
+    /// <summary>
+    /// A researcher's model file: admitted ones are measured like consensus models; any other ONNX model runs the
+    /// ONNX Runtime configurations only, with admission's reasons kept for the report.
+    /// </summary>
+    public static LabModel FromFile(string name, byte[] bytes, IReadOnlyDictionary<string, long[]>? inputShapes = null)
+    {
+        var admission = ModelAdmission.Check(bytes);
+        return admission.Admitted
+            ? new LabModel(name, bytes, InputShapes: inputShapes)
+            : new LabModel(name, bytes, IsFloat: true, NotAdmitted: string.Join("; ", admission.Reasons.Take(3)), InputShapes: inputShapes);
+    }
+}
 
 /// <summary>
 /// Models built in code to stress the places where integer kernels usually disagree: rounding ties in
