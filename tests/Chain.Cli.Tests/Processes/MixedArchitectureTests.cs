@@ -13,6 +13,19 @@ namespace Chain.Cli.Tests.Processes;
 [Collection(ProcessCollection.Name)]
 public sealed partial class MixedArchitectureTests(ITestOutputHelper output)
 {
+    [Fact]
+    public void Bad_arm64_arguments_are_refused_with_a_message_before_anything_starts()
+    {
+        var data = Path.Combine(Path.GetTempPath(), $"chain-mixed-{Guid.NewGuid():N}"[..32]);
+        var all = CliHarness.Run(["devnet", "--data", data, "--validators", "4", "--arm64", "4"]);
+        Assert.Equal(1, all.ExitCode);
+        Assert.Contains("--arm64 must be 0..3", all.Error);
+        var missing = CliHarness.Run(["devnet", "--data", data, "--arm64", "1", "--arm64-chain", Path.Combine(data, "no-such-chain")]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("--arm64: no arm64 build of chain", missing.Error);
+        Assert.False(Directory.Exists(data), "nothing may be created for a refused devnet");
+    }
+
     [Arm64DevnetFact]
     public async Task A_devnet_with_one_arm64_validator_finalizes_with_identical_receipts_and_the_arm64_node_proposes()
     {
