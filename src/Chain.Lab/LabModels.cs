@@ -18,12 +18,21 @@ public sealed record LabModel(string Name, byte[] Bytes, bool IsFloat = false, l
     /// A researcher's model file: admitted ones are measured like consensus models; any other ONNX model runs the
     /// ONNX Runtime configurations only, with admission's reasons kept for the report.
     /// </summary>
+    /// <exception cref="FormatException">The bytes are not an ONNX model at all.</exception>
     public static LabModel FromFile(string name, byte[] bytes, IReadOnlyDictionary<string, long[]>? inputShapes = null)
     {
         var admission = ModelAdmission.Check(bytes);
-        return admission.Admitted
-            ? new LabModel(name, bytes, InputShapes: inputShapes)
-            : new LabModel(name, bytes, IsFloat: true, NotAdmitted: string.Join("; ", admission.Reasons.Take(3)), InputShapes: inputShapes);
+        if (admission.Admitted) return new LabModel(name, bytes, InputShapes: inputShapes);
+        var reasons = string.Join("; ", admission.Reasons.Take(3));
+        try
+        {
+            OnnxModel.ParseForTooling(bytes); // what PreparedModel reads; a file that is not ONNX at all stops here
+        }
+        catch (Chain.Inference.Protobuf.OnnxFormatException e)
+        {
+            throw new FormatException($"{name} is not admitted: {reasons}; nor can it be read as ONNX to run under ONNX Runtime ({e.Message})");
+        }
+        return new LabModel(name, bytes, IsFloat: true, NotAdmitted: reasons, InputShapes: inputShapes);
     }
 }
 

@@ -55,7 +55,15 @@ internal static class DeterminismCommand
             if (inputDirectory is not null && modelName is "genesis" or "adversarial")
                 throw new CliException("--inputs DIR: the inputs fit one model, so give --model FILE");
             // Folder inputs fit the researcher's model only, so the float contrast model is left out then.
-            var models = ResolveModels(modelName, ModelCommand.ParseShapes(result.GetValue(shapes) ?? []), contrast: inputDirectory is null);
+            IReadOnlyList<LabModel> models;
+            try
+            {
+                models = ResolveModels(modelName, ModelCommand.ParseShapes(result.GetValue(shapes) ?? []), contrast: inputDirectory is null);
+            }
+            catch (FormatException e)
+            {
+                throw new CliException(e.Message);
+            }
             var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!);
             var configurations = DeterminismLab.DefaultConfigurations(
                 result.GetValue(noChild) ? null : launcher ?? ProcessWorkerLauncher.ForCurrentProcess(), arm64);
