@@ -6,7 +6,7 @@ CLI := src/Chain.Cli/bin/$(CONFIG)/net10.0/linux-x64/chain
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo fuzz fuzz-all chain-arm64 check-arm64 determinism-arm64
+.PHONY: all build test run devnet walkthrough bench clean mnist genesis-models genesis-onnx property zoo fuzz fuzz-all chain-arm64 check-arm64 determinism-arm64 devnet-arm64
 
 all: build
 
@@ -128,6 +128,13 @@ determinism-arm64: chain-arm64
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) determinism --model $(DETERMINISM_ARM64_MODEL) --inputs $(DETERMINISM_ARM64_INPUTS) --isa x64,arm64 \
 		--arm64-chain $(ARM64_OUT)/chain --report .data/determinism-arm64
+
+# A mixed-architecture devnet: three validators of this build, the last one the arm64 build (under qemu on x86, fast
+# path off), identical blocks and receipts on every node checked at every height; the arm64 node's proposals counted.
+DEVNET_ARM64_BLOCKS ?= 8
+devnet-arm64: chain-arm64
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	$(CLI) devnet --arm64 1 --blocks $(DEVNET_ARM64_BLOCKS) --infers-per-block 2 --arm64-chain $(ARM64_OUT)/chain --data .data/devnet-arm64
 
 clean:
 	$(DOTNET) clean Chain.sln -c $(CONFIG) >/dev/null || true

@@ -68,8 +68,11 @@ public abstract class LabConfiguration
     }
 }
 
-/// <summary>How the input set was generated, so a child process can rebuild it exactly, and how long to warm up before timing.</summary>
-public sealed record LabInputSpec(int PerPattern, int Seed, int WarmupMs = 0);
+/// <summary>
+/// How the input set was made, so a child process can rebuild it exactly — generated from (N, seed), or read from
+/// <paramref name="InputDirectory"/> — and how long to warm up before timing.
+/// </summary>
+public sealed record LabInputSpec(int PerPattern, int Seed, int WarmupMs = 0, string? InputDirectory = null);
 
 /// <summary>The canonical executor in-process with <see cref="KernelOptions.Use"/> forcing one GEMM path.</summary>
 public sealed class CanonicalPathConfiguration(GemmPath path) : LabConfiguration

@@ -25,7 +25,12 @@ public sealed record LabRow(
     public bool FullMatch => Error is null && Runs > 0 && Matches == Runs;
 }
 
-public sealed record LabModelInfo(string Name, string ModelId, bool IsFloat, long Macs, string Reference, int Nodes);
+/// <param name="NotAdmitted">Why admission refused a researcher's model, which the lab then measures under ONNX Runtime only.</param>
+public sealed record LabModelInfo(string Name, string ModelId, bool IsFloat, long Macs, string Reference, int Nodes, string? NotAdmitted = null)
+{
+    /// <summary>The report's one-line caveat for a model consensus would not admit.</summary>
+    public string? Caveat => NotAdmitted is null ? null : $"not admitted: {NotAdmitted} — measured under ONNX Runtime only; canonical semantics do not apply";
+}
 
 public sealed record LabReport(
     string Machine,
@@ -35,7 +40,8 @@ public sealed record LabReport(
     int Seed,
     int InputsPerModel,
     IReadOnlyList<LabModelInfo> Models,
-    IReadOnlyList<LabRow> Rows)
+    IReadOnlyList<LabRow> Rows,
+    string? InputDirectory = null)
 {
     /// <summary>True when every consensus (integer model) configuration reproduced the reference on every input.</summary>
     public bool ConsensusAllMatch => Rows.Where(r => r.Consensus).All(r => r.FullMatch);
@@ -49,6 +55,9 @@ public sealed class LabOptions
     public int InputsPerPattern { get; init; } = 20;
     public int Seed { get; init; } = 1;
 
+    /// <summary>Read every model's inputs from this folder (<see cref="LabInputs.Read"/>) instead of generating them.</summary>
+    public string? InputDirectory { get; init; }
+
     /// <summary>Untimed warm-up per configuration and model before latencies are taken.</summary>
     public int WarmupMs { get; init; } = 200;
 
@@ -61,7 +70,8 @@ public sealed class LabOptions
 
 /// <summary>
 /// The determinism lab. For each model it computes the reference outputs — the canonical executor on the
-/// best GEMM path, in this process (for the float contrast model: ORT, optimisations off, one thread) — then
+/// best GEMM path, in this process (for a model run under ORT only — the float contrast model, or a researcher's
+/// model that admission refuses — ORT, optimisations off, one thread) — then
 /// runs every configuration on the same inputs and compares output bytes input by input. On the first
 /// mismatch it traces both sides node by node to name the first node whose output differs.
 /// </summary>
@@ -88,7 +98,7 @@ public static class DeterminismLab
     public static LabReport Run(IReadOnlyList<LabModel> models, IReadOnlyList<LabConfiguration> configurations, LabOptions options,
         Action<LabProgress>? progress = null)
     {
-        var spec = new LabInputSpec(options.InputsPerPattern, options.Seed, options.WarmupMs);
+        var spec = new LabInputSpec(options.InputsPerPattern, options.Seed, options.WarmupMs, options.InputDirectory);
         var prepared = models.Select(PreparedModel.Load).ToArray();
         try
         {
@@ -103,7 +113,7 @@ public static class DeterminismLab
             var inputsPerModel = 0;
             foreach (var model in prepared)
             {
-                var inputs = LabInputs.Create(model.Inputs, spec.PerPattern, spec.Seed);
+                var inputs = LabInputs.Create(model.Inputs, spec);
                 inputsPerModel = inputs.Count;
                 Step($"{model.Name}: reference");
                 LabConfiguration reference = model.IsFloat
@@ -111,7 +121,7 @@ public static class DeterminismLab
                     : new CanonicalPathConfiguration(KernelOptions.BestSupported);
                 var expected = reference.Run(model, inputs, spec);
                 infos.Add(new LabModelInfo(model.Name, Chain.Core.Hashing.DomainHash.Compute(Chain.Core.Hashing.HashDomain.Model, model.Bytes).ToString(),
-                    model.IsFloat, model.Macs, reference.Name, model.Order.Count));
+                    model.IsFloat, model.Macs, reference.Name, model.Order.Count, model.Source.NotAdmitted));
                 foreach (var config in configurations.Where(c => c.AppliesTo(model)))
                 {
                     Step($"{model.Name}: {config.Name}");
@@ -120,7 +130,7 @@ public static class DeterminismLab
             }
             progress?.Invoke(new LabProgress(total, total, "done"));
             return new LabReport(Environment.MachineName + $" ({Environment.ProcessorCount} cpus)", KernelOptions.BestSupported.ToString().ToLowerInvariant(),
-                peak, spec.PerPattern, spec.Seed, inputsPerModel, infos, rows);
+                peak, spec.PerPattern, spec.Seed, inputsPerModel, infos, rows, spec.InputDirectory);
         }
         finally
         {

@@ -1,12 +1,13 @@
 using Chain.Inference;
+using Chain.Inference.Onnx;
 using Chain.Inference.Runtime;
 
 namespace Chain.Lab;
 
-/// <summary>One generated input: which pattern family it belongs to and its position in that family.</summary>
-public sealed record LabInput(InputPattern Pattern, int Index, IReadOnlyList<NamedTensor> Tensors)
+/// <summary>One input: which pattern family it belongs to and its position in that family, or the file it was read from.</summary>
+public sealed record LabInput(InputPattern Pattern, int Index, IReadOnlyList<NamedTensor> Tensors, string? File = null)
 {
-    public string Label => $"{Pattern}#{Index}";
+    public string Label => File ?? $"{Pattern}#{Index}";
 }
 
 /// <summary>
@@ -15,6 +16,43 @@ public sealed record LabInput(InputPattern Pattern, int Index, IReadOnlyList<Nam
 /// </summary>
 public static class LabInputs
 {
+    /// <summary>The input set <paramref name="spec"/> describes: read from its directory when it names one, else generated.</summary>
+    public static IReadOnlyList<LabInput> Create(IReadOnlyList<TensorSpec> specs, LabInputSpec spec) =>
+        spec.InputDirectory is { } dir ? Read(specs, dir) : Create(specs, spec.PerPattern, spec.Seed);
+
+    /// <summary>
+    /// A researcher's inputs (<see cref="TensorFiles"/>: .npy, .pb, .json): for a one-input model each file in
+    /// <paramref name="directory"/> is one input; otherwise each subfolder is one input, its files (in name order)
+    /// the model's inputs in order (the ONNX test-data layout, test_data_set_N/input_K.pb).
+    /// </summary>
+    /// <exception cref="FormatException">Unreadable files, a count or type that does not fit the model, or no inputs at all.</exception>
+    public static IReadOnlyList<LabInput> Read(IReadOnlyList<TensorSpec> specs, string directory)
+    {
+        if (!Directory.Exists(directory)) throw new FormatException($"no such directory: {directory}");
+        var sets = Directory.GetDirectories(directory).Order(StringComparer.Ordinal).ToArray() is { Length: > 0 } subfolders
+            ? subfolders.Select(d => (Name: Path.GetFileName(d), Files: TensorFiles.List(d))).ToArray()
+            : specs.Count == 1
+                ? TensorFiles.List(directory).Select(f => (Name: Path.GetFileName(f), Files: (IReadOnlyList<string>)[f])).ToArray()
+                : throw new FormatException($"{directory}: the model takes {specs.Count} inputs, so give one subfolder per input set (input_0.pb, input_1.pb, ...)");
+        if (sets.Length == 0) throw new FormatException($"{directory} holds no tensor files (.npy, .pb, .json)");
+        var result = new List<LabInput>();
+        foreach (var (name, files) in sets)
+        {
+            if (files.Count != specs.Count)
+                throw new FormatException($"{name}: {files.Count} tensor file(s) for a model of {specs.Count} input(s)");
+            var tensors = new NamedTensor[specs.Count];
+            for (int k = 0; k < specs.Count; k++)
+            {
+                var tensor = TensorFiles.Read(files[k]);
+                if (tensor.ElementType != specs[k].ElementType)
+                    throw new FormatException($"{files[k]}: {TensorElementTypes.Name(tensor.ElementType)}, but input '{specs[k].Name}' is {TensorElementTypes.Name(specs[k].ElementType)}");
+                tensors[k] = new NamedTensor(specs[k].Name, tensor);
+            }
+            result.Add(new LabInput(InputPattern.Random, result.Count, tensors, name));
+        }
+        return result;
+    }
+
     public static IReadOnlyList<LabInput> Create(IReadOnlyList<TensorSpec> specs, int perPattern, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(perPattern, 1);

@@ -4,9 +4,37 @@ using Chain.Inference.Onnx;
 
 namespace Chain.Lab;
 
-/// <summary>A model the lab measures: its bytes, and whether it is a float contrast model (ORT only, never consensus).</summary>
+/// <summary>
+/// A model the lab measures: its bytes, and whether it runs under ONNX Runtime only (<paramref name="IsFloat"/>: the
+/// float contrast model, or a researcher's model that admission refuses; never consensus).
+/// </summary>
 /// <param name="FloatMacs">Multiply-accumulates per inference of a float model, which admission does not count.</param>
-public sealed record LabModel(string Name, byte[] Bytes, bool IsFloat = false, long FloatMacs = 0);
+/// <param name="NotAdmitted">Why admission refused the model (its first reasons); null when admitted or built in.</param>
+/// <param name="InputShapes">Concrete shapes for inputs whose declared shape is symbolic (others' symbolic dimensions become 1).</param>
+public sealed record LabModel(string Name, byte[] Bytes, bool IsFloat = false, long FloatMacs = 0, string? NotAdmitted = null,
+    IReadOnlyDictionary<string, long[]>? InputShapes = null)
+{
+    /// <summary>
+    /// A researcher's model file: admitted ones are measured like consensus models; any other ONNX model runs the
+    /// ONNX Runtime configurations only, with admission's reasons kept for the report.
+    /// </summary>
+    /// <exception cref="FormatException">The bytes are not an ONNX model at all.</exception>
+    public static LabModel FromFile(string name, byte[] bytes, IReadOnlyDictionary<string, long[]>? inputShapes = null)
+    {
+        var admission = ModelAdmission.Check(bytes);
+        if (admission.Admitted) return new LabModel(name, bytes, InputShapes: inputShapes);
+        var reasons = string.Join("; ", admission.Reasons.Take(3));
+        try
+        {
+            OnnxModel.ParseForTooling(bytes); // what PreparedModel reads; a file that is not ONNX at all stops here
+        }
+        catch (Chain.Inference.Protobuf.OnnxFormatException e)
+        {
+            throw new FormatException($"{name} is not admitted: {reasons}; nor can it be read as ONNX to run under ONNX Runtime ({e.Message})");
+        }
+        return new LabModel(name, bytes, IsFloat: true, NotAdmitted: reasons, InputShapes: inputShapes);
+    }
+}
 
 /// <summary>
 /// Models built in code to stress the places where integer kernels usually disagree: rounding ties in

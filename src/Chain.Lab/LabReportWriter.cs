@@ -39,11 +39,15 @@ public static class LabReportWriter
         md.AppendLine("# Determinism lab report").AppendLine();
         md.AppendLine(c, $"- machine: {report.Machine}; best GEMM path: {report.BestGemmPath}");
         md.AppendLine(c, $"- int8 peak (single thread, {report.Peak.Instruction}): {report.Peak.Gops:F1} GOPS");
-        md.AppendLine(c, $"- inputs: {report.InputsPerPattern} per pattern family, {report.InputsPerModel} per model, seed {report.Seed}");
+        md.AppendLine(report.InputDirectory is { } dir
+            ? string.Create(c, $"- inputs: {report.InputsPerModel} per model, read from {dir}")
+            : string.Create(c, $"- inputs: {report.InputsPerPattern} per pattern family, {report.InputsPerModel} per model, seed {report.Seed}{FloatInputsNote(report)}"));
         md.AppendLine(c, $"- verdict: {(report.ConsensusAllMatch ? "every consensus configuration matched the canonical reference bit for bit" : "SOME CONSENSUS CONFIGURATION DIVERGED")}");
         md.AppendLine().AppendLine("| model | MACs | reference | model id |").AppendLine("|---|---:|---|---|");
         foreach (var m in report.Models)
-            md.AppendLine(c, $"| {m.Name}{(m.IsFloat ? " (float contrast)" : "")} | {m.Macs:N0} | {m.Reference} | {m.ModelId[..16]}… |");
+            md.AppendLine(c, $"| {m.Name}{(m.NotAdmitted is not null ? " (not admitted)" : m.IsFloat ? " (float contrast)" : "")} | {m.Macs:N0} | {m.Reference} | {m.ModelId[..16]}… |");
+        foreach (var m in report.Models.Where(m => m.Caveat is not null))
+            md.AppendLine().AppendLine(c, $"**{Escape(m.Name)}: {Escape(m.Caveat!)}.**");
         AppendAcrossIsas(md, report);
         md.AppendLine().AppendLine("| model | ISA | configuration | bit-match | rate | first divergent node | latency ms | GOPS | % of peak | note |")
             .AppendLine("|---|---|---|---:|---:|---|---:|---:|---:|---|");
@@ -84,6 +88,15 @@ public static class LabReportWriter
             md.AppendLine();
         }
     }
+
+    /// <summary>The float input distribution, stated whenever a float model was fed generated inputs.</summary>
+    private static string FloatInputsNote(LabReport report) => report.Models.Any(m => m.IsFloat)
+        ? $"; {FloatInputs}"
+        : "";
+
+    /// <summary>What <see cref="Chain.Inference.Runtime.InputGenerator"/> feeds a float input, pattern by pattern.</summary>
+    public const string FloatInputs =
+        "float inputs: random = uniform on the 0.01 grid of [-10, 10]; all-max +10, all-min -10, alternating ±10, random-extremes ±10 at random, zeros";
 
     private static string Escape(string text) => text.Replace("|", "\\|").Replace("\n", " ");
 

@@ -24,7 +24,10 @@ public sealed class PreparedModel : IDisposable
         Order = order;
         Types = types;
         Model = model;
+        _elementTypes = new Lazy<IReadOnlyDictionary<string, TensorElementType>>(() => ValueTypes.Infer(model, order.Select(p => p.NodeIndex).ToArray()));
     }
+
+    private readonly Lazy<IReadOnlyDictionary<string, TensorElementType>> _elementTypes;
 
     public LabModel Source { get; }
     public string Name => Source.Name;
@@ -53,23 +56,49 @@ public sealed class PreparedModel : IDisposable
                 .ToArray();
             return new PreparedModel(source, canonical, canonical.Inputs, report.TotalMacs, order, report.Values, report.Model);
         }
-        var unchecked_ = CanonicalExecutor.LoadUnchecked(source.Bytes);
-        var model = unchecked_.Model;
+        // Not admitted: parsed only (the canonical executor never runs it), so any ONNX graph ORT accepts will do.
+        var model = OnnxModel.ParseForTooling(source.Bytes);
         var check = GraphValidation.Check(model.Graph);
-        var floatOrder = check.Order.Select(i => model.Graph.Nodes[i])
-            .Select((n, i) => new TracePoint(check.Order[i], n.DisplayName, n.OpType, n.Outputs[0])).ToArray();
-        // Float models are not admitted, so their value types come from the declarations in the file.
+        if (!check.Ok) throw new InvalidOperationException($"{source.Name}: invalid graph: {string.Join("; ", check.Issues.Take(3).Select(i => i.Message))}");
+        var floatOrder = check.Order.Select(i => (Index: i, Node: model.Graph.Nodes[i]))
+            .Where(p => p.Node.Outputs.Count > 0 && p.Node.Outputs[0].Length > 0)
+            .Select(p => new TracePoint(p.Index, p.Node.DisplayName, p.Node.OpType, p.Node.Outputs[0])).ToArray();
+        // Value types come from the declarations in the file; undeclared intermediates are left to ORT to infer.
         var types = model.Graph.Inputs.Concat(model.Graph.Outputs).Concat(model.Graph.ValueInfo)
             .Where(v => v.StaticShape is not null)
             .GroupBy(v => v.Name)
             .ToDictionary(g => g.Key, g => new TensorInfo(g.First().ElementType, g.First().StaticShape!.Select(d => (int)d).ToArray()));
-        return new PreparedModel(source, null, unchecked_.Inputs, source.FloatMacs, floatOrder, types, model);
+        return new PreparedModel(source, null, GraphInputs(model, source.InputShapes), source.FloatMacs, floatOrder, types, model);
+    }
+
+    /// <summary>
+    /// The graph inputs a caller feeds (initializers excluded) with concrete shapes: the override when given,
+    /// else the declared shape with every symbolic dimension (a dynamic batch, usually) set to 1.
+    /// </summary>
+    internal static IReadOnlyList<TensorSpec> GraphInputs(OnnxModel model, IReadOnlyDictionary<string, long[]>? overrides)
+    {
+        var initializers = model.Graph.Initializers.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var inputs = model.Graph.Inputs.Where(i => !initializers.Contains(i.Name)).ToArray();
+        foreach (var name in (overrides ?? new Dictionary<string, long[]>()).Keys)
+            if (inputs.All(i => i.Name != name))
+                throw new ArgumentException($"--shape {name}: the model has no input of that name (inputs: {string.Join(", ", inputs.Select(i => i.Name))})");
+        return inputs.Select(i =>
+        {
+            if (overrides is not null && overrides.TryGetValue(i.Name, out var given))
+            {
+                if (i.Shape is { } declared && (declared.Count != given.Length || declared.Where((d, k) => d.Value is { } v && v != given[k]).Any()))
+                    throw new ArgumentException($"--shape {i.Name}={string.Join(",", given)} does not fit its declared shape [{string.Join(",", declared)}]");
+                return new TensorSpec(i.Name, i.ElementType, given.Select(d => checked((int)d)).ToArray());
+            }
+            var shape = i.Shape ?? throw new ArgumentException($"input '{i.Name}' declares no shape: give one with --shape {i.Name}=d1,d2,...");
+            return new TensorSpec(i.Name, i.ElementType, shape.Select(d => checked((int)(d.Value ?? 1))).ToArray());
+        }).ToArray();
     }
 
     /// <summary>
     /// A copy of the model whose graph outputs also include every node's output, so ONNX Runtime can be
     /// traced node by node like the canonical executor. Graph outputs need declared types: they come from
-    /// admission's inferred <see cref="Types"/>.
+    /// admission's inferred <see cref="Types"/> (for a model not admitted: its declarations, else none, and ORT infers).
     /// </summary>
     public byte[] WithAllOutputs()
     {
@@ -78,9 +107,12 @@ public sealed class PreparedModel : IDisposable
         foreach (var point in Order)
         {
             if (outputs.Any(o => o.Name == point.Output)) continue;
-            if (!Types.TryGetValue(point.Output, out var info))
-                throw new InvalidOperationException($"no static type for '{point.Output}', so it cannot be made a graph output");
-            outputs.Add(new OnnxValueInfo(point.Output, (int)info.ElementType, info.Shape.Select(d => OnnxDim.Fixed(d)).ToArray()));
+            // An undeclared value (a researcher's model seldom lists its intermediates) goes out with its element type
+            // and no shape, which ORT infers; one whose type is unknown stays hidden (and is skipped by the localiser).
+            if (Types.TryGetValue(point.Output, out var info))
+                outputs.Add(new OnnxValueInfo(point.Output, (int)info.ElementType, info.Shape.Select(d => OnnxDim.Fixed(d)).ToArray()));
+            else if (_elementTypes.Value.TryGetValue(point.Output, out var type))
+                outputs.Add(new OnnxValueInfo(point.Output, (int)type, null));
         }
         var traced = graph with { Outputs = outputs };
         return new OnnxModel(Model.IrVersion, Model.OpsetImports, traced, Model.ProducerName, Model.ProducerVersion).ToBytes();

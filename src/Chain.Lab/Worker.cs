@@ -62,10 +62,12 @@ public static class LabWorker
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     /// <param name="only">Run just this input index (trace requests), or all when null.</param>
-    public static void Run(byte[] modelBytes, int perPattern, int seed, bool trace, int? only, int warmupMs, TextWriter output)
+    /// <param name="inputDirectory">Read the inputs from this folder (<see cref="LabInputs.Read"/>) instead of generating them.</param>
+    public static void Run(byte[] modelBytes, int perPattern, int seed, bool trace, int? only, int warmupMs, TextWriter output,
+        string? inputDirectory = null)
     {
         using var canonical = CanonicalExecutor.Load(modelBytes);
-        var inputs = LabInputs.Create(canonical.Inputs, perPattern, seed);
+        var inputs = LabInputs.Create(canonical.Inputs, new LabInputSpec(perPattern, seed, 0, inputDirectory));
         output.WriteLine(JsonSerializer.Serialize(new WorkerHeader(KernelOptions.Current.ToString().ToLowerInvariant(),
             Avx512F.IsSupported, Avx2.IsSupported, Vector128.IsHardwareAccelerated, LabIsa.Host,
             AdvSimd.Arm64.IsSupported, Dp.IsSupported), Json));

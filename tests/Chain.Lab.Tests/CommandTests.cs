@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Chain.Cli;
+using Chain.Inference;
+using Chain.Inference.Onnx;
+using Chain.Testing.FloatModels;
 
 namespace Chain.Lab.Tests;
 
@@ -42,16 +45,64 @@ public class CommandTests
     }
 
     [Fact]
-    public void Determinism_refuses_a_model_admission_refuses()
+    public void Determinism_measures_a_model_admission_refuses_under_ort_only_and_says_so()
     {
         var dir = Directory.CreateTempSubdirectory("chain-lab-cli").FullName;
         try
         {
-            var modelFile = Path.Combine(dir, "float.onnx");
-            File.WriteAllBytes(modelFile, LabModels.FloatMlp().Bytes);
-            var (code, _, error) = Chain("determinism", "--model", modelFile, "--inputs", "1", "--no-child");
-            Assert.Equal(1, code);
-            Assert.Contains("not admitted", error);
+            var modelFile = Path.Combine(dir, "kws.onnx");
+            File.WriteAllBytes(modelFile, FloatModelZoo.KeywordSpottingMlp().Bytes);
+            var json = Path.Combine(dir, "out.json");
+            var report = Path.Combine(dir, "report");
+            var (code, output, error) = Chain("determinism", "--model", modelFile, "--inputs", "1", "--no-child", "--warmup-ms", "0",
+                "--json", json, "--report", report);
+            Assert.True(code == 0, output + error);
+            Assert.Contains("kws: not admitted: [float]", output);
+            Assert.Contains("measured under ONNX Runtime only", output);
+            var parsed = LabReportWriter.FromJson(File.ReadAllText(json));
+            var kws = parsed.Models.Single(m => m.Name == "kws");
+            Assert.True(kws.IsFloat);
+            Assert.Equal("ort disabled t1", kws.Reference);
+            Assert.All(parsed.Rows.Where(r => r.Model == "kws"), r => Assert.Equal(ConfigKind.Ort, r.Kind));
+            Assert.Equal(12, parsed.Rows.Count(r => r.Model == "kws"));
+            Assert.Contains("canonical semantics do not apply", File.ReadAllText(Path.Combine(report, LabReportWriter.MarkdownFile)));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Determinism_reads_inputs_from_a_folder_and_takes_shapes_for_symbolic_dimensions()
+    {
+        var dir = Directory.CreateTempSubdirectory("chain-lab-cli").FullName;
+        try
+        {
+            var zoo = FloatModelZoo.KeywordSpottingMlpDynamicBatch();
+            var modelFile = Path.Combine(dir, "kws-dyn.onnx");
+            File.WriteAllBytes(modelFile, zoo.Bytes);
+            var inputs = Directory.CreateDirectory(Path.Combine(dir, "inputs")).FullName;
+            var random = new Random(16);
+            Console.WriteLine("seed 16");
+            for (int i = 0; i < 3; i++)
+            {
+                var values = Enumerable.Range(0, 2 * zoo.InputElements).Select(_ => (float)random.NextDouble()).ToArray();
+                File.WriteAllBytes(Path.Combine(inputs, $"sample{i}.npy"),
+                    TensorFiles.ToNpy(Tensor.Create(TensorElementType.Float, [2, zoo.InputShape[1]], values)));
+            }
+            var json = Path.Combine(dir, "out.json");
+            var (code, output, error) = Chain("determinism", "--model", modelFile, "--inputs", inputs, "--shape", $"{zoo.InputName}=2,{zoo.InputShape[1]}",
+                "--no-child", "--warmup-ms", "0", "--json", json);
+            Assert.True(code == 0, output + error);
+            var parsed = LabReportWriter.FromJson(File.ReadAllText(json));
+            Assert.Equal(inputs, parsed.InputDirectory);
+            var row = parsed.Rows.First(r => r.Model == "kws-dyn");
+            Assert.Equal(3, row.Runs);
+
+            var (badCode, _, badError) = Chain("determinism", "--model", modelFile, "--shape", "nosuch=1,2", "--no-child", "--warmup-ms", "0");
+            Assert.Equal(1, badCode);
+            Assert.Contains("--shape nosuch: the model has no input of that name", badError);
         }
         finally
         {

@@ -7,8 +7,9 @@ using Spectre.Console;
 namespace Chain.Cli.Commands;
 
 /// <summary>
-/// `chain determinism --model FILE|genesis|adversarial --inputs N [--isa x64,arm64] [--json FILE] [--report DIR]`: the determinism
-/// lab (src/Chain.Lab), and the hidden `chain determinism-worker` it starts as a child process.
+/// `chain determinism --model FILE|genesis|adversarial --inputs N|DIR [--shape name=d1,...] [--isa x64,arm64] [--json FILE] [--report DIR]`:
+/// the determinism lab (src/Chain.Lab), and the hidden `chain determinism-worker` it starts as a child process. A model
+/// FILE that admission refuses (float, ops outside the subset) is measured under ONNX Runtime only, and said so.
 /// </summary>
 internal static class DeterminismCommand
 {
@@ -17,10 +18,15 @@ internal static class DeterminismCommand
     {
         var model = new Option<string>("--model")
         {
-            Description = "ONNX model file, 'genesis' (genesis/models/mlp.onnx and cnn.onnx plus the adversarial set) or 'adversarial' (built-in stress models)",
+            Description = "ONNX model file (any: one admission refuses runs the ONNX Runtime configurations only), 'genesis' (genesis/models/mlp.onnx and cnn.onnx plus the adversarial set) or 'adversarial' (built-in stress models)",
             Required = true,
         };
-        var inputs = new Option<int>("--inputs") { Description = "Inputs per pattern family (random, all-max, all-min, alternating, random-extremes, zeros)", DefaultValueFactory = _ => 20 };
+        var inputs = new Option<string>("--inputs")
+        {
+            Description = "Inputs per pattern family (random, all-max, all-min, alternating, random-extremes, zeros), or a folder of tensor files (.npy/.pb/.json; one per input, or one subfolder per input set)",
+            DefaultValueFactory = _ => "20",
+        };
+        var shapes = new Option<string[]>("--shape") { Description = "Input shape for symbolic dimensions, name=d1,d2,... (repeatable; otherwise symbolic dimensions are 1)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<int>("--seed") { Description = "Seed for the random inputs", DefaultValueFactory = _ => 1 };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file" };
         var report = new Option<string?>("--report") { Description = "Write report.json, report.md and chart.png into this folder" };
@@ -40,13 +46,24 @@ internal static class DeterminismCommand
         var command = new Command("determinism",
             "Measure bit-exactness of the canonical executor across GEMM paths and CPU feature sets, and of ONNX Runtime across optimisation levels and threads")
         {
-            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator,
+            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
-            var perPattern = result.GetValue(inputs);
-            if (perPattern < 1) throw new CliException("--inputs must be at least 1");
-            var models = ResolveModels(result.GetValue(model)!);
+            var (perPattern, inputDirectory) = ParseInputs(result.GetValue(inputs)!);
+            var modelName = result.GetValue(model)!;
+            if (inputDirectory is not null && modelName is "genesis" or "adversarial")
+                throw new CliException("--inputs DIR: the inputs fit one model, so give --model FILE");
+            // Folder inputs fit the researcher's model only, so the float contrast model is left out then.
+            IReadOnlyList<LabModel> models;
+            try
+            {
+                models = ResolveModels(modelName, ModelCommand.ParseShapes(result.GetValue(shapes) ?? []), contrast: inputDirectory is null);
+            }
+            catch (FormatException e)
+            {
+                throw new CliException(e.Message);
+            }
             var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!);
             var configurations = DeterminismLab.DefaultConfigurations(
                 result.GetValue(noChild) ? null : launcher ?? ProcessWorkerLauncher.ForCurrentProcess(), arm64);
@@ -54,11 +71,19 @@ internal static class DeterminismCommand
             try
             {
                 lab = LabConsole.RunWithProgress(output, progress =>
-                    DeterminismLab.Run(models, configurations, new LabOptions { InputsPerPattern = perPattern, Seed = result.GetValue(seed), WarmupMs = Math.Max(0, result.GetValue(warmup)) }, progress));
+                    DeterminismLab.Run(models, configurations, new LabOptions
+                    {
+                        InputsPerPattern = perPattern, Seed = result.GetValue(seed), WarmupMs = Math.Max(0, result.GetValue(warmup)),
+                        InputDirectory = inputDirectory,
+                    }, progress));
             }
             catch (ModelRefusedException e)
             {
-                throw new CliException($"{e.Message} (the lab measures consensus models, which must be admitted)");
+                throw new CliException($"{e.Message} (a built-in consensus model must be admitted)");
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                throw new CliException(e.Message);
             }
             Print(output, lab);
             if (result.GetValue(json) is { } jsonFile)
@@ -84,16 +109,22 @@ internal static class DeterminismCommand
         var trace = new Option<bool>("--trace");
         var only = new Option<int?>("--only");
         var warmup = new Option<int>("--warmup-ms");
-        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup };
+        var inputDir = new Option<string?>("--input-dir");
+        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup, inputDir };
         command.Hidden = true;
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var bytes = InferCommand.ReadFile(result.GetValue(model)!, "model");
             try
             {
-                LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output);
+                LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output,
+                    result.GetValue(inputDir));
             }
             catch (ModelRefusedException e)
+            {
+                throw new CliException(e.Message);
+            }
+            catch (FormatException e)
             {
                 throw new CliException(e.Message);
             }
@@ -117,7 +148,16 @@ internal static class DeterminismCommand
         }
     }
 
-    internal static IReadOnlyList<LabModel> ResolveModels(string model)
+    /// <summary>`--inputs`: a count per pattern family, or a folder to read the inputs from.</summary>
+    internal static (int PerPattern, string? Directory) ParseInputs(string text)
+    {
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            return n >= 1 ? (n, null) : throw new CliException("--inputs must be at least 1");
+        if (!Directory.Exists(text)) throw new CliException($"--inputs {text}: neither a count nor a folder");
+        return (1, text);
+    }
+
+    internal static IReadOnlyList<LabModel> ResolveModels(string model, IReadOnlyDictionary<string, long[]>? shapes = null, bool contrast = true)
     {
         var list = new List<LabModel>();
         switch (model)
@@ -137,15 +177,11 @@ internal static class DeterminismCommand
                 list.AddRange(LabModels.Adversarial());
                 break;
             default:
-                var bytes = InferCommand.ReadFile(model, "model");
-                var admission = ModelAdmission.Check(bytes);
-                if (!admission.Admitted)
-                    throw new CliException($"{model} is not admitted: {string.Join("; ", admission.Reasons.Take(3))}");
-                list.Add(new LabModel(Path.GetFileNameWithoutExtension(model), bytes));
+                list.Add(LabModel.FromFile(Path.GetFileNameWithoutExtension(model), InferCommand.ReadFile(model, "model"), shapes));
                 break;
         }
         // The float model is there for contrast: it shows what the same runtime does without integer arithmetic.
-        list.Add(LabModels.FloatMlp());
+        if (contrast) list.Add(LabModels.FloatMlp());
         return list;
     }
 
@@ -154,7 +190,9 @@ internal static class DeterminismCommand
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
         // Redirected output reports 80 columns; the table is unreadable that narrow.
         console.Profile.Width = Math.Max(console.Profile.Width, 180);
-        output.WriteLine($"int8 peak (single thread, {lab.Peak.Instruction}): {lab.Peak.Gops:F1} GOPS; {lab.InputsPerModel} inputs per model");
+        output.WriteLine($"int8 peak (single thread, {lab.Peak.Instruction}): {lab.Peak.Gops:F1} GOPS; {lab.InputsPerModel} inputs per model"
+            + (lab.InputDirectory is { } dir ? $", read from {dir}" : lab.Models.Any(m => m.IsFloat) ? $"; {LabReportWriter.FloatInputs}" : ""));
+        foreach (var m in lab.Models.Where(m => m.Caveat is not null)) output.WriteLine($"{m.Name}: {m.Caveat}");
         var table = new Table().AddColumns("model", "configuration", "bit-match", "first divergent node", "ms", "GOPS", "% peak");
         foreach (var r in lab.Rows)
         {
@@ -162,7 +200,7 @@ internal static class DeterminismCommand
             var node = r.Error is not null ? "error: " + r.Error
                 : r.DivergentNode is null ? ""
                 : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
-            table.AddRow(Markup.Escape(r.Model + (r.Consensus ? "" : " (float)")), Markup.Escape(r.Configuration),
+            table.AddRow(Markup.Escape(r.Model + (r.Consensus ? "" : lab.Models.Any(m => m.Name == r.Model && m.NotAdmitted is not null) ? " (not admitted)" : " (float)")), Markup.Escape(r.Configuration),
                 $"[{colour}]{r.Matches}/{r.Runs} ({r.MatchRate * 100:F1}%)[/]", Markup.Escape(node),
                 r.MeanLatencyMs.ToString("F3"), r.Gops.ToString("F2"), (r.PeakFraction * 100).ToString("F1"));
         }

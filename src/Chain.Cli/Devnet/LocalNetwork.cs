@@ -56,13 +56,15 @@ internal sealed partial class LocalNetwork : IAsyncDisposable
     {
         if (IsRunning(i)) throw new InvalidOperationException($"node {i} is already running");
         var home = Nodes[i].Home;
-        var start = new ProcessStartInfo(_launcher.FileName)
+        var launcher = LauncherFor(i); // another build for a mixed-architecture node (LocalNetwork.Arm64.cs)
+        var start = new ProcessStartInfo(launcher.FileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in _launcher.LeadingArguments.Concat(["start", "--home", home.Root]).Concat(extraArguments)) start.ArgumentList.Add(a);
+        foreach (var a in launcher.LeadingArguments.Concat(["start", "--home", home.Root]).Concat(extraArguments)) start.ArgumentList.Add(a);
+        foreach (var (key, value) in launcher.BaseEnvironment) start.Environment[key] = value;
         var log = new StreamWriter(new FileStream(LogPath(i), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var gate = new object();

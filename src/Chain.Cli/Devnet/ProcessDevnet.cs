@@ -26,7 +26,8 @@ internal sealed class ProcessDevnet(TextWriter output)
 {
     private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
 
-    public async Task<int> RunAsync(string dataDir, int validators, int heights, int perBlock, bool keepRunning = false)
+    /// <param name="arm64">Run the last validators as the arm64 build (LocalNetwork.Arm64.cs); null for none.</param>
+    public async Task<int> RunAsync(string dataDir, int validators, int heights, int perBlock, bool keepRunning = false, Arm64Nodes? arm64 = null)
     {
         if (!_console.Profile.Capabilities.Interactive) _console.Profile.Width = Math.Max(_console.Profile.Width, 140); // logs and pipes: no wrapping
         var repository = Commands.HomeCommands.RepositoryGenesis();
@@ -47,24 +48,27 @@ internal sealed class ProcessDevnet(TextWriter output)
         }
 
         OutputFiles.RecreateOwnedDirectory(dataDir, "devnet");
+        bool mixed = arm64 is { Count: > 0 };
         await using var net = LocalNetwork.Create(dataDir, validators, repository, configure: c =>
         {
-            c.Consensus.TimeoutProposeMs = 3000;
+            // An emulated node builds, verifies and executes blocks many times slower: its proposals need longer to arrive.
+            c.Consensus.TimeoutProposeMs = mixed ? 20_000UL : 3000UL;
             c.Consensus.MinBlockIntervalMs = 700;
         });
+        if (mixed) net.RunOnArm64(arm64!);
         _console.MarkupLine($"devnet [bold]{net.Genesis.ChainId}[/]: {validators} validator processes on loopback, homes in [blue]{Markup.Escape(Path.GetFullPath(dataDir))}[/]");
         for (int i = 0; i < validators; i++)
         {
             net.Start(i);
-            _console.MarkupLine($"  {net.Nodes[i].Name}: started, p2p 127.0.0.1:{net.Nodes[i].P2pPort}, rpc {net.Clients[i].BaseAddress}, log {Markup.Escape(net.LogPath(i))}");
+            _console.MarkupLine($"  {net.Nodes[i].Name}{(net.Arm64Indices.Contains(i) ? " [yellow](arm64 build, fast path off)[/]" : "")}: started, p2p 127.0.0.1:{net.Nodes[i].P2pPort}, rpc {net.Clients[i].BaseAddress}, log {Markup.Escape(net.LogPath(i))}");
         }
         bool connected = await LocalNetwork.WaitUntilAsync(async () =>
         {
             foreach (var c in net.Clients)
                 if ((await c.StatusAsync().ConfigureAwait(false)).PeersConnected < validators - 1) return false;
             return true;
-        }, TimeSpan.FromSeconds(90)).ConfigureAwait(false);
-        if (!connected) throw new CliException($"the nodes did not all connect within 90 s; see {net.LogPath(0)}");
+        }, TimeSpan.FromSeconds(mixed ? 300 : 90)).ConfigureAwait(false);
+        if (!connected) throw new CliException($"the nodes did not all connect within {(mixed ? 300 : 90)} s; see {net.LogPath(validators - 1)}");
         _console.MarkupLine("all nodes up and fully connected; sending transactions");
 
         // One sending account per node, each always sending through the same node (see DevnetKeys.FundedSenders).
@@ -118,7 +122,7 @@ internal sealed class ProcessDevnet(TextWriter output)
         {
             await SubmitBatchAsync().ConfigureAwait(false);
             ulong seen = startHeight;
-            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60 + 10 * heights));
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds((60 + 10 * heights) * (mixed ? 6 : 1)));
             await foreach (var ev in net.Clients[0].BlockEventsAsync(cancel.Token).ConfigureAwait(false))
             {
                 double now = clock.Elapsed.TotalMilliseconds;
@@ -163,6 +167,9 @@ internal sealed class ProcessDevnet(TextWriter output)
             $"finality p50 {P(0.5):F0} ms, p95 {P(0.95):F0} ms (submit → committed; a proposer with pending transactions proposes at once, an idle one waits up to 700 ms)");
         _console.MarkupLine($"{inferred} inferences on MNIST test digits: {correct} predicted the label; {inferred - unknownOutputs}/{inferred} outputs equal this client's own canonical run");
         _console.MarkupLine($"rounds: {string.Join(" ", observed.GroupBy(o => o.Round).OrderBy(g => g.Key).Select(g => $"{g.Count()}×r{g.Key}"))}; node heights now: {string.Join(", ", heightsNow.Select(h => h?.ToString() ?? "down"))}");
+        foreach (var i in net.Arm64Indices)
+            _console.MarkupLine($"{net.Nodes[i].Name} (arm64): proposed {await net.ProposalsAsync(i, startHeight + 1, target).ConfigureAwait(false)} of the {observed.Count} blocks; " +
+                $"{elapsed / Math.Max(observed.Count, 1):F1} s per height");
         _console.MarkupLine(allIdentical
             ? "[green]every node returned identical blocks and receipts (proofs verified) at every height[/]"
             : "[red]nodes disagree on blocks or receipts[/]");
