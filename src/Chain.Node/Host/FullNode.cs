@@ -22,7 +22,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly IPeerNetwork _network;
     private readonly ValidatorNode _validator;
     private readonly Channel<NodeInput> _inputs;
-    private readonly FutureMessageBuffer<(ConsensusEvent Event, PeerId From)> _future;
+    private readonly FutureMessageBuffer<FutureMessage> _future;
     private readonly BlockSyncClient _sync;
     private readonly SyncServeLimiter _syncServeLimit;
     private readonly QueuedBytes _queuedPeerBytes;
@@ -315,7 +315,7 @@ public sealed partial class FullNode : IAsyncDisposable
             case PeerConnectedInput c:
                 Metrics.SetPeers(_network.ConnectedPeers.Count);
                 _network.Send(c.Peer, MessageChannel.Status, new PeerStatus(_validator.Executor.Height).Encoded.ToArray());
-                foreach (var ev in RegossipMessages()) _network.Send(c.Peer, MessageChannel.Consensus, ConsensusMessages.Encode(ev));
+                foreach (var ev in RegossipMessages()) _network.Send(c.Peer, MessageChannel.Consensus, EncodeForPeers(ev));
                 break;
             case PeerDisconnectedInput d:
                 Metrics.SetPeers(_network.ConnectedPeers.Count);
@@ -356,13 +356,14 @@ public sealed partial class FullNode : IAsyncDisposable
         if (now >= _nextRegossipMs)
         {
             _nextRegossipMs = now + (long)_options.RegossipInterval.TotalMilliseconds;
-            foreach (var ev in RegossipMessages()) _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(ev));
+            foreach (var ev in RegossipMessages()) _network.Broadcast(MessageChannel.Consensus, EncodeForPeers(ev));
         }
         if (now >= _nextStatusMs)
         {
             _nextStatusMs = now + (long)_options.StatusInterval.TotalMilliseconds;
             BroadcastStatus();
         }
+        RetryPendingProposals(now);
         RequestBlocksIfBehind(now);
     }
 
