@@ -18,6 +18,12 @@ public sealed partial class FullNode
     /// <summary>Blocks of the current height being rebuilt at once (distinct proposals); more are dropped until re-gossip.</summary>
     private const int MaxPendingProposals = 4;
 
+    /// <summary>
+    /// How long a proposal with missing bodies waits for transaction batches already received but not yet admitted
+    /// (the proposer sends its batch before its proposal) before asking peers.
+    /// </summary>
+    private const long GossipCatchUpMs = 100;
+
     /// <summary>Full proposals kept to serve parts requests and re-proposals (own and rebuilt), newest last.</summary>
     private const int ServableBlocksKept = 8;
 
@@ -35,6 +41,7 @@ public sealed partial class FullNode
         public List<PeerId> Asked { get; } = [];
         public PeerId? Awaiting { get; set; }
         public long AskedAtMs { get; set; }
+        public long CreatedAtMs { get; init; }
         public int Missing => Bodies.Count(b => b is null);
     }
 
@@ -94,7 +101,8 @@ public sealed partial class FullNode
             Metrics.FutureDropped(); // bounded like buffered messages: re-gossip brings it again
             return;
         }
-        pending = new PendingProposal(compact, from);
+        long now = NowMs;
+        pending = new PendingProposal(compact, from) { CreatedAtMs = now };
         FillFromMempool(pending);
         if (pending.Missing == 0)
         {
@@ -102,8 +110,10 @@ public sealed partial class FullNode
             return;
         }
         _pendingProposals[compact.BlockHash] = pending;
-        Ask(pending, from, NowMs);
+        if (!GossipInFlight) Ask(pending, from, now); // else the next ticks look again first (RetryPendingProposals)
     }
+
+    private bool GossipInFlight => Volatile.Read(ref _transactionBatchesInFlight) > 0;
 
     private void FillFromMempool(PendingProposal pending)
     {
@@ -203,13 +213,20 @@ public sealed partial class FullNode
         else AskNext(pending, NowMs); // the peer had only some: the rest from another
     }
 
-    /// <summary>On each tick: bodies gossip brought meanwhile, and a new peer for requests unanswered past <see cref="FullNodeOptions.PartsRequestTimeout"/>.</summary>
+    /// <summary>
+    /// On each tick: bodies gossip brought meanwhile; the first request once no received batch is waiting for admission
+    /// (or <see cref="GossipCatchUpMs"/> passed); a new peer for requests unanswered past <see cref="FullNodeOptions.PartsRequestTimeout"/>.
+    /// </summary>
     private void RetryPendingProposals(long now)
     {
         foreach (var pending in _pendingProposals.Values.ToList())
         {
             FillFromMempool(pending);
             if (pending.Missing == 0) Complete(pending);
+            else if (pending.Awaiting is null)
+            {
+                if (!GossipInFlight || now - pending.CreatedAtMs >= GossipCatchUpMs) AskNext(pending, now);
+            }
             else if (now - pending.AskedAtMs >= (long)_options.PartsRequestTimeout.TotalMilliseconds) AskNext(pending, now);
         }
     }

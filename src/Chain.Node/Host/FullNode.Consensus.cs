@@ -60,6 +60,7 @@ public sealed partial class FullNode
                 case BroadcastProposal p:
                     _stages.ProposalHere();
                     RememberServable(p.Block); // peers missing some of its transactions ask us for them
+                    _gossipBuffer.Flush(); // its transactions reach each peer before the proposal that names them
                     _network.Broadcast(MessageChannel.Consensus, EncodeForPeers(new ProposalReceived(p.Proposal, p.Block)));
                     break;
                 case BroadcastVote v:

@@ -18,13 +18,16 @@ public sealed partial class FullNode
     private readonly Channel<PeerMessage> _transactionMessages;
     private readonly TransactionGossipBuffer _gossipBuffer;
     private Task? _transactionWorker;
+    private int _transactionBatchesInFlight; // queued or being admitted: a proposal's bodies may be among them
 
     private static Channel<PeerMessage> NewTransactionQueue(int capacity) => Channel.CreateBounded<PeerMessage>(
         new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 
     private void EnqueueTransactionMessage(PeerMessage message)
     {
+        Interlocked.Increment(ref _transactionBatchesInFlight);
         if (_transactionMessages.Writer.TryWrite(message)) return;
+        Interlocked.Decrement(ref _transactionBatchesInFlight);
         _queuedPeerBytes.Remove(message.Payload.Length);
         Metrics.InputDropped(); // gossip is best effort: the proposer's block still brings the transaction
     }
@@ -37,7 +40,14 @@ public sealed partial class FullNode
             {
                 _queuedPeerBytes.Remove(m.Payload.Length);
                 Metrics.MessageIn();
-                OnTransactionMessage(m.From, m.Payload);
+                try
+                {
+                    OnTransactionMessage(m.From, m.Payload);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _transactionBatchesInFlight);
+                }
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
