@@ -1,5 +1,8 @@
+using System.Security.Cryptography;
+using System.Text;
 using Chain.Consensus;
 using Chain.Core;
+using Chain.Core.Crypto;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
 using Chain.Network;
@@ -116,5 +119,49 @@ public sealed class BlockPropagationTests
         Assert.Null(node.Executor.Blocks.FindTransaction(decoy.Hash));
         var nodes = cluster.Running.ToList();
         NodeCluster.AssertSameChain(nodes, nodes.Min(n => n.Metrics.Height));
+    }
+
+    [Fact]
+    public async Task Compact_proposals_not_signed_by_their_rounds_proposer_or_not_matching_their_header_are_refused_and_fetch_nothing()
+    {
+        var (full, cluster) = SampleProposal();
+        await using var _ = cluster;
+        var chain = cluster.Genesis.ChainId;
+        var node = cluster.Start(0); // alone: it stays at height 1, round 0 for a while
+        var rogueKey = PrivateKey.FromSeed(SHA256.HashData(Encoding.UTF8.GetBytes("chain-node-tests/compact-rogue")));
+        using var rogue = cluster.Hub.Join(rogueKey.PublicKey);
+        int requests = 0;
+        rogue.MessageReceived += m =>
+        {
+            if (m.Channel == MessageChannel.Consensus && BlockPartsMessage.IsOne(m.Payload)) Interlocked.Increment(ref requests);
+        };
+        var target = new PeerId(cluster.Keys[0].PublicKey);
+        await NodeCluster.WaitFor(() => node.Metrics.Peers == 1, "the rogue connected");
+
+        var block = full.Block;
+        var proposer = new ProposerSelection(cluster.Genesis.InitialValidators).Proposer(new Height(1), new Round(0));
+        var proposerKey = cluster.Keys.Single(k => k.Address == proposer);
+        var notProposer = cluster.Keys.First(k => k.Address != proposer);
+        Proposal Named(Address who, Hash32 hash) => new(new Height(1), new Round(0), null, hash, 1_000, who);
+        CompactProposal With(SignedProposal p) => new(p, block.Header, null, [], block.Transactions.Select(t => t.Hash).ToArray());
+        var named = Named(proposer, block.Hash);
+        var sent = new[]
+        {
+            With(Named(proposer, Hash32.Zero).Sign(chain, proposerKey)),                          // names another block than its header
+            With(Named(notProposer.Address, block.Hash).Sign(chain, notProposer)),                // not this round's proposer
+            With(new SignedProposal(named, rogueKey.Sign(named.SignBytes(chain)))),              // the proposer's name, another's signature
+        };
+        foreach (var c in sent) Assert.True(rogue.Send(target, MessageChannel.Consensus, c.Encoded.ToArray()));
+        Assert.True(rogue.Send(target, MessageChannel.Consensus, [0x92, BlockPartsMessage.KindPartsRequest, 0x01])); // truncated
+
+        await NodeCluster.WaitFor(() => node.Metrics.MisbehaviourReports >= 4, "4 reports");
+        var reasons = node.RecentMisbehaviour;
+        Assert.Contains(reasons, r => r.Contains("but carries header"));
+        Assert.Contains(reasons, r => r.Contains("is not the proposer of (1,0)"));
+        Assert.Contains(reasons, r => r.Contains("compact proposal: signature does not verify"));
+        Assert.Contains(reasons, r => r.StartsWith("undecodable block parts message"));
+        Assert.Equal(0, node.Metrics.ProposalPartsAsked);
+        Assert.Equal(0, Volatile.Read(ref requests));
+        Assert.Null(node.Failure);
     }
 }

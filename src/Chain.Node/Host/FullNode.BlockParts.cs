@@ -42,6 +42,7 @@ public sealed partial class FullNode
         public PeerId? Awaiting { get; set; }
         public long AskedAtMs { get; set; }
         public long CreatedAtMs { get; init; }
+        public Round Round => Compact.Proposal.Proposal.Round;
         public int Missing => Bodies.Count(b => b is null);
     }
 
@@ -93,13 +94,24 @@ public sealed partial class FullNode
         }
         if (_pendingProposals.TryGetValue(compact.BlockHash, out var pending))
         {
-            if (!pending.Proposals.Any(p => p.Proposal.Signature == compact.Proposal.Signature)) pending.Proposals.Add((compact.Proposal, from));
+            if (!pending.Proposals.Any(p => p.Proposal.Signature == compact.Proposal.Signature) && IsSignedByItsProposer(compact, from))
+                pending.Proposals.Add((compact.Proposal, from));
             return;
         }
+        // Fetching costs requests and memory: only for a proposal its round's proposer signed, one block per round.
+        if (!IsSignedByItsProposer(compact, from)) return;
+        var round = proposal.Round;
+        if (_pendingProposals.Values.Any(p => p.Round == round)) return; // another block for this round: the engine judges a full one
         if (_pendingProposals.Count >= MaxPendingProposals)
         {
-            Metrics.FutureDropped(); // bounded like buffered messages: re-gossip brings it again
-            return;
+            // Keep the rounds nearest: a far-ahead round's proposer cannot crowd out the current round's block.
+            var farthest = _pendingProposals.Values.MaxBy(p => p.Round)!;
+            if (farthest.Round <= round)
+            {
+                Metrics.FutureDropped(); // bounded like buffered messages: re-gossip brings it again
+                return;
+            }
+            _pendingProposals.Remove(farthest.Compact.BlockHash);
         }
         long now = NowMs;
         pending = new PendingProposal(compact, from) { CreatedAtMs = now };
@@ -114,6 +126,26 @@ public sealed partial class FullNode
     }
 
     private bool GossipInFlight => Volatile.Read(ref _transactionBatchesInFlight) > 0;
+
+    // The engine's proposer and signature checks (ConsensusEngine.OnProposal), made before any body is fetched; the
+    // engine makes them again on the full proposal.
+    private bool IsSignedByItsProposer(CompactProposal compact, PeerId from)
+    {
+        var engine = _validator.Consensus.Engine;
+        var p = compact.Proposal.Proposal;
+        var expected = engine.Proposer(p.Height, p.Round);
+        if (p.Proposer != expected)
+        {
+            Refuse(from, $"compact proposal: {p.Proposer} is not the proposer of ({p.Height},{p.Round}); {expected} is");
+            return false;
+        }
+        if (!engine.Validators.Set.TryGet(p.Proposer, out var validator, out _) || !compact.Proposal.Verify(_options.Genesis.ChainId, validator.PublicKey))
+        {
+            Refuse(from, $"compact proposal: signature does not verify for {p.Proposer}");
+            return false;
+        }
+        return true;
+    }
 
     private void FillFromMempool(PendingProposal pending)
     {
