@@ -100,6 +100,12 @@ public sealed class Mempool
         lock (_lock) return _byHash.ContainsKey(transactionHash);
     }
 
+    /// <summary>The pending transaction with this hash, or null (a node rebuilds proposed blocks from these).</summary>
+    public SignedTransaction? Get(Hash32 transactionHash)
+    {
+        lock (_lock) return _byHash.TryGetValue(transactionHash, out var entry) ? entry.Tx : null;
+    }
+
     /// <summary>Admits <paramref name="tx"/>, or says why not (nothing changes then).</summary>
     public Rejection? Add(SignedTransaction tx)
     {

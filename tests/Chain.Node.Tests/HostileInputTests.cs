@@ -42,9 +42,9 @@ public sealed class HostileInputTests
         var transactions = new (string Name, byte[] Bytes)[]
         {
             ("garbage", [0x93, 0x01, 0x02]),
-            ("transaction for another chain", new Transaction(other, account.PublicKey, 0, 10_000, new TransferBody(cluster.Keys[1].Address, 5))
-                .Sign(account).Encoded.ToArray()),
-            ("transaction signed by the wrong key", new SignedTransaction(transfer, rogueKey.Sign(transfer.SignBytes())).Encoded.ToArray()),
+            ("transaction for another chain", new TransactionBatch([new Transaction(other, account.PublicKey, 0, 10_000, new TransferBody(cluster.Keys[1].Address, 5))
+                .Sign(account)]).Encoded.ToArray()),
+            ("transaction signed by the wrong key", new TransactionBatch([new SignedTransaction(transfer, rogueKey.Sign(transfer.SignBytes()))]).Encoded.ToArray()),
         };
         var others = new (MessageChannel Channel, byte[] Bytes)[]
         {
@@ -65,7 +65,7 @@ public sealed class HostileInputTests
         Assert.Contains(reasons, r => r.Contains("local and may not come from the network"));
         Assert.Contains(reasons, r => r.Contains("vote signature does not verify"));
         Assert.Contains(reasons, r => r.Contains("is not a validator"));
-        Assert.Contains(reasons, r => r.StartsWith("undecodable transaction"));
+        Assert.Contains(reasons, r => r.StartsWith("undecodable transaction batch"));
         Assert.Contains(reasons, r => r.Contains("WrongChainId"));
         Assert.Contains(reasons, r => r.Contains("InvalidSignature"));
         Assert.Contains(reasons, r => r.Contains("unknown channel"));

@@ -236,9 +236,9 @@ public sealed class HostileModelTests(ITestOutputHelper output)
 
         var hostile = Register(cluster.Genesis, "account-2", 0);
         var transfer = cluster.Transfer(0, cluster.Keys[1].Address, 5);
-        Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, hostile.Encoded.ToArray()));
-        Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, transfer.Encoded.ToArray()));
-        // The loop takes messages in order: once the transfer is in, the model was judged.
+        Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, new Chain.Node.Host.TransactionBatch([hostile]).Encoded.ToArray()));
+        Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, new Chain.Node.Host.TransactionBatch([transfer]).Encoded.ToArray()));
+        // The gossip worker takes batches in order: once the transfer is in, the model was judged.
         await NodeCluster.WaitFor(() => node.Mempool.Contains(transfer.Hash), "the transfer gossiped after the model admitted");
 
         Assert.False(node.Mempool.Contains(hostile.Hash));

@@ -4,18 +4,24 @@ namespace Chain.Node.Tests;
 
 /// <summary>
 /// A node's connection that delivers only the incoming messages <c>deliver</c> lets through (tests that
-/// withhold gossip from a node); everything else passes to the inner network unchanged.
+/// withhold gossip from a node), or rewritten ones (a hostile peer's answers); everything else passes to the inner network unchanged.
 /// </summary>
 internal sealed class IncomingFilter : IPeerNetwork
 {
     private readonly IPeerNetwork _inner;
 
     public IncomingFilter(IPeerNetwork inner, Func<PeerMessage, bool> deliver)
+        : this(inner, m => deliver(m) ? m : null)
+    {
+    }
+
+    /// <param name="rewrite">What the node receives instead of each incoming message (null: nothing).</param>
+    public IncomingFilter(IPeerNetwork inner, Func<PeerMessage, PeerMessage?> rewrite)
     {
         _inner = inner;
         _inner.MessageReceived += m =>
         {
-            if (deliver(m)) MessageReceived?.Invoke(m);
+            if (rewrite(m) is { } delivered) MessageReceived?.Invoke(delivered);
         };
     }
 

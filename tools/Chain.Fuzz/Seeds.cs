@@ -26,6 +26,13 @@ public static class Seeds
         ],
         "sync" => [new SyncRequest(new Height(1), 8).Encoded.ToArray(), new SyncResponse([new SyncedBlock(Block(1), CommitFor(Block(1)))]).Encoded.ToArray()],
         "status" => [new PeerStatus(new Height(42)).Encoded.ToArray()],
+        "gossip" => [new TransactionBatch(Transactions().ToList()).Encoded.ToArray()],
+        "parts" =>
+        [
+            CompactProposal.Of(new ProposalReceived(new Proposal(new Height(2), new Round(0), null, Block(2).Hash, 1, Key(0).Address).Sign(Chain, Key(0)), Block(2))).Encoded.ToArray(),
+            new PartsRequest(new Height(2), Block(2).Hash, Transactions().Select(t => t.Hash).ToList()).Encoded.ToArray(),
+            new PartsResponse(new Height(2), Block(2).Hash, Transactions().ToList()).Encoded.ToArray(),
+        ],
         "tensor" => [Tensor.Create<sbyte>(TensorElementType.Int8, [1, 4], [1, -2, 3, -4]).Encoded.ToArray(), Tensor.Zeros(TensorElementType.UInt8, [2, 2]).Encoded.ToArray()],
         "onnx" or "model" => Models(repositoryRoot),
         _ => throw new ArgumentException($"no seeds for target '{target}'"),

@@ -38,6 +38,15 @@ internal static class BenchNetworkCommand
 
         /// <summary>P2P bytes all nodes sent during the run, per committed transaction.</summary>
         public double P2pBytesPerCommittedTx { get; init; } = double.NaN;
+
+        /// <summary>Mean canonical size of the submitted transactions.</summary>
+        public double MeanTransactionBytes { get; init; } = double.NaN;
+
+        /// <summary>
+        /// <see cref="P2pBytesPerCommittedTx"/> over (validators − 1) × <see cref="MeanTransactionBytes"/>: 1 is every
+        /// transaction crossing to each other validator once and nothing else; issue 14's goal is ≤ 1.5.
+        /// </summary>
+        public double P2pBytesOverTxCopies => Validators < 2 ? double.NaN : P2pBytesPerCommittedTx / ((Validators - 1) * MeanTransactionBytes);
     }
 
     public static Command Create()
@@ -175,6 +184,7 @@ internal static class BenchNetworkCommand
             {
                 Stages = stages,
                 P2pBytesPerCommittedTx = committedAt.Count == 0 ? double.NaN : (double)p2pBytes / committedAt.Count,
+                MeanTransactionBytes = transactions.Average(t => t.Tx.Encoded.Length),
             };
         }
         finally
@@ -361,6 +371,8 @@ internal static class BenchNetworkCommand
         table.AddRow("[bold]tx/s / verify limit[/]", $"{r.TxPerSecondOverVerifyLimit:F4}");
         table.AddRow("stale-nonce retries", r.StaleNonceRetries.ToString());
         table.AddRow("p2p bytes sent per committed tx", double.IsNaN(r.P2pBytesPerCommittedTx) ? "-" : $"{r.P2pBytesPerCommittedTx:N0} B (all nodes)");
+        table.AddRow("mean transaction size", $"{r.MeanTransactionBytes:N0} B");
+        table.AddRow("[bold]p2p bytes per tx / ((validators − 1) × tx size)[/]", double.IsNaN(r.P2pBytesOverTxCopies) ? "-" : $"{r.P2pBytesOverTxCopies:F2} (goal ≤ 1.5)");
         foreach (var (stage, mean, heights) in r.Stages)
             table.AddRow($"stage {stage}, mean per height", $"{mean:F2} ms (over {heights} node-heights)");
         console.Write(table);

@@ -16,6 +16,11 @@ public sealed partial class FullNode
 
     private void OnConsensusMessage(PeerId from, byte[] payload)
     {
+        if (BlockPartsMessage.IsOne(payload))
+        {
+            OnBlockPartsMessage(from, payload); // hash-only block propagation (FullNode.BlockParts.cs)
+            return;
+        }
         if (!ConsensusMessages.TryDecode(payload, out var message, out var reason))
         {
             Refuse(from, $"undecodable consensus message: {reason}");
@@ -29,7 +34,7 @@ public sealed partial class FullNode
                 if (height < current) return; // decided here already: normal with gossip
                 if (height > current)
                 {
-                    if (!_future.TryAdd(current, height, (message, from))) Metrics.FutureDropped();
+                    if (!_future.TryAdd(current, height, new FutureMessage(message, null, from))) Metrics.FutureDropped();
                     return;
                 }
                 if (message is ProposalReceived) _stages.ProposalHere();
@@ -54,7 +59,9 @@ public sealed partial class FullNode
             {
                 case BroadcastProposal p:
                     _stages.ProposalHere();
-                    _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(new ProposalReceived(p.Proposal, p.Block)));
+                    RememberServable(p.Block); // peers missing some of its transactions ask us for them
+                    _gossipBuffer.Flush(); // its transactions reach each peer before the proposal that names them
+                    _network.Broadcast(MessageChannel.Consensus, EncodeForPeers(new ProposalReceived(p.Proposal, p.Block)));
                     break;
                 case BroadcastVote v:
                     // This node precommits a block only once 2/3 prevoted it (line 36): the prevote quorum's moment.
@@ -102,6 +109,11 @@ public sealed partial class FullNode
         var engine = _validator.Consensus.Engine;
         while (_local.TryDequeue(out var pending))
         {
+            if (pending.Compact is { } compact)
+            {
+                OnCompactProposal(compact, pending.From!.Value);
+                continue;
+            }
             if (pending.Event is { } ev)
             {
                 Feed(ev, pending.From);
@@ -155,7 +167,8 @@ public sealed partial class FullNode
             foreach (var (t, due) in live) _timers.Enqueue(t, due);
         }
         BlockCommitted?.Invoke(new BlockCommitted(block.Height.Value, block, receipts, commit.Round.Value, latency, _syncing));
-        foreach (var (ev, from) in _future.TakeReady(current)) _local.Enqueue(new PendingEvent(ev, null, from));
+        ForgetPendingProposals();
+        foreach (var f in _future.TakeReady(current)) _local.Enqueue(new PendingEvent(f.Event, null, f.From, f.Compact));
         BroadcastStatus(); // peers learn at once that they can sync from us
         var stages = _stages.Finish(block.Height.Value, commit.Round.Value, _syncing, commitStart, commitEnd);
         LastStages = stages;

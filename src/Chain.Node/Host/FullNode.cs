@@ -22,7 +22,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly IPeerNetwork _network;
     private readonly ValidatorNode _validator;
     private readonly Channel<NodeInput> _inputs;
-    private readonly FutureMessageBuffer<(ConsensusEvent Event, PeerId From)> _future;
+    private readonly FutureMessageBuffer<FutureMessage> _future;
     private readonly BlockSyncClient _sync;
     private readonly SyncServeLimiter _syncServeLimit;
     private readonly QueuedBytes _queuedPeerBytes;
@@ -31,6 +31,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly Queue<PendingEvent> _local = new();
     private readonly ConcurrentQueue<string> _recentMisbehaviour = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _reportLock = new();
     private IReadOnlyList<ConsensusAction>? _startActions;
     private ITimer? _ticker;
     private Task? _loop;
@@ -63,6 +64,8 @@ public sealed partial class FullNode : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses, and we count the drop
             SingleReader = true,
         });
+        _transactionMessages = NewTransactionQueue(options.TransactionQueueCapacity);
+        _gossipBuffer = new TransactionGossipBuffer(SendBatch);
         Metrics.SetHeight(_validator.Executor.Height.Value);
         _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
     }
@@ -116,30 +119,31 @@ public sealed partial class FullNode : IAsyncDisposable
         // The mempool's pre-execution worker: one thread's worth of inference ahead of consensus, fed by a bounded
         // queue (MempoolOptions.PreExecutionQueueCapacity), stopped by StopAsync before the store closes.
         _preExecution = Task.Run(RunPreExecutionAsync);
+        _transactionWorker = Task.Run(RunTransactionWorkerAsync);
         _ticker = _options.Time.CreateTimer(_ => OnTick(), null, _options.TickInterval, _options.TickInterval);
     }
 
     /// <summary>
-    /// Admits a transaction to the mempool and gossips it; the refusal (nothing changed) otherwise. Thread-safe:
-    /// the mempool has its own lock, and the network only queues.
+    /// Admits a transaction to the mempool and queues it for gossip (the next batch, at the latest on the next tick);
+    /// the refusal (nothing changed) otherwise. Thread-safe: the mempool and the gossip buffer have their own locks.
     /// </summary>
     public Rejection? Submit(SignedTransaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this); // the store may be closed already
         var rejection = _validator.Mempool.Add(tx);
-        if (rejection is null) Gossip(tx, except: null);
+        if (rejection is null) _gossipBuffer.Add(tx);
         return rejection;
     }
 
-    /// <summary>A batch, admitted in order with its signatures checked on every core first (<see cref="Mempool.AddRange"/>); admitted ones are gossiped.</summary>
+    /// <summary>A batch, admitted in order with its signatures checked on every core first (<see cref="Mempool.AddRange"/>); admitted ones are queued for gossip.</summary>
     public IReadOnlyList<Rejection?> SubmitRange(IReadOnlyList<SignedTransaction> transactions)
     {
         ArgumentNullException.ThrowIfNull(transactions);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this);
         var rejections = _validator.Mempool.AddRange(transactions);
         for (var i = 0; i < transactions.Count; i++)
-            if (rejections[i] is null) Gossip(transactions[i], except: null);
+            if (rejections[i] is null) _gossipBuffer.Add(transactions[i]);
         return rejections;
     }
 
@@ -197,6 +201,8 @@ public sealed partial class FullNode : IAsyncDisposable
         _stop.Cancel();
         _inputs.Writer.TryComplete();
         if (_loop is not null) await _loop;
+        _transactionMessages.Writer.TryComplete();
+        if (_transactionWorker is not null) await _transactionWorker; // it reads the store too
         if (_preExecution is not null) await _preExecution; // it reads the store: it must end before the store closes
         _network.Dispose();
         _validator.Dispose();
@@ -234,6 +240,11 @@ public sealed partial class FullNode : IAsyncDisposable
         if (!_queuedPeerBytes.TryAdd(message.Payload.Length))
         {
             Metrics.InputDropped();
+            return;
+        }
+        if (message.Channel == MessageChannel.Transactions)
+        {
+            EnqueueTransactionMessage(message); // the gossip worker's queue: admission never holds up the loop
             return;
         }
         if (!Enqueue(new PeerMessageInput(message))) _queuedPeerBytes.Remove(message.Payload.Length); // Enqueue counted the drop
@@ -304,7 +315,7 @@ public sealed partial class FullNode : IAsyncDisposable
             case PeerConnectedInput c:
                 Metrics.SetPeers(_network.ConnectedPeers.Count);
                 _network.Send(c.Peer, MessageChannel.Status, new PeerStatus(_validator.Executor.Height).Encoded.ToArray());
-                foreach (var ev in RegossipMessages()) _network.Send(c.Peer, MessageChannel.Consensus, ConsensusMessages.Encode(ev));
+                foreach (var ev in RegossipMessages()) _network.Send(c.Peer, MessageChannel.Consensus, EncodeForPeers(ev));
                 break;
             case PeerDisconnectedInput d:
                 Metrics.SetPeers(_network.ConnectedPeers.Count);
@@ -321,6 +332,7 @@ public sealed partial class FullNode : IAsyncDisposable
                 break;
             case TickInput:
                 Volatile.Write(ref _tickQueued, 0);
+                _gossipBuffer.Flush(); // transactions admitted since the last tick leave as one batch
                 OnTickOnLoop(NowMs);
                 break;
         }
@@ -344,13 +356,14 @@ public sealed partial class FullNode : IAsyncDisposable
         if (now >= _nextRegossipMs)
         {
             _nextRegossipMs = now + (long)_options.RegossipInterval.TotalMilliseconds;
-            foreach (var ev in RegossipMessages()) _network.Broadcast(MessageChannel.Consensus, ConsensusMessages.Encode(ev));
+            foreach (var ev in RegossipMessages()) _network.Broadcast(MessageChannel.Consensus, EncodeForPeers(ev));
         }
         if (now >= _nextStatusMs)
         {
             _nextStatusMs = now + (long)_options.StatusInterval.TotalMilliseconds;
             BroadcastStatus();
         }
+        RetryPendingProposals(now);
         RequestBlocksIfBehind(now);
     }
 
@@ -366,7 +379,6 @@ public sealed partial class FullNode : IAsyncDisposable
         switch (m.Channel)
         {
             case MessageChannel.Consensus: OnConsensusMessage(m.From, m.Payload); break;
-            case MessageChannel.Transactions: OnTransactionMessage(m.From, m.Payload); break;
             case MessageChannel.Sync: OnSyncMessage(m.From, m.Payload); break;
             case MessageChannel.Status: OnStatusMessage(m.From, m.Payload); break;
             case MessageChannel.Evidence: OnEvidenceMessage(m.From, m.Payload); break;
@@ -402,10 +414,11 @@ public sealed partial class FullNode : IAsyncDisposable
         Report(peer, reason);
     }
 
+    // Called from the loop and the gossip worker: one report at a time reaches the network.
     private void Report(PeerId peer, string reason)
     {
         Metrics.Misbehaviour();
-        _network.ReportMisbehaviour(peer, reason);
+        lock (_reportLock) _network.ReportMisbehaviour(peer, reason);
         _recentMisbehaviour.Enqueue(reason);
         while (_recentMisbehaviour.Count > RecentMisbehaviourKept) _recentMisbehaviour.TryDequeue(out _);
     }

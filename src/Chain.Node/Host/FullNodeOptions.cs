@@ -36,6 +36,12 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>Bytes of peer payloads waiting for the loop, all peers together; beyond this, peer messages are dropped and counted.</summary>
     public long InputQueueBytes { get; init; } = 256L << 20;
 
+    /// <summary>Received transaction batches waiting for the gossip worker (their bytes count in <see cref="InputQueueBytes"/>); beyond this, dropped and counted.</summary>
+    public int TransactionQueueCapacity { get; init; } = 1024;
+
+    /// <summary>A request for a proposal's missing transaction bodies unanswered this long goes to another peer.</summary>
+    public TimeSpan PartsRequestTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How many heights above the current one may have buffered consensus messages.</summary>
     public int MaxFutureHeights { get; init; } = 4;
 
@@ -93,11 +99,12 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     {
         Require(InputQueueBytes is >= 64L << 20 and <= 1L << 40, nameof(InputQueueBytes), "64 MiB .. 1 TiB (at least one maximal message)");
         Require(InputQueueCapacity is >= 16 and <= 1_000_000, nameof(InputQueueCapacity), "16..1000000");
+        Require(TransactionQueueCapacity is >= 1 and <= 1_000_000, nameof(TransactionQueueCapacity), "1..1000000");
         Require(MaxFutureHeights is >= 1 and <= 64, nameof(MaxFutureHeights), "1..64");
         Require(MaxFutureMessagesPerHeight is >= 1 and <= 100_000, nameof(MaxFutureMessagesPerHeight), "1..100000");
         Require(SyncBatchBlocks is >= 1 and <= SyncLimits.MaxBlocksPerResponse, nameof(SyncBatchBlocks), $"1..{SyncLimits.MaxBlocksPerResponse}");
         Require(SyncResponseByteBudget >= 1 && SyncResponseByteBudget <= SyncLimits.MaxResponseBytes, nameof(SyncResponseByteBudget), $"1..{SyncLimits.MaxResponseBytes}");
-        Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero,
+        Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero && PartsRequestTimeout > TimeSpan.Zero,
             "intervals", "positive");
         Require(SyncServeBytesPerSecond is >= 1 << 20 and <= 1L << 40, nameof(SyncServeBytesPerSecond), "1 MiB .. 1 TiB");
         Require(SyncServeTotalBytesPerSecond >= SyncServeBytesPerSecond && SyncServeTotalBytesPerSecond <= 1L << 40, nameof(SyncServeTotalBytesPerSecond), "SyncServeBytesPerSecond .. 1 TiB");

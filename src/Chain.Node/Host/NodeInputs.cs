@@ -25,5 +25,8 @@ internal sealed record TickInput : NodeInput;
 /// <param name="Synced">True when the block arrived by block sync rather than this node's consensus rounds.</param>
 public sealed record BlockCommitted(ulong Height, Block Block, IReadOnlyList<Receipt> Receipts, uint Round, long LatencyMs, bool Synced);
 
-/// <summary>A consensus event waiting on the loop's local queue, with the peer it came from (null: local).</summary>
-internal readonly record struct PendingEvent(ConsensusEvent? Event, ConsensusAction? Request, PeerId? From);
+/// <summary>
+/// A consensus event (or a compact proposal whose height came) waiting on the loop's local queue, with the peer it
+/// came from (null: local).
+/// </summary>
+internal readonly record struct PendingEvent(ConsensusEvent? Event, ConsensusAction? Request, PeerId? From, CompactProposal? Compact = null);

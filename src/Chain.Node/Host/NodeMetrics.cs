@@ -29,6 +29,7 @@ public sealed class NodeMetrics
     /// <summary>Highest height a peer reported; sync is done when <see cref="Height"/> reaches it.</summary>
     public ulong SyncTarget => (ulong)Interlocked.Read(ref _syncTarget);
     public bool Synced => Height >= SyncTarget;
+    /// <summary>Transactions this node sent on in gossip batches (own admissions and newly admitted gossip).</summary>
     public long TransactionsGossiped => Interlocked.Read(ref _transactionsGossiped);
 
     internal void SetHeight(ulong h) => Interlocked.Exchange(ref _height, (long)h);
@@ -42,7 +43,23 @@ public sealed class NodeMetrics
     internal void FutureDropped() => Interlocked.Increment(ref _futureDropped);
     internal void BlockSynced() => Interlocked.Increment(ref _blocksSynced);
     internal void Misbehaviour() => Interlocked.Increment(ref _misbehaviourReports);
-    internal void TransactionGossiped() => Interlocked.Increment(ref _transactionsGossiped);
+    internal void TransactionsGossipedAdd(int n) => Interlocked.Add(ref _transactionsGossiped, n);
+    /// <summary>Transaction batches sent (each broadcast once; <see cref="TransactionsGossiped"/> counts the transactions in them).</summary>
+    public long TransactionBatchesSent => Interlocked.Read(ref _transactionBatchesSent);
+    internal void TransactionBatchSent() => Interlocked.Increment(ref _transactionBatchesSent);
+    private long _transactionBatchesSent;
+    /// <summary>Proposals rebuilt from a compact proposal (hash-only propagation) and fed to consensus.</summary>
+    public long ProposalsRebuilt => Interlocked.Read(ref _proposalsRebuilt);
+    internal void ProposalRebuilt() => Interlocked.Increment(ref _proposalsRebuilt);
+    private long _proposalsRebuilt;
+    /// <summary>Transaction bodies asked of peers for proposals (missing from the mempool), counting each ask.</summary>
+    public long ProposalPartsAsked => Interlocked.Read(ref _proposalPartsAsked);
+    internal void ProposalPartsRequested(int n) => Interlocked.Add(ref _proposalPartsAsked, n);
+    private long _proposalPartsAsked;
+    /// <summary>Transaction bodies received from peers for proposals, each checked against its asked hash.</summary>
+    public long ProposalPartsFetched => Interlocked.Read(ref _proposalPartsFetched);
+    internal void ProposalPartsReceived(int n) => Interlocked.Add(ref _proposalPartsFetched, n);
+    private long _proposalPartsFetched;
     /// <summary>Sync requests left unanswered because the peer was over its serving budget.</summary>
     public long SyncRequestsThrottled => Interlocked.Read(ref _syncThrottled);
     internal void SyncRequestThrottled() => Interlocked.Increment(ref _syncThrottled);
