@@ -96,6 +96,7 @@ internal static class BenchFaultsCommand
     private static void Print(FaultCampaignReport r, TextWriter output)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        console.Profile.Width = 200; // one row per fault, also when the output is a file
         static string Ms(double? v) => v is { } x ? $"{x:F0}" : "-";
         var table = new Table().AddColumns("fault", "injections", "recovered", "catch-up p50 / p95 / max ms", "heights lost", "others committed", "other figures");
         foreach (var f in r.Faults)
@@ -110,6 +111,7 @@ internal static class BenchFaultsCommand
             if (f.CauseLogged is { } logged) other.Add($"cause logged: {(logged ? "yes" : "no")}");
             if (f.FillSeconds is { } fill) other.Add($"filled in {fill:F1} s");
             if (f.MaxBlockTimeSkewMs is { } skew) other.Add($"max |block time - wall clock| {skew:F0} ms");
+            if (f.MaxVoteAheadMs is { } ahead) other.Add($"votes up to {ahead:F0} ms ahead");
             table.AddRow(f.Fault, f.Injections.ToString(), f.Recovered.ToString(), $"{Ms(f.CatchUpP50Ms)} / {Ms(f.CatchUpP95Ms)} / {Ms(f.CatchUpMaxMs)}",
                 f.HeightsLost?.ToString() ?? "-", f.OthersCommitted?.ToString() ?? "-", Markup.Escape(string.Join("; ", other)));
         }

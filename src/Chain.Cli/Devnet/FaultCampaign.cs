@@ -40,6 +40,8 @@ internal sealed record FaultFigures(string Fault)
     public bool? CauseLogged { get; set; }
     public double? FillSeconds { get; set; }
     public double? MaxBlockTimeSkewMs { get; set; }
+    /// <summary>The furthest a commit signature's timestamp ran ahead of the wall clock: proof that the skew was injected.</summary>
+    public double? MaxVoteAheadMs { get; set; }
     public List<string> Notes { get; } = [];
 }
 
@@ -223,7 +225,9 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
         network.Start(victim, "--clock-offset-ms", ((long)FaultCampaignOptions.SkewOffset.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
         f.Injections++;
         ulong first = await network.HeightAsync(observer) ?? 0, last = first;
-        double maxSkew = 0;
+        double maxSkew = 0, voteAhead = double.MinValue;
+        int unanswered = 0;
+        string? lastError = null;
         var run = Stopwatch.StartNew();
         while (run.Elapsed < options.Duration)
         {
@@ -235,20 +239,25 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
                 {
                     last = status.Height;
                     maxSkew = Math.Max(maxSkew, Math.Abs(t - now));
+                    var (commit, _) = await network.Clients[observer].CommitAsync(status.Height);
+                    voteAhead = Math.Max(voteAhead, commit.Signatures.Max(v => (double)v.TimestampMs) - now);
                 }
             }
             catch (Exception e) when (e is Rpc.RpcClientException or HttpRequestException or TaskCanceledException)
             {
-                f.Notes.Add($"observer node {observer} did not answer: {e.Message}");
+                unanswered++;
+                lastError = e.Message;
             }
             await Task.Delay(50); // sampling period
         }
+        if (unanswered > 0) f.Notes.Add($"observer node {observer}: {unanswered} status or commit reads failed, the last: {lastError}");
         f.MaxBlockTimeSkewMs = maxSkew;
+        f.MaxVoteAheadMs = voteAhead == double.MinValue ? null : voteAhead;
         f.OthersCommitted = last - first;
         bool skewedCommits = await LocalNetwork.WaitUntilAsync(() => CaughtUpAsync(victim), Deadline);
         if (skewedCommits) f.Recovered++;
         else f.Notes.Add($"the skewed node {victim} did not keep up with the chain");
-        log($"node {victim} 1 h ahead for {options.Duration.TotalSeconds:F0} s: {f.OthersCommitted} heights, max |block time - wall clock| {maxSkew:F0} ms");
+        log($"node {victim} 1 h ahead for {options.Duration.TotalSeconds:F0} s: {f.OthersCommitted} heights, max |block time - wall clock| {maxSkew:F0} ms, votes up to {f.MaxVoteAheadMs:F0} ms ahead");
         await network.StopAsync(victim, TimeSpan.FromSeconds(30));
         network.Start(victim);
         await Require($"node {victim} back on the right clock", () => CaughtUpAsync(victim));
@@ -272,8 +281,9 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
         }
         var resumed = Stopwatch.StartNew();
         bool caughtUp = await LocalNetwork.WaitUntilAsync(() => CaughtUpAsync(victim), Deadline, TimeSpan.FromMilliseconds(50));
-        if (caughtUp) { f.Recovered++; SetCatchUps(f, [resumed.Elapsed.TotalMilliseconds]); }
-        log($"node {victim} frozen {options.Duration.TotalSeconds:F0} s: the others committed {f.OthersCommitted} heights; {(caughtUp ? $"caught up {resumed.Elapsed.TotalMilliseconds:F0} ms after SIGCONT" : "did NOT catch up")}");
+        double ms = resumed.Elapsed.TotalMilliseconds;
+        if (caughtUp) { f.Recovered++; SetCatchUps(f, [ms]); }
+        log($"node {victim} frozen {options.Duration.TotalSeconds:F0} s: the others committed {f.OthersCommitted} heights; {(caughtUp ? $"caught up {ms:F0} ms after SIGCONT" : "did NOT catch up")}");
     }
 
     // ---- measuring and checking ----
@@ -336,6 +346,9 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
             if (f.ExitCode != NodeExitCodes.StorageFailed) Violated($"the full node exited with {f.ExitCode?.ToString() ?? "nothing"}, not {NodeExitCodes.StorageFailed} (storage)");
             if (f.CauseLogged != true) Violated("the full node did not log its fatal cause");
         }
+        // Half the offset: a commit seen late still shows most of an hour's lead.
+        if (f.Fault == FaultCampaignOptions.ClockSkew && !(f.MaxVoteAheadMs > FaultCampaignOptions.SkewOffset.TotalMilliseconds / 2))
+            Violated($"no commit signature ran ahead of the wall clock (max {f.MaxVoteAheadMs?.ToString("F0") ?? "none seen"} ms): the skew was not injected");
         if (f.MaxBlockTimeSkewMs is > MaxBlockTimeSkewMs) Violated($"block time was {f.MaxBlockTimeSkewMs:F0} ms from the wall clock (bound {MaxBlockTimeSkewMs} ms)");
     }
 
