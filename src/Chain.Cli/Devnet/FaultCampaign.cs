@@ -143,7 +143,11 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
             int victim = _random.Next(Count);
             ulong start = await network.HeightAsync(victim) ?? 0, seen = start;
             var wait = Stopwatch.StartNew();
-            while (seen <= start && wait.Elapsed < Deadline) seen = await network.HeightAsync(victim) ?? seen;
+            while (seen <= start && wait.Elapsed < Deadline)
+            {
+                await Task.Delay(10); // polling period: well under the RPC's per-client request rate
+                seen = await network.HeightAsync(victim) ?? seen;
+            }
             network.Kill(victim);
             _victim = victim;
             f.Injections++;
