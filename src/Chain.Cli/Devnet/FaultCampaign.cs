@@ -397,6 +397,11 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
                 report.Violations.Add($"duplicate-vote evidence at height {h} names validator {evidence.Offender}");
             }
         }
+        // Nodes that did not meet: the blocks above the compared height, from the highest node, count for "not lost".
+        int highest = Array.IndexOf(heights, heights.Max());
+        if (heights[highest] > target)
+            for (ulong h = target + 1; h <= heights[highest]; h++)
+                foreach (var tx in (await network.Clients[highest].BlockAsync(h)).Served.Transactions) inChain.Add(Hash32.Parse(tx.Hash));
         var answered = load.Committed.Keys.ToArray();
         report.TxAnsweredCommitted = answered.Length;
         report.TxAnsweredCommittedInChain = answered.Count(inChain.Contains);
