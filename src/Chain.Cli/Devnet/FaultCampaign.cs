@@ -71,7 +71,8 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(120);
     private readonly Random _random = new(options.Seed);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    // Nodes the load may submit to: not the one being faulted (submissions to it would only fail).
+    // The load does not submit to the node being faulted (submissions to it would only fail); commit-kill names its
+    // victim only once killed, so that answers given just before the kill are among those checked.
     private volatile int _victim = -1;
 
     private int Count => network.Nodes.Count;
