@@ -14,6 +14,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Throughput measurements with their baselines measured side by side");
         bench.Add(CreateExecution());
         bench.Add(BenchNetworkCommand.Create());
+        bench.Add(BenchFaultsCommand.Create());
         bench.Add(BenchGasCommand.Create());
         return bench;
     }

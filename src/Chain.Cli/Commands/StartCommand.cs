@@ -15,12 +15,15 @@ internal static class StartCommand
     {
         // Test-only fault injection for the multi-process fault tests; hidden from help.
         var tamper = new Option<bool>("--fault-tamper-inference") { Description = "TEST ONLY: propose blocks with tampered inference outputs", Hidden = true };
+        var clockOffset = new Option<long>("--clock-offset-ms") { Description = "TEST ONLY: run this node's wall clock this many ms ahead (negative: behind)", Hidden = true };
         var command = new Command("start", "Run this home's node: P2P, consensus, execution, block sync, RPC and metrics (stop with Ctrl-C or SIGTERM)")
         {
-            tamper,
+            tamper, clockOffset,
         };
         command.SetAction(result => CliApp.Run(result, _ =>
         {
+            long offsetMs = result.GetValue(clockOffset);
+            if (offsetMs is < -86_400_000 or > 86_400_000) throw new CliException("--clock-offset-ms must be within one day (±86400000)");
             var home = new NodeHome(result.GetValue(CliApp.Home)!);
             NodeConfig config;
             try
@@ -38,7 +41,11 @@ internal static class StartCommand
             NodeService service;
             try
             {
-                service = NodeService.StartAsync(home, logs, new NodeServiceOptions { TamperInferenceOutputs = result.GetValue(tamper) }, stop.Token)
+                service = NodeService.StartAsync(home, logs, new NodeServiceOptions
+                    {
+                        TamperInferenceOutputs = result.GetValue(tamper),
+                        ClockOffset = TimeSpan.FromMilliseconds(offsetMs),
+                    }, stop.Token)
                     .GetAwaiter().GetResult();
             }
             catch (Exception e) when (e is not OutOfMemoryException)

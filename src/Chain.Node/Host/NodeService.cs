@@ -19,6 +19,9 @@ public sealed record NodeServiceOptions
 
     /// <summary>Wraps the node's store (e.g. one whose writes fail) to test how a node stops on a storage failure.</summary>
     public Func<Storage.IKeyValueStore, Storage.IKeyValueStore>? WrapStore { get; init; }
+
+    /// <summary>Added to this node's wall clock (vote and proposal timestamps): a validator with a wrong clock.</summary>
+    public TimeSpan ClockOffset { get; init; }
 }
 
 /// <summary>
@@ -125,6 +128,7 @@ public sealed class NodeService : IAsyncDisposable
         var node = new FullNode(new FullNodeOptions(config.Moniker, home.DataDirectory, genesis, validatorKey, engine)
         {
             Timeouts = config.Timeouts,
+            Time = options.ClockOffset == TimeSpan.Zero ? TimeProvider.System : new OffsetTimeProvider(options.ClockOffset),
             MinBlockInterval = TimeSpan.FromMilliseconds(config.Consensus.MinBlockIntervalMs),
             MaxBlockTransactions = config.Consensus.MaxBlockTransactions,
             Faults = new FaultInjection { TamperInferenceOutputs = options.TamperInferenceOutputs, WrapStore = options.WrapStore },
@@ -144,6 +148,7 @@ public sealed class NodeService : IAsyncDisposable
             log.LogWarning("signing refused at height {Height} round {Round} step {Step}: {Reason}", s.Height.Value, s.Round.Value, s.Step, s.Reason);
         };
         if (options.TamperInferenceOutputs) log.LogWarning("fault injection: this node proposes blocks with tampered inference outputs");
+        if (options.ClockOffset != TimeSpan.Zero) log.LogWarning("fault injection: this node's clock is offset by {OffsetMs} ms", (long)options.ClockOffset.TotalMilliseconds);
 
         var feed = new CommittedBlockFeed();
         var rpcNode = new FullNodeRpc(node, genesis, feed, nodeKey.PublicKey);
