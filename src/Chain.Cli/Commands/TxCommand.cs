@@ -184,7 +184,7 @@ internal static class TxCommand
         {
             var path = result.GetValue(model)!;
             var info = new FileInfo(path);
-            if (info.Exists && info.Length > ProtocolLimits.MaxModelBytes) throw new CliException($"{path} is {info.Length} bytes, the limit is {ProtocolLimits.MaxModelBytes}");
+            if (info.Exists && info.Length > ProtocolLimits.MaxRegisterModelBytes) throw new CliException($"{path} is {info.Length} bytes, the limit is {ProtocolLimits.MaxRegisterModelBytes}");
             var bytes = InferCommand.ReadFile(path, "model");
             var modelName = result.GetValue(name) ?? Path.GetFileNameWithoutExtension(path);
             if (System.Text.Encoding.UTF8.GetByteCount(modelName) > ProtocolLimits.MaxModelNameBytes) throw new CliException($"--name is longer than {ProtocolLimits.MaxModelNameBytes} bytes");
