@@ -193,7 +193,7 @@ internal sealed class ModelUploads(Func<Hash32, byte[]?> get, Action<Hash32, byt
     }
 
     /// <summary>
-    /// Seals the sender's live upload: every chunk present, the assembled bytes hash to the model id, the model is not registered
+    /// Seals the sender's live upload: the seal's chunk count is the upload's, every chunk present, the assembled bytes hash to the model id, the model is not registered
     /// yet and admission accepts it. On success the model is registered (its chunks stay, its layout is recorded) and the upload
     /// leaves the queue. A refusal sets <paramref name="free"/> when the assembled bytes were judged (a wrong hash, a model
     /// registered meanwhile, an admission refusal): the caller then frees the upload (<see cref="Free"/>). A seal with missing
@@ -204,6 +204,8 @@ internal sealed class ModelUploads(Func<Hash32, byte[]?> get, Action<Hash32, byt
         free = false;
         var id = body.ModelId;
         if (Live(owner, id, height, out var refusal) is not { } upload) return refusal;
+        if (body.ChunkCount != upload.ChunkCount)
+            return $"chunkCount: the upload of model {id} has {upload.ChunkCount} chunks, the seal says {body.ChunkCount}";
         var bytes = new byte[upload.TotalBytes];
         for (int i = 0; i < upload.ChunkCount; i++)
         {

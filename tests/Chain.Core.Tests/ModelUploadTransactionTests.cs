@@ -20,7 +20,8 @@ public class ModelUploadTransactionTests
             new UploadModelChunkBody(s.Hash(), 0, s.Bytes(1, exact: true)),
             new UploadModelChunkBody(s.Hash(), ProtocolLimits.MaxModelChunks - 1, s.Bytes(300)),
             new UploadModelChunkBody(s.Hash(), 200 % ProtocolLimits.MaxModelChunks, s.Bytes(ProtocolLimits.ModelChunkBytes, exact: true)),
-            new SealModelBody(s.Hash()),
+            new SealModelBody(s.Hash(), 1),
+            new SealModelBody(s.Hash(), ProtocolLimits.MaxModelChunks),
         };
         foreach (var body in bodies)
         {
@@ -42,7 +43,7 @@ public class ModelUploadTransactionTests
         Assert.Equal("9508a16d" + idHex + "ce00100001" + "02", Hex(new BeginModelUploadBody("m", id, (1 << 20) + 1)));
         // [9, id, 1, bin8 "ab"]
         Assert.Equal("9409" + idHex + "01" + "c4026162", Hex(new UploadModelChunkBody(id, 1, "ab"u8)));
-        Assert.Equal("920a" + idHex, Hex(new SealModelBody(id)));
+        Assert.Equal("930a" + idHex + "03", Hex(new SealModelBody(id, 3)));
     }
 
     [Fact]
@@ -65,8 +66,10 @@ public class ModelUploadTransactionTests
     [InlineData("9409" + "c420" + "0000000000000000000000000000000000000000000000000000000000000000" + "40" + "c40100", "chunk index 64")]
     [InlineData("9409" + "c420" + "0000000000000000000000000000000000000000000000000000000000000000" + "00" + "c400", "at least 1 byte")]
     [InlineData("9409" + "c420" + "0000000000000000000000000000000000000000000000000000000000000000" + "00" + "c6" + "00100001", "chunk bytes")]
-    [InlineData("910a", "SealModel body has 1 item(s), expected 2")]
-    [InlineData("920a" + "c41f" + "00000000000000000000000000000000000000000000000000000000000000", "model id")]
+    [InlineData("920a" + "c420" + "0000000000000000000000000000000000000000000000000000000000000000", "SealModel body has 2 item(s), expected 3")]
+    [InlineData("930a" + "c41f" + "00000000000000000000000000000000000000000000000000000000000000" + "01", "model id")]
+    [InlineData("930a" + "c420" + "0000000000000000000000000000000000000000000000000000000000000000" + "00", "chunk count 0")]
+    [InlineData("930a" + "c420" + "0000000000000000000000000000000000000000000000000000000000000000" + "41", "chunk count 65")]
     public void Malformed_upload_bodies_are_refused(string bodyHex, string reason)
     {
         using var key = Samples.Key(1);

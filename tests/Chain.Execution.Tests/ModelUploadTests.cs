@@ -69,7 +69,7 @@ public class ModelUploadTests
         Assert.Equal(1, chain.Queued);
         Assert.Equal([ReceiptStatus.Success, ReceiptStatus.Success], chain.Block(Owner, Chunk(Model, ModelId, 1), Chunk(Model, ModelId, 0)));
         Assert.Null(chain.Executor.GetModel(ModelId));
-        Assert.Equal([ReceiptStatus.Success], chain.Block(Owner, new SealModelBody(ModelId)));
+        Assert.Equal([ReceiptStatus.Success], chain.Block(Owner, new SealModelBody(ModelId, 2)));
 
         var info = chain.Executor.GetModel(ModelId);
         Assert.NotNull(info);
@@ -117,17 +117,18 @@ public class ModelUploadTests
     }
 
     [Fact]
-    public void Only_the_manifests_sender_seals_and_a_seal_before_every_chunk_keeps_the_upload()
+    public void Only_the_manifests_sender_seals_and_a_seal_before_every_chunk_or_with_a_wrong_count_keeps_the_upload()
     {
         var chain = new Chain();
         chain.Block(Owner, new BeginModelUploadBody("big", ModelId, Model.Length), Chunk(Model, ModelId, 0));
-        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Other, new SealModelBody(ModelId)));
-        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(ModelId)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Other, new SealModelBody(ModelId, 2)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(ModelId, 2)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, Chunk(Model, ModelId, 1), new SealModelBody(ModelId, 1))[1..]);
         Assert.True(chain.HasUpload(Owner.Address, ModelId));
-        Assert.Equal(1, chain.Chunks(Owner.Address, ModelId));
+        Assert.Equal(2, chain.Chunks(Owner.Address, ModelId));
         Assert.Null(chain.Executor.GetModel(ModelId));
 
-        Assert.Equal([ReceiptStatus.Success, ReceiptStatus.Success], chain.Block(Owner, Chunk(Model, ModelId, 1), new SealModelBody(ModelId)));
+        Assert.Equal([ReceiptStatus.Success], chain.Block(Owner, new SealModelBody(ModelId, 2)));
         Assert.NotNull(chain.Executor.GetModel(ModelId));
     }
 
@@ -138,8 +139,8 @@ public class ModelUploadTests
         chain.Block(Owner, new BeginModelUploadBody("a", ModelId, Model.Length), Chunk(Model, ModelId, 0), Chunk(Model, ModelId, 1));
         chain.Block(Other, new BeginModelUploadBody("b", ModelId, Model.Length), Chunk(Model, ModelId, 0), Chunk(Model, ModelId, 1));
         Assert.Equal(2, chain.Queued);
-        Assert.Equal([ReceiptStatus.Success], chain.Block(Other, new SealModelBody(ModelId)));
-        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(ModelId)));
+        Assert.Equal([ReceiptStatus.Success], chain.Block(Other, new SealModelBody(ModelId, 2)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(ModelId, 2)));
         Assert.Equal(Other.Address, chain.Executor.GetModel(ModelId)!.Owner);
         Assert.False(chain.HasUpload(Owner.Address, ModelId));
         Assert.Equal(0, chain.Chunks(Owner.Address, ModelId));
@@ -154,7 +155,7 @@ public class ModelUploadTests
         var claimed = DomainHash.Compute(HashDomain.Model, "not the model"u8);
         chain.Block(Owner, new BeginModelUploadBody("liar", claimed, Model.Length), Chunk(Model, claimed, 0), Chunk(Model, claimed, 1));
         Assert.Equal(2, chain.Chunks(Owner.Address, claimed));
-        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(claimed)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(claimed, 2)));
         Assert.False(chain.HasUpload(Owner.Address, claimed));
         Assert.Equal(0, chain.Chunks(Owner.Address, claimed));
         Assert.Equal(0, chain.Queued);
@@ -169,7 +170,7 @@ public class ModelUploadTests
         var id = DomainHash.Compute(HashDomain.Model, refused);
         var chain = new Chain();
         chain.Block(Owner, new BeginModelUploadBody("bad", id, refused.Length), new UploadModelChunkBody(id, 0, refused));
-        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(id)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(id, 1)));
         Assert.False(chain.HasUpload(Owner.Address, id));
         Assert.Equal(0, chain.Chunks(Owner.Address, id));
         Assert.Null(chain.Executor.GetModel(id));
@@ -193,7 +194,7 @@ public class ModelUploadTests
         Assert.False(chain.HasUpload(Owner.Address, ModelId));
         Assert.Equal(0, chain.Chunks(Owner.Address, ModelId));
         Assert.Equal(0, chain.Queued);
-        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(ModelId)));
+        Assert.Equal([ReceiptStatus.ModelRejected], chain.Block(Owner, new SealModelBody(ModelId, 2)));
     }
 
     [Fact]
@@ -209,12 +210,12 @@ public class ModelUploadTests
     }
 
     [Fact]
-    public void Upload_gas_is_per_chunk_for_the_manifest_and_per_byte_for_a_chunk()
+    public void Upload_gas_is_per_byte_for_a_chunk_and_per_chunk_for_the_seal()
     {
         var manifest = new BeginModelUploadBody("m", ModelId, Model.Length);
-        Assert.Equal(Big.TransferGas + 2 * Big.RegisterModelGas, Gas.Limit(manifest, Big));
+        Assert.Equal(Big.TransferGas, Gas.Limit(manifest, Big));
         Assert.Equal(Big.TransferGas + (ulong)ProtocolLimits.ModelChunkBytes * Big.ModelByteGas, Gas.Limit(Chunk(Model, ModelId, 0), Big));
-        Assert.Equal(Big.TransferGas, Gas.Limit(new SealModelBody(ModelId), Big));
+        Assert.Equal(Big.TransferGas + 2 * Big.RegisterModelGas, Gas.Limit(new SealModelBody(ModelId, 2), Big));
         Assert.Equal(Gas.Limit(manifest, Big) * Big.GasPrice, Gas.MinFee(manifest, Big));
     }
 }

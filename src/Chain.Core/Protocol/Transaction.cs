@@ -138,8 +138,18 @@ public abstract class TransactionBody
             TransactionKind.Unjail => new UnjailBody(),
             TransactionKind.BeginModelUpload => ReadManifest(ref reader),
             TransactionKind.UploadModelChunk => ReadChunk(ref reader),
-            _ => new SealModelBody(reader.ReadHash32("model id")),
+            _ => ReadSeal(ref reader),
         };
+    }
+
+    private static SealModelBody ReadSeal(ref CanonicalReader reader)
+    {
+        var id = reader.ReadHash32("model id");
+        long at = reader.Offset;
+        ulong chunks = reader.ReadUInt64("chunk count");
+        if (chunks is 0 or > ProtocolLimits.MaxModelChunks)
+            throw reader.Error(DecodeError.InvalidValue, $"chunk count {chunks}: expected 1 to {ProtocolLimits.MaxModelChunks}", at);
+        return new SealModelBody(id, (int)chunks);
     }
 
     // Field values outside the constructors' ranges are decode errors at the field, like an oversized byte string.
@@ -394,16 +404,31 @@ public sealed class UploadModelChunkBody : TransactionBody
 
 /// <summary>
 /// Seals the sender's upload of <see cref="ModelId"/>: assembles the chunks, checks their hash and runs admission, and registers
-/// the model under that id. Encoding: <c>[10, modelId: bin32]</c>.
+/// the model under that id. <see cref="ChunkCount"/> repeats the manifest's (it must match) so that the seal's gas, which pays
+/// for admission per chunk, is known from the transaction alone. Encoding: <c>[10, modelId: bin32, chunkCount: uint]</c>.
 /// </summary>
-public sealed class SealModelBody(Hash32 modelId) : TransactionBody
+public sealed class SealModelBody : TransactionBody
 {
-    internal const int Fields = 1;
-    public Hash32 ModelId { get; } = modelId;
+    internal const int Fields = 2;
+
+    public SealModelBody(Hash32 modelId, int chunkCount)
+    {
+        if (chunkCount is <= 0 or > ProtocolLimits.MaxModelChunks)
+            throw new ArgumentOutOfRangeException(nameof(chunkCount), $"chunk count {chunkCount}: expected 1 to {ProtocolLimits.MaxModelChunks}");
+        ModelId = modelId;
+        ChunkCount = chunkCount;
+    }
+
+    public Hash32 ModelId { get; }
+    public int ChunkCount { get; }
     public override TransactionKind Kind => TransactionKind.SealModel;
     internal override int FieldCount => Fields;
 
-    private protected override void WriteFields(ref MessagePackWriter writer) => writer.Write(ModelId);
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(ModelId);
+        writer.Write((ulong)ChunkCount);
+    }
 }
 
 /// <summary>
