@@ -191,6 +191,19 @@ public sealed class RpcClient : IDisposable
             async (proof, c) => (await StateAnchorAsync(proof, c).ConfigureAwait(false)).Root,
             failure => new RpcClientException(failure.Message, code: "bad_proof"), ct: ct);
 
+    /// <summary>The owner's unsealed upload of a model (which chunks the node holds), or null when there is none (404).</summary>
+    public async Task<ModelUploadResponse?> ModelUploadAsync(Hash32 modelId, Address owner, CancellationToken ct = default)
+    {
+        try
+        {
+            return await GetAsync<ModelUploadResponse>($"models/{modelId}/uploads/{owner}", ct).ConfigureAwait(false);
+        }
+        catch (RpcClientException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
     /// <summary>One answer of <c>GET /models/{id}/code</c>, unverified: the whole (or a chunked model's layout), or chunk <paramref name="chunk"/>.</summary>
     public Task<ModelCodeResponse> ModelCodeAnswerAsync(Hash32 modelId, int? chunk = null, CancellationToken ct = default) =>
         GetAsync<ModelCodeResponse>(chunk is { } i ? $"models/{modelId}/code?chunk={i}" : $"models/{modelId}/code", ct);

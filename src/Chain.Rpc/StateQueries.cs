@@ -78,6 +78,27 @@ internal sealed class StateQueries(IRpcNode node)
         return RpcErrors.Json(new ModelCodeResponse(modelId.ToString(), provenChunk.Value.Length, provenChunk.ToJson(), layout.ChunkCount, n));
     }
 
+    /// <summary>GET /models/{id}/uploads/{owner}: an unsealed upload and the chunk indexes present (unproven; see <see cref="ModelUploadResponse"/>).</summary>
+    public IResult ModelUpload(string id, string owner)
+    {
+        if (!RpcParse.IsLowerHex(id, 64) || !Hash32.TryParse(id, out var modelId))
+            return RpcErrors.BadRequest($"model id must be 64 lower-case hex characters, got '{ChainQueries.Truncate(id)}'");
+        if (!RpcParse.IsLowerHex(owner, 40) || !Address.TryParse(owner, out var address))
+            return RpcErrors.BadRequest($"owner must be 40 lower-case hex characters, got '{ChainQueries.Truncate(owner)}'");
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var latest = node.Blocks.LatestHeight;
+            if (node.State.Get(StateKeys.ModelUpload(address, modelId)) is not { } encoded)
+                return RpcErrors.NotFound($"{address} has no unsealed upload of model {modelId} (as of height {latest?.Value ?? 0})");
+            var upload = Canonical.Decode<Execution.ModelUpload>(encoded);
+            var present = Enumerable.Range(0, upload.ChunkCount).Where(i => node.State.Get(StateKeys.ModelChunk(address, modelId, (uint)i)) is not null).ToArray();
+            if (node.Blocks.LatestHeight == latest)
+                return RpcErrors.Json(new ModelUploadResponse(modelId.ToString(), address.ToString(), upload.Name, upload.TotalBytes, upload.ChunkCount,
+                    upload.ExpiresAt, present, latest?.Value ?? 0));
+        }
+        return RpcErrors.Unavailable("the state kept changing while it was read; retry");
+    }
+
     // Null when no consistent read succeeded; throws InvalidOperationException when no state exists at all.
     internal ProvenValue? Read(Hash32 key)
     {

@@ -83,6 +83,14 @@ public sealed record ModelResponse(
 /// </summary>
 public sealed record ModelCodeResponse(string ModelId, int Bytes, StateProofJson Proof, int? Chunks = null, int? Chunk = null);
 
+/// <summary>
+/// GET /models/{id}/uploads/{owner}: the owner's unsealed upload of the model as of <see cref="Height"/>, for resuming it
+/// (<c>chain tx register-model</c>): which chunk indexes the state holds. Unproven: a hint for the uploader, whose
+/// transactions the chain checks anyway. 404 when there is no such upload (never begun, sealed, expired or freed).
+/// </summary>
+public sealed record ModelUploadResponse(string ModelId, string Owner, string Name, int TotalBytes, int Chunks, ulong ExpiresAt,
+    IReadOnlyList<int> Present, ulong Height);
+
 /// <summary>POST /txs body: the canonical signed transaction in hex.</summary>
 public sealed record SubmitRequest(string? Tx);
 
