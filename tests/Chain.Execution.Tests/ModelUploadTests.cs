@@ -219,3 +219,29 @@ public class ModelUploadTests
         Assert.Equal(Gas.Limit(manifest, Big) * Big.GasPrice, Gas.MinFee(manifest, Big));
     }
 }
+
+/// <summary>The engine's model cache: a model is parsed, admitted and planned once, then found loaded (hits, misses, bytes).</summary>
+public class ModelCacheTests
+{
+    [Fact]
+    public void Inferences_on_one_model_load_it_once_and_count_hits_misses_and_bytes()
+    {
+        var model = MatMulModel(23);
+        var id = Core.Hashing.DomainHash.Compute(Core.Hashing.HashDomain.Model, model);
+        using var engine = new Inference.Runtime.InferenceEngine(enableFastPath: false);
+        var runner = new InferenceRunner(engine);
+        int loads = 0;
+        var outputs = Enumerable.Range(0, 3).Select(seed => runner.Run(id, () => { loads++; return model; },
+            Canonical.Decode<Inference.Tensor>(Input(seed)))).ToList();
+        Assert.All(outputs, o => Assert.True(o.Succeeded, o.Error));
+        Assert.Equal(1, loads);
+        Assert.Equal((1L, 2L), (engine.ModelCacheMisses, engine.ModelCacheHits));
+        Assert.Equal(model.Length, engine.ModelCacheBytes);
+        Assert.Equal(1, engine.LoadedModels);
+
+        // A second runner on the same engine (another node component) finds the model loaded.
+        var other = new InferenceRunner(engine).Run(id, () => throw new InvalidOperationException("must not reload"), Canonical.Decode<Inference.Tensor>(Input(0)));
+        Assert.True(other.SameResult(outputs[0]));
+        Assert.Equal(3L, engine.ModelCacheHits);
+    }
+}
