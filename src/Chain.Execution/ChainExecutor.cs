@@ -136,7 +136,8 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
     public ModelInfo? GetModel(Hash32 modelId) =>
         _state.Get(StateKeys.Model(modelId)) is { } b ? Canonical.Decode<ModelInfo>(b) : null;
 
-    public byte[]? GetModelCode(Hash32 modelId) => _state.Get(StateKeys.ModelCode(modelId));
+    /// <summary>A registered model's bytes, however it was registered (one value, or sealed chunks reassembled); null if unknown.</summary>
+    public byte[]? GetModelCode(Hash32 modelId) => ModelUploads.LoadCode(_state.Get, modelId);
 
     public bool IsIncluded(Hash32 transactionHash) => Blocks.FindTransaction(transactionHash) is not null;
 
@@ -522,6 +523,7 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
     // The end-block step of block `height` on `overlay` (docs/staking.md, "End of block"); returns Vals(height+2).
     private ActiveValidators EndBlock(Height height, StateOverlay overlay, Commit? lastCommit)
     {
+        new ModelUploads(overlay.Get, overlay.Set).ExpireDue(height.Value);
         var ledger = new StakingLedger(overlay.Get, Parameters.Staking, overlay.Set);
         var previous = height.Value > 1 ? ValidatorsAt(new Height(height.Value - 1))?.Set : null;
         StakingTransitions.EndBlock(ledger, overlay, height.Value, previous, lastCommit);

@@ -10,7 +10,8 @@ namespace Chain.Execution;
 public static class Gas
 {
     /// <summary>
-    /// The gas a transaction reserves: Transfer and the staking kinds = TransferGas; RegisterModel = RegisterModelGas + ModelByteGas × bytes;
+    /// The gas a transaction reserves: Transfer, the staking kinds and BeginModelUpload = TransferGas; RegisterModel = RegisterModelGas + ModelByteGas × bytes;
+    /// UploadModelChunk = TransferGas + ModelByteGas × chunk bytes; SealModel = TransferGas + RegisterModelGas × chunks;
     /// Infer = its declared maxGas, but at least the intrinsic part (so even an Infer that runs out of gas at
     /// once pays for the bytes it puts in a block). Counted against the block gas limit and priced by the minimum fee.
     /// </summary>
@@ -31,6 +32,10 @@ public static class Gas
             // Staking transactions touch a few fixed-size records, like a transfer (the set is recomputed once per block).
             CreateValidatorBody or BondBody or UnbondBody or UnjailBody => p.TransferGas,
             RegisterModelBody r => Register(r, p),
+            // Chunked registration: each chunk pays for its bytes, the seal for admission per chunk (it bounds the seals per block).
+            BeginModelUploadBody => p.TransferGas,
+            UploadModelChunkBody c => Add(p.TransferGas, Mul(p.ModelByteGas, (ulong)c.Bytes.Length)),
+            SealModelBody s => Add(p.TransferGas, Mul(p.RegisterModelGas, (ulong)s.ChunkCount)),
             InferBody i => Math.Max(i.MaxGas, InferIntrinsic(i, p)),
             _ => throw new ArgumentOutOfRangeException(nameof(body), $"unknown transaction kind {body.Kind}"),
         };

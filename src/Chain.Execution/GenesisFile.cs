@@ -147,8 +147,8 @@ public static class GenesisFile
                 var full = Path.IsPathRooted(file) ? file : Path.Combine(baseDirectory, file);
                 if (!File.Exists(full)) throw new GenesisException($"{at}: model file '{file}' not found (looked at '{full}')");
                 var bytes = File.ReadAllBytes(full);
-                if (bytes.Length > ProtocolLimits.MaxModelBytes)
-                    throw new GenesisException($"{at}: model file '{file}' is {bytes.Length} bytes, over the {ProtocolLimits.MaxModelBytes}-byte limit");
+                if (bytes.Length > ProtocolLimits.MaxRegisterModelBytes)
+                    throw new GenesisException($"{at}: model file '{file}' is {bytes.Length} bytes, over the {ProtocolLimits.MaxRegisterModelBytes}-byte limit");
                 var model = new GenesisModel(name, owner, bytes);
                 if (model.ModelId != hash)
                     throw new GenesisException($"{at}: hash mismatch for '{file}': genesis says {hash}, the file's model id is {model.ModelId}");

@@ -119,7 +119,7 @@ public sealed class InferenceRunner
 
     private InferenceOutcome Compute(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceMode mode)
     {
-        if (!_engine.IsLoaded(modelId)) _engine.Load(modelBytes());
+        _engine.EnsureLoaded(modelId, modelBytes); // the engine's model cache: parsing, admission and planning once per model
         var canonical = _engine.Canonical(modelId);
         var spec = canonical.Inputs[0];
         var recorded = canonical.OutputNames[0]; // receipts record the first declared output

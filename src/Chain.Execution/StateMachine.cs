@@ -45,8 +45,13 @@ internal sealed class StateMachine(TransactionRules rules)
         state.SetAccount(proposer, new Account(beneficiary.Balance + tx.Fee, beneficiary.Nonce));
 
         state.BeginTransaction();
+        var uploads = new ModelUploads(state.Get, state.Set);
+        bool freeUpload = false;
         var (status, gasUsed, result) = tx.Body switch
         {
+            BeginModelUploadBody begin => Chunked(uploads.Begin(senderAddress, begin, height), tx.Body),
+            UploadModelChunkBody chunk => Chunked(uploads.Chunk(senderAddress, chunk, height), tx.Body),
+            SealModelBody seal => Chunked(uploads.Seal(senderAddress, seal, height, out freeUpload), tx.Body),
             TransferBody t => Transfer(state, senderAddress, t),
             RegisterModelBody r => Register(state, senderAddress, r, height),
             InferBody i => Infer(state, i, inference),
@@ -55,6 +60,8 @@ internal sealed class StateMachine(TransactionRules rules)
         };
         if (status == ReceiptStatus.Success) state.CommitTransaction();
         else state.RollbackTransaction();
+        // A seal refused on its assembled bytes frees the upload: in the block layer, so the rollback keeps it.
+        if (freeUpload) uploads.Free(senderAddress, ((SealModelBody)tx.Body).ModelId);
         return (new Receipt(signed.Hash, status, gasUsed, result), null);
     }
 
@@ -110,6 +117,10 @@ internal sealed class StateMachine(TransactionRules rules)
         return (ReceiptStatus.Success, gas, null);
     }
 
+    // A chunked-registration body: Success, or ModelRejected with its one-line refusal dropped (receipts carry no reason).
+    private (ReceiptStatus, ulong, InferenceResult?) Chunked(string? refusal, TransactionBody body) =>
+        (refusal is null ? ReceiptStatus.Success : ReceiptStatus.ModelRejected, Gas.Limit(body, Parameters), null);
+
     private (ReceiptStatus, ulong, InferenceResult?) Infer(StateOverlay state, InferBody body, InferencePass inference)
     {
         var check = rules.CheckInfer(body, state.GetModel);
@@ -117,7 +128,7 @@ internal sealed class StateMachine(TransactionRules rules)
         var input = check.Input!;
         ulong total = check.GasUsed;
 
-        var outcome = inference.Run(body.ModelId, () => state.Get(StateKeys.ModelCode(body.ModelId))
+        var outcome = inference.Run(body.ModelId, () => ModelUploads.LoadCode(state.Get, body.ModelId)
             ?? throw new InvalidOperationException($"model {body.ModelId} has metadata but no bytes in state"), input);
         if (outcome.Output is not { } output || output.Encoded.Length > ProtocolLimits.MaxTensorBytes)
             return (ReceiptStatus.InferenceFailed, total, null);

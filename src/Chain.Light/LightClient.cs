@@ -136,14 +136,11 @@ public sealed class LightClient : IDisposable
         return (served, record!, header);
     }
 
-    /// <summary>A model's ONNX bytes, proven against the state root of a verified header and hashing to <paramref name="modelId"/>.</summary>
-    public async Task<byte[]> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default)
-    {
-        var served = await GetAsync<ModelCodeResponse>($"models/{modelId}/code", ct).ConfigureAwait(false);
-        var header = await StateHeaderAsync(served.Proof, ct).ConfigureAwait(false);
-        if (LightVerifier.VerifyModelCode(served, modelId, header.StateRoot, out var code) is { } failure) throw Failed(failure);
-        return code!;
-    }
+    /// <summary>A model's ONNX bytes (a chunked model's reassembled), proven against the state root of a verified header and hashing to <paramref name="modelId"/>.</summary>
+    public Task<byte[]> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default) =>
+        ModelCodeAssembly.FetchAsync(modelId,
+            (chunk, c) => GetAsync<ModelCodeResponse>(chunk is { } i ? $"models/{modelId}/code?chunk={i}" : $"models/{modelId}/code", c),
+            async (proof, c) => (await StateHeaderAsync(proof, c).ConfigureAwait(false)).StateRoot, Failed, ct: ct);
 
     public void Dispose()
     {

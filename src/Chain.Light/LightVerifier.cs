@@ -143,19 +143,66 @@ public static partial class LightVerifier
         return record is null ? Proof($"model {modelId}: the proof shows no model", "value", "a model record", "absent") : null;
     }
 
-    /// <summary>A registered model's ONNX bytes under <paramref name="stateRoot"/>, checked to hash to <paramref name="modelId"/>.</summary>
+    /// <summary>
+    /// A model registered in one transaction: its ONNX bytes under <paramref name="stateRoot"/>, checked to hash to
+    /// <paramref name="modelId"/>. A chunked model's answer (<see cref="ModelCodeResponse.Chunks"/> set) goes through
+    /// <see cref="VerifyModelLayout"/> and <see cref="VerifyModelChunk"/> instead (<see cref="ModelCodeAssembly"/>).
+    /// </summary>
     public static VerifyFailure? VerifyModelCode(ModelCodeResponse served, Hash32 modelId, Hash32 stateRoot, out byte[]? code)
     {
         ArgumentNullException.ThrowIfNull(served);
         if (VerifyState(served.Proof, StateKeys.ModelCode(modelId), stateRoot, out code) is { } failure) return failure;
         if (code is null) return Proof($"model {modelId}: the proof shows no model code", "value", "the model's bytes", "absent");
-        var hash = DomainHash.Compute(HashDomain.Model, code);
-        if (hash != modelId)
+        return VerifyModelHash(modelId, ref code);
+    }
+
+    /// <summary>
+    /// A chunked model's layout (whose chunks, how many bytes) under <paramref name="stateRoot"/>, matching the served
+    /// <see cref="ModelCodeResponse.Bytes"/> and <see cref="ModelCodeResponse.Chunks"/>; absence is a failure.
+    /// </summary>
+    public static VerifyFailure? VerifyModelLayout(ModelCodeResponse served, Hash32 modelId, Hash32 stateRoot, out ModelLayout? layout)
+    {
+        ArgumentNullException.ThrowIfNull(served);
+        layout = null;
+        if (VerifyState(served.Proof, StateKeys.ModelLayout(modelId), stateRoot, out var value) is { } failure) return failure;
+        if (value is null) return Proof($"model {modelId}: the proof shows no chunk layout", "value", "a model layout", "absent");
+        if (!Canonical.TryDecode<ModelLayout>(value, out var decoded, out var error)) return Proof($"model layout value: {error!.Message}", "value");
+        if (decoded!.TotalBytes != served.Bytes || decoded.ChunkCount != served.Chunks)
+            return Proof($"model {modelId}: the JSON fields differ from the proven layout", "bytes/chunks",
+                $"{decoded.TotalBytes} bytes in {decoded.ChunkCount} chunks", $"{served.Bytes} bytes in {served.Chunks} chunks");
+        layout = decoded;
+        return null;
+    }
+
+    /// <summary>Chunk <paramref name="index"/> of a chunked model with <paramref name="layout"/>, proven under <paramref name="stateRoot"/>, of the length the layout gives.</summary>
+    public static VerifyFailure? VerifyModelChunk(ModelCodeResponse served, Hash32 modelId, ModelLayout layout, int index, Hash32 stateRoot, out byte[]? chunk)
+    {
+        ArgumentNullException.ThrowIfNull(served);
+        ArgumentNullException.ThrowIfNull(layout);
+        if (served.Chunk != index)
         {
-            code = null;
-            return Proof($"model {modelId}: the served bytes hash to another model id", "modelId", modelId.ToString(), hash.ToString());
+            chunk = null;
+            return Proof($"model {modelId}: asked for chunk {index}, the node served chunk {served.Chunk?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}", "chunk");
+        }
+        if (VerifyState(served.Proof, layout.ChunkKey(modelId, index), stateRoot, out chunk) is { } failure) return failure;
+        int expected = layout.ChunkLength(index);
+        if (chunk is null || chunk.Length != expected)
+        {
+            var actual = chunk is null ? "absent" : $"{chunk.Length} bytes";
+            chunk = null;
+            return Proof($"model {modelId}: chunk {index} should be {expected} bytes, the proof shows {actual}", "value", $"{expected} bytes", actual);
         }
         return null;
+    }
+
+    /// <summary>Whether <paramref name="code"/> (set to null when not) hashes to <paramref name="modelId"/>: the last check of any model's bytes.</summary>
+    public static VerifyFailure? VerifyModelHash(Hash32 modelId, ref byte[]? code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        var hash = DomainHash.Compute(HashDomain.Model, code);
+        if (hash == modelId) return null;
+        code = null;
+        return Proof($"model {modelId}: the served bytes hash to another model id", "modelId", modelId.ToString(), hash.ToString());
     }
 
     internal static bool TryBase64(string? text, out byte[] bytes)

@@ -182,15 +182,31 @@ public sealed class RpcClient : IDisposable
         return new VerifiedModel(served, Canonical.Decode<ModelInfo>(record!), header);
     }
 
-    /// <summary>A registered model's ONNX bytes, proven under the state root and checked to hash to <paramref name="modelId"/>.</summary>
-    public async Task<byte[]> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default)
+    /// <summary>
+    /// A registered model's ONNX bytes, proven under the state root and checked to hash to <paramref name="modelId"/>; a chunked
+    /// model's chunks are fetched one by one, each proven, and reassembled (<see cref="ModelCodeAssembly"/>).
+    /// </summary>
+    public Task<byte[]> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default) =>
+        ModelCodeAssembly.FetchAsync(modelId, (chunk, c) => ModelCodeAnswerAsync(modelId, chunk, c),
+            async (proof, c) => (await StateAnchorAsync(proof, c).ConfigureAwait(false)).Root,
+            failure => new RpcClientException(failure.Message, code: "bad_proof"), ct: ct);
+
+    /// <summary>The owner's unsealed upload of a model (which chunks the node holds), or null when there is none (404).</summary>
+    public async Task<ModelUploadResponse?> ModelUploadAsync(Hash32 modelId, Address owner, CancellationToken ct = default)
     {
-        var served = await GetAsync<ModelCodeResponse>($"models/{modelId}/code", ct).ConfigureAwait(false);
-        var (_, root) = await StateAnchorAsync(served.Proof, ct).ConfigureAwait(false);
-        if (LightVerifier.VerifyModelCode(served, modelId, root, out var code) is { } failure)
-            throw new RpcClientException(failure.Message, code: "bad_proof");
-        return code!;
+        try
+        {
+            return await GetAsync<ModelUploadResponse>($"models/{modelId}/uploads/{owner}", ct).ConfigureAwait(false);
+        }
+        catch (RpcClientException e) when (e.Status == 404)
+        {
+            return null;
+        }
     }
+
+    /// <summary>One answer of <c>GET /models/{id}/code</c>, unverified: the whole (or a chunked model's layout), or chunk <paramref name="chunk"/>.</summary>
+    public Task<ModelCodeResponse> ModelCodeAnswerAsync(Hash32 modelId, int? chunk = null, CancellationToken ct = default) =>
+        GetAsync<ModelCodeResponse>(chunk is { } i ? $"models/{modelId}/code?chunk={i}" : $"models/{modelId}/code", ct);
 
     /// <summary>
     /// The float interface a registered model records (<see cref="Inference.Onnx.QuantizationMetadata"/>), read from its

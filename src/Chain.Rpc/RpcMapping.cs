@@ -27,6 +27,9 @@ internal static class RpcMapping
         {
             TransferBody b => json with { Recipient = b.Recipient.ToString(), Amount = b.Amount },
             RegisterModelBody b => json with { ModelName = b.Name, ModelId = b.ModelId.ToString(), ModelBytes = b.ModelBytes.Length },
+            BeginModelUploadBody b => json with { ModelName = b.Name, ModelId = b.ModelId.ToString(), ModelBytes = b.TotalBytes },
+            UploadModelChunkBody b => json with { ModelId = b.ModelId.ToString(), ModelBytes = b.Bytes.Length },
+            SealModelBody b => json with { ModelId = b.ModelId.ToString() },
             InferBody b => json with { ModelId = b.ModelId.ToString(), InputBytes = b.Input.Length, MaxGas = b.MaxGas },
             _ => json,
         };

@@ -136,7 +136,8 @@ public sealed class RpcServer : IAsyncDisposable
         app.MapPost("/txs/batch", (Func<HttpContext, Task<IResult>>)submission.SubmitBatchAsync);
         app.MapGet("/accounts/{address}", (string address) => state.Account(address));
         app.MapGet("/models/{id}", (string id) => state.Model(id));
-        app.MapGet("/models/{id}/code", (string id) => state.ModelCode(id));
+        app.MapGet("/models/{id}/code", (string id, string? chunk) => state.ModelCode(id, chunk));
+        app.MapGet("/models/{id}/uploads/{owner}", (string id, string owner) => state.ModelUpload(id, owner));
         StakingQueries.Map(app, new StakingQueries(_node, state));
         app.MapGet("/events/blocks", events.StreamAsync);
         app.MapGet("/metrics", WriteMetricsAsync);

@@ -13,7 +13,7 @@ namespace Chain.State;
 public sealed class SparseMerkleTree
 {
     /// <summary>Largest value a key can hold: a registered model's ONNX bytes plus headroom (values sit in leaf records; proofs carry only their hash).</summary>
-    public const int MaxValueSize = Chain.Core.Protocol.ProtocolLimits.MaxModelBytes + 64 * 1024;
+    public const int MaxValueSize = Chain.Core.Protocol.ProtocolLimits.MaxRegisterModelBytes + 64 * 1024;
 
     /// <summary>Deepest possible leaf: one level per nibble of a 256-bit key.</summary>
     public const int MaxDepth = NibblePath.MaxLength;

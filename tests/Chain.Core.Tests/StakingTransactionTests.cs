@@ -49,7 +49,7 @@ public class StakingTransactionTests
     [InlineData("9406c414000102030405060708090a0b0c0d0e0f1011121301c0", "Unbond body has 4 item(s), expected 3")]
     [InlineData("920700", "Unjail body has 2 item(s), expected 1")]
     [InlineData("9304c41f" + "00000000000000000000000000000000000000000000000000000000000000" + "01", "consensus key")]
-    [InlineData("9108", "unknown transaction kind 8")]
+    [InlineData("910b", "unknown transaction kind 11")]
     [InlineData("9305c413000102030405060708090a0b0c0d0e0f10111201", "validator")]
     public void Malformed_staking_bodies_are_refused(string bodyHex, string reason)
     {

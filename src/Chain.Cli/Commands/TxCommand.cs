@@ -123,6 +123,17 @@ internal static class TxCommand
             return KeyFile.Read(file!);
         }
 
+        /// <summary>A chunked registration by the sender, priced with the node's parameters; waits per batch up to --timeout.</summary>
+        public ChunkedUpload Chunked(ParseResult result, TextWriter output, RpcClient client)
+        {
+            int timeout = result.GetValue(Timeout);
+            if (timeout is < 1 or > 120) throw new CliException("--timeout must be 1..120 seconds");
+            if (result.GetValue(Fee) is not null) throw new CliException("--fee is not used for a chunked registration: each transaction pays its minimum fee");
+            var status = NodeOptions.Call(() => client.StatusAsync());
+            var parameters = (status.Params ?? throw new CliException("the node does not report its gas price in /status")).ToParameters();
+            return new ChunkedUpload(client, Sender(result), parameters, new ChainId(status.ChainId), output, TimeSpan.FromSeconds(timeout));
+        }
+
         /// <summary>Signs the body with the sender's next nonce (from the node) and submits it.</summary>
         public int Submit(ParseResult result, TextWriter output, RpcClient client, TransactionBody body,
             Func<Inference.Tensor, IReadOnlyList<string>>? describeOutput = null)
@@ -178,7 +189,7 @@ internal static class TxCommand
         var common = new Common();
         var model = new Option<string>("--model") { Description = "ONNX model file", Required = true };
         var name = new Option<string?>("--name") { Description = "Model name (default: the file name)" };
-        var command = new Command("register-model", "Register an ONNX model on chain") { model, name };
+        var command = new Command("register-model", "Register an ONNX model on chain (over 4 MiB: in 1 MiB chunks, resumable by running it again)") { model, name };
         common.AddTo(command);
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -191,9 +202,11 @@ internal static class TxCommand
             // The chain's own registration check, here: on chain a refused model still costs the sender its fee.
             var check = Execution.ModelRegistry.Check(bytes, Address.Zero, modelName, 0);
             if (!check.Accepted) throw new CliException($"{path}: {check.Refusal} (run `chain model check {path}` for the full report)");
+            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
+            if (bytes.Length > ProtocolLimits.MaxRegisterModelBytes)
+                return common.Chunked(result, output, client).Run(modelName, bytes);
             var body = new RegisterModelBody(modelName, bytes);
             output.WriteLine($"model id {body.ModelId}");
-            using var client = NodeOptions.Client(result.GetValue(common.Node)!);
             return common.Submit(result, output, client, body);
         }));
         return command;

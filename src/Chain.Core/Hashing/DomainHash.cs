@@ -40,6 +40,12 @@ public enum HashDomain : byte
     StateDelegation,
     StateDelegator,
     StateStaking,
+    /// <summary>Chunked model registration (docs/execution.md): an unsealed upload by (owner, model id), a chunk by
+    /// (owner, model id, index), a sealed model's chunk layout by model id, and the upload expiry queue.</summary>
+    StateModelUpload,
+    StateModelChunk,
+    StateModelLayout,
+    StateModelUploads,
 }
 
 public static class DomainHash
@@ -85,6 +91,10 @@ public static class DomainHash
         HashDomain.StateDelegation => "state/delegation",
         HashDomain.StateDelegator => "state/delegator",
         HashDomain.StateStaking => "state/staking",
+        HashDomain.StateModelUpload => "state/model-upload",
+        HashDomain.StateModelChunk => "state/model-chunk",
+        HashDomain.StateModelLayout => "state/model-layout",
+        HashDomain.StateModelUploads => "state/model-uploads",
         _ => throw new ArgumentOutOfRangeException(nameof(domain)),
     };
 

@@ -6,14 +6,34 @@ namespace Chain.Core.Protocol;
 /// </summary>
 public static class ProtocolLimits
 {
-    /// <summary>Largest ONNX model a RegisterModel transaction may carry.</summary>
-    public const int MaxModelBytes = 4 << 20;
+    /// <summary>
+    /// Largest ONNX model the chain registers: a sealed chunked upload (docs/execution.md, "Chunked registration").
+    /// Admission and the ONNX parser accept models up to this size.
+    /// </summary>
+    public const int MaxModelBytes = 64 << 20;
+
+    /// <summary>Largest ONNX model one RegisterModel transaction may carry (and largest state value but a margin); larger models go in chunks.</summary>
+    public const int MaxRegisterModelBytes = 4 << 20;
+
+    /// <summary>Size of every chunk of a chunked upload but the last (which holds the rest, 1 byte to this size).</summary>
+    public const int ModelChunkBytes = 1 << 20;
+
+    /// <summary>Most chunks one upload may declare: MaxModelBytes / ModelChunkBytes.</summary>
+    public const int MaxModelChunks = MaxModelBytes / ModelChunkBytes;
+
+    /// <summary>Heights after its manifest's block that an unsealed upload lives; the end-block step of that height deletes it.</summary>
+    public const ulong ModelUploadExpiryHeights = 1_000;
+
+    /// <summary>Unsealed uploads the state holds at a time (the bound of the upload queue), and per sender.</summary>
+    public const int MaxPendingModelUploads = 64;
+
+    public const int MaxPendingModelUploadsPerSender = 4;
 
     /// <summary>Largest canonical tensor an Infer transaction may carry, and largest output in a receipt.</summary>
     public const int MaxTensorBytes = 1 << 20;
 
-    /// <summary>Largest signed transaction: a maximal model plus envelope.</summary>
-    public const int MaxTransactionBytes = MaxModelBytes + 4096;
+    /// <summary>Largest signed transaction: a maximal RegisterModel plus envelope.</summary>
+    public const int MaxTransactionBytes = MaxRegisterModelBytes + 4096;
 
     public const int MaxModelNameBytes = 64;
 

@@ -15,6 +15,10 @@ public enum TransactionKind : byte
     Bond = 5,
     Unbond = 6,
     Unjail = 7,
+    /// <summary>Chunked registration (docs/execution.md): a manifest, its chunks, and the seal that registers the model.</summary>
+    BeginModelUpload = 8,
+    UploadModelChunk = 9,
+    SealModel = 10,
 }
 
 /// <summary>
@@ -110,6 +114,9 @@ public abstract class TransactionBody
             (byte)TransactionKind.Bond => BondBody.Fields,
             (byte)TransactionKind.Unbond => UnbondBody.Fields,
             (byte)TransactionKind.Unjail => UnjailBody.Fields,
+            (byte)TransactionKind.BeginModelUpload => BeginModelUploadBody.Fields,
+            (byte)TransactionKind.UploadModelChunk => UploadModelChunkBody.Fields,
+            (byte)TransactionKind.SealModel => SealModelBody.Fields,
             _ => throw reader.Error(DecodeError.InvalidValue, $"unknown transaction kind {kind}", kindAt),
         };
         if (count != expected + 1)
@@ -120,7 +127,7 @@ public abstract class TransactionBody
             TransactionKind.Transfer => new TransferBody(reader.ReadAddress("recipient"), reader.ReadUInt64("amount")),
             TransactionKind.RegisterModel => new RegisterModelBody(
                 reader.ReadString("model name", ProtocolLimits.MaxModelNameBytes),
-                reader.ReadBytes("model bytes", ProtocolLimits.MaxModelBytes)),
+                reader.ReadBytes("model bytes", ProtocolLimits.MaxRegisterModelBytes)),
             TransactionKind.Infer => new InferBody(
                 reader.ReadHash32("model id"),
                 reader.ReadBytes("input tensor", ProtocolLimits.MaxTensorBytes),
@@ -128,8 +135,50 @@ public abstract class TransactionBody
             TransactionKind.CreateValidator => new CreateValidatorBody(reader.ReadPublicKey("consensus key"), reader.ReadUInt64("self bond")),
             TransactionKind.Bond => new BondBody(reader.ReadAddress("validator"), reader.ReadUInt64("amount")),
             TransactionKind.Unbond => new UnbondBody(reader.ReadAddress("validator"), reader.ReadUInt64("amount")),
-            _ => new UnjailBody(),
+            TransactionKind.Unjail => new UnjailBody(),
+            TransactionKind.BeginModelUpload => ReadManifest(ref reader),
+            TransactionKind.UploadModelChunk => ReadChunk(ref reader),
+            _ => ReadSeal(ref reader),
         };
+    }
+
+    private static SealModelBody ReadSeal(ref CanonicalReader reader)
+    {
+        var id = reader.ReadHash32("model id");
+        long at = reader.Offset;
+        ulong chunks = reader.ReadUInt64("chunk count");
+        if (chunks is 0 or > ProtocolLimits.MaxModelChunks)
+            throw reader.Error(DecodeError.InvalidValue, $"chunk count {chunks}: expected 1 to {ProtocolLimits.MaxModelChunks}", at);
+        return new SealModelBody(id, (int)chunks);
+    }
+
+    // Field values outside the constructors' ranges are decode errors at the field, like an oversized byte string.
+    private static BeginModelUploadBody ReadManifest(ref CanonicalReader reader)
+    {
+        var name = reader.ReadString("model name", ProtocolLimits.MaxModelNameBytes);
+        var id = reader.ReadHash32("model id");
+        long at = reader.Offset;
+        ulong total = reader.ReadUInt64("total bytes");
+        if (total is 0 or > ProtocolLimits.MaxModelBytes)
+            throw reader.Error(DecodeError.InvalidValue, $"total bytes {total}: expected 1 to {ProtocolLimits.MaxModelBytes}", at);
+        at = reader.Offset;
+        ulong chunks = reader.ReadUInt64("chunk count");
+        if (chunks != (ulong)BeginModelUploadBody.ChunksFor((int)total))
+            throw reader.Error(DecodeError.InvalidValue, $"chunk count {chunks}: {total} bytes make {BeginModelUploadBody.ChunksFor((int)total)} chunks of {ProtocolLimits.ModelChunkBytes}", at);
+        return new BeginModelUploadBody(name, id, (int)total);
+    }
+
+    private static UploadModelChunkBody ReadChunk(ref CanonicalReader reader)
+    {
+        var id = reader.ReadHash32("model id");
+        long at = reader.Offset;
+        ulong index = reader.ReadUInt64("chunk index");
+        if (index >= ProtocolLimits.MaxModelChunks)
+            throw reader.Error(DecodeError.InvalidValue, $"chunk index {index}: expected below {ProtocolLimits.MaxModelChunks}", at);
+        at = reader.Offset;
+        var bytes = reader.ReadBytes("chunk bytes", ProtocolLimits.ModelChunkBytes);
+        if (bytes.Length == 0) throw reader.Error(DecodeError.InvalidValue, "chunk bytes: a chunk holds at least 1 byte", at);
+        return new UploadModelChunkBody(id, (int)index, bytes);
     }
 }
 
@@ -160,8 +209,8 @@ public sealed class RegisterModelBody : TransactionBody
         ArgumentNullException.ThrowIfNull(name);
         if (System.Text.Encoding.UTF8.GetByteCount(name) > ProtocolLimits.MaxModelNameBytes)
             throw new ArgumentException($"model name longer than {ProtocolLimits.MaxModelNameBytes} bytes", nameof(name));
-        if (modelBytes.Length > ProtocolLimits.MaxModelBytes)
-            throw new ArgumentException($"model of {modelBytes.Length} bytes exceeds {ProtocolLimits.MaxModelBytes}", nameof(modelBytes));
+        if (modelBytes.Length > ProtocolLimits.MaxRegisterModelBytes)
+            throw new ArgumentException($"model of {modelBytes.Length} bytes exceeds {ProtocolLimits.MaxRegisterModelBytes} (larger models are registered in chunks)", nameof(modelBytes));
         Name = name;
         _modelBytes = modelBytes.ToArray();
     }
@@ -271,6 +320,114 @@ public sealed class UnjailBody : TransactionBody
 
     private protected override void WriteFields(ref MessagePackWriter writer)
     {
+    }
+}
+
+/// <summary>
+/// Starts a chunked registration of the model whose id (model-domain hash of the whole) is <see cref="ModelId"/>: its
+/// <see cref="TotalBytes"/> arrive in <see cref="ChunkCount"/> chunks of <see cref="ProtocolLimits.ModelChunkBytes"/> (the last
+/// holds the rest). Encoding: <c>[8, name: str, modelId: bin32, totalBytes: uint, chunkCount: uint]</c>; the chunk count must be
+/// the one the size implies.
+/// </summary>
+public sealed class BeginModelUploadBody : TransactionBody
+{
+    internal const int Fields = 4;
+
+    public BeginModelUploadBody(string name, Hash32 modelId, int totalBytes)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > ProtocolLimits.MaxModelNameBytes)
+            throw new ArgumentException($"model name longer than {ProtocolLimits.MaxModelNameBytes} bytes", nameof(name));
+        if (totalBytes is <= 0 or > ProtocolLimits.MaxModelBytes)
+            throw new ArgumentOutOfRangeException(nameof(totalBytes), $"total bytes {totalBytes}: expected 1 to {ProtocolLimits.MaxModelBytes}");
+        Name = name;
+        ModelId = modelId;
+        TotalBytes = totalBytes;
+    }
+
+    public string Name { get; }
+    public Hash32 ModelId { get; }
+    public int TotalBytes { get; }
+    public int ChunkCount => ChunksFor(TotalBytes);
+    public override TransactionKind Kind => TransactionKind.BeginModelUpload;
+    internal override int FieldCount => Fields;
+
+    /// <summary>Chunks of <see cref="ProtocolLimits.ModelChunkBytes"/> that <paramref name="totalBytes"/> make (the last may be short).</summary>
+    public static int ChunksFor(int totalBytes) => (int)((totalBytes + (long)ProtocolLimits.ModelChunkBytes - 1) / ProtocolLimits.ModelChunkBytes);
+
+    /// <summary>The length chunk <paramref name="index"/> of a <paramref name="totalBytes"/>-byte model must have.</summary>
+    public static int ChunkLength(int totalBytes, int index) =>
+        Math.Min(ProtocolLimits.ModelChunkBytes, totalBytes - index * ProtocolLimits.ModelChunkBytes);
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(Name);
+        writer.Write(ModelId);
+        writer.Write((ulong)TotalBytes);
+        writer.Write((ulong)ChunkCount);
+    }
+}
+
+/// <summary>
+/// Chunk <see cref="Index"/> of the sender's upload of <see cref="ModelId"/>. Encoding: <c>[9, modelId: bin32, index: uint, bytes: bin]</c>
+/// (index below <see cref="ProtocolLimits.MaxModelChunks"/>, 1 to <see cref="ProtocolLimits.ModelChunkBytes"/> bytes).
+/// </summary>
+public sealed class UploadModelChunkBody : TransactionBody
+{
+    internal const int Fields = 3;
+    private readonly byte[] _bytes;
+
+    public UploadModelChunkBody(Hash32 modelId, int index, ReadOnlySpan<byte> bytes)
+    {
+        if (index is < 0 or >= ProtocolLimits.MaxModelChunks)
+            throw new ArgumentOutOfRangeException(nameof(index), $"chunk index {index}: expected 0 to {ProtocolLimits.MaxModelChunks - 1}");
+        if (bytes.Length is 0 or > ProtocolLimits.ModelChunkBytes)
+            throw new ArgumentException($"chunk of {bytes.Length} bytes: expected 1 to {ProtocolLimits.ModelChunkBytes}", nameof(bytes));
+        ModelId = modelId;
+        Index = index;
+        _bytes = bytes.ToArray();
+    }
+
+    public Hash32 ModelId { get; }
+    public int Index { get; }
+    public ReadOnlyMemory<byte> Bytes => _bytes;
+    public override TransactionKind Kind => TransactionKind.UploadModelChunk;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(ModelId);
+        writer.Write((ulong)Index);
+        writer.Write(_bytes);
+    }
+}
+
+/// <summary>
+/// Seals the sender's upload of <see cref="ModelId"/>: assembles the chunks, checks their hash and runs admission, and registers
+/// the model under that id. <see cref="ChunkCount"/> repeats the manifest's (it must match) so that the seal's gas, which pays
+/// for admission per chunk, is known from the transaction alone. Encoding: <c>[10, modelId: bin32, chunkCount: uint]</c>.
+/// </summary>
+public sealed class SealModelBody : TransactionBody
+{
+    internal const int Fields = 2;
+
+    public SealModelBody(Hash32 modelId, int chunkCount)
+    {
+        if (chunkCount is <= 0 or > ProtocolLimits.MaxModelChunks)
+            throw new ArgumentOutOfRangeException(nameof(chunkCount), $"chunk count {chunkCount}: expected 1 to {ProtocolLimits.MaxModelChunks}");
+        ModelId = modelId;
+        ChunkCount = chunkCount;
+    }
+
+    public Hash32 ModelId { get; }
+    public int ChunkCount { get; }
+    public override TransactionKind Kind => TransactionKind.SealModel;
+    internal override int FieldCount => Fields;
+
+    private protected override void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.Write(ModelId);
+        writer.Write((ulong)ChunkCount);
     }
 }
 

@@ -18,6 +18,28 @@ public static class StateKeys
     /// <summary>Key of a model's ONNX bytes, addressed by their content (the model id is their hash).</summary>
     public static Hash32 ModelCode(Hash32 modelId) => DomainHash.Compute(HashDomain.StateModelCode, modelId.Bytes);
 
+    /// <summary>Key of an unsealed chunked upload (Chain.Execution's <c>ModelUpload</c>): one per (owner, model id), so nobody can block another's upload.</summary>
+    public static Hash32 ModelUpload(Address owner, Hash32 modelId) => DomainHash.Compute(HashDomain.StateModelUpload, OwnerModel(owner, modelId, null));
+
+    /// <summary>Key of chunk <paramref name="index"/> of <paramref name="owner"/>'s upload of <paramref name="modelId"/>; it stays after the seal.</summary>
+    public static Hash32 ModelChunk(Address owner, Hash32 modelId, uint index) => DomainHash.Compute(HashDomain.StateModelChunk, OwnerModel(owner, modelId, index));
+
+    /// <summary>Key of a sealed model's chunk layout (Chain.Execution's <c>ModelLayout</c>): whose chunks, how many, how many bytes.</summary>
+    public static Hash32 ModelLayout(Hash32 modelId) => DomainHash.Compute(HashDomain.StateModelLayout, modelId.Bytes);
+
+    /// <summary>Key of the queue of unsealed uploads in expiry order (bounded; the state cannot be iterated by prefix).</summary>
+    public static Hash32 ModelUploads { get; } = DomainHash.Compute(HashDomain.StateModelUploads, "queue"u8);
+
+    // owner (20) || model id (32) [|| index, 4 bytes big-endian]
+    private static byte[] OwnerModel(Address owner, Hash32 modelId, uint? index)
+    {
+        var id = new byte[Address.Size + Hash32.Size + (index is null ? 0 : 4)];
+        owner.Bytes.CopyTo(id);
+        modelId.Bytes.CopyTo(id.AsSpan(Address.Size));
+        if (index is { } i) System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(id.AsSpan(Address.Size + Hash32.Size), i);
+        return id;
+    }
+
     /// <summary>Key of included evidence (Chain.Execution's <c>CommittedEvidence</c>), by the evidence hash.</summary>
     public static Hash32 Evidence(Hash32 evidenceHash) => DomainHash.Compute(HashDomain.StateEvidence, evidenceHash.Bytes);
 

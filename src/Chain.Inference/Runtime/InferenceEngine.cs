@@ -72,6 +72,36 @@ public sealed class InferenceEngine : IDisposable
         _fastPathFactory = fastPathFactory ?? (bytes => new OrtExecutor(bytes, OrtSettings.Pinned));
     }
 
+    private long _modelHits, _modelMisses, _modelBytes;
+
+    /// <summary>
+    /// The model cache (this engine's loaded models: parsed, admitted and planned, with their self-checked fast executor):
+    /// <see cref="EnsureLoaded"/> calls that found the model loaded, and those that loaded it (parse, admission, planning,
+    /// self-check). Models stay loaded for the engine's life (no eviction yet: a block may settle a fast-path result on
+    /// a model after running it, so an evicted model would have to be reloadable from every caller).
+    /// </summary>
+    public long ModelCacheHits => Interlocked.Read(ref _modelHits);
+
+    public long ModelCacheMisses => Interlocked.Read(ref _modelMisses);
+
+    /// <summary>ONNX bytes of the loaded models: the size the cache's memory grows with (weights held by canonical, and by ORT when on the fast path).</summary>
+    public long ModelCacheBytes => Interlocked.Read(ref _modelBytes);
+
+    public int LoadedModels => _models.Count;
+
+    /// <summary>Loads <paramref name="modelId"/> from <paramref name="modelBytes"/> unless it is loaded already; counts a cache hit or miss.</summary>
+    public ExecutorChoice EnsureLoaded(Hash32 modelId, Func<byte[]> modelBytes)
+    {
+        ArgumentNullException.ThrowIfNull(modelBytes);
+        if (_models.TryGetValue(modelId, out var loaded))
+        {
+            Interlocked.Increment(ref _modelHits);
+            return loaded.Choice;
+        }
+        Interlocked.Increment(ref _modelMisses);
+        return Load(modelBytes());
+    }
+
     /// <summary>How many times a model fell back from the fast path to canonical (at load or at run time).</summary>
     public long Fallbacks => Interlocked.Read(ref _fallbacks);
 
@@ -101,7 +131,11 @@ public sealed class InferenceEngine : IDisposable
         }
         var loaded = new LoadedModel(canonical, new ExecutorChoice(canonical.ModelId, false, null, "fast path disabled"));
         if (_enableFastPath) Decide(loaded, modelBytes, vectors);
-        if (_models.TryAdd(canonical.ModelId, loaded)) return loaded.Choice;
+        if (_models.TryAdd(canonical.ModelId, loaded))
+        {
+            Interlocked.Add(ref _modelBytes, modelBytes.Length);
+            return loaded.Choice;
+        }
         loaded.TakeFast()?.Dispose(); // another thread loaded it meanwhile: keep one executor per model
         return _models[canonical.ModelId].Choice;
     }

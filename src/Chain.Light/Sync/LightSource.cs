@@ -39,8 +39,8 @@ public interface ILightSource
     /// <summary>A committed transaction with its receipt and inclusion proofs (<c>GET /txs/{hash}</c>).</summary>
     Task<TransactionLookupResponse> TransactionAsync(Hash32 hash, CancellationToken ct = default);
 
-    /// <summary>A model's ONNX bytes with their state proof (<c>GET /models/{id}/code</c>).</summary>
-    Task<ModelCodeResponse> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default);
+    /// <summary>A model's ONNX bytes (or a chunked model's layout; chunk <paramref name="chunk"/> when given) with their state proof (<c>GET /models/{id}/code[?chunk=i]</c>).</summary>
+    Task<ModelCodeResponse> ModelCodeAsync(Hash32 modelId, int? chunk = null, CancellationToken ct = default);
 }
 
 /// <summary>
@@ -98,8 +98,8 @@ public sealed class HttpLightSource : ILightSource, IDisposable
     public Task<TransactionLookupResponse> TransactionAsync(Hash32 hash, CancellationToken ct = default) =>
         NodeHttp.GetAsync<TransactionLookupResponse>(_http, $"txs/{hash}", ct);
 
-    public Task<ModelCodeResponse> ModelCodeAsync(Hash32 modelId, CancellationToken ct = default) =>
-        NodeHttp.GetAsync<ModelCodeResponse>(_http, $"models/{modelId}/code", ct);
+    public Task<ModelCodeResponse> ModelCodeAsync(Hash32 modelId, int? chunk = null, CancellationToken ct = default) =>
+        NodeHttp.GetAsync<ModelCodeResponse>(_http, chunk is { } i ? $"models/{modelId}/code?chunk={i}" : $"models/{modelId}/code", ct);
 
     public void Dispose()
     {

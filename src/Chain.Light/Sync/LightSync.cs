@@ -132,12 +132,14 @@ public sealed class LightSync(ILightSource primary, IReadOnlyList<ILightSource> 
         if (rerunner is null) return new VerifiedReceipt(transaction, proof, null, null);
         if (tx!.Transaction.Body is not InferBody infer || receipt!.Inference is not { } inference)
             throw new LightClientException($"transaction {transactionHash} is not an inference with a result: nothing to re-run");
-        var code = await Primary.ModelCodeAsync(infer.ModelId, ct).ConfigureAwait(false);
-        if (code.Proof.Height == 0) throw new LightClientException("the node proves the model against the genesis state (height 0), which no header anchors");
-        var codeHeader = await VerifyHeightAsync(code.Proof.Height, ct).ConfigureAwait(false);
-        if (LightVerifier.VerifyModelCode(code, infer.ModelId, codeHeader.Header.StateRoot, out var bytes) is { } bad)
-            throw new LightClientException($"{Primary.Name}: {bad.Message}", bad);
-        var local = rerunner.OutputHash(bytes!, infer);
+        var bytes = await ModelCodeAssembly.FetchAsync(infer.ModelId, (chunk, c) => Primary.ModelCodeAsync(infer.ModelId, chunk, c),
+            async (proof, c) =>
+            {
+                if (proof.Height == 0) throw new LightClientException("the node proves the model against the genesis state (height 0), which no header anchors");
+                return (await VerifyHeightAsync(proof.Height, c).ConfigureAwait(false)).Header.StateRoot;
+            },
+            bad => new LightClientException($"{Primary.Name}: {bad.Message}", bad), ct: ct).ConfigureAwait(false);
+        var local = rerunner.OutputHash(bytes, infer);
         return new VerifiedReceipt(transaction, proof, local, local == inference.OutputHash);
     }
 

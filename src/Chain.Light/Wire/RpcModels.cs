@@ -75,8 +75,21 @@ public sealed record ModelResponse(
     string ModelId, string Name, string Owner, TensorSignatureJson Input, TensorSignatureJson Output,
     ulong Gas, ulong Macs, ulong RegisteredAt, StateProofJson Proof);
 
-/// <summary>GET /models/{id}/code: the model's ONNX bytes are the proof's value (base64), proven under the state root.</summary>
-public sealed record ModelCodeResponse(string ModelId, int Bytes, StateProofJson Proof);
+/// <summary>
+/// GET /models/{id}/code[?chunk=i]. A model registered in one transaction: <see cref="Chunks"/> is null and the ONNX bytes are
+/// the proof's value (base64). A chunked model: without <c>chunk</c>, <see cref="Bytes"/> is the model's size, <see cref="Chunks"/>
+/// its chunk count and the proof's value its layout record; with <c>chunk=i</c>, <see cref="Chunk"/> is i, <see cref="Bytes"/>
+/// that chunk's length and the proof's value its bytes. Every proof is under the state root of the header at its height.
+/// </summary>
+public sealed record ModelCodeResponse(string ModelId, int Bytes, StateProofJson Proof, int? Chunks = null, int? Chunk = null);
+
+/// <summary>
+/// GET /models/{id}/uploads/{owner}: the owner's unsealed upload of the model as of <see cref="Height"/>, for resuming it
+/// (<c>chain tx register-model</c>): which chunk indexes the state holds. Unproven: a hint for the uploader, whose
+/// transactions the chain checks anyway. 404 when there is no such upload (never begun, sealed, expired or freed).
+/// </summary>
+public sealed record ModelUploadResponse(string ModelId, string Owner, string Name, int TotalBytes, int Chunks, ulong ExpiresAt,
+    IReadOnlyList<int> Present, ulong Height);
 
 /// <summary>POST /txs body: the canonical signed transaction in hex.</summary>
 public sealed record SubmitRequest(string? Tx);

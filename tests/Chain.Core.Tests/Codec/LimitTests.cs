@@ -85,9 +85,9 @@ public class LimitTests
         var bytes = new Transaction(Samples.Chain, key.PublicKey, 0, 0, new TransferBody(Address.Zero, 1)).Encoded.ToArray();
         var nodes = MessagePackWalker.Walk(bytes);
         var body = nodes.Last(n => n.Type == MessagePack.MessagePackType.Array);
-        bytes[body.Offset + 1] = 9;
+        bytes[body.Offset + 1] = 11;
         var e = Assert.Throws<CanonicalEncodingException>(() => Canonical.Decode<Transaction>(bytes));
-        Assert.Contains("unknown transaction kind 9", e.Message);
+        Assert.Contains("unknown transaction kind 11", e.Message);
 
         var receipt = new Receipt(Hash32.Zero, ReceiptStatus.Success, 0).Encoded.ToArray();
         receipt[35] = 0x7f;
