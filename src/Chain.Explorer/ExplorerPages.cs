@@ -194,11 +194,11 @@ internal sealed class ExplorerPages(ExplorerSource source)
             return;
         }
         var metadata = Metadata(inference.ModelId);
-        if (request is not null && OutputTensor.TryDecode(request.Input.Span, info.Input.ElementType, info.Input.Shape, null, out _) is { } input
+        if (request is not null && OutputTensor.TryDecode(request.Input, null, out _) is { } input
             && ImageOf(input) is { } image)
             body.Heading(3, "Input").Raw(image);
 
-        var output = OutputTensor.TryDecode(inference.Output.Span, info.Output.ElementType, info.Output.Shape, metadata, out var reason);
+        var output = OutputTensor.TryDecode(inference.Output, metadata, out var reason);
         body.Heading(3, "Output");
         if (output is null) { body.Paragraph($"The output could not be read as {info.Output}: {reason}."); return; }
         body.Paragraph($"Tensor {info.Output}: {output.Values.Length} values."

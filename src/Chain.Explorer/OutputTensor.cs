@@ -1,20 +1,28 @@
 using System.Buffers.Binary;
+using Chain.Core.Codec;
 using Chain.Inference;
 using Chain.Inference.Onnx;
 
 namespace Chain.Explorer;
 
 /// <summary>
-/// A receipt's output bytes read as the model's output tensor (little-endian elements of its declared type and
-/// shape), dequantized and ranked when the model records its float interface (<see cref="QuantizationMetadata"/>).
+/// A receipt's output (or a request's input): the canonical tensor encoding decoded strictly, its little-endian elements
+/// read as integers, dequantized and ranked when the model records its float interface (<see cref="QuantizationMetadata"/>).
 /// Display only: what consensus commits to is the bytes and their hash.
 /// </summary>
 internal sealed record OutputTensor(TensorElementType Type, IReadOnlyList<int> Shape, long[] Values, double[]? Dequantized, IReadOnlyList<string>? Labels)
 {
     /// <summary>The tensor, or null with <paramref name="reason"/> when the bytes do not fit the signature.</summary>
-    public static OutputTensor? TryDecode(ReadOnlySpan<byte> bytes, TensorElementType type, IReadOnlyList<int> shape,
-        QuantizationMetadata? metadata, out string reason)
+    public static OutputTensor? TryDecode(ReadOnlyMemory<byte> encoded, QuantizationMetadata? metadata, out string reason)
     {
+        if (!Canonical.TryDecode<Tensor>(encoded, out var tensor, out var error) || tensor is null)
+        {
+            reason = $"not a canonical tensor ({error?.Message})";
+            return null;
+        }
+        var type = tensor.ElementType;
+        var shape = tensor.Shape.ToArray();
+        var bytes = tensor.Data;
         int size = TensorElementTypes.SizeOf(type);
         long count = shape.Aggregate(1L, (a, d) => a * d);
         if (size == 0 || !TensorElementTypes.IsInteger(type))

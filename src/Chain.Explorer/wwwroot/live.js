@@ -27,3 +27,5 @@ function addBlock(event) {
 
 const source = new EventSource("/events/blocks");
 source.addEventListener("block", e => addBlock(JSON.parse(e.data)));
+// Tells a reader (and the browser test) that live updates are on.
+source.onopen = () => { document.body.dataset.live = "connected"; };
