@@ -315,7 +315,7 @@ internal sealed class ExplorerPages(ExplorerSource source)
         body.Raw($"<section id=\"verify\" aria-labelledby=\"verify-heading\" {dataAttributes}>");
         body.Raw("<h2 id=\"verify-heading\">Verify in this browser</h2>");
         body.Paragraph($"Your browser can check {what}, with its own WebCrypto (SHA-256, Ed25519), without trusting this node. It needs JavaScript.");
-        body.Raw("<p class=\"trust\"></p><button type=\"button\" id=\"verify-button\" disabled>Verify</button>");
+        body.Raw("<p class=\"trust\"></p><button type=\"button\" id=\"verify-button\" disabled=\"disabled\">Verify</button>");
         body.Raw("<ol id=\"checks\" aria-live=\"polite\"></ol></section>");
     }
 

@@ -72,17 +72,17 @@ internal sealed class Html
     public static string Document(string title, string chainId, Html body, params string[] scripts)
     {
         var d = new StringBuilder();
-        d.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-        d.Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+        d.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\" />");
+        d.Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" />");
         d.Append("<title>").Append(Encode(title)).Append(" · ").Append(Encode(chainId)).Append(" explorer</title>");
-        d.Append("<link rel=\"stylesheet\" href=\"/explorer/static/explorer.css\">");
+        d.Append("<link rel=\"stylesheet\" href=\"/explorer/static/explorer.css\" />");
         foreach (var s in scripts) d.Append("<script type=\"module\" src=\"/explorer/static/").Append(Encode(s)).Append("\"></script>");
         d.Append("</head><body><a class=\"skip\" href=\"#main\">Skip to content</a>");
         d.Append("<header><nav aria-label=\"Explorer\"><ul>");
         d.Append("<li><a href=\"/explorer\">Blocks</a></li><li><a href=\"/explorer/validators\">Validators</a></li>");
         d.Append("</ul></nav>");
         d.Append("<form action=\"/explorer/search\" method=\"get\" role=\"search\"><label for=\"q\">Height, transaction hash, model id or address</label> ");
-        d.Append("<input id=\"q\" name=\"q\" type=\"search\" required> <button type=\"submit\">Go</button></form></header>");
+        d.Append("<input id=\"q\" name=\"q\" type=\"search\" required=\"required\" /> <button type=\"submit\">Go</button></form></header>");
         d.Append("<main id=\"main\">").Append(body._b).Append("</main>");
         d.Append("<footer><p>Chain ").Append(Encode(chainId)).Append(". Served by one node: the page says what your browser checked itself.</p></footer>");
         d.Append("</body></html>");

@@ -75,7 +75,9 @@ public sealed class ServerRenderedPageTests : IAsyncLifetime
         var account = await PageAsync($"/explorer/accounts/{ExplorerTestHost.Alice.Address}");
         Assert.Contains(_host.Node.Executor.GetAccount(ExplorerTestHost.Alice.Address).Balance.ToString(System.Globalization.CultureInfo.InvariantCulture), account);
         var model = await PageAsync($"/explorer/models/{ExplorerTestHost.Mlp.ModelId}");
-        Assert.Contains(ExplorerTestHost.Mlp.Name, model);
+        var info = Core.Codec.Canonical.Decode<Execution.ModelInfo>(_host.Node.State.Get(Core.State.StateKeys.Model(ExplorerTestHost.Mlp.ModelId))!);
+        Assert.Contains($"<h1>Model {info.Name}</h1>", model);
+        Assert.Contains(info.Macs.ToString(System.Globalization.CultureInfo.InvariantCulture), model);
         Assert.Contains("Multiply-accumulates", model);
         var validators = await PageAsync("/explorer/validators");
         foreach (var v in ExplorerTestHost.Genesis.Validators.Validators) Assert.Contains(v.Address.ToString(), validators);
