@@ -252,7 +252,9 @@ internal sealed class ExplorerPages(ExplorerSource source)
             ("Quantization metadata", metadata is null ? "none recorded" : string.Join("; ", metadata.Outputs.Select(o => $"output {o.Name}: scale {o.Scale.ToString("R", CultureInfo.InvariantCulture)}, zero point {o.ZeroPoint}")), false),
             ("Labels", metadata?.Labels is { } l ? string.Join(", ", l) : "none recorded", false),
         ]);
-        return Ok($"Model {info.Name}", body);
+        VerifySection(body, $"data-model=\"{id}\"",
+            "that the model bytes hash to this id and are in the state under the state root of a header signed by your trusted validators");
+        return Ok($"Model {info.Name}", body, "verify.js");
     }
 
     public ExplorerPage Account(string addressText)

@@ -123,7 +123,23 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.Contains(failed, f => f.Contains("outputHash", StringComparison.Ordinal));
     }
 
-    // From now on the page's fetches of `path` get the node's real answer with one byte of the base64 field `field` flipped.
+    [ChromiumFact]
+    public async Task Model_bytes_verify_against_the_state_root_and_a_flipped_byte_fails()
+    {
+        var path = $"/explorer/models/{ExplorerTestHost.Mlp.ModelId}";
+        var page = await OpenAsync(path);
+        var (state, passed, failed) = await VerifyAsync(page, "model-honest");
+        Assert.True(state == "passed", "checks that did not pass: " + string.Join(" | ", failed));
+        Assert.Contains("state proof of the model bytes against the verified header's state root", passed);
+        await TamperAsync(page, $"/models/{ExplorerTestHost.Mlp.ModelId}/code", "proof.value", bytes => bytes[bytes.Length / 2] ^= 0x80);
+        (state, _, failed) = await VerifyAsync(page, "model-tampered-bytes");
+        Assert.Equal("failed", state);
+        Assert.Contains(failed, f => f.Contains("model bytes hash to the model id", StringComparison.Ordinal));
+        Assert.Contains(failed, f => f.Contains("state proof of the model bytes", StringComparison.Ordinal));
+    }
+
+    // From now on the page's fetches of `path` get the node's real answer with one byte of the base64 field `field`
+    // (a dotted path into the JSON) flipped.
     private async Task TamperAsync(IPage page, string path, string field, Action<byte[]> flip)
     {
         await page.SetRequestInterceptionAsync(true);
@@ -135,9 +151,11 @@ public sealed class BrowserTests : IAsyncLifetime
                 return;
             }
             var json = JsonNode.Parse(await _host.Http.GetStringAsync(path))!;
-            var bytes = Convert.FromBase64String(json[field]!.GetValue<string>());
+            var parent = field.Split('.')[..^1].Aggregate(json, (node, name) => node[name]!);
+            var name = field.Split('.')[^1];
+            var bytes = Convert.FromBase64String(parent[name]!.GetValue<string>());
             flip(bytes);
-            json[field] = Convert.ToBase64String(bytes);
+            parent[name] = Convert.ToBase64String(bytes);
             await e.Request.RespondAsync(new ResponseData
             {
                 Status = HttpStatusCode.OK, ContentType = "application/json; charset=utf-8", Body = json.ToJsonString(new JsonSerializerOptions()),

@@ -134,6 +134,65 @@ function decodeReceipt(bytes) {
   return receipt;
 }
 
+// Sparse-Merkle state proofs, exactly docs/state.md section 4.
+function decodeStateProof(bytes) {
+  const r = new Reader(bytes, "state proof");
+  r.array(2);
+  const depth = r.array();
+  if (depth > 64) throw new Error("state proof: more than 64 levels");
+  const levels = [];
+  for (let d = 0; d < depth; d++) {
+    r.array(2);
+    const bitmap = Number(r.uint());
+    if (bitmap > 0xffff) throw new Error(`state proof: level ${d} bitmap is not a uint16`);
+    const bits = [...Array(16).keys()].filter(j => bitmap & (1 << j)).length;
+    if (bits === 16) throw new Error(`state proof: level ${d} has 16 siblings`);
+    const n = r.array(bits);
+    const siblings = [];
+    for (let i = 0; i < n; i++) {
+      const s = r.bin(32);
+      if (s.every(x => x === 0)) throw new Error(`state proof: level ${d} carries the zero placeholder`);
+      siblings.push(s);
+    }
+    levels.push({ bitmap, siblings });
+  }
+  let leaf = null;
+  if (!r.nil()) { r.array(2); leaf = { key: r.bin(32), valueHash: r.bin(32) }; }
+  r.end();
+  return { levels, leaf };
+}
+
+const nibble = (key, i) => (i % 2 === 0 ? key[i >> 1] >> 4 : key[i >> 1] & 0x0f);
+
+async function verifyStateProof(proof, root, key, value) {
+  const stateTag = tag("state");
+  const D = proof.levels.length;
+  let t;
+  if (proof.leaf) {
+    for (let i = 0; i < D; i++) if (nibble(proof.leaf.key, i) !== nibble(key, i)) return false;
+    if (value === null) {
+      if (equal(proof.leaf.key, key)) return false;
+    } else {
+      const valueHash = await sha256(concat(stateTag, [2], value));
+      if (!equal(proof.leaf.key, key) || !equal(proof.leaf.valueHash, valueHash)) return false;
+    }
+    t = await sha256(concat(stateTag, [0], proof.leaf.key, proof.leaf.valueHash));
+  } else {
+    if (value !== null) return false;
+    t = new Uint8Array(32);
+  }
+  for (let d = D - 1; d >= 0; d--) {
+    const j = nibble(key, d), level = proof.levels[d];
+    if (level.bitmap & (1 << j)) return false;
+    const children = [];
+    let next = 0;
+    for (let c = 0; c < 16; c++)
+      children.push(c === j ? t : level.bitmap & (1 << c) ? level.siblings[next++] : new Uint8Array(32));
+    t = await sha256(concat(stateTag, [1], ...children));
+  }
+  return equal(t, root);
+}
+
 // ---- the trust root: a validator set this browser pinned (trust on first use) ----
 
 async function getJson(path) {
@@ -245,13 +304,34 @@ async function verifyTransaction(txHash, verified) {
   }
 }
 
+async function verifyModel(modelIdHex, served, verified) {
+  const modelId = Uint8Array.from(modelIdHex.match(/../g), x => parseInt(x, 16));
+  const code = b64(served.proof.value ?? "");
+  await check("model bytes hash to the model id", async () => {
+    const h = await domainHash("model", code);
+    return [equal(h, modelId), `${code.length} bytes`];
+  });
+  await check("state proof of the model bytes against the verified header's state root", async () => {
+    const key = await domainHash("state/model-code", modelId);
+    const proof = decodeStateProof(b64(served.proof.proof));
+    return [await verifyStateProof(proof, verified.header.stateRoot, key, code), `height ${served.proof.height}, ${proof.levels.length} levels`];
+  });
+}
+
 async function run() {
   button.disabled = true;
   list.replaceChildren();
   section.dataset.state = "running";
   try {
     const status = await getJson("/status");
+    // A model page proves the model bytes at the height the node read them: that header is the one to verify.
+    const model = section.dataset.model ? await getJson(`/models/${section.dataset.model}/code`) : null;
+    if (model) section.dataset.height = String(model.proof.height);
     const verified = await verifyBlock(section.dataset.height, status.chainId);
+    if (model) {
+      if (verified) await verifyModel(section.dataset.model, model, verified);
+      else show("model bytes and their state proof", false, "the header of the proof's height did not verify");
+    }
     if (section.dataset.tx) {
       if (verified) await verifyTransaction(section.dataset.tx, verified);
       else show("transaction and receipt proofs", false, "the block they belong to did not verify");
