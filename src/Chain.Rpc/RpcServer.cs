@@ -141,6 +141,7 @@ public sealed class RpcServer : IAsyncDisposable
         StakingQueries.Map(app, new StakingQueries(_node, state));
         app.MapGet("/events/blocks", events.StreamAsync);
         app.MapGet("/metrics", WriteMetricsAsync);
+        Explorer.ExplorerRoutes.Map(app, new Explorer.ExplorerSource(() => _node.ChainId, () => _node.Blocks, h => _node.ValidatorsAt(h), key => _node.State.Get(key)));
         // "{*path}", not the default "{*path:nonfile}": a path with a dot in its last segment is an unknown endpoint too.
         app.MapFallback("{*path}", () => RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));
     }

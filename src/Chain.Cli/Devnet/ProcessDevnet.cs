@@ -62,6 +62,7 @@ internal sealed class ProcessDevnet(TextWriter output)
             net.Start(i);
             _console.MarkupLine($"  {net.Nodes[i].Name}{(net.Arm64Indices.Contains(i) ? " [yellow](arm64 build, fast path off)[/]" : "")}: started, p2p 127.0.0.1:{net.Nodes[i].P2pPort}, rpc {net.Clients[i].BaseAddress}, log {Markup.Escape(net.LogPath(i))}");
         }
+        _console.MarkupLine($"  explorer (verifies in your browser): [bold]{net.Clients[0].BaseAddress}explorer[/]");
         bool connected = await LocalNetwork.WaitUntilAsync(async () =>
         {
             foreach (var c in net.Clients)
