@@ -248,7 +248,37 @@ public class TcpPeerNetworkTests
     }
 
     [Fact]
-    public async Task Flooding_peer_is_banned_and_refused_until_the_ban_expires()
+    public async Task Flooding_peer_is_slowed_to_the_inbound_rate_not_dropped_or_banned()
+    {
+        // A burst above the rate is what an honest validator sends after a freeze: the reader waits (back-pressure)
+        // and delivers everything, in order, at the rate; nobody is banned.
+        await using var nets = new Nets();
+        using var ka = Keys.Node(1);
+        using var kb = Keys.Node(2);
+        var clock = new FakeTimeProvider();
+        var (a, ra) = nets.Start(ka, Nets.Options() with
+        {
+            TimeProvider = clock, // the bucket refills only when the test advances the clock
+            InboundMessagesPerSecond = 10,
+        });
+        var (b, _) = nets.Start(kb, Nets.Options(Nets.AddressOf(a, ka.PublicKey)));
+        await Wait.Until(() => a.ConnectedPeers.Contains(b.Self) && b.ConnectedPeers.Contains(a.Self), "a and b connected");
+
+        for (int i = 0; i < 40; i++) Assert.True(b.Send(a.Self, MessageChannel.Transactions, [(byte)i]));
+        for (int second = 1; second <= 4; second++)
+        {
+            await Wait.Until(() => ra.Messages.Count == 10 * second, $"{10 * second} messages after {second - 1} s of refill");
+            Assert.Equal(10 * second, ra.Messages.Count); // never more than the bucket allows
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (byte)i), ra.Messages.Select(m => m.Payload.Single()));
+        Assert.True(a.RateLimitedMessages >= 3, $"waits counted: {a.RateLimitedMessages}");
+        Assert.Equal(0, a.Bans);
+        Assert.Contains(b.Self, a.ConnectedPeers);
+    }
+
+    [Fact]
+    public async Task Banned_peer_is_refused_until_the_ban_expires()
     {
         await using var nets = new Nets();
         using var ka = Keys.Node(1);
@@ -256,19 +286,17 @@ public class TcpPeerNetworkTests
         var clock = new FakeTimeProvider();
         var (a, ra) = nets.Start(ka, Nets.Options() with
         {
-            TimeProvider = clock, // the bucket never refills and the ban only expires when the test says
-            InboundMessagesPerSecond = 10,
-            FloodPenalty = 10,
+            TimeProvider = clock, // the ban only expires when the test says
+            InitialScore = 10,
+            MisbehaviourPenalty = 10,
             BanDuration = TimeSpan.FromMinutes(5),
         });
         var (b, rb) = nets.Start(kb, Nets.Options(Nets.AddressOf(a, ka.PublicKey)));
         await Wait.Until(() => a.ConnectedPeers.Contains(b.Self) && b.ConnectedPeers.Contains(a.Self), "a and b connected");
 
-        for (int i = 0; i < 40; i++) Assert.True(b.Send(a.Self, MessageChannel.Transactions, [(byte)i]));
-        await Wait.Until(() => a.Bans == 1 && a.ConnectedPeers.Count == 0, "a to ban the flooding peer");
-        Assert.Equal(10, ra.Messages.Count); // the burst allowance, then the rest were dropped
-        Assert.True(a.RateLimitedMessages >= 10);
-        Assert.Contains("rate limit", ra.Banned.Single().Item2);
+        a.ReportMisbehaviour(b.Self, "bad vote");
+        await Wait.Until(() => a.Bans == 1 && a.ConnectedPeers.Count == 0, "a to ban the misbehaving peer");
+        Assert.Equal("misbehaviour: bad vote", ra.Banned.Single().Item2);
         await Wait.Until(() => rb.Disconnected.Count >= 1, "b to see the disconnect");
 
         long refused = a.RefusedConnections;

@@ -7,6 +7,7 @@ namespace Chain.Network.Tcp;
 internal interface IConnectionOwner
 {
     void OnMessage(PeerConnection connection, MessageChannel channel, byte[] payload);
+    /// <summary>A message waited for the peer's inbound rate (counted only).</summary>
     void OnRateLimited(PeerConnection connection);
     void OnViolation(PeerConnection connection, PeerProtocolException violation);
     void OnClosed(PeerConnection connection);
@@ -30,6 +31,7 @@ internal sealed class PeerConnection
     private readonly NetworkCounters _counters;
     private readonly Channel<(MessageChannel Channel, byte[] Payload)> _queue;
     private readonly long _maxQueuedBytes;
+    private readonly TimeProvider _time;
     private readonly TokenBucket _messageBucket;
     private readonly TokenBucket _byteBucket;
     private readonly CancellationTokenSource _stop = new();
@@ -58,6 +60,7 @@ internal sealed class PeerConnection
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; nobody waits
             SingleReader = true,
         });
+        _time = options.TimeProvider;
         _messageBucket = new TokenBucket(options.InboundMessagesPerSecond, options.InboundMessagesPerSecond, options.TimeProvider);
         // A maximal message must be able to pass even when the byte rate is set below its size.
         _byteBucket = new TokenBucket(options.InboundBytesPerSecond,
@@ -161,11 +164,7 @@ internal sealed class PeerConnection
                 }
                 NetworkCounters.Add(ref _counters.MessagesReceived);
                 NetworkCounters.Add(ref _counters.BytesReceived, 4 + 1 + payload.Length + NetworkLimits.TagBytes);
-                if (!_messageBucket.TryTake(1) || !_byteBucket.TryTake(payload.Length))
-                {
-                    _owner.OnRateLimited(this);
-                    continue;
-                }
+                await WaitForRateAsync(payload.Length, ct).ConfigureAwait(false);
                 _owner.OnMessage(this, channel, payload);
             }
         }
@@ -194,6 +193,32 @@ internal sealed class PeerConnection
         {
             if (!endedByOthers) Close("reader stopped");
         }
+    }
+
+    /// <summary>
+    /// Above the peer's inbound rate the reader waits (it stops reading, so TCP pushes back on the sender, whose bounded
+    /// send queue then drops), as CometBFT's flow-rate limiter does, rather than dropping the message and banning the peer:
+    /// an honest validator resuming after a freeze (SIGSTOP, a long GC pause) reads a burst of buffered messages that is
+    /// no attack, and banning every peer for it left the node with nobody to sync from. A hostile flood costs at most the rate.
+    /// </summary>
+    private async Task WaitForRateAsync(int payloadBytes, CancellationToken ct)
+    {
+        bool counted = false;
+        while (true)
+        {
+            var wait = _messageBucket.TimeUntil(1);
+            var bytesWait = _byteBucket.TimeUntil(payloadBytes);
+            if (bytesWait > wait) wait = bytesWait;
+            if (wait <= TimeSpan.Zero) break;
+            if (!counted)
+            {
+                _owner.OnRateLimited(this);
+                counted = true;
+            }
+            await Task.Delay(wait, _time, ct).ConfigureAwait(false);
+        }
+        _messageBucket.Take(1);
+        _byteBucket.Take(payloadBytes);
     }
 
     private async Task WriteLoopAsync()

@@ -510,8 +510,8 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
 
     void IConnectionOwner.OnRateLimited(PeerConnection connection)
     {
+        // Counted, not punished: the reader waits for the rate (TCP back-pressure), see PeerConnection.WaitForRateAsync.
         NetworkCounters.Add(ref _counters.RateLimitedMessages);
-        Penalize(connection, _options.FloodPenalty, "inbound rate limit exceeded");
     }
 
     void IConnectionOwner.OnViolation(PeerConnection connection, PeerProtocolException violation)

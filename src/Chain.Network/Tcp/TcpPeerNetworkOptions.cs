@@ -23,7 +23,7 @@ public sealed record TcpPeerNetworkOptions
     /// <summary>Per-peer send queue bound in payload bytes (one message larger than this is still accepted into an empty queue).</summary>
     public long SendQueueBytes { get; init; } = 128L << 20;
 
-    /// <summary>Inbound token bucket per peer: sustained messages per second (burst: one second's worth).</summary>
+    /// <summary>Inbound token bucket per peer: sustained messages per second (burst: one second's worth); above it the reader waits (back-pressure), nobody is punished.</summary>
     public double InboundMessagesPerSecond { get; init; } = 2000;
 
     /// <summary>Inbound token bucket per peer: sustained payload bytes per second (burst: one second's worth, at least one maximal message).</summary>
@@ -65,8 +65,6 @@ public sealed record TcpPeerNetworkOptions
     /// <summary>Score lost per <see cref="IPeerNetwork.ReportMisbehaviour"/> call.</summary>
     public int MisbehaviourPenalty { get; init; } = 10;
 
-    /// <summary>Score lost per message above the inbound rate limit (the message is dropped).</summary>
-    public int FloodPenalty { get; init; } = 5;
 
     /// <summary>Score lost per authenticated frame on an unknown channel (the frame is dropped).</summary>
     public int UnknownChannelPenalty { get; init; } = 25;
@@ -104,7 +102,7 @@ public sealed record TcpPeerNetworkOptions
         Check(ReconnectBackoffMax >= ReconnectBackoffBase, $"ReconnectBackoffMax ({ReconnectBackoffMax}) must be at least ReconnectBackoffBase ({ReconnectBackoffBase})");
         Check(BanDuration > TimeSpan.Zero, $"BanDuration must be positive, got {BanDuration}");
         Check(InitialScore >= 1, $"InitialScore must be at least 1, got {InitialScore}");
-        Check(MisbehaviourPenalty >= 1 && FloodPenalty >= 1 && UnknownChannelPenalty >= 1, "penalties must be at least 1");
+        Check(MisbehaviourPenalty >= 1 && UnknownChannelPenalty >= 1, "penalties must be at least 1");
         Check(MaxBans >= 1, $"MaxBans must be at least 1, got {MaxBans}");
         Check(TimeProvider is not null, "TimeProvider must not be null");
         Check(Random is not null, "Random must not be null");

@@ -26,11 +26,34 @@ internal sealed class TokenBucket
     /// <summary>Takes <paramref name="amount"/> tokens if the bucket holds them; otherwise takes none.</summary>
     public bool TryTake(double amount)
     {
-        long now = _time.GetTimestamp();
-        _tokens = Math.Min(_capacity, _tokens + _time.GetElapsedTime(_lastRefill, now).TotalSeconds * _ratePerSecond);
-        _lastRefill = now;
+        Refill();
         if (_tokens < amount) return false;
         _tokens -= amount;
         return true;
+    }
+
+    /// <summary>
+    /// How long until the bucket holds <paramref name="amount"/> tokens (zero when it does now). An amount above the
+    /// capacity is treated as the capacity, so a caller that waits this long and retries always gets through.
+    /// </summary>
+    public TimeSpan TimeUntil(double amount)
+    {
+        Refill();
+        double missing = Math.Min(amount, _capacity) - _tokens;
+        return missing <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(missing / _ratePerSecond);
+    }
+
+    /// <summary>Takes <paramref name="amount"/> tokens, going into debt if it must (after <see cref="TimeUntil"/> said zero, at most the capacity's rounding).</summary>
+    public void Take(double amount)
+    {
+        Refill();
+        _tokens -= amount;
+    }
+
+    private void Refill()
+    {
+        long now = _time.GetTimestamp();
+        _tokens = Math.Min(_capacity, _tokens + _time.GetElapsedTime(_lastRefill, now).TotalSeconds * _ratePerSecond);
+        _lastRefill = now;
     }
 }
