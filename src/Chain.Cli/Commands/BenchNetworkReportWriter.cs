@@ -124,6 +124,12 @@ internal static class BenchNetworkReportWriter
             p95.LegendText = $"{run.Validators} validators p95";
             p95.LinePattern = LinePattern.Dashed;
         }
+        // The line every point would sit on if the network kept up with what it was offered.
+        double most = report.Runs.SelectMany(r => r.Phases).Select(p => p.OfferedTxPerSecond).Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        var keptUp = throughput.Add.Line(0, 0, most, most);
+        keptUp.LineColor = Colors.Gray;
+        keptUp.LinePattern = LinePattern.Dotted;
+        keptUp.LegendText = "committed = offered";
         throughput.Title($"committed tx/s (mix {report.Mix})");
         throughput.XLabel("offered load, tx/s (light, then burst or open-loop rates)");
         throughput.YLabel("committed tx/s");
