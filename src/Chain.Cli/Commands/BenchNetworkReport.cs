@@ -23,9 +23,11 @@ internal sealed record BenchFloor(
 /// <summary>
 /// One load applied to a running network: "light" (one transaction at a time, each waited for), "burst" (all at once,
 /// as fast as the nodes admit them), or "rate R" (open loop: transaction i is due at i / R s; finality counts from then).
+/// <see cref="SubmittedTxPerSecond"/> is what the client managed (transactions ÷ time to submit them all): below the
+/// offered rate, the client or admission fell behind.
 /// </summary>
 internal sealed record LoadPhase(
-    string Name, double OfferedTxPerSecond, int Transactions, int Committed, double Seconds, double TxPerSecond,
+    string Name, double OfferedTxPerSecond, double SubmittedTxPerSecond, int Transactions, int Committed, double Seconds, double TxPerSecond,
     double FinalityP50Ms, double FinalityP95Ms, double FinalityMaxMs, int StaleNonceRetries);
 
 /// <summary>One traced stage: its mean milliseconds per height over every node, and how many node-heights it covers.</summary>

@@ -113,7 +113,7 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
             retries += await SubmitAsync(network.Clients[node], tx);
             await WaitCommittedAsync([tx.Hash], TimeSpan.FromSeconds(30), watcher);
         }
-        return Summarize(BenchNetworkGoals.LightPhase, double.NaN, submittedAt, retries);
+        return Summarize(BenchNetworkGoals.LightPhase, double.NaN, double.NaN, submittedAt, retries);
     }
 
     // The burst (rate null): every signer's transactions back to back. Open loop: transaction i is due at i / rate s
@@ -140,9 +140,9 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
                 }
             })).ToArray();
         await Task.WhenAll(senders);
-        double offered = rate ?? transactions.Count / Math.Max(1e-3, (_clock.Elapsed.TotalMilliseconds - start) / 1000);
+        double submitted = transactions.Count / Math.Max(1e-3, (_clock.Elapsed.TotalMilliseconds - start) / 1000);
         await WaitCommittedAsync([.. transactions.Select(t => t.Tx.Hash)], TimeSpan.FromSeconds(Math.Max(60, transactions.Count / 10.0)), watcher);
-        return Summarize(rate is { } rr ? $"rate {rr.ToString(CultureInfo.InvariantCulture)}" : "burst", offered, submittedAt, retries);
+        return Summarize(rate is { } rr ? $"rate {rr.ToString(CultureInfo.InvariantCulture)}" : "burst", rate ?? submitted, submitted, submittedAt, retries);
     }
 
     private async Task WaitCommittedAsync(IReadOnlyList<Hash32> hashes, TimeSpan deadline, Task watcher)
@@ -152,14 +152,15 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
     }
 
     // Committed tx/s over first submission → last commit of the phase; finality = submission (or due time) → seen committed.
-    private LoadPhase Summarize(string name, double offered, IReadOnlyDictionary<Hash32, double> submittedAt, int retries)
+    // Light (offered and submitted NaN): both are what it achieved.
+    private LoadPhase Summarize(string name, double offered, double submitted, IReadOnlyDictionary<Hash32, double> submittedAt, int retries)
     {
         var latencies = submittedAt.Where(s => _committedAt.ContainsKey(s.Key)).Select(s => _committedAt[s.Key] - s.Value).Order().ToArray();
         double first = submittedAt.Values.DefaultIfEmpty(0).Min();
         double last = submittedAt.Keys.Where(_committedAt.ContainsKey).Select(h => _committedAt[h]).DefaultIfEmpty(first).Max();
         double seconds = Math.Max(1e-3, (last - first) / 1000);
         double tps = latencies.Length / seconds;
-        return new LoadPhase(name, double.IsNaN(offered) ? tps : offered, submittedAt.Count, latencies.Length, seconds, tps,
+        return new LoadPhase(name, double.IsNaN(offered) ? tps : offered, double.IsNaN(submitted) ? tps : submitted, submittedAt.Count, latencies.Length, seconds, tps,
             Percentile.Of(latencies, 0.50), Percentile.Of(latencies, 0.95), latencies.DefaultIfEmpty(double.NaN).Max(), retries);
     }
 
