@@ -39,7 +39,7 @@ public sealed class BenchNetworkCommandTests(ITestOutputHelper output)
                 Assert.Contains(line, printed);
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var floor = doc.RootElement.GetProperty("floor");
-            foreach (var figure in new[] { "fsync_p50_ms", "loopback_rtt_p50_ms", "verify_per_second_one_core", "verify_per_second_all_cores", "inference_p50_ms", "transfer_block_ms", "infer_block_ms" })
+            foreach (var figure in new[] { "fsync_p50_ms", "loopback_rtt_p50_ms", "verify_per_second_one_core", "verify_per_second_all_cores", "inference_p50_ms", "transfer_block_ms", "infer_block_cold_ms", "infer_block_warm_ms" })
                 Assert.True(floor.GetProperty(figure).GetDouble() > 0, $"{figure} is not positive");
             var run = doc.RootElement.GetProperty("runs").EnumerateArray().Single();
             var phases = run.GetProperty("phases").EnumerateArray().ToArray();
