@@ -1,0 +1,268 @@
+using System.Text.Json;
+using Chain.Core.Codec;
+using Chain.Core.Protocol;
+using Chain.Inference;
+using Chain.Inference.Onnx;
+using Chain.Inference.Runtime;
+using PuppeteerSharp;
+using PuppeteerSharp.Input;
+
+namespace Chain.Explorer.Tests;
+
+/// <summary>
+/// infer.js, the browser's second implementation of docs/inference-semantics.md, cross-checked byte for byte against the
+/// C# canonical executor in headless Chromium; the "Re-execute in this browser" button; and the whole goal flow of
+/// issue 18 (front page → block → inference → digit, class, scores → verify → re-execute), by mouse and keyboard, with
+/// every request going to the node's own origin.
+/// </summary>
+public sealed partial class BrowserTests
+{
+    private const int Seed = 20261207;
+    private const int RandomInputsPerModel = 24;
+
+    // Runs infer.js in the page (loaded from the node, as the explorer loads it) on canonical input tensors.
+    private const string RunInferJs = """
+        async (modelB64, inputsB64) => {
+          const infer = await import("/explorer/static/infer.js");
+          const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
+          const b64 = u => { let s = ""; for (const x of u) s += String.fromCharCode(x); return btoa(s); };
+          const model = infer.loadModel(bytes(modelB64));
+          if (model.missing.length > 0) return { missing: model.missing, outputs: [], ms: 0 };
+          const started = performance.now();
+          const outputs = inputsB64.map(i => b64(infer.encodeTensor(infer.run(model, infer.decodeTensor(bytes(i))))));
+          return { missing: [], outputs, ms: performance.now() - started };
+        }
+        """;
+
+    private async Task<(string[] Missing, string[] Outputs, double Ms)> InferInBrowserAsync(IPage page, byte[] model, IReadOnlyList<byte[]> inputs)
+    {
+        var result = await page.EvaluateFunctionAsync<JsonElement>(RunInferJs, Convert.ToBase64String(model), inputs.Select(Convert.ToBase64String).ToArray());
+        return (result.GetProperty("missing").EnumerateArray().Select(e => e.GetString()!).ToArray(),
+            result.GetProperty("outputs").EnumerateArray().Select(e => e.GetString()!).ToArray(),
+            result.GetProperty("ms").GetDouble());
+    }
+
+    // The canonical output bytes of the C# executor: what a receipt records (the first declared output).
+    private static byte[] CanonicalOutput(CanonicalExecutor executor, byte[] input)
+    {
+        var tensor = Canonical.Decode<Tensor>(input);
+        var outputs = executor.Run([new NamedTensor(executor.Inputs[0].Name, tensor)]);
+        return Canonical.Encode(outputs.First(o => o.Name == executor.OutputNames[0]).Value);
+    }
+
+    // Seeded inputs of four kinds: uniform noise, sparse strokes, shipped MNIST digits with noise, and the extremes.
+    private static List<byte[]> SeededInputs(Random random, IReadOnlyList<(int Label, byte[] Pixels)> digits)
+    {
+        var inputs = new List<byte[]>();
+        for (int i = 0; i < RandomInputsPerModel; i++)
+        {
+            var pixels = new byte[28 * 28];
+            switch (i % 4)
+            {
+                case 0: random.NextBytes(pixels); break;
+                case 1: for (int p = 0; p < pixels.Length; p++) pixels[p] = random.Next(5) == 0 ? (byte)random.Next(128, 256) : (byte)0; break;
+                case 2:
+                    digits[random.Next(digits.Count)].Pixels.CopyTo(pixels, 0);
+                    for (int p = 0; p < pixels.Length; p++) pixels[p] = (byte)Math.Clamp(pixels[p] + random.Next(-40, 41), 0, 255);
+                    break;
+                default: Array.Fill(pixels, i % 8 == 3 ? (byte)255 : (byte)0); break;
+            }
+            inputs.Add(Canonical.Encode(GenesisModels.ImageTensor(pixels)));
+        }
+        return inputs;
+    }
+
+    [ChromiumFact]
+    public async Task Infer_js_equals_the_CSharp_executor_on_the_genesis_models()
+    {
+        _output.WriteLine($"seed {Seed}");
+        var random = new Random(Seed);
+        var digits = GenesisModels.LoadTestDigits(GenesisModels.Locate(AppContext.BaseDirectory)!);
+        var page = await OpenAsync("/explorer");
+        foreach (var model in ExplorerTestHost.Models)
+        {
+            using var executor = CanonicalExecutor.Load(model.Bytes);
+            // The shipped known answers (the hashes every node checks at start-up), then seeded random inputs.
+            var inputs = model.Digits.Select(d => Canonical.Encode(GenesisModels.ImageTensor(d.Pixels))).Concat(SeededInputs(random, digits)).ToList();
+            var (missing, outputs, ms) = await InferInBrowserAsync(page, model.Bytes, inputs);
+            Assert.Empty(missing);
+            Assert.Equal(inputs.Count, outputs.Length);
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                var expected = CanonicalOutput(executor, inputs[i]);
+                Assert.True(Convert.ToBase64String(expected) == outputs[i], $"{model.File} input {i} (seed {Seed}): infer.js {outputs[i]} ≠ C# {Convert.ToBase64String(expected)}");
+            }
+            for (int i = 0; i < model.Digits.Count; i++)
+                Assert.Equal(model.Digits[i].OutputHash, Core.Hashing.DomainHash.Compute(Core.Hashing.HashDomain.Tensor, Convert.FromBase64String(outputs[i])));
+            _output.WriteLine($"{model.File}: {inputs.Count} inputs equal byte for byte; infer.js {ms / inputs.Count:F2} ms per inference (Chromium), C# {started.Elapsed.TotalMilliseconds / inputs.Count:F2} ms (incl. compare)");
+        }
+    }
+
+    [ChromiumFact]
+    public async Task Infer_js_follows_a_tampered_weight_like_the_CSharp_executor_and_differs_from_the_honest_output()
+    {
+        _output.WriteLine($"seed {Seed}");
+        var model = ExplorerTestHost.Mlp;
+        var tampered = (byte[])model.Bytes.Clone();
+        tampered[tampered.Length / 2] ^= 0x40; // a byte inside fc1's weights: still a well-formed model
+        var inputs = SeededInputs(new Random(Seed), GenesisModels.LoadTestDigits(GenesisModels.Locate(AppContext.BaseDirectory)!));
+        var page = await OpenAsync("/explorer");
+        var (_, outputs, _) = await InferInBrowserAsync(page, tampered, inputs);
+        using var honest = CanonicalExecutor.Load(model.Bytes);
+        using var unchecked_ = CanonicalExecutor.LoadUnchecked(tampered); // admission aside, the same semantics
+        int differ = 0;
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            Assert.Equal(Convert.ToBase64String(CanonicalOutput(unchecked_, inputs[i])), outputs[i]);
+            if (Convert.ToBase64String(CanonicalOutput(honest, inputs[i])) != outputs[i]) differ++;
+        }
+        _output.WriteLine($"a flipped weight byte changes {differ} of {inputs.Count} outputs");
+        Assert.True(differ > 0, "a flipped weight byte changed no output: the comparison could not catch it");
+    }
+
+    [ChromiumFact]
+    public async Task Infer_js_refuses_what_it_does_not_implement()
+    {
+        var page = await OpenAsync("/explorer");
+        var (missing, _, _) = await InferInBrowserAsync(page, WithIdentityOutput(ExplorerTestHost.Mlp.Bytes), []);
+        Assert.Equal(["Identity"], missing);
+        var error = await page.EvaluateFunctionAsync<string>("""
+            async () => {
+              const infer = await import("/explorer/static/infer.js");
+              try { infer.loadModel(Uint8Array.from([0x3a, 0x01, 0x0b])); return "accepted"; } catch (e) { return e.message; }
+            }
+            """);
+        Assert.Contains("wire type", error); // a group (wire type 3) inside the graph: refused, like the C# reader
+    }
+
+    // The MLP with an Identity node copying its logits as the first output: admitted on chain, but infer.js lacks Identity.
+    private static byte[] WithIdentityOutput(byte[] mlp)
+    {
+        var model = OnnxModel.Parse(mlp);
+        var g = model.Graph;
+        var logits = g.Outputs[0];
+        var graph = g with
+        {
+            Nodes = [.. g.Nodes, new OnnxNode("copy", "Identity", "", [logits.Name], ["logits_copy"], [])],
+            Outputs = [logits with { Name = "logits_copy" }, .. g.Outputs],
+        };
+        return model.WithGraph(graph).ToBytes();
+    }
+
+    [ChromiumFact]
+    public async Task Reexecution_matches_on_honest_data_and_fails_on_a_tampered_model_or_output()
+    {
+        var path = $"/explorer/txs/{_host.CnnInference.Hash}";
+        var page = await OpenAsync(path);
+        var (state, result) = await ReexecuteAsync(page, "reexec-cnn-honest");
+        Assert.True(state == "match", result);
+
+        await TamperAsync(page, $"/models/{ExplorerTestHost.Cnn.ModelId}/code", "proof.value", bytes => bytes[bytes.Length / 2] ^= 0x01);
+        (state, result) = await ReexecuteAsync(page, "reexec-tampered-model");
+        Assert.Equal("failed", state);
+        Assert.Contains("model bytes could not be proven", result);
+        Assert.Contains("model bytes hash to the model id", await FailedChecksAsync(page));
+
+        page = await OpenAsync(path);
+        await TamperAsync(page, $"/txs/{_host.CnnInference.Hash}", "rawReceipt", bytes => bytes[^1] ^= 0x01); // an output byte
+        (state, result) = await ReexecuteAsync(page, "reexec-tampered-output");
+        Assert.Equal("failed", state);
+        Assert.Contains("receipt proof against the header's receipts root", await FailedChecksAsync(page));
+    }
+
+    [ChromiumFact]
+    public async Task Reexecution_says_plainly_when_the_model_uses_operators_it_lacks()
+    {
+        var bytes = WithIdentityOutput(ExplorerTestHost.Mlp.Bytes);
+        var modelId = Core.Hashing.DomainHash.Compute(Core.Hashing.HashDomain.Model, bytes);
+        _host.Admit(_host.Sign(ExplorerTestHost.Alice, new RegisterModelBody("mlp-identity", bytes)));
+        _host.Node.ProduceBlock();
+        var infer = _host.Sign(ExplorerTestHost.Bob, new InferBody(modelId, Canonical.Encode(GenesisModels.ImageTensor(ExplorerTestHost.Mlp.Digits[0].Pixels)), 1_000_000));
+        _host.Admit(infer);
+        _host.Node.ProduceBlock();
+        var page = await OpenAsync($"/explorer/txs/{infer.Hash}");
+        var (state, result) = await ReexecuteAsync(page, "reexec-unsupported");
+        Assert.Equal("unsupported", state);
+        Assert.Contains("uses Identity", result);
+        Assert.Empty(await FailedChecksAsync(page)); // everything it could prove, it proved
+    }
+
+    [ChromiumFact]
+    public async Task Goal_flow_front_page_to_a_verified_and_re_executed_MNIST_inference()
+    {
+        var requests = new List<string>();
+        var page = await _browser!.NewPageAsync();
+        page.DefaultTimeout = (int)Wait.TotalMilliseconds;
+        page.Request += (_, e) => { lock (requests) requests.Add(e.Request.Url); };
+        await page.SetViewportAsync(new ViewPortOptions { Width = 1100, Height = 900 });
+        await page.GoToAsync(new Uri(_host.Server.BaseAddress, "/explorer").ToString());
+        await page.WaitForSelectorAsync("body[data-live='connected']");
+        await page.ScreenshotAsync(Screenshot("goal-1-front-page"), new ScreenshotOptions { FullPage = true });
+
+        // The block with the MNIST inferences, then the CNN's inference in it.
+        await Task.WhenAll(page.WaitForNavigationAsync(), page.ClickAsync("#blocks a[href='/explorer/blocks/1']"));
+        await page.ScreenshotAsync(Screenshot("goal-2-block"), new ScreenshotOptions { FullPage = true });
+        await Task.WhenAll(page.WaitForNavigationAsync(), page.ClickAsync($"a[href='/explorer/txs/{_host.CnnInference.Hash}']"));
+
+        // The digit, the predicted class and the scores.
+        var digit = ExplorerTestHost.Cnn.Digits[1];
+        Assert.Equal(28 * 28, await page.EvaluateExpressionAsync<int>("document.querySelectorAll('svg.input-image rect').length"));
+        Assert.Equal(digit.Class.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            await page.EvaluateExpressionAsync<string>("document.querySelector('#top-k tbody tr td:nth-child(2)').textContent"));
+        Assert.Equal(5, await page.EvaluateExpressionAsync<int>("document.querySelectorAll('#top-k tbody tr').length"));
+        Assert.Equal(digit.Label, digit.Class); // the shipped digit is one the model gets right
+        await page.ScreenshotAsync(Screenshot("goal-3-inference"), new ScreenshotOptions { FullPage = true });
+
+        // Keyboard: Tab from the top reaches Verify, then Re-execute, each with a visible focus outline.
+        await page.WaitForSelectorAsync("#reexec-button:not([disabled])");
+        await page.WaitForSelectorAsync("#verify-button:not([disabled])");
+        var order = new List<string>();
+        for (int i = 0; i < 200 && !order.Contains("reexec-button"); i++)
+        {
+            await page.Keyboard.PressAsync(Key.Tab);
+            var id = await page.EvaluateExpressionAsync<string>("document.activeElement.id || document.activeElement.tagName");
+            order.Add(id);
+            if (id is "verify-button" or "reexec-button")
+                Assert.Equal("solid", await page.EvaluateExpressionAsync<string>("getComputedStyle(document.activeElement).outlineStyle"));
+        }
+        Assert.Contains("verify-button", order);
+        Assert.True(order.IndexOf("verify-button") < order.IndexOf("reexec-button"), "Tab order: " + string.Join(", ", order));
+
+        // Verify with the mouse: every check passes.
+        var (state, passed, failed) = await VerifyAsync(page, "goal-4-verified");
+        Assert.True(state == "passed", "checks that did not pass: " + string.Join(" | ", failed));
+        Assert.Contains("inference output bytes hash to the receipt's outputHash", passed);
+
+        // Re-execute from the keyboard: focus the button, press Enter; the output matches the receipt.
+        await page.FocusAsync("#reexec-button");
+        await page.Keyboard.PressAsync(Key.Enter);
+        await page.WaitForSelectorAsync("#reexec[data-state]:not([data-state='running'])");
+        await page.ScreenshotAsync(Screenshot("goal-5-reexecuted"), new ScreenshotOptions { FullPage = true });
+        var reexec = await page.EvaluateExpressionAsync<string>("document.getElementById('reexec').dataset.state");
+        var result = await page.EvaluateExpressionAsync<string>("document.getElementById('reexec-result').textContent");
+        Assert.True(reexec == "match", result + " | " + await FailedChecksAsync(page));
+        _output.WriteLine(result);
+
+        // No request left the node's origin: no CDN, fonts or trackers.
+        var origin = _host.Server.BaseAddress.GetLeftPart(UriPartial.Authority);
+        lock (requests)
+        {
+            Assert.NotEmpty(requests);
+            Assert.All(requests, url => Assert.StartsWith(origin + "/", url));
+        }
+    }
+
+    private static async Task<(string State, string Result)> ReexecuteAsync(IPage page, string screenshot)
+    {
+        await page.WaitForSelectorAsync("#reexec-button:not([disabled])");
+        await page.ClickAsync("#reexec-button");
+        await page.WaitForSelectorAsync("#reexec[data-state]:not([data-state='running'])");
+        await page.ScreenshotAsync(Screenshot(screenshot), new ScreenshotOptions { FullPage = true });
+        return (await page.EvaluateExpressionAsync<string>("document.getElementById('reexec').dataset.state"),
+            await page.EvaluateExpressionAsync<string>("document.getElementById('reexec-result').textContent"));
+    }
+
+    private static Task<string> FailedChecksAsync(IPage page) =>
+        page.EvaluateExpressionAsync<string>("[...document.querySelectorAll('#reexec-checks li.fail')].map(li => li.textContent).join(' | ')");
+}
