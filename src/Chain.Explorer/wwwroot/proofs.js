@@ -255,6 +255,14 @@ export class Checklist {
     }
   }
 
+  /** A heading line between groups of checks (neither passed nor failed). */
+  note(text) {
+    const li = document.createElement("li");
+    li.className = "note";
+    li.textContent = text;
+    this.list.append(li);
+  }
+
   get failures() { return this.list.querySelectorAll("li.fail").length; }
 }
 

@@ -12,6 +12,7 @@ const result = document.getElementById("reexec-result");
 
 async function reexecute(checks) {
   const { chainId } = await getJson("/status");
+  checks.note(`The transaction, its block (height ${section.dataset.height}) and its receipt:`);
   const verified = await verifyBlock(section.dataset.height, chainId, checks);
   if (!verified) return ["failed", "the transaction's block did not verify"];
   const { rawTx, receipt } = await verifyTransaction(section.dataset.tx, verified, checks);
@@ -31,6 +32,7 @@ async function reexecute(checks) {
 
   const modelId = hex(inference.modelId);
   const served = await getJson(`/models/${modelId}/code`);
+  checks.note(`The model bytes, proven in the state of height ${served.proof.height}:`);
   const modelBlock = await verifyBlock(String(served.proof.height), chainId, checks);
   const bytes = modelBlock ? await verifyModel(modelId, served, modelBlock, checks) : null;
   if (!bytes) return ["failed", "the model bytes could not be proven"];
@@ -38,6 +40,7 @@ async function reexecute(checks) {
   const model = loadModel(bytes);
   if (model.missing.length > 0)
     return ["unsupported", `the model uses ${model.missing.join(", ")}, which this browser's implementation does not have (it has ${OPS.join(", ")}); it was not re-executed`];
+  checks.note("Re-execution:");
   const started = performance.now();
   const output = encodeTensor(run(model, decodeTensor(input, "input tensor")));
   const ms = performance.now() - started;
