@@ -266,3 +266,64 @@ public sealed partial class BrowserTests
     private static Task<string> FailedChecksAsync(IPage page) =>
         page.EvaluateExpressionAsync<string>("[...document.querySelectorAll('#reexec-checks li.fail')].map(li => li.textContent).join(' | ')");
 }
+
+public sealed partial class BrowserTests
+{
+    [ChromiumFact]
+    public async Task Infer_js_requantizes_like_the_CSharp_kernel_including_float64_disagreements_and_subnormals()
+    {
+        const int seed = 20261208, cases = 20_000;
+        _output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        float Scale(int minExp, int maxExp) => MathF.ScaleB(1f + random.NextSingle(), random.Next(minExp, maxExp + 1));
+        var rows = new List<double[]>();
+        var expected = new List<int>();
+        void Add(int acc, float a, float b, float y, int zp, bool signed)
+        {
+            var (qmin, qmax) = signed ? (-128, 127) : (0, 255);
+            rows.Add([acc, a, b, y, zp, signed ? 3 : 2]);
+            expected.Add(Chain.Inference.Kernels.Requantize.Apply(acc, Chain.Inference.Kernels.Requantize.Multiplier(a, b, y), zp, qmin, qmax));
+        }
+        // The spec's example where float64 and float32 disagree (scales 0.1, 0.3, 0.7), over a range of accumulators.
+        for (int acc = -3000; acc <= 3000; acc++) Add(acc, 0.1f, 0.3f, 0.7f, 0, signed: true);
+        for (int i = 0; i < cases; i++)
+        {
+            bool signed = random.Next(2) == 0;
+            int acc = random.Next(4) switch
+            {
+                0 => random.Next(-300, 301),
+                1 => random.Next(int.MinValue, int.MaxValue),
+                2 => random.Next(2) == 0 ? int.MaxValue - random.Next(1000) : int.MinValue + random.Next(1000),
+                _ => random.Next(-(1 << 24), 1 << 24),
+            };
+            // Multipliers from normal through subnormal (products near 2^-140) to underflow, and large ones that saturate.
+            var (a, b, y) = random.Next(3) switch
+            {
+                0 => (Scale(-12, 0), Scale(-12, 0), Scale(-8, 0)),
+                1 => (Scale(-75, -60), Scale(-75, -60), Scale(0, 20)),
+                _ => (Scale(-5, 20), Scale(-5, 20), Scale(-20, 0)),
+            };
+            Add(acc, a, b, y, signed ? random.Next(-128, 128) : random.Next(0, 256), signed);
+        }
+        var page = await OpenAsync("/explorer");
+        var actual = await page.EvaluateFunctionAsync<int[]>("""
+            async rows => {
+              const infer = await import("/explorer/static/infer.js");
+              return rows.map(([acc, a, b, y, zp, dtype]) => infer.requantizeOne(acc, a, b, y, zp, dtype));
+            }
+            """, rows);
+        Assert.Equal(expected.Count, actual.Length);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i] == actual[i], $"case {i} (seed {seed}): [{string.Join(", ", rows[i])}] C# {expected[i]}, infer.js {actual[i]}");
+        // The cases have teeth: float64 arithmetic (ONNX's reference) gives another byte on some, and some multipliers are subnormal.
+        int float64Differs = rows.Where((r, i) =>
+        {
+            var (qmin, qmax) = r[5] == 3 ? (-128.0, 127.0) : (0.0, 255.0);
+            var v = Math.Round(r[0] * r[1] * r[2] / r[3], MidpointRounding.ToEven) + r[4];
+            return Math.Clamp(v, qmin, qmax) != expected[i];
+        }).Count();
+        int subnormal = rows.Count(r => Chain.Inference.Kernels.Requantize.Multiplier((float)r[1], (float)r[2], (float)r[3]) is var m && m > 0 && float.IsSubnormal(m));
+        _output.WriteLine($"{expected.Count} requantizations equal; float64 would differ on {float64Differs}; {subnormal} subnormal multipliers");
+        Assert.True(float64Differs > 0 && subnormal > 0, $"float64 differs on {float64Differs}, subnormal multipliers {subnormal}");
+    }
+}

@@ -64,6 +64,10 @@ function requantize(acc, m, zp, [qmin, qmax]) {
   return roundHalfEven(v) + zp;
 }
 
+/** One accumulator through QLinearMatMul/QLinearConv's requantization into uint8 (2) or int8 (3); for the cross-check tests. */
+export const requantizeOne = (acc, aScale, bScale, yScale, yZp, dtype) =>
+  requantize(acc | 0, multiplier({ op: "Requantize", name: "" }, f32(aScale), f32(bScale), f32(yScale)), yZp, RANGE[dtype]);
+
 // ---- attributes and inputs ----
 
 function attrs(node, allowed) {

@@ -3,7 +3,7 @@
 // docs/inference-semantics.md — and compares the output bytes with the receipt's. Nothing the node says is used
 // unproven: the input comes from the proven transaction, the model from its state proof.
 import { Checklist, decodeInferTransaction, domainHash, equal, getJson, hex, verifyBlock, verifyModel, verifyTransaction } from "./proofs.js";
-import { loadModel, run, decodeTensor, encodeTensor, OPS, SEMANTICS_VERSION } from "./infer.js";
+import { loadModel, run, decodeTensor, encodeTensor, OPS, SEMANTICS_VERSION, Unsupported } from "./infer.js";
 
 const section = document.getElementById("reexec");
 const button = document.getElementById("reexec-button");
@@ -37,13 +37,20 @@ async function reexecute(checks) {
   const bytes = modelBlock ? await verifyModel(modelId, served, modelBlock, checks) : null;
   if (!bytes) return ["failed", "the model bytes could not be proven"];
 
-  const model = loadModel(bytes);
-  if (model.missing.length > 0)
-    return ["unsupported", `the model uses ${model.missing.join(", ")}, which this browser's implementation does not have (it has ${OPS.join(", ")}); it was not re-executed`];
-  checks.note("Re-execution:");
-  const started = performance.now();
-  const output = encodeTensor(run(model, decodeTensor(input, "input tensor")));
-  const ms = performance.now() - started;
+  let model, output, ms;
+  try {
+    model = loadModel(bytes);
+    if (model.missing.length > 0)
+      return ["unsupported", `the model uses ${model.missing.join(", ")}, which this browser's implementation does not have (it has ${OPS.join(", ")}); it was not re-executed`];
+    checks.note("Re-execution:");
+    const started = performance.now();
+    output = encodeTensor(run(model, decodeTensor(input, "input tensor")));
+    ms = performance.now() - started;
+  } catch (e) {
+    // A form this implementation lacks is not a failure of the node; anything else (a refusal) is reported as one.
+    if (e instanceof Unsupported) return ["unsupported", `${e.message}; it was not re-executed`];
+    throw e;
+  }
   section.dataset.ms = ms.toFixed(1);
   const outputHash = await domainHash("tensor", output);
   const match = await checks.check("the browser's output equals the receipt's output byte for byte", async () =>
