@@ -172,6 +172,30 @@ public sealed partial class BrowserTests
     }
 
     [ChromiumFact]
+    public async Task A_wrong_implementation_shows_as_a_mismatch()
+    {
+        // The page's own infer.js, served with QLinearConv's bias dropped: every proof passes, the output differs.
+        var page = await OpenAsync("/explorer");
+        var honest = await _host.Http.GetStringAsync("/explorer/static/infer.js");
+        const string biasLine = "if (b) acc = (acc + b[oc]) | 0;";
+        Assert.Contains(biasLine, honest);
+        await page.SetRequestInterceptionAsync(true);
+        page.Request += async (_, e) =>
+        {
+            if (new Uri(e.Request.Url).AbsolutePath != "/explorer/static/infer.js") { await e.Request.ContinueAsync(); return; }
+            await e.Request.RespondAsync(new ResponseData
+            {
+                Status = System.Net.HttpStatusCode.OK, ContentType = "text/javascript; charset=utf-8", Body = honest.Replace(biasLine, "", StringComparison.Ordinal),
+            });
+        };
+        await page.GoToAsync(new Uri(_host.Server.BaseAddress, $"/explorer/txs/{_host.Inference.Hash}").ToString());
+        var (state, result) = await ReexecuteAsync(page, "reexec-wrong-implementation");
+        Assert.Equal("mismatch", state);
+        Assert.Contains("DIFFERS", result);
+        Assert.Contains("the browser's output equals the receipt's output byte for byte", await FailedChecksAsync(page));
+    }
+
+    [ChromiumFact]
     public async Task Reexecution_says_plainly_when_the_model_uses_operators_it_lacks()
     {
         var bytes = WithIdentityOutput(ExplorerTestHost.Mlp.Bytes);
@@ -198,6 +222,11 @@ public sealed partial class BrowserTests
         await page.SetViewportAsync(new ViewPortOptions { Width = 1100, Height = 900 });
         await page.GoToAsync(new Uri(_host.Server.BaseAddress, "/explorer").ToString());
         await page.WaitForSelectorAsync("body[data-live='connected']");
+        // An MNIST inference arrives live while the page is open.
+        _host.Admit(_host.Sign(ExplorerTestHost.Alice, new InferBody(ExplorerTestHost.Mlp.ModelId,
+            Canonical.Encode(GenesisModels.ImageTensor(ExplorerTestHost.Mlp.Digits[2].Pixels)), 1_000_000)));
+        var live = _host.Node.ProduceBlock();
+        await page.WaitForSelectorAsync($"#blocks tbody tr[data-live] a[href='/explorer/blocks/{live.Height.Value}']");
         await page.ScreenshotAsync(Screenshot("goal-1-front-page"), new ScreenshotOptions { FullPage = true });
 
         // The block with the MNIST inferences, then the CNN's inference in it.

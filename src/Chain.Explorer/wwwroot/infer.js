@@ -244,6 +244,7 @@ function reshape(node, [data, shape]) {
   const allowZero = a.int("allowzero", 0) === 1, wanted = Array.from(shape.data, Number);
   if (allowZero && wanted.includes(0) && wanted.includes(-1)) fail(node, "allowzero with both 0 and −1");
   if (wanted.filter(v => v === -1).length > 1) fail(node, "more than one −1");
+  if (wanted.length > 8) fail(node, `rank ${wanted.length} is more than 8`);
   const dims = wanted.map((v, i) => {
     if (v === 0 && !allowZero) { if (i >= data.shape.length) fail(node, `0 at index ${i} has no input dimension to copy`); return data.shape[i]; }
     if (v < -1) fail(node, `dimension ${v}`);
