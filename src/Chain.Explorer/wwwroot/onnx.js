@@ -43,40 +43,40 @@ export function bytesOf(data) {
 }
 
 // One protobuf message: its fields in order, each { field, wire, value (BigInt, varints) or bytes (a view), at }.
-// "at byte N" in messages is relative to the message being read.
+// "at byte N" in messages is the absolute offset in the model file, as the C# reader reports it.
 class Message {
-  constructor(bytes, start, end, depth, what) {
-    if (depth > MAX_DEPTH) throw new Error(`${what}: more than ${MAX_DEPTH} nested messages (at byte ${start})`);
-    this.b = bytes; this.depth = depth; this.what = what; this.fields = [];
+  constructor(bytes, start, end, depth, what, base) {
+    if (depth > MAX_DEPTH) throw new Error(`${what}: more than ${MAX_DEPTH} nested messages (at byte ${base + start})`);
+    this.depth = depth; this.what = what; this.fields = [];
     let o = start;
     const varint = () => {
       let v = 0n;
       for (let i = 0; i < 10; i++) {
-        if (o >= end) throw new Error(`${what}: truncated varint (at byte ${o})`);
+        if (o >= end) throw new Error(`${what}: truncated varint (at byte ${base + o})`);
         const x = bytes[o++];
-        if (i === 9 && x > 1) throw new Error(`${what}: varint longer than 64 bits (at byte ${o - 1})`);
+        if (i === 9 && x > 1) throw new Error(`${what}: varint longer than 64 bits (at byte ${base + o - 1})`);
         v |= BigInt(x & 0x7f) << BigInt(7 * i);
         if (x < 0x80) return v;
       }
-      throw new Error(`${what}: varint longer than 10 bytes (at byte ${o})`);
+      throw new Error(`${what}: varint longer than 10 bytes (at byte ${base + o})`);
     };
     while (o < end) {
       const at = o, key = varint();
-      if (key > 0xffffffffn) throw new Error(`${what}: key above 2^32 (at byte ${at})`);
+      if (key > 0xffffffffn) throw new Error(`${what}: key above 2^32 (at byte ${base + at})`);
       const field = Number(key >> 3n), wire = Number(key & 7n);
-      if (field === 0) throw new Error(`${what}: field number 0 (at byte ${at})`);
+      if (field === 0) throw new Error(`${what}: field number 0 (at byte ${base + at})`);
       let value = null, sub = null;
       if (wire === VARINT) value = varint();
       else if (wire === FIXED64 || wire === FIXED32) {
         const n = wire === FIXED64 ? 8 : 4;
-        if (o + n > end) throw new Error(`${what}: truncated fixed field ${field} (at byte ${o})`);
+        if (o + n > end) throw new Error(`${what}: truncated fixed field ${field} (at byte ${base + o})`);
         sub = bytes.subarray(o, o + n); o += n;
       } else if (wire === LEN) {
         const n = varint();
-        if (n > BigInt(end - o)) throw new Error(`${what}: field ${field}'s length ${n} runs past the end of its message (at byte ${o})`);
+        if (n > BigInt(end - o)) throw new Error(`${what}: field ${field}'s length ${n} runs past the end of its message (at byte ${base + o})`);
         sub = bytes.subarray(o, o + Number(n)); o += Number(n);
-      } else throw new Error(`${what}: wire type ${wire} (groups and unknown types are refused) (at byte ${at})`);
-      this.fields.push({ field, wire, value, bytes: sub, at });
+      } else throw new Error(`${what}: wire type ${wire} (groups and unknown types are refused) (at byte ${base + at})`);
+      this.fields.push({ field, wire, value, bytes: sub, at: base + at, start: base + o - (sub ? sub.length : 0) });
     }
   }
 
@@ -90,7 +90,7 @@ class Message {
 
   child(f, what) {
     this.expect(f, LEN);
-    return new Message(f.bytes, 0, f.bytes.length, this.depth + 1, what);
+    return new Message(f.bytes, 0, f.bytes.length, this.depth + 1, what, f.start);
   }
   expect(f, wire) { if (f.wire !== wire) throw new Error(`${this.what}: field ${f.field} has wire type ${f.wire}, expected ${wire}`); }
   str(f) {
@@ -209,7 +209,7 @@ function readValueInfo(m) {
 /** Reads model bytes into { opset, graph: { nodes (execution order), initializers, inputs, outputs } }. */
 export function readModel(bytes) {
   if (bytes.length > MAX_MODEL_BYTES) throw new Error(`model: ${bytes.length} bytes is more than 4 MiB`);
-  const model = new Message(bytes, 0, bytes.length, 0, "model");
+  const model = new Message(bytes, 0, bytes.length, 0, "model", 0);
   let graph = null;
   const opsets = [], metadata = [];
   model.each({
