@@ -2,6 +2,8 @@ using System.Text.Json;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
 using Chain.Inference;
+using Chain.Inference.Admission;
+using Chain.Inference.Kernels;
 using Chain.Inference.Onnx;
 using Chain.Inference.Runtime;
 using PuppeteerSharp;
@@ -354,5 +356,85 @@ public sealed partial class BrowserTests
         int subnormal = rows.Count(r => Chain.Inference.Kernels.Requantize.Multiplier((float)r[1], (float)r[2], (float)r[3]) is var m && m > 0 && float.IsSubnormal(m));
         _output.WriteLine($"{expected.Count} requantizations equal; float64 would differ on {float64Differs}; {subnormal} subnormal multipliers");
         Assert.True(float64Differs > 0 && subnormal > 0, $"float64 differs on {float64Differs}, subnormal multipliers {subnormal}");
+    }
+}
+
+public sealed partial class BrowserTests
+{
+    // For each model: "refused: …" (malformed or outside the spec), "unsupported: …" (a form infer.js lacks), or the output.
+    private const string VerdictsJs = """
+        async (modelsB64, inputB64) => {
+          const infer = await import("/explorer/static/infer.js");
+          const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
+          const b64 = u => { let s = ""; for (const x of u) s += String.fromCharCode(x); return btoa(s); };
+          const input = infer.decodeTensor(bytes(inputB64));
+          return modelsB64.map(m => {
+            try {
+              const model = infer.loadModel(bytes(m));
+              if (model.missing.length > 0) return "unsupported: " + model.missing.join(", ");
+              return b64(infer.encodeTensor(infer.run(model, input)));
+            } catch (e) {
+              return (e instanceof infer.Unsupported ? "unsupported: " : "refused: ") + e.message;
+            }
+          });
+        }
+        """;
+
+    [ChromiumFact]
+    public async Task Infer_js_never_gives_another_answer_for_an_admitted_mutant_and_refuses_what_the_CSharp_reader_refuses()
+    {
+        const int seed = 20261209, mutantsPerModel = 150;
+        _output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var page = await OpenAsync("/explorer");
+        foreach (var model in ExplorerTestHost.Models)
+        {
+            var input = Canonical.Encode(GenesisModels.ImageTensor(model.Digits[0].Pixels));
+            var mutants = new List<byte[]>();
+            for (int i = 0; i < mutantsPerModel; i++)
+            {
+                var bytes = (byte[])model.Bytes.Clone();
+                int n = bytes.Length, at = random.Next(4) switch
+                {
+                    0 or 1 => random.Next(Math.Min(1024, n)), // the nodes and their attributes lead the file
+                    2 => n - 1 - random.Next(Math.Min(1024, n)), // small initializers, inputs, outputs, opset close it
+                    _ => random.Next(n),
+                };
+                bytes[at] = random.Next(3) switch { 0 => (byte)random.Next(256), 1 => (byte)(bytes[at] + 1), _ => (byte)(bytes[at] ^ 0x80) };
+                mutants.Add(bytes);
+            }
+            var verdicts = await page.EvaluateFunctionAsync<string[]>(VerdictsJs, mutants.Select(Convert.ToBase64String).ToArray(), Convert.ToBase64String(input));
+            int refusedBoth = 0, admittedEqual = 0, unsupported = 0, refusedByAdmissionOnly = 0;
+            for (int i = 0; i < mutants.Count; i++)
+            {
+                var report = ModelAdmission.Check(mutants[i]);
+                var js = verdicts[i];
+                var where = $"{model.File} mutant {i} (seed {seed})";
+                if (report.Reasons.Any(r => r.Code == "format"))
+                {
+                    Assert.True(js.StartsWith("refused: ", StringComparison.Ordinal) || js.StartsWith("unsupported: ", StringComparison.Ordinal),
+                        $"{where}: the C# reader refuses ({report.Reasons[0].Message}) but infer.js gave an output");
+                    refusedBoth++;
+                }
+                else if (!report.Admitted) refusedByAdmissionOnly++; // never executed on chain: nothing to agree on
+                else if (js.StartsWith("unsupported: ", StringComparison.Ordinal)) unsupported++;
+                else
+                {
+                    string expected;
+                    try
+                    {
+                        using var executor = CanonicalExecutor.Load(mutants[i]);
+                        expected = Convert.ToBase64String(CanonicalOutput(executor, input));
+                    }
+                    catch (InferenceException e) { expected = "refused: " + e.Message; }
+                    Assert.True(expected == js || (expected.StartsWith("refused: ", StringComparison.Ordinal) && js.StartsWith("refused: ", StringComparison.Ordinal)),
+                        $"{where}: C# {expected[..Math.Min(80, expected.Length)]}, infer.js {js[..Math.Min(80, js.Length)]}");
+                    admittedEqual++;
+                }
+            }
+            _output.WriteLine($"{model.File}: {mutants.Count} mutants: {refusedBoth} malformed (both refuse), {refusedByAdmissionOnly} refused by admission, "
+                + $"{admittedEqual} admitted and equal, {unsupported} admitted but unsupported in the browser");
+            Assert.True(refusedBoth > 0 && admittedEqual > 0, "the mutants reached both the reader's refusals and admitted models");
+        }
     }
 }

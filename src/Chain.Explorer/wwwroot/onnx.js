@@ -151,7 +151,7 @@ function readAttribute(m) {
   m.each({
     1: f => { a.name = m.str(f); }, 3: f => { a.i = m.int(f); }, 4: f => { a.s = m.str(f); },
     8: f => m.ints(f, a.ints, 65536), 20: f => { a.type = Number(m.int(f)); },
-    2: () => { a.other = true; }, 5: () => { a.other = true; }, 7: () => { a.other = true; },
+    2: f => { m.expect(f, FIXED32); a.other = true; }, 5: f => { m.child(f, "tensor"); a.other = true; }, 7: () => { a.other = true; },
   }, [6, 9, 10, 11, 14, 15, 21, 22, 23]);
   if (!ATTRIBUTE_TYPES[a.type]) throw new Error(`attribute '${a.name}': type ${a.type} is refused by the ONNX subset`);
   if (!["INT", "INTS", "STRING"].includes(ATTRIBUTE_TYPES[a.type]) || a.other)
@@ -192,7 +192,7 @@ function readValueInfo(m) {
                 1: d => {
                   const dim = shape.child(d, "dimension");
                   let value = null;
-                  dim.each({ 1: e => { value = dim.int(e); }, 2: () => { value = "symbolic"; } });
+                  dim.each({ 1: e => { value = dim.int(e); }, 2: e => { dim.str(e); value = "symbolic"; } });
                   v.shape.push(value);
                   limit(v.shape, 8, `value '${v.name}': dimensions`);
                 },
@@ -221,12 +221,19 @@ export function readModel(bytes) {
       opsets.push(entry);
       limit(opsets, 64, "model: opset imports");
     },
-    14: f => { metadata.push(f); limit(metadata, 64, "model: metadata entries"); },
+    1: f => model.int(f), 2: f => model.str(f), 3: f => model.str(f), // ir_version, producer: read for strictness only
+    14: f => {
+      const entry = model.child(f, "metadata entry");
+      entry.each({ 1: g => entry.str(g), 2: g => entry.str(g) });
+      metadata.push(entry);
+      limit(metadata, 64, "model: metadata entries");
+    },
   }, [20, 25]);
   if (!graph) throw new Error("model: no graph");
   const nodes = [], initializers = new Map(), inputs = [], outputs = [];
   graph.each({
     1: f => { nodes.push(readNode(graph.child(f, "node"), nodes.length)); limit(nodes, 4096, "graph: nodes"); },
+    2: f => graph.str(f), // the graph's name: read for strictness only
     5: f => {
       const { name, tensor } = readTensor(graph.child(f, "initializer"));
       if (initializers.has(name)) throw new Error(`graph: initializer '${name}' defined twice`);
