@@ -440,3 +440,37 @@ public sealed partial class BrowserTests
         }
     }
 }
+
+public sealed partial class BrowserTests
+{
+    [ChromiumFact]
+    public async Task Every_inference_receipt_on_the_chain_re_executes_to_its_output_in_the_browser()
+    {
+        // More inferences on shipped digits, so both models have several receipts to re-execute.
+        for (int i = 0; i < 4; i++)
+        {
+            var model = ExplorerTestHost.Models[i % 2];
+            _host.Admit(_host.Sign(ExplorerTestHost.Alice, new InferBody(model.ModelId,
+                Canonical.Encode(GenesisModels.ImageTensor(model.Digits[2 + i / 2].Pixels)), 1_000_000), pending: (ulong)i));
+        }
+        _host.Node.ProduceBlock();
+        var page = await OpenAsync("/explorer");
+        int checkedReceipts = 0;
+        for (ulong h = 1; h <= _host.Node.Blocks.LatestHeight!.Value.Value; h++)
+        {
+            var block = _host.Node.Blocks.LoadBlock(new Core.Height(h))!;
+            for (int i = 0; i < block.Transactions.Count; i++)
+            {
+                if (block.Transactions[i].Transaction.Body is not InferBody infer) continue;
+                var receipt = _host.Node.Blocks.LoadReceipt(new Core.Height(h), i)!;
+                var inference = receipt.Inference!;
+                var model = ExplorerTestHost.Models.Single(m => m.ModelId == inference.ModelId);
+                var (_, outputs, _) = await InferInBrowserAsync(page, model.Bytes, [infer.Input.ToArray()]);
+                Assert.Equal(Convert.ToBase64String(inference.Output.ToArray()), outputs[0]);
+                checkedReceipts++;
+            }
+        }
+        _output.WriteLine($"{checkedReceipts} inference receipts re-executed in the browser, each equal to its output");
+        Assert.Equal(6, checkedReceipts);
+    }
+}
