@@ -174,7 +174,10 @@ internal sealed class ExplorerPages(ExplorerSource source)
 
         VerifySection(body, $"data-height=\"{height.Value}\" data-tx=\"{txHash}\"",
             "the block's header and commit as on the block page, then the transaction's and the receipt's Merkle proofs against that header");
-        return Ok($"Transaction {Short(txHash.ToString())}", body, "verify.js");
+        if (receipt.Inference is null || t.Body is not InferBody)
+            return Ok($"Transaction {Short(txHash.ToString())}", body, "verify.js");
+        ReexecuteSection(body, $"data-height=\"{height.Value}\" data-tx=\"{txHash}\"");
+        return Ok($"Transaction {Short(txHash.ToString())}", body, "verify.js", "reexec.js");
     }
 
     private void InferenceSection(Html body, InferenceResult inference, InferBody? request)
@@ -318,7 +321,19 @@ internal sealed class ExplorerPages(ExplorerSource source)
         body.Raw("<h2 id=\"verify-heading\">Verify in this browser</h2>");
         body.Paragraph($"Your browser can check {what}, with its own WebCrypto (SHA-256, Ed25519), without trusting this node. It needs JavaScript.");
         body.Raw("<p class=\"trust\"></p><button type=\"button\" id=\"verify-button\" disabled=\"disabled\">Verify</button>");
-        body.Raw("<ol id=\"checks\" aria-live=\"polite\"></ol></section>");
+        body.Raw("<ol id=\"checks\" class=\"checks\" aria-live=\"polite\"></ol></section>");
+    }
+
+    // reexec.js fills in the operators it implements (one place: infer.js) and runs the model on the proven input.
+    private static void ReexecuteSection(Html body, string dataAttributes)
+    {
+        body.Raw($"<section id=\"reexec\" aria-labelledby=\"reexec-heading\" {dataAttributes}>");
+        body.Raw("<h2 id=\"reexec-heading\">Re-execute in this browser</h2>");
+        body.Paragraph("Your browser can prove the transaction, the receipt and the model bytes as Verify does, then run the model on the proven input "
+            + "with its own implementation of the chain's integer inference semantics (a second implementation, in JavaScript) and compare the output "
+            + "with the receipt's, byte for byte. It needs JavaScript.");
+        body.Raw("<p class=\"ops\"></p><button type=\"button\" id=\"reexec-button\" disabled=\"disabled\">Re-execute in this browser</button>");
+        body.Raw("<p id=\"reexec-result\" role=\"status\"></p><ol id=\"reexec-checks\" class=\"checks\"></ol></section>");
     }
 
     private ExplorerPage Ok(string title, Html body, params string[] scripts) => new(200, Html.Document(title, ChainId, body, scripts));

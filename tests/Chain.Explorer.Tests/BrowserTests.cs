@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PuppeteerSharp;
+using Xunit.Abstractions;
 
 namespace Chain.Explorer.Tests;
 
@@ -27,8 +28,9 @@ public sealed class ChromiumFactAttribute : FactAttribute
 /// passes on honest answers and fails when one answer has a flipped byte (Puppeteer request interception is the tamperer).
 /// Screenshots go to screenshots/ under the test output.
 /// </summary>
-public sealed class BrowserTests : IAsyncLifetime
+public sealed partial class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
 {
+    private readonly ITestOutputHelper _output = output;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private ExplorerTestHost _host = null!;
     private IBrowser? _browser;

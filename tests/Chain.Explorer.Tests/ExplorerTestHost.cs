@@ -13,7 +13,8 @@ namespace Chain.Explorer.Tests;
 
 /// <summary>
 /// The node's real RPC server (with the explorer mapped by it) on port 0 over an <see cref="InProcessRpcNode"/> running
-/// the devnet genesis and its MNIST MLP: height 1 holds a transfer and an inference on test digit 0, height 2 a transfer.
+/// the devnet genesis and its MNIST models: height 1 holds a transfer, an MLP inference on test digit 0 and a CNN inference
+/// on test digit 1, height 2 a transfer.
 /// </summary>
 internal sealed class ExplorerTestHost : IAsyncDisposable
 {
@@ -25,6 +26,8 @@ internal sealed class ExplorerTestHost : IAsyncDisposable
 
     public static Genesis Genesis => Devnet.Value.Genesis;
     public static GenesisModel Mlp => Devnet.Value.Models.Single(m => m.File == "mlp.onnx");
+    public static GenesisModel Cnn => Devnet.Value.Models.Single(m => m.File == "cnn.onnx");
+    public static IReadOnlyList<GenesisModel> Models => Devnet.Value.Models;
 
     private static PrivateKey Key(string name) => PrivateKey.FromSeed(SHA256.HashData(Encoding.UTF8.GetBytes("chain-devnet/" + name)));
 
@@ -44,6 +47,7 @@ internal sealed class ExplorerTestHost : IAsyncDisposable
     public HttpClient Http { get; }
     public SignedTransaction Transfer { get; private set; } = null!;
     public SignedTransaction Inference { get; private set; } = null!;
+    public SignedTransaction CnnInference { get; private set; } = null!;
 
     public static async Task<ExplorerTestHost> StartAsync()
     {
@@ -55,6 +59,8 @@ internal sealed class ExplorerTestHost : IAsyncDisposable
         host.Inference = host.Sign(Bob, new InferBody(Mlp.ModelId, Canonical.Encode(GenesisModels.ImageTensor(Mlp.Digits[0].Pixels)), 1_000_000));
         host.Admit(host.Transfer);
         host.Admit(host.Inference);
+        host.CnnInference = host.Sign(Bob, new InferBody(Cnn.ModelId, Canonical.Encode(GenesisModels.ImageTensor(Cnn.Digits[1].Pixels)), 1_000_000), pending: 1);
+        host.Admit(host.CnnInference);
         node.ProduceBlock();
         host.Admit(host.Sign(Alice, new TransferBody(Bob.Address, 2_000)));
         node.ProduceBlock();
@@ -62,10 +68,11 @@ internal sealed class ExplorerTestHost : IAsyncDisposable
         return host;
     }
 
-    public SignedTransaction Sign(PrivateKey from, TransactionBody body) =>
-        new Transaction(Genesis.ChainId, from.PublicKey, Node.Executor.GetAccount(from.Address).Nonce, 1_000_000, body).Sign(from);
+    /// <summary>Signs with the committed nonce plus <paramref name="pending"/> (the sender's transactions already in the mempool).</summary>
+    public SignedTransaction Sign(PrivateKey from, TransactionBody body, ulong pending = 0) =>
+        new Transaction(Genesis.ChainId, from.PublicKey, Node.Executor.GetAccount(from.Address).Nonce + pending, 1_000_000, body).Sign(from);
 
-    private void Admit(SignedTransaction tx)
+    public void Admit(SignedTransaction tx)
     {
         if (Node.SubmitTransaction(tx) is { } rejection) throw new InvalidOperationException($"fixture transaction refused: {rejection}");
     }

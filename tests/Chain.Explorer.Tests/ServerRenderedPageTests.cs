@@ -66,6 +66,12 @@ public sealed class ServerRenderedPageTests : IAsyncLifetime
         var firstRow = top[top.IndexOf("<tbody><tr><td>1</td><td>", StringComparison.Ordinal)..];
         Assert.StartsWith($"<tbody><tr><td>1</td><td>{digit.Class}</td>", firstRow);
         Assert.Contains("Success", body);
+        // An inference offers re-execution (its script fills in and runs it); a transfer does not.
+        Assert.Contains($"<section id=\"reexec\" aria-labelledby=\"reexec-heading\" data-height=\"1\" data-tx=\"{_host.Inference.Hash}\">", body);
+        Assert.Contains("<button type=\"button\" id=\"reexec-button\" disabled=\"disabled\">Re-execute in this browser</button>", body);
+        Assert.Contains("/explorer/static/reexec.js", body);
+        var transfer = await PageAsync($"/explorer/txs/{_host.Transfer.Hash}");
+        Assert.DoesNotContain("reexec", transfer);
     }
 
     [Fact]
@@ -112,7 +118,7 @@ public sealed class ServerRenderedPageTests : IAsyncLifetime
     [Fact]
     public async Task Static_files_are_served_from_the_assembly_and_unknown_ones_are_404()
     {
-        foreach (var name in new[] { "explorer.css", "live.js", "verify.js" })
+        foreach (var name in new[] { "explorer.css", "live.js", "msgpack.js", "proofs.js", "verify.js", "reexec.js", "onnx.js", "infer.js" })
         {
             var (status, type, csp, body) = await _host.GetAsync($"/explorer/static/{name}");
             Assert.Equal(200, status);

@@ -83,3 +83,15 @@ const bin8 = bytes => [0xc4, bytes.length, ...bytes];
 export function writeVote(type, height, round, blockHash, timestampMs, validator) {
   return Uint8Array.from([0x96, ...uint(type), ...uint(height), ...uint(round), ...bin8(blockHash), ...uint(timestampMs), ...bin8(validator)]);
 }
+
+/** canonical(Tensor) = [dtype, [dim, ...] (≤ 8), data: bin] (docs/inference-semantics.md, "Tensors"), smallest headers. */
+export function writeTensor(dtype, dims, data) {
+  if (dims.length > 8) throw new Error(`tensor: ${dims.length} dimensions, at most 8`);
+  const n = data.length;
+  const header = [0x93, ...uint(BigInt(dtype)), 0x90 | dims.length, ...dims.flatMap(d => uint(BigInt(d))),
+    ...(n <= 0xff ? [0xc4, n] : n <= 0xffff ? [0xc5, n >> 8, n & 0xff] : [0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])];
+  const out = new Uint8Array(header.length + n);
+  out.set(header);
+  out.set(data, header.length);
+  return out;
+}
