@@ -19,6 +19,7 @@ public static partial class ModelAdmission
             macs = 0;
             try
             {
+                CheckAttributeNames(node);
                 if (node.Domain == AdmissionLimits.MicrosoftDomain)
                 {
                     if (!_microsoft) Fail("opset", $"op {node.OpType} is in domain {node.Domain}, which the model does not import");

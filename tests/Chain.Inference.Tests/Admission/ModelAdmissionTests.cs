@@ -328,4 +328,28 @@ public class ModelAdmissionTests
             [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
         Assert.Contains("output 1 ('idx')", Refused(model, "unsupported-op").Message);
     }
+
+    [Theory]
+    [InlineData("pbds")] // a misspelled pads: ignored, the model would run unpadded where ONNX Runtime refuses it
+    [InlineData("lernel_shape")]
+    [InlineData("group")] // real ONNX, but not MaxPool's
+    public void Attribute_the_op_does_not_define_is_refused(string name)
+    {
+        var model = Model([Node("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", [2L, 2L]), OnnxAttribute.Of(name, [1L, 1L, 1L, 1L]))],
+            [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
+        var reason = Refused(model, "attribute");
+        Assert.Contains($"unknown attribute '{name}'", reason.Message);
+        Assert.Contains("kernel_shape", reason.Message); // names what is allowed
+    }
+
+    [Fact]
+    public void Attribute_given_twice_is_refused()
+    {
+        var model = Model([Node("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", [2L, 2L]), OnnxAttribute.Of("kernel_shape", [3L, 3L]))],
+            [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
+        Assert.Contains("'kernel_shape' more than once", Refused(model, "attribute").Message);
+        var ok = Model([Node("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", [2L, 2L]))],
+            [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
+        Assert.True(Check(ok).Admitted); // the same node without the extra attribute
+    }
 }
