@@ -86,7 +86,7 @@ public sealed class NodeMetrics
         _modelCacheHits = factory.CreateCounter("chain_model_cache_hits_total", "Model lookups that found the model loaded (parsed, admitted, planned, self-checked)");
         _modelCacheMisses = factory.CreateCounter("chain_model_cache_misses_total", "Model lookups that loaded the model from state");
         _modelCacheEvictions = factory.CreateCounter("chain_model_cache_evictions_total", "Models evicted from the model cache to keep it within inference.model_cache_bytes");
-        _modelCacheBytes = factory.CreateGauge("chain_model_cache_bytes", "Bytes charged for the loaded models (ONNX size, twice with an ORT session)");
+        _modelCacheBytes = factory.CreateGauge("chain_model_cache_bytes", "Bytes charged for the loaded models (InferenceEngine.ChargedBytes: 3× the ONNX size, 4× with an ORT session)");
         _modelCacheModels = factory.CreateGauge("chain_model_cache_models", "Models loaded in the model cache");
     }
 

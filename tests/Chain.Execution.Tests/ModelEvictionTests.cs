@@ -22,13 +22,13 @@ public class ModelEvictionTests
     {
         var rare = TensorOf(Input(4242));
         var fakes = new List<FlippingFastPath>();
-        // Room for one model on the fast path (charged twice: canonical weights and the ORT session's copy).
+        // Room for one model on the fast path.
         var engine = new InferenceEngine(fastPathFactory: bytes =>
         {
             var fast = new FlippingFastPath(bytes, rare.Hash);
             fakes.Add(fast);
             return fast;
-        }, modelCacheBytes: 2L * GenesisModelBytes.Length);
+        }, modelCacheBytes: InferenceEngine.ChargedBytes(GenesisModelBytes.Length, fastPath: true));
         var runner = new InferenceRunner(engine);
 
         var quick = runner.Run(GenesisModelId, () => GenesisModelBytes, rare);

@@ -123,7 +123,7 @@ public class ModelCacheTests
     public void An_evicted_model_is_loaded_again_on_demand_with_identical_outputs()
     {
         // Room for one model: each lease of the other evicts it.
-        using var engine = new InferenceEngine(enableFastPath: false, modelCacheBytes: ModelA.Length);
+        using var engine = new InferenceEngine(enableFastPath: false, modelCacheBytes: InferenceEngine.ChargedBytes(ModelA.Length, fastPath: false));
         byte[] first;
         using (var a = engine.Lease(IdA, () => ModelA)) first = a.Execute(Input(1), InferenceMode.CanonicalOnly).Outputs[0].Value.Encoded.ToArray();
         using (var b = engine.Lease(IdB, () => ModelB)) b.Execute(Input(1), InferenceMode.CanonicalOnly);
@@ -136,7 +136,7 @@ public class ModelCacheTests
         Assert.Equal(3, engine.ModelCacheMisses);
         Assert.Equal(0, engine.ModelCacheHits);
         Assert.Equal(2, engine.ModelCacheEvictions);
-        Assert.Equal(ModelA.Length, engine.ModelCacheBytes);
+        Assert.Equal(InferenceEngine.ChargedBytes(ModelA.Length, fastPath: false), engine.ModelCacheBytes);
         Assert.Equal(1, engine.LoadedModels);
 
         Assert.Equal(IdA, engine.EnsureLoaded(IdA, () => throw new InvalidOperationException("a hit reads no bytes")).ModelId);
@@ -159,16 +159,16 @@ public class ModelCacheTests
     public void A_model_in_use_is_not_evicted_and_its_fast_path_is_disposed_only_after_eviction()
     {
         var fast = new Dictionary<Hash32, DisposalRecordingFastPath>();
-        // Room for one model on the fast path (charged twice its size: canonical weights and the ORT session's copy).
+        // Room for one model on the fast path.
         using var engine = new InferenceEngine(fastPathFactory: bytes =>
-            fast[DomainHash.Compute(HashDomain.Model, bytes)] = new DisposalRecordingFastPath(bytes), modelCacheBytes: 2L * ModelA.Length);
+            fast[DomainHash.Compute(HashDomain.Model, bytes)] = new DisposalRecordingFastPath(bytes), modelCacheBytes: InferenceEngine.ChargedBytes(ModelA.Length, fastPath: true));
         var a = engine.Lease(IdA, () => ModelA);
         Assert.True(a.Choice.UsesFastPath, a.Choice.Reason);
         using (engine.Lease(IdB, () => ModelB)) { }
         using (engine.Lease(IdB, () => ModelB)) { }
         Assert.True(engine.IsLoaded(IdA));
         Assert.False(fast[IdA].Disposed);
-        Assert.Equal(4L * ModelA.Length, engine.ModelCacheBytes); // over budget while a is pinned and b the most recent
+        Assert.Equal(2 * InferenceEngine.ChargedBytes(ModelA.Length, fastPath: true), engine.ModelCacheBytes); // over budget while a is pinned and b the most recent
         var run = a.Execute(Input(2), InferenceMode.FastPath);
         Assert.True(run.FastPath);
         Assert.Null(FastPathCheck.FirstDifference(a.Canonical.Run(Input(2)), run.Outputs));
