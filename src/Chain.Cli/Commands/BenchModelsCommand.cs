@@ -109,7 +109,8 @@ internal static class BenchModelsCommand
                 cachedRuns.Add(Stopwatch.GetElapsedTime(s).TotalMilliseconds);
             }
         double cachedMs = Median(cachedRuns), rawInterleavedMs = Median(rawRuns);
-        string engineExecutor = engine.Choices.Single(c => c.ModelId == id) is var choice && choice.UsesFastPath ? "ORT fast path" : $"canonical ({choice.Reason})";
+        var choice = engine.Choices.Single(c => c.ModelId == id);
+        string engineExecutor = choice.UsesFastPath ? "ORT fast path" : $"canonical: {choice.Reason}";
         output.WriteLine($"cached Infer path in process: {cachedMs:F1} ms vs raw canonical {rawInterleavedMs:F1} ms (medians of {rawRuns.Count}, interleaved): " +
             $"{cachedMs / rawInterleavedMs:F2}×; executor {engineExecutor}");
         output.WriteLine($"loaded model: managed heap +{loadedManaged:F0} MiB, process RSS +{loadedRss:F0} MiB; the cache charges {charged:F0} MiB");
@@ -176,7 +177,7 @@ internal static class BenchModelsCommand
             int laterCount = (int)(after.Count - before.Count);
             double laterMs = laterCount > 0 ? (after.Seconds - before.Seconds) * 1000 / laterCount : double.NaN;
             double nodeRatio = laterMs / rawMs;
-            string executor = canonicalOnly ? "canonical" : "fast path where its self-check passed";
+            string executor = engineExecutor; // the nodes decide as this process's engine did (the same self-check rules)
             output.WriteLine($"node inference: first {firstNodeMs:F1} ms (includes loading the model), later mean {laterMs:F1} ms over {laterCount} runs " +
                 $"(4 nodes on this machine's cores at once); ratio to raw canonical {nodeRatio:F2} (nodes: {executor})");
 
