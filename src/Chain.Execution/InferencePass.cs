@@ -12,7 +12,8 @@ namespace Chain.Execution;
 /// </summary>
 internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode, ExecutionCacheCounters? counters = null)
 {
-    private readonly Dictionary<(Hash32 Model, Hash32 Input), (Tensor Input, InferenceOutcome Outcome)> _used = [];
+    // Each used outcome with its input and the model's bytes loader (settling may have to reload an evicted model).
+    private readonly Dictionary<(Hash32 Model, Hash32 Input), (Tensor Input, Func<byte[]> ModelBytes, InferenceOutcome Outcome)> _used = [];
 
     /// <summary>Whether any outcome used so far is a fast-path result not compared with canonical.</summary>
     public bool ReliedOnFastPath => _used.Values.Any(u => u.Outcome.FastPath);
@@ -23,7 +24,7 @@ internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode, 
         if (_used.TryGetValue(key, out var used)) return used.Outcome;
         var outcome = runner.Run(modelId, modelBytes, input, mode, out bool cached);
         counters?.Inference(cached);
-        _used[key] = (input, outcome);
+        _used[key] = (input, modelBytes, outcome);
         return outcome;
     }
 
@@ -37,15 +38,15 @@ internal sealed class InferencePass(InferenceRunner runner, InferenceMode mode, 
     {
         var canonical = new InferencePass(runner, InferenceMode.CanonicalOnly, counters);
         settled = differed = 0;
-        foreach (var (key, (input, outcome)) in _used)
+        foreach (var (key, (input, modelBytes, outcome)) in _used)
         {
-            var decided = runner.Settle(key.Model, input, outcome);
+            var decided = runner.Settle(key.Model, modelBytes, input, outcome);
             if (outcome.FastPath)
             {
                 settled++;
                 if (!decided.SameResult(outcome)) differed++;
             }
-            canonical._used[key] = (input, decided);
+            canonical._used[key] = (input, modelBytes, decided);
         }
         return canonical;
     }

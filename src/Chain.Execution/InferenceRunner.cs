@@ -95,7 +95,7 @@ public sealed class InferenceRunner
         }
         Interlocked.Increment(ref _misses);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var outcome = unsettled is null ? Compute(modelId, modelBytes, input, mode) : SettleUncached(modelId, input, unsettled);
+        var outcome = unsettled is null ? Compute(modelId, modelBytes, input, mode) : SettleUncached(modelId, modelBytes, input, unsettled);
         Computed?.Invoke(modelId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Store(key, outcome);
         return outcome;
@@ -104,14 +104,15 @@ public sealed class InferenceRunner
     /// <summary>
     /// Decides a fast-path outcome by the canonical executor alone and returns the canonical one, which also
     /// replaces it in the cache; if they differ, the engine takes the model off the fast path
-    /// (<see cref="InferenceEngine.Settle"/>). A canonical outcome is returned as it is.
+    /// (<see cref="InferenceEngine.Settle"/>). A canonical outcome is returned as it is. <paramref name="modelBytes"/>
+    /// loads the model again if the engine's cache evicted it since it ran.
     /// </summary>
-    public InferenceOutcome Settle(Hash32 modelId, Tensor input, InferenceOutcome outcome)
+    public InferenceOutcome Settle(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         if (!outcome.FastPath) return outcome;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var settled = SettleUncached(modelId, input, outcome);
+        var settled = SettleUncached(modelId, modelBytes, input, outcome);
         Computed?.Invoke(modelId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Store((modelId, input.Hash), settled);
         return settled;
@@ -119,13 +120,14 @@ public sealed class InferenceRunner
 
     private InferenceOutcome Compute(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceMode mode)
     {
-        _engine.EnsureLoaded(modelId, modelBytes); // the engine's model cache: parsing, admission and planning once per model
-        var canonical = _engine.Canonical(modelId);
+        // The engine's model cache: parsing, admission and planning once per model; pinned while it runs.
+        using var model = _engine.Lease(modelId, modelBytes);
+        var canonical = model.Canonical;
         var spec = canonical.Inputs[0];
         var recorded = canonical.OutputNames[0]; // receipts record the first declared output
         try
         {
-            var run = _engine.Execute(modelId, [new NamedTensor(spec.Name, input)], mode);
+            var run = model.Execute([new NamedTensor(spec.Name, input)], mode);
             return new InferenceOutcome(run.Outputs.First(o => o.Name == recorded).Value, null, run.FastPath);
         }
         catch (InferenceException e)
@@ -135,14 +137,15 @@ public sealed class InferenceRunner
         }
     }
 
-    private InferenceOutcome SettleUncached(Hash32 modelId, Tensor input, InferenceOutcome fast)
+    private InferenceOutcome SettleUncached(Hash32 modelId, Func<byte[]> modelBytes, Tensor input, InferenceOutcome fast)
     {
         var output = fast.Output ?? throw new ArgumentException("a fast-path outcome always has an output (errors come from canonical)", nameof(fast));
-        var canonical = _engine.Canonical(modelId); // loaded: the fast path ran it
+        using var model = _engine.Lease(modelId, modelBytes); // reloaded if evicted since the fast path ran it
+        var canonical = model.Canonical;
         var recorded = canonical.OutputNames[0];
         try
         {
-            var outputs = _engine.Settle(modelId, [new NamedTensor(canonical.Inputs[0].Name, input)], [new NamedTensor(recorded, output)]);
+            var outputs = model.Settle([new NamedTensor(canonical.Inputs[0].Name, input)], [new NamedTensor(recorded, output)]);
             return new InferenceOutcome(outputs.First(o => o.Name == recorded).Value, null);
         }
         catch (InferenceException e)

@@ -64,6 +64,8 @@ public sealed class NodeConfig
     {
         /// <summary>Use ONNX Runtime where its bit-exact self-check passes (the canonical executor otherwise).</summary>
         public bool FastPath { get; set; } = true;
+        /// <summary>Memory budget of the loaded-model cache; least recently used models are evicted past it (0: keep only the one in use).</summary>
+        public long ModelCacheBytes { get; set; } = Chain.Inference.Runtime.InferenceEngine.DefaultModelCacheBytes;
     }
 
     public sealed class LogSection
@@ -146,6 +148,7 @@ public sealed class NodeConfig
             throw new NodeConfigException($"{source}: consensus.min_block_interval_ms ({Consensus.MinBlockIntervalMs}) must be below consensus.timeout_propose_ms ({Consensus.TimeoutProposeMs})");
         if (Consensus.MaxBlockTransactions is < 1 or > Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock)
             throw new NodeConfigException($"{source}: consensus.max_block_transactions must be 1..{Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock}");
+        if (Inference.ModelCacheBytes < 0) throw new NodeConfigException($"{source}: inference.model_cache_bytes must not be negative, got {Inference.ModelCacheBytes}");
         if (Log.Level is not ("debug" or "info" or "warn" or "error")) throw new NodeConfigException($"{source}: log.level must be debug, info, warn or error, got '{Log.Level}'");
         if (Log.Format is not ("text" or "json")) throw new NodeConfigException($"{source}: log.format must be text or json, got '{Log.Format}'");
     }

@@ -34,6 +34,11 @@ public sealed class NodeMetrics
     private readonly Counter _preExecutionMisses;
     private readonly Counter _signaturesPreverified;
     private readonly Histogram _heightStages;
+    private readonly Counter _modelCacheHits;
+    private readonly Counter _modelCacheMisses;
+    private readonly Counter _modelCacheEvictions;
+    private readonly Gauge _modelCacheBytes;
+    private readonly Gauge _modelCacheModels;
 
     public NodeMetrics()
     {
@@ -78,6 +83,22 @@ public sealed class NodeMetrics
         _heightStages = factory.CreateHistogram("chain_height_stage_seconds",
             "Where each height's finality went, as this node saw it: stage=build|propose|verify|prevote|precommit|commit|apply|total (docs/node.md)",
             new HistogramConfiguration { LabelNames = ["stage"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
+        _modelCacheHits = factory.CreateCounter("chain_model_cache_hits_total", "Model lookups that found the model loaded (parsed, admitted, planned, self-checked)");
+        _modelCacheMisses = factory.CreateCounter("chain_model_cache_misses_total", "Model lookups that loaded the model from state");
+        _modelCacheEvictions = factory.CreateCounter("chain_model_cache_evictions_total", "Models evicted from the model cache to keep it within inference.model_cache_bytes");
+        _modelCacheBytes = factory.CreateGauge("chain_model_cache_bytes", "Bytes charged for the loaded models (InferenceEngine.ChargedBytes: 3× the ONNX size, 4× with an ORT session)");
+        _modelCacheModels = factory.CreateGauge("chain_model_cache_models", "Models loaded in the model cache");
+    }
+
+    /// <summary>The inference engine's model cache, as totals since the node started (counters only move up to them).</summary>
+    public void ModelCache(ModelCacheTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        _modelCacheHits.IncTo(totals.Hits);
+        _modelCacheMisses.IncTo(totals.Misses);
+        _modelCacheEvictions.IncTo(totals.Evictions);
+        _modelCacheBytes.Set(totals.Bytes);
+        _modelCacheModels.Set(totals.Models);
     }
 
     /// <summary>
@@ -160,3 +181,6 @@ public sealed class NodeMetrics
 /// <summary>Totals for <see cref="NodeMetrics.PreExecution"/>: the mempool's queue and worker, and block execution's cache hits and misses.</summary>
 public sealed record PreExecutionTotals(int QueueDepth, long Runs, long Dropped, long Failures,
     long InferenceHits, long InferenceMisses, long SignatureHits, long SignatureMisses, long SignaturesPreverified = 0);
+
+/// <summary>Totals for <see cref="NodeMetrics.ModelCache"/>.</summary>
+public sealed record ModelCacheTotals(long Hits, long Misses, long Evictions, long Bytes, int Models);

@@ -81,8 +81,10 @@ public class DeterminismTests
         var storeB = new InMemoryStore();
         var storeV = new InMemoryStore();
         var a = new ChainExecutor(Fixture.Genesis(), storeA, new InMemoryStateBackend(), Runner());
-        // No inference cache at all on B: the cache must not change any result.
-        var b = new ChainExecutor(Fixture.Genesis(), storeB, new InMemoryStateBackend(), Runner(cache: 0));
+        // No inference cache at all on B, and a model cache that keeps only the model in use (every switch of model
+        // evicts and later reloads): neither cache may change any result.
+        var engineB = new Inference.Runtime.InferenceEngine(enableFastPath: false, modelCacheBytes: 0);
+        var b = new ChainExecutor(Fixture.Genesis(), storeB, new InMemoryStateBackend(), new InferenceRunner(engineB, 0));
         var v = new ChainExecutor(Fixture.Genesis(), storeV, new InMemoryStateBackend(), Runner());
         Commit? lastA = null, lastB = null;
         var statuses = new HashSet<ReceiptStatus>();
@@ -119,6 +121,9 @@ public class DeterminismTests
             Assert.True(statuses.Count >= 3, "expected several receipt statuses, saw " + string.Join(",", statuses));
             Assert.True(rejections.Count >= 2, "expected several rejection codes, saw " + string.Join(",", rejections));
         }
+        // Each load after the first evicted the model before it (nothing is pinned between blocks).
+        Assert.Equal(Math.Max(0, engineB.ModelCacheMisses - 1), engineB.ModelCacheEvictions);
+        Console.WriteLine($"seed {seed}: one-model cache on B: {engineB.ModelCacheMisses} loads, {engineB.ModelCacheEvictions} evictions");
     }
 
     [Property(MaxTest = 8)]

@@ -25,6 +25,8 @@ public sealed class NodeConfigTests : IDisposable
         var partial = NodeConfig.Parse("moniker = \"x\"\n[rpc]\nenabled = false\n");
         Assert.False(partial.Rpc.Enabled);
         Assert.Equal("127.0.0.1:26656", partial.P2p.Listen);
+        Assert.Equal(Chain.Inference.Runtime.InferenceEngine.DefaultModelCacheBytes, partial.Inference.ModelCacheBytes);
+        Assert.Equal(64L << 20, NodeConfig.Parse("[inference]\nmodel_cache_bytes = 67108864\n").Inference.ModelCacheBytes);
     }
 
     [Theory]
@@ -37,6 +39,7 @@ public sealed class NodeConfigTests : IDisposable
     [InlineData("[p2p]\npersistent_peers = [\"abcd@127.0.0.1:5\"]\n", "persistent_peers[0]")]
     [InlineData("[log]\nlevel = \"loud\"\n", "log.level")]
     [InlineData("[consensus]\ntimeout_propose_ms = 0\n", "timeouts")]
+    [InlineData("[inference]\nmodel_cache_bytes = -1\n", "inference.model_cache_bytes must not be negative")]
     [InlineData("this is not toml", "config")]
     public void Bad_configs_are_refused_with_the_key_named(string toml, string expected)
     {

@@ -91,7 +91,7 @@ public sealed class NodeService : IAsyncDisposable
         var validatorKey = home.LoadValidatorKey();
         var nodeKey = home.LoadNodeKey();
 
-        var engine = new InferenceEngine(enableFastPath: config.Inference.FastPath);
+        var engine = new InferenceEngine(enableFastPath: config.Inference.FastPath, modelCacheBytes: config.Inference.ModelCacheBytes);
         foreach (var model in genesis.Models)
         {
             // Decide the executor for the genesis models now (self-check), not on the first block.
@@ -220,6 +220,8 @@ public sealed class NodeService : IAsyncDisposable
         var cache = Node.Executor.CacheCounters;
         Metrics.PreExecution(new PreExecutionTotals(pool.PreExecutionQueueDepth, pool.PreExecuted, pool.PreExecutionDropped, pool.PreExecutionFailures,
             cache.InferenceHits, cache.InferenceMisses, cache.SignatureHits, cache.SignatureMisses, cache.SignaturesPreverified));
+        var engine = Node.Inference.Engine;
+        Metrics.ModelCache(new ModelCacheTotals(engine.ModelCacheHits, engine.ModelCacheMisses, engine.ModelCacheEvictions, engine.ModelCacheBytes, engine.LoadedModels));
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
         ulong height = Node.Metrics.Height, target = Node.Metrics.SyncTarget;
         if (height < target)
