@@ -15,7 +15,9 @@ public enum ConfigKind
 }
 
 /// <summary>Per-input output hashes of one configuration on one model, and its mean latency.</summary>
-public sealed record ConfigRun(IReadOnlyList<string> OutputHashes, double MeanLatencyMs, string? Detail = null);
+/// <param name="Outputs">The outputs themselves, per input, kept for float models (whose differences are measured, not just counted).</param>
+public sealed record ConfigRun(IReadOnlyList<string> OutputHashes, double MeanLatencyMs, string? Detail = null,
+    IReadOnlyList<IReadOnlyList<NamedTensor>>? Outputs = null);
 
 /// <summary>One way of executing a model whose outputs the lab compares with the reference, input by input.</summary>
 public abstract class LabConfiguration
@@ -37,10 +39,12 @@ public abstract class LabConfiguration
     public override string ToString() => Name;
 
     /// <summary>Runs every input once, timed, after untimed warm-up runs (JIT tiering, ORT first-run allocation).</summary>
-    protected static ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, string? detail = null)
+    /// <param name="keepOutputs">Return the outputs too (float models), not only their hashes.</param>
+    protected static ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, bool keepOutputs = false)
     {
         WarmUp(() => executor.Run(inputs[0].Tensors), spec.WarmupMs);
         var hashes = new string[inputs.Count];
+        var kept = keepOutputs ? new IReadOnlyList<NamedTensor>[inputs.Count] : null;
         var clock = new Stopwatch();
         for (int i = 0; i < inputs.Count; i++)
         {
@@ -48,8 +52,9 @@ public abstract class LabConfiguration
             var outputs = executor.Run(inputs[i].Tensors);
             clock.Stop();
             hashes[i] = LabInputs.OutputHash(outputs);
+            if (kept is not null) kept[i] = outputs;
         }
-        return new ConfigRun(hashes, clock.Elapsed.TotalMilliseconds / inputs.Count, detail);
+        return new ConfigRun(hashes, clock.Elapsed.TotalMilliseconds / inputs.Count, Outputs: kept);
     }
 
     /// <summary>
@@ -105,7 +110,7 @@ public sealed class OrtConfiguration(OrtSettings settings) : LabConfiguration
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
         using var ort = new OrtExecutor(model.Bytes, Settings);
-        return Time(ort, inputs, spec);
+        return Time(ort, inputs, spec, keepOutputs: model.IsFloat);
     }
 
     public override IReadOnlyList<NodeOutputHash> Trace(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, int index)

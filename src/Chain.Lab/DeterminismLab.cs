@@ -4,6 +4,7 @@ using Chain.Inference.Runtime;
 namespace Chain.Lab;
 
 /// <summary>One configuration on one model: how often it reproduced the reference bytes, where it first diverged, how fast it ran.</summary>
+/// <param name="Float">For a float model: how far its outputs were from the reference's (null for integer models, and for errors).</param>
 public sealed record LabRow(
     string Model,
     string Configuration,
@@ -20,7 +21,8 @@ public sealed record LabRow(
     double PeakFraction,
     string? Detail,
     string? Error,
-    string Isa)
+    string Isa,
+    FloatDivergence? Float = null)
 {
     public bool FullMatch => Error is null && Runs > 0 && Matches == Runs;
 }
@@ -181,7 +183,17 @@ public static class DeterminismLab
         }
         var gops = run.MeanLatencyMs > 0 ? 2.0 * model.Macs / (run.MeanLatencyMs * 1e-3) / 1e9 : 0;
         return new LabRow(model.Name, config.Name, config.Kind, consensus, inputs.Count, matches, (double)matches / inputs.Count,
-            first is { } f ? inputs[f].Label : null, node, op, run.MeanLatencyMs, gops, peak.Gops > 0 ? gops / peak.Gops : 0, detail, null, config.Isa);
+            first is { } f ? inputs[f].Label : null, node, op, run.MeanLatencyMs, gops, peak.Gops > 0 ? gops / peak.Gops : 0, detail, null, config.Isa,
+            model.IsFloat ? Divergence(expected, run) : null);
+    }
+
+    /// <summary>The float divergence of <paramref name="run"/> from <paramref name="expected"/>; all zero when every output hash matched.</summary>
+    private static FloatDivergence? Divergence(ConfigRun expected, ConfigRun run)
+    {
+        if (expected.Outputs is not { } reference || run.Outputs is not { } actual) return null;
+        var acc = new FloatDivergenceAccumulator();
+        for (var i = 0; i < reference.Count; i++) acc.Add(reference[i], actual[i]);
+        return acc.Result;
     }
 }
 

@@ -15,6 +15,8 @@ public static class LabReportWriter
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // A NaN or infinity met by a finite value makes the max |Δ| infinite: written as "Infinity", not refused.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
@@ -49,6 +51,7 @@ public static class LabReportWriter
         foreach (var m in report.Models.Where(m => m.Caveat is not null))
             md.AppendLine().AppendLine(c, $"**{Escape(m.Name)}: {Escape(m.Caveat!)}.**");
         AppendAcrossIsas(md, report);
+        AppendFloatDivergence(md, report);
         md.AppendLine().AppendLine("| model | ISA | configuration | bit-match | rate | first divergent node | latency ms | GOPS | % of peak | note |")
             .AppendLine("|---|---|---|---:|---:|---|---:|---:|---:|---|");
         foreach (var r in report.Rows)
@@ -88,6 +91,34 @@ public static class LabReportWriter
             md.AppendLine();
         }
     }
+
+    /// <summary>
+    /// Per float model and configuration: how often the bytes matched the reference, and when not, by how much — the
+    /// largest absolute and ULP differences over every output element and input, the top-1 flips, the first divergent node.
+    /// </summary>
+    private static void AppendFloatDivergence(StringBuilder md, LabReport report)
+    {
+        var rows = report.Rows.Where(r => r.Float is not null || (!r.Consensus && r.Error is not null)).ToArray();
+        if (rows.Length == 0) return;
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine().AppendLine("## Float models: divergence from the reference").AppendLine();
+        md.AppendLine("Against each model's reference configuration, over every float32 output element of every input. "
+            + "ULP: float32 units in the last place (∞: a NaN or infinity met another value). Top-1 flips: rows (slices of the last dimension, when it is > 1) whose arg-max changed.");
+        md.AppendLine().AppendLine("| model | ISA | configuration | bit-match | max \\|Δ\\| | max ULP | top-1 flips | first divergent node |")
+            .AppendLine("|---|---|---|---:|---:|---:|---:|---|");
+        foreach (var r in rows)
+        {
+            var f = r.Float;
+            md.AppendLine(c, $"| {r.Model} | {r.Isa} | {r.Configuration} | {(r.Error is null ? $"{r.MatchRate * 100:F1}%" : "error")} | "
+                + $"{(f is null ? "—" : f.MaxAbsDiff.ToString("G3", c))} | {(f is null ? "—" : FloatUlp.Describe(f.MaxUlp))} | "
+                + $"{(f?.Top1Flips is { } flips ? $"{flips}/{f.Top1Rows}" : "n/a")} | {Escape(NodeCell(r))} |");
+        }
+    }
+
+    /// <summary>The first divergent node, "—" when nothing diverged, or why the row has none.</summary>
+    public static string NodeCell(LabRow r) => r.Error is not null ? "n/a (error: " + r.Error + ")"
+        : r.DivergentNode is null ? "—"
+        : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
 
     /// <summary>The float input distribution, stated whenever a float model was fed generated inputs.</summary>
     private static string FloatInputsNote(LabReport report) => report.Models.Any(m => m.IsFloat)

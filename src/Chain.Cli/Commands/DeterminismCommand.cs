@@ -193,15 +193,16 @@ internal static class DeterminismCommand
         output.WriteLine($"int8 peak (single thread, {lab.Peak.Instruction}): {lab.Peak.Gops:F1} GOPS; {lab.InputsPerModel} inputs per model"
             + (lab.InputDirectory is { } dir ? $", read from {dir}" : lab.Models.Any(m => m.IsFloat) ? $"; {LabReportWriter.FloatInputs}" : ""));
         foreach (var m in lab.Models.Where(m => m.Caveat is not null)) output.WriteLine($"{m.Name}: {m.Caveat}");
-        var table = new Table().AddColumns("model", "configuration", "bit-match", "first divergent node", "ms", "GOPS", "% peak");
+        var table = new Table().AddColumns("model", "configuration", "bit-match", "max |Δ|", "ULP", "top-1 flips", "first divergent node", "ms", "GOPS", "% peak");
         foreach (var r in lab.Rows)
         {
             var colour = r.FullMatch ? "green" : r.Consensus ? "red" : "yellow";
-            var node = r.Error is not null ? "error: " + r.Error
-                : r.DivergentNode is null ? ""
-                : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
+            var node = r.Error is not null ? "error: " + r.Error : r.DivergentNode is null ? "" : LabReportWriter.NodeCell(r);
+            var f = r.Float;
             table.AddRow(Markup.Escape(r.Model + (r.Consensus ? "" : lab.Models.Any(m => m.Name == r.Model && m.NotAdmitted is not null) ? " (not admitted)" : " (float)")), Markup.Escape(r.Configuration),
-                $"[{colour}]{r.Matches}/{r.Runs} ({r.MatchRate * 100:F1}%)[/]", Markup.Escape(node),
+                $"[{colour}]{r.Matches}/{r.Runs} ({r.MatchRate * 100:F1}%)[/]",
+                f is null ? "" : f.MaxAbsDiff.ToString("G3"), f is null ? "" : Markup.Escape(FloatUlp.Describe(f.MaxUlp)),
+                f?.Top1Flips is { } flips ? $"{flips}/{f.Top1Rows}" : f is null ? "" : "n/a", Markup.Escape(node),
                 r.MeanLatencyMs.ToString("F3"), r.Gops.ToString("F2"), (r.PeakFraction * 100).ToString("F1"));
         }
         console.Write(table);
