@@ -103,7 +103,10 @@ public sealed class CanonicalPathConfiguration(GemmPath path) : LabConfiguration
 public sealed class OrtConfiguration(OrtSettings settings) : LabConfiguration
 {
     public OrtSettings Settings { get; } = settings;
-    public override string Name => $"ort {Settings.Optimization.ToString().ToLowerInvariant()} t{Settings.IntraOpThreads}";
+    public override string Name => NameOf(Settings);
+
+    /// <summary>"ort basic t2": the settings as report rows name them.</summary>
+    public static string NameOf(OrtSettings settings) => $"ort {settings.Optimization.ToString().ToLowerInvariant()} t{settings.IntraOpThreads}";
     public override ConfigKind Kind => ConfigKind.Ort;
     public override bool AppliesTo(PreparedModel model) => true;
 

@@ -45,8 +45,12 @@ public sealed record LabReport(
     IReadOnlyList<LabRow> Rows,
     string? InputDirectory = null)
 {
-    /// <summary>True when every consensus (integer model) configuration reproduced the reference on every input.</summary>
-    public bool ConsensusAllMatch => Rows.Where(r => r.Consensus).All(r => r.FullMatch);
+    /// <summary>
+    /// True when every consensus (integer model) configuration reproduced the reference on every input. An ONNX Runtime
+    /// configuration that could not run at all (an error, e.g. ORT arm64 under qemu) is reported but not counted: a node
+    /// whose ORT cannot run keeps the model on the canonical executor. One that ran and gave other bytes counts.
+    /// </summary>
+    public bool ConsensusAllMatch => Rows.Where(r => r.Consensus && !(r.Kind == ConfigKind.Ort && r.Error is not null)).All(r => r.FullMatch);
 }
 
 /// <summary>Progress of a lab run: finished (model, configuration) pairs out of the total, and what runs next.</summary>
@@ -82,20 +86,27 @@ public static class DeterminismLab
     public static readonly OrtSettings FloatReference = new(OrtOptimization.Disabled, 1);
 
     /// <summary>
-    /// Every in-process GEMM path the CPU supports, the child-process variants (when a launcher is given), the
-    /// arm64 build's variants (when <paramref name="arm64"/> is given: across ISAs) and ORT at 4 levels × 1/2/4 threads.
+    /// Every in-process GEMM path the CPU supports, the child-process variants (when a launcher is given), ORT at
+    /// 4 levels × 1/2/4 threads, and (when <paramref name="arm64"/> is given: across ISAs) the arm64 build's canonical
+    /// variants and its ORT at the same 12 settings.
     /// </summary>
     public static IReadOnlyList<LabConfiguration> DefaultConfigurations(IWorkerLauncher? launcher, IWorkerLauncher? arm64 = null)
     {
         var list = new List<LabConfiguration>();
         list.AddRange(Enum.GetValues<GemmPath>().Where(KernelOptions.IsSupported).Select(p => new CanonicalPathConfiguration(p)));
         if (launcher is not null) list.AddRange(ChildProcessConfiguration.Standard(launcher));
-        if (arm64 is not null) list.AddRange(ChildProcessConfiguration.Arm64(arm64));
-        foreach (var level in Enum.GetValues<OrtOptimization>())
-            foreach (var threads in new[] { 1, 2, 4 })
-                list.Add(new OrtConfiguration(new OrtSettings(level, threads)));
+        list.AddRange(OrtGrid.Select(s => new OrtConfiguration(s)));
+        if (arm64 is not null)
+        {
+            list.AddRange(ChildProcessConfiguration.Arm64(arm64));
+            list.AddRange(OrtWorkerConfiguration.Arm64(arm64));
+        }
         return list;
     }
+
+    /// <summary>The ONNX Runtime settings the lab tries on every ISA: each optimisation level × 1, 2, 4 threads.</summary>
+    public static IReadOnlyList<OrtSettings> OrtGrid { get; } =
+        [.. Enum.GetValues<OrtOptimization>().SelectMany(level => new[] { 1, 2, 4 }.Select(threads => new OrtSettings(level, threads)))];
 
     public static LabReport Run(IReadOnlyList<LabModel> models, IReadOnlyList<LabConfiguration> configurations, LabOptions options,
         Action<LabProgress>? progress = null)

@@ -43,10 +43,14 @@ internal static class DeterminismCommand
             DefaultValueFactory = _ => CrossIsa.DefaultArm64Chain,
         };
         var emulator = new Option<string>("--emulator") { Description = "User-mode emulator for arm64 on another ISA", DefaultValueFactory = _ => CrossIsa.DefaultEmulator };
+        var cpuinfo = new Option<string?>("--arm64-cpuinfo")
+        {
+            Description = "Under emulation: an arm64 /proc/cpuinfo (`make chain-arm64` writes .data/arm64-cpuinfo) bound over the host's for each arm64 worker (root), so ONNX Runtime arm64 can run under qemu",
+        };
         var command = new Command("determinism",
             "Measure bit-exactness of the canonical executor across GEMM paths and CPU feature sets, and of ONNX Runtime across optimisation levels and threads")
         {
-            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes,
+            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes, cpuinfo,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -64,7 +68,7 @@ internal static class DeterminismCommand
             {
                 throw new CliException(e.Message);
             }
-            var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!);
+            var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!, result.GetValue(cpuinfo));
             var configurations = DeterminismLab.DefaultConfigurations(
                 result.GetValue(noChild) ? null : launcher ?? ProcessWorkerLauncher.ForCurrentProcess(), arm64);
             LabReport lab;
@@ -110,15 +114,21 @@ internal static class DeterminismCommand
         var only = new Option<int?>("--only");
         var warmup = new Option<int>("--warmup-ms");
         var inputDir = new Option<string?>("--input-dir");
-        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup, inputDir };
+        var ort = new Option<string?>("--ort") { Description = "Run ONNX Runtime at LEVEL:THREADS (e.g. basic:2) on --input-dir instead of the canonical executor" };
+        var values = new Option<bool>("--values") { Description = "Print the outputs themselves too (float models)" };
+        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup, inputDir, ort, values };
         command.Hidden = true;
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var bytes = InferCommand.ReadFile(result.GetValue(model)!, "model");
             try
             {
-                LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output,
-                    result.GetValue(inputDir));
+                if (result.GetValue(ort) is { } settings)
+                    LabWorker.RunOrt(bytes, ParseOrt(settings), result.GetValue(inputDir) ?? throw new CliException("--ort needs --input-dir"),
+                        result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), result.GetValue(values), output);
+                else
+                    LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output,
+                        result.GetValue(inputDir));
             }
             catch (ModelRefusedException e)
             {
@@ -134,18 +144,28 @@ internal static class DeterminismCommand
     }
 
     /// <summary>The arm64 worker launcher when <paramref name="isas"/> asks for arm64 on another machine ISA, else null.</summary>
-    private static IWorkerLauncher? Arm64Launcher(string isas, string chain, string emulator)
+    private static IWorkerLauncher? Arm64Launcher(string isas, string chain, string emulator, string? cpuinfo)
     {
         try
         {
             return CrossIsa.ParseIsas(isas).Contains(LabIsa.Arm64) && LabIsa.Host != LabIsa.Arm64
-                ? CrossIsa.Arm64Launcher(chain, emulator)
+                ? CrossIsa.Arm64Launcher(chain, emulator, cpuinfo)
                 : null;
         }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException)
         {
             throw new CliException($"--isa: {e.Message}");
         }
+    }
+
+    /// <summary>The worker's `--ort LEVEL:THREADS`.</summary>
+    internal static OrtSettings ParseOrt(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length == 2 && Enum.TryParse<OrtOptimization>(parts[0], ignoreCase: true, out var level) && Enum.IsDefined(level)
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var threads) && threads >= 1)
+            return new OrtSettings(level, threads);
+        throw new CliException($"--ort {text}: expected LEVEL:THREADS, LEVEL one of disabled, basic, extended, all");
     }
 
     /// <summary>`--inputs`: a count per pattern family, or a folder to read the inputs from.</summary>
