@@ -28,7 +28,9 @@ public sealed record LabRow(
 }
 
 /// <param name="NotAdmitted">Why admission refused a researcher's model, which the lab then measures under ONNX Runtime only.</param>
-public sealed record LabModelInfo(string Name, string ModelId, bool IsFloat, long Macs, string Reference, int Nodes, string? NotAdmitted = null)
+/// <param name="Quantized">For an int8 twin made by --quantize: its float model and the accuracy cost.</param>
+public sealed record LabModelInfo(string Name, string ModelId, bool IsFloat, long Macs, string Reference, int Nodes, string? NotAdmitted = null,
+    LabQuantizedInfo? Quantized = null)
 {
     /// <summary>The report's one-line caveat for a model consensus would not admit.</summary>
     public string? Caveat => NotAdmitted is null ? null : $"not admitted: {NotAdmitted} — measured under ONNX Runtime only; canonical semantics do not apply";
@@ -72,6 +74,9 @@ public sealed class LabOptions
 
     /// <summary>Null to measure; a value to skip the benchmark (tests).</summary>
     public PeakResult? Peak { get; init; }
+
+    /// <summary>Also quantize every float model (<see cref="LabQuantization"/>) and run its int8 twin right after it.</summary>
+    public bool Quantize { get; init; }
 }
 
 /// <summary>
@@ -112,6 +117,18 @@ public static class DeterminismLab
         Action<LabProgress>? progress = null)
     {
         var spec = new LabInputSpec(options.InputsPerPattern, options.Seed, options.WarmupMs, options.InputDirectory);
+        if (options.Quantize)
+        {
+            var quantizing = models.Count(m => m.IsFloat);
+            var made = 0;
+            // Each float model is followed by its int8 twin, so the report shows the trade side by side.
+            models = models.SelectMany(m =>
+            {
+                if (!m.IsFloat) return new[] { m };
+                progress?.Invoke(new LabProgress(0, 1, $"{m.Name}: quantizing ({++made}/{quantizing})"));
+                return [m, LabQuantization.Quantize(m, spec)];
+            }).ToArray();
+        }
         var prepared = models.Select(PreparedModel.Load).ToArray();
         try
         {
@@ -134,7 +151,7 @@ public static class DeterminismLab
                     : new CanonicalPathConfiguration(KernelOptions.BestSupported);
                 var expected = reference.Run(model, inputs, spec);
                 infos.Add(new LabModelInfo(model.Name, Chain.Core.Hashing.DomainHash.Compute(Chain.Core.Hashing.HashDomain.Model, model.Bytes).ToString(),
-                    model.IsFloat, model.Macs, reference.Name, model.Order.Count, model.Source.NotAdmitted));
+                    model.IsFloat, model.Macs, reference.Name, model.Order.Count, model.Source.NotAdmitted, model.Source.Quantized));
                 foreach (var config in configurations.Where(c => c.AppliesTo(model)))
                 {
                     Step($"{model.Name}: {config.Name}");

@@ -43,6 +43,10 @@ internal static class DeterminismCommand
             DefaultValueFactory = _ => CrossIsa.DefaultArm64Chain,
         };
         var emulator = new Option<string>("--emulator") { Description = "User-mode emulator for arm64 on another ISA", DefaultValueFactory = _ => CrossIsa.DefaultEmulator };
+        var quantize = new Option<bool>("--quantize")
+        {
+            Description = "Also quantize each float model with `chain model quantize`'s pipeline (calibrated on the lab's random-family inputs, or on --inputs DIR) and run the int8 version beside it: float divergence vs int8 bit-exactness, and the accuracy cost",
+        };
         var cpuinfo = new Option<string?>("--arm64-cpuinfo")
         {
             Description = "Under emulation: an arm64 /proc/cpuinfo (`make chain-arm64` writes .data/arm64-cpuinfo) bound over the host's for each arm64 worker (root), so ONNX Runtime arm64 can run under qemu",
@@ -50,7 +54,7 @@ internal static class DeterminismCommand
         var command = new Command("determinism",
             "Measure bit-exactness of the canonical executor across GEMM paths and CPU feature sets, and of ONNX Runtime across optimisation levels and threads")
         {
-            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes, cpuinfo,
+            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes, cpuinfo, quantize,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -78,7 +82,7 @@ internal static class DeterminismCommand
                     DeterminismLab.Run(models, configurations, new LabOptions
                     {
                         InputsPerPattern = perPattern, Seed = result.GetValue(seed), WarmupMs = Math.Max(0, result.GetValue(warmup)),
-                        InputDirectory = inputDirectory,
+                        InputDirectory = inputDirectory, Quantize = result.GetValue(quantize),
                     }, progress));
             }
             catch (ModelRefusedException e)
@@ -226,6 +230,7 @@ internal static class DeterminismCommand
                 r.MeanLatencyMs.ToString("F3"), r.Gops.ToString("F2"), (r.PeakFraction * 100).ToString("F1"));
         }
         console.Write(table);
+        foreach (var line in LabReportWriter.TradeLines(lab)) output.WriteLine(line);
         output.WriteLine(lab.ConsensusAllMatch
             ? "every consensus configuration reproduced the canonical reference bit for bit"
             : "DIVERGENCE: at least one consensus configuration did not reproduce the canonical reference");
