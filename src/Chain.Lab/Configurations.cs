@@ -38,9 +38,12 @@ public abstract class LabConfiguration
 
     public override string ToString() => Name;
 
+    /// <summary>Called after each timed input (done, of how many), so a slow model's progress moves within a configuration.</summary>
+    public Action<int, int>? InputDone { get; set; }
+
     /// <summary>Runs every input once, timed, after untimed warm-up runs (JIT tiering, ORT first-run allocation).</summary>
     /// <param name="keepOutputs">Return the outputs too (float models), not only their hashes.</param>
-    protected static ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, bool keepOutputs = false)
+    protected ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, bool keepOutputs = false)
     {
         WarmUp(() => executor.Run(inputs[0].Tensors), spec.WarmupMs);
         var hashes = new string[inputs.Count];
@@ -53,6 +56,7 @@ public abstract class LabConfiguration
             clock.Stop();
             hashes[i] = LabInputs.OutputHash(outputs);
             if (kept is not null) kept[i] = outputs;
+            InputDone?.Invoke(i + 1, inputs.Count);
         }
         return new ConfigRun(hashes, clock.Elapsed.TotalMilliseconds / inputs.Count, Outputs: kept);
     }

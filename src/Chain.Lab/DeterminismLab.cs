@@ -55,8 +55,15 @@ public sealed record LabReport(
     public bool ConsensusAllMatch => Rows.Where(r => r.Consensus && !(r.Kind == ConfigKind.Ort && r.Error is not null)).All(r => r.FullMatch);
 }
 
-/// <summary>Progress of a lab run: finished (model, configuration) pairs out of the total, and what runs next.</summary>
-public readonly record struct LabProgress(int Done, int Total, string Current);
+/// <summary>
+/// Progress of a lab run: finished (model, configuration) pairs out of the total, and what runs now;
+/// <paramref name="Step"/> is how far the current pair is through its inputs (0 to 1), for a slow model's bar and ETA.
+/// </summary>
+public readonly record struct LabProgress(int Done, int Total, string Current, double Step = 0)
+{
+    /// <summary>Done plus the current pair's fraction: what a progress bar shows.</summary>
+    public double Value => Done + Math.Clamp(Step, 0, 1);
+}
 
 public sealed class LabOptions
 {
@@ -134,7 +141,10 @@ public static class DeterminismLab
         {
             var total = prepared.Sum(m => configurations.Count(c => c.AppliesTo(m)) + 1) + 1;
             var done = 0;
-            void Step(string label) => progress?.Invoke(new LabProgress(done++, total, label));
+            string current = "";
+            void Step(string label) => progress?.Invoke(new LabProgress(done++, total, current = label));
+            // In-process configurations report each input, so a model that takes minutes per configuration still moves the bar.
+            void Within(int i, int n) => progress?.Invoke(new LabProgress(done - 1, total, $"{current} ({i}/{n})", (double)i / n));
 
             Step("int8 peak");
             var peak = options.Peak ?? Int8Peak.Measure(options.PeakDuration);
@@ -149,13 +159,22 @@ public static class DeterminismLab
                 LabConfiguration reference = model.IsFloat
                     ? new OrtConfiguration(FloatReference)
                     : new CanonicalPathConfiguration(KernelOptions.BestSupported);
+                reference.InputDone = Within;
                 var expected = reference.Run(model, inputs, spec);
                 infos.Add(new LabModelInfo(model.Name, Chain.Core.Hashing.DomainHash.Compute(Chain.Core.Hashing.HashDomain.Model, model.Bytes).ToString(),
                     model.IsFloat, model.Macs, reference.Name, model.Order.Count, model.Source.NotAdmitted, model.Source.Quantized));
                 foreach (var config in configurations.Where(c => c.AppliesTo(model)))
                 {
                     Step($"{model.Name}: {config.Name}");
-                    rows.Add(Measure(model, inputs, spec, reference, expected, config, peak));
+                    config.InputDone = Within;
+                    try
+                    {
+                        rows.Add(Measure(model, inputs, spec, reference, expected, config, peak));
+                    }
+                    finally
+                    {
+                        config.InputDone = null;
+                    }
                 }
             }
             progress?.Invoke(new LabProgress(total, total, "done"));

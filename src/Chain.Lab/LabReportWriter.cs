@@ -178,11 +178,17 @@ public static class LabReportWriter
         using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height))
             ?? throw new InvalidOperationException($"cannot allocate a {width}×{height} chart");
         surface.Canvas.Clear(SkiaSharp.SKColors.White);
-        latency.Render(surface.Canvas, new PixelRect(0, latencyWidth, height, 0));
+        // Each plot renders to its own image first: a plot rendered into part of a canvas clears the whole canvas.
+        void Draw(Plot plot, int w, int h, int x, int y)
+        {
+            using var bitmap = SkiaSharp.SKBitmap.Decode(plot.GetImage(w, h).GetImageBytes(ImageFormat.Png, 100));
+            surface.Canvas.DrawBitmap(bitmap, x, y);
+        }
+        Draw(latency, latencyWidth, height, 0, 0);
         var top = 0;
         foreach (var (plot, w, h) in heatmaps)
         {
-            plot.Render(surface.Canvas, new PixelRect(latencyWidth, latencyWidth + w, top + h, top));
+            Draw(plot, w, h, latencyWidth, top);
             top += h;
         }
         using var image = surface.Snapshot();
