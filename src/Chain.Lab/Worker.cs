@@ -72,7 +72,8 @@ public sealed record WorkerResult(
     [property: JsonPropertyName("hash")] string Hash,
     [property: JsonPropertyName("ms")] double Milliseconds,
     [property: JsonPropertyName("trace")] IReadOnlyList<WorkerNode>? Trace,
-    [property: JsonPropertyName("outputs")] IReadOnlyList<WorkerOutput>? Outputs = null);
+    [property: JsonPropertyName("outputs")] IReadOnlyList<WorkerOutput>? Outputs = null,
+    [property: JsonPropertyName("ort")] string? Ort = null);
 
 /// <summary>
 /// The child side of the process configurations (`chain determinism-worker`): runs the canonical executor
@@ -119,29 +120,34 @@ public static class LabWorker
     /// A trace lists every graph output's hash (the parent sends a copy of the model with every node output exposed);
     /// <paramref name="values"/> adds the outputs themselves, for the float metrics.
     /// </summary>
-    public static void RunOrt(byte[] modelBytes, OrtSettings settings, string inputDirectory, bool trace, int? only, int warmupMs, bool values,
+    /// <param name="settings">The settings to run, one after the other in one process (under qemu each start costs seconds).</param>
+    public static void RunOrt(byte[] modelBytes, IReadOnlyList<OrtSettings> settings, string inputDirectory, bool trace, int? only, int warmupMs, bool values,
         TextWriter output)
     {
         var graph = Chain.Inference.Onnx.OnnxModel.ParseForTooling(modelBytes).Graph;
         var initializers = graph.Initializers.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var inputs = LabInputs.Read(LabInputs.WrittenSpecs(graph.Inputs.Where(i => !initializers.Contains(i.Name)).Select(i => i.Name).ToArray(), inputDirectory),
             inputDirectory);
-        var settingsName = OrtConfiguration.NameOf(settings);
         output.WriteLine(JsonSerializer.Serialize(new WorkerHeader("ort", false, false, Vector128.IsHardwareAccelerated, LabIsa.Host,
-            AdvSimd.Arm64.IsSupported, Dp.IsSupported, settingsName), Json));
+            AdvSimd.Arm64.IsSupported, Dp.IsSupported, "ort"), Json));
         output.Flush(); // the header says how far the worker got should ORT crash the process below
-        using var ort = new OrtExecutor(modelBytes, settings);
-        LabConfiguration.WarmUp(() => ort.Run(inputs[0].Tensors), warmupMs);
-        var clock = new Stopwatch();
-        for (int i = 0; i < inputs.Count; i++)
+        foreach (var setting in settings)
         {
-            if (only is { } o && o != i) continue;
-            clock.Restart();
-            var outputs = ort.Run(inputs[i].Tensors);
-            clock.Stop();
-            var nodes = trace ? outputs.Select(t => new WorkerNode(-1, "", "", t.Name, t.Value.Hash.ToString())).ToArray() : null;
-            output.WriteLine(JsonSerializer.Serialize(new WorkerResult(i, LabInputs.OutputHash(outputs), clock.Elapsed.TotalMilliseconds, nodes,
-                values ? outputs.Select(WorkerOutput.From).ToArray() : null), Json));
+            var name = OrtConfiguration.NameOf(setting);
+            using var ort = new OrtExecutor(modelBytes, setting);
+            LabConfiguration.WarmUp(() => ort.Run(inputs[0].Tensors), warmupMs);
+            var clock = new Stopwatch();
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                if (only is { } o && o != i) continue;
+                clock.Restart();
+                var outputs = ort.Run(inputs[i].Tensors);
+                clock.Stop();
+                var nodes = trace ? outputs.Select(t => new WorkerNode(-1, "", "", t.Name, t.Value.Hash.ToString())).ToArray() : null;
+                output.WriteLine(JsonSerializer.Serialize(new WorkerResult(i, LabInputs.OutputHash(outputs), clock.Elapsed.TotalMilliseconds, nodes,
+                    values ? outputs.Select(WorkerOutput.From).ToArray() : null, name), Json));
+            }
+            output.Flush();
         }
     }
 
@@ -329,42 +335,60 @@ public sealed class ChildProcessConfiguration : LabConfiguration
 /// float model needs no input rules in the worker. A worker that crashes (ORT under qemu-user without an arm64
 /// /proc/cpuinfo) makes this row an error that says why; the run goes on.
 /// </summary>
-public sealed class OrtWorkerConfiguration(string isa, OrtSettings settings, IWorkerLauncher launcher) : LabConfiguration
+public sealed class OrtWorkerConfiguration : LabConfiguration
 {
-    public OrtSettings Settings { get; } = settings;
-    public override string Isa { get; } = isa;
+    private readonly IWorkerLauncher _launcher;
+    private readonly OrtWorkerBatch _batch;
+
+    /// <param name="batch">Shared by configurations that run together: one worker runs all their settings per model.</param>
+    public OrtWorkerConfiguration(string isa, OrtSettings settings, IWorkerLauncher launcher, OrtWorkerBatch? batch = null)
+    {
+        Isa = isa;
+        Settings = settings;
+        _launcher = launcher;
+        _batch = batch ?? new OrtWorkerBatch([settings]);
+    }
+
+    public OrtSettings Settings { get; }
+    public override string Isa { get; }
     public override string Name => $"{Isa} {OrtConfiguration.NameOf(Settings)}";
     public override ConfigKind Kind => ConfigKind.Ort;
     public override bool AppliesTo(PreparedModel model) => true;
 
-    /// <summary>The arm64 worker at every optimisation level × 1, 2, 4 threads, as in this process.</summary>
-    public static IReadOnlyList<OrtWorkerConfiguration> Arm64(IWorkerLauncher launcher) =>
-        DeterminismLab.OrtGrid.Select(s => new OrtWorkerConfiguration(LabIsa.Arm64, s, launcher)).ToArray();
+    /// <summary>The arm64 worker at every optimisation level × 1, 2, 4 threads, as in this process: one worker start per model.</summary>
+    public static IReadOnlyList<OrtWorkerConfiguration> Arm64(IWorkerLauncher launcher)
+    {
+        var batch = new OrtWorkerBatch(DeterminismLab.OrtGrid);
+        return DeterminismLab.OrtGrid.Select(s => new OrtWorkerConfiguration(LabIsa.Arm64, s, launcher, batch)).ToArray();
+    }
 
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
-        var (header, results) = Launch(model.Bytes, inputs, spec, trace: false, only: null, values: model.IsFloat);
+        var (header, all) = _batch.Get(model, () => Launch(_batch.Settings, model.Bytes, inputs, spec, trace: false, only: null, values: model.IsFloat));
         header.RequireIsa(Isa);
-        if (results.Count != inputs.Count)
-            throw new InvalidOperationException($"worker returned {results.Count} results for {inputs.Count} inputs");
+        var name = OrtConfiguration.NameOf(Settings);
+        var results = all.Where(r => r.Ort == name).ToArray();
+        if (results.Length != inputs.Count)
+            throw new InvalidOperationException($"worker returned {results.Length} results for {inputs.Count} inputs");
         var ordered = results.OrderBy(r => r.Index).ToArray();
         var outputs = model.IsFloat
             ? ordered.Select(r => (IReadOnlyList<NamedTensor>)(r.Outputs ?? throw new InvalidOperationException("the worker sent no outputs"))
                 .Select(o => o.Decode()).ToArray()).ToArray()
             : null;
-        return new ConfigRun(ordered.Select(r => r.Hash).ToArray(), ordered.Average(r => r.Milliseconds), header.Describe(), outputs);
+        return new ConfigRun(ordered.Select(r => r.Hash).ToArray(), ordered.Average(r => r.Milliseconds), (header with { Ort = name }).Describe(), outputs);
     }
 
     public override IReadOnlyList<NodeOutputHash> Trace(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, int index)
     {
-        var (_, results) = Launch(model.WithAllOutputs(), inputs, spec with { WarmupMs = 0 }, trace: true, only: index, values: false);
+        var (_, results) = Launch([Settings], model.WithAllOutputs(), inputs, spec with { WarmupMs = 0 }, trace: true, only: index, values: false);
         var result = results.SingleOrDefault(r => r.Index == index) ?? throw new InvalidOperationException($"worker did not trace input {index}");
         var hashes = (result.Trace ?? []).ToDictionary(n => n.Output, n => Hash32.Parse(n.Hash), StringComparer.Ordinal);
         return model.Order.Where(p => hashes.ContainsKey(p.Output))
             .Select(p => new NodeOutputHash(p.NodeIndex, p.Node, p.OpType, p.Output, hashes[p.Output])).ToArray();
     }
 
-    private (WorkerHeader, IReadOnlyList<WorkerResult>) Launch(byte[] modelBytes, IReadOnlyList<LabInput> inputs, LabInputSpec spec, bool trace, int? only, bool values)
+    private (WorkerHeader, IReadOnlyList<WorkerResult>) Launch(IReadOnlyList<OrtSettings> settings, byte[] modelBytes, IReadOnlyList<LabInput> inputs,
+        LabInputSpec spec, bool trace, int? only, bool values)
     {
         var dir = Directory.CreateTempSubdirectory($"chain-lab-{Environment.ProcessId}-").FullName;
         try
@@ -374,14 +398,14 @@ public sealed class OrtWorkerConfiguration(string isa, OrtSettings settings, IWo
             var inputDir = Path.Combine(dir, "inputs");
             LabInputs.Write(inputs, inputDir);
             var args = new List<string> { LabWorker.Command, "--model", file, "--inputs", "1", "--seed", "0", "--input-dir", inputDir,
-                "--ort", $"{Settings.Optimization.ToString().ToLowerInvariant()}:{Settings.IntraOpThreads}" };
+                "--ort", string.Join(",", settings.Select(s => $"{s.Optimization.ToString().ToLowerInvariant()}:{s.IntraOpThreads}")) };
             if (spec.WarmupMs > 0) args.AddRange(["--warmup-ms", spec.WarmupMs.ToString()]);
             if (trace) args.Add("--trace");
             if (values) args.Add("--values");
             if (only is { } o) args.AddRange(["--only", o.ToString()]);
             try
             {
-                return LabWorker.Parse(launcher.Run(new Dictionary<string, string>(), args));
+                return LabWorker.Parse(_launcher.Run(new Dictionary<string, string>(), args));
             }
             catch (WorkerFailedException e) when (e.Crashed && Isa != LabIsa.Host)
             {
@@ -395,4 +419,19 @@ public sealed class OrtWorkerConfiguration(string isa, OrtSettings settings, IWo
             Directory.Delete(dir, recursive: true);
         }
     }
+}
+
+/// <summary>
+/// One worker run per model for a set of ORT configurations: the first configuration to ask launches the worker with
+/// every setting, the others read its results (or get its error). Under qemu a worker start costs tens of seconds.
+/// </summary>
+public sealed class OrtWorkerBatch(IReadOnlyList<OrtSettings> settings)
+{
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<PreparedModel, Lazy<(WorkerHeader, IReadOnlyList<WorkerResult>)>> _runs = new();
+
+    public IReadOnlyList<OrtSettings> Settings { get; } = settings;
+
+    /// <summary>The batch's results for <paramref name="model"/>, launching once; a failed launch fails every configuration alike.</summary>
+    public (WorkerHeader Header, IReadOnlyList<WorkerResult> Results) Get(PreparedModel model, Func<(WorkerHeader, IReadOnlyList<WorkerResult>)> launch) =>
+        _runs.GetValue(model, _ => new Lazy<(WorkerHeader, IReadOnlyList<WorkerResult>)>(launch)).Value;
 }

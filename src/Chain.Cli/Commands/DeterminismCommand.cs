@@ -118,7 +118,7 @@ internal static class DeterminismCommand
         var only = new Option<int?>("--only");
         var warmup = new Option<int>("--warmup-ms");
         var inputDir = new Option<string?>("--input-dir");
-        var ort = new Option<string?>("--ort") { Description = "Run ONNX Runtime at LEVEL:THREADS (e.g. basic:2) on --input-dir instead of the canonical executor" };
+        var ort = new Option<string?>("--ort") { Description = "Run ONNX Runtime at LEVEL:THREADS[,LEVEL:THREADS...] (e.g. basic:2) on --input-dir instead of the canonical executor" };
         var values = new Option<bool>("--values") { Description = "Print the outputs themselves too (float models)" };
         var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup, inputDir, ort, values };
         command.Hidden = true;
@@ -128,7 +128,7 @@ internal static class DeterminismCommand
             try
             {
                 if (result.GetValue(ort) is { } settings)
-                    LabWorker.RunOrt(bytes, ParseOrt(settings), result.GetValue(inputDir) ?? throw new CliException("--ort needs --input-dir"),
+                    LabWorker.RunOrt(bytes, settings.Split(',').Select(ParseOrt).ToArray(), result.GetValue(inputDir) ?? throw new CliException("--ort needs --input-dir"),
                         result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), result.GetValue(values), output);
                 else
                     LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output,
