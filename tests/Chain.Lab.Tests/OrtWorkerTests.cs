@@ -33,6 +33,32 @@ public sealed class OrtWorkerTests(ITestOutputHelper output)
         Assert.NotNull(report.Rows.Single(r => r.Model == "float-mlp" && r.Configuration.StartsWith(LabIsa.Host, StringComparison.Ordinal)).Float);
     }
 
+    /// <summary>Counts the worker starts of a real launcher.</summary>
+    private sealed class CountingLauncher(IWorkerLauncher inner) : IWorkerLauncher
+    {
+        public int Starts { get; private set; }
+
+        public string Run(IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> arguments)
+        {
+            Starts++;
+            return inner.Run(environment, arguments);
+        }
+    }
+
+    [Fact]
+    public void Configurations_sharing_a_batch_start_one_worker_per_model()
+    {
+        var launcher = new CountingLauncher(HostWorker());
+        OrtSettings[] settings = [DeterminismLab.FloatReference, new(OrtOptimization.All, 2)];
+        var batch = new OrtWorkerBatch(settings);
+        var configurations = settings.Select(s => new OrtWorkerConfiguration(LabIsa.Host, s, launcher, batch)).ToArray();
+        var report = DeterminismLab.Run([LabModels.ConvOdd(), LabModels.GemmTies()], configurations,
+            new LabOptions { InputsPerPattern = 1, Seed = 2, WarmupMs = 0, Peak = Peak });
+        Assert.Equal(4, report.Rows.Count);
+        Assert.All(report.Rows, r => Assert.True(r.FullMatch, $"{r.Model}/{r.Configuration}: {r.Matches}/{r.Runs} {r.Error}"));
+        Assert.Equal(2, launcher.Starts); // one per model, not one per configuration
+    }
+
     [Fact]
     public void A_worker_trace_names_the_same_nodes_as_the_in_process_trace()
     {
