@@ -283,8 +283,14 @@ public sealed class ChildProcessConfiguration : LabConfiguration
         new(LabIsa.Arm64, new Dictionary<string, string> { ["CHAIN_KERNELS"] = "scalar" }, launcher),
     ];
 
-    /// <summary>Each variable alone, then all three.</summary>
-    public static IReadOnlyList<ChildProcessConfiguration> Standard(IWorkerLauncher launcher) =>
+    /// <summary>Each variable alone, then all three (on an arm64 host: the dot product hidden, then all SIMD hidden).</summary>
+    public static IReadOnlyList<ChildProcessConfiguration> Standard(IWorkerLauncher launcher) => LabIsa.Host == LabIsa.Arm64
+    ?
+    [
+        new(["DOTNET_EnableArm64Dp"], launcher),
+        new(["DOTNET_EnableHWIntrinsic"], launcher),
+    ]
+    :
     [
         new(["DOTNET_EnableAVX512F"], launcher),
         new(["DOTNET_EnableAVX2"], launcher),
