@@ -118,6 +118,36 @@ public sealed class CrossIsaTests(ITestOutputHelper output)
             ChildProcessConfiguration.Arm64(launcher)[0].Trace(conv, inputs, new LabInputSpec(1, 4), 1));
     }
 
+    [Fact]
+    public void Ort_arm64_either_matches_the_x64_reference_or_its_rows_say_why_not()
+    {
+        var root = RepositoryRoot();
+        var chain = Path.Combine(root, CrossIsa.DefaultArm64Chain);
+        var cpuinfo = Path.Combine(root, ".data", "arm64-cpuinfo");
+        ProcessWorkerLauncher plain;
+        try
+        {
+            plain = CrossIsa.Arm64Launcher(chain);
+        }
+        catch (FileNotFoundException e)
+        {
+            output.WriteLine($"SKIPPED (no arm64 build or emulator): {e.Message}");
+            return;
+        }
+        // One setting, one small integer model: each worker start under qemu costs seconds.
+        LabReport Run(IWorkerLauncher launcher) => DeterminismLab.Run([LabModels.GemmTies()],
+            [new OrtWorkerConfiguration(LabIsa.Arm64, Chain.Inference.Runtime.OrtSettings.Pinned, launcher)], new LabOptions { InputsPerPattern = 1, Seed = 4, WarmupMs = 0, Peak = Peak });
+        var row = Assert.Single(Run(plain).Rows);
+        output.WriteLine($"without an arm64 cpuinfo: {row.Matches}/{row.Runs} {row.Error}");
+        // Natively ORT runs; under qemu it may crash, and then the row must say why and how to get past it.
+        Assert.True(row.FullMatch || row.Error!.Contains("--arm64-cpuinfo", StringComparison.Ordinal), row.Error);
+        if (LabIsa.Host == LabIsa.Arm64 || !File.Exists(cpuinfo) || Environment.UserName != "root") return;
+        var bound = Assert.Single(Run(CrossIsa.Arm64Launcher(chain, cpuinfo: cpuinfo)).Rows);
+        output.WriteLine($"with {cpuinfo}: {bound.Matches}/{bound.Runs} {bound.Error} {bound.Detail}");
+        Assert.True(bound.FullMatch, $"{bound.Matches}/{bound.Runs} {bound.Error}");
+        Assert.StartsWith("child ort basic t1 on arm64", bound.Detail);
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
