@@ -15,7 +15,9 @@ public enum ConfigKind
 }
 
 /// <summary>Per-input output hashes of one configuration on one model, and its mean latency.</summary>
-public sealed record ConfigRun(IReadOnlyList<string> OutputHashes, double MeanLatencyMs, string? Detail = null);
+/// <param name="Outputs">The outputs themselves, per input, kept for float models (whose differences are measured, not just counted).</param>
+public sealed record ConfigRun(IReadOnlyList<string> OutputHashes, double MeanLatencyMs, string? Detail = null,
+    IReadOnlyList<IReadOnlyList<NamedTensor>>? Outputs = null);
 
 /// <summary>One way of executing a model whose outputs the lab compares with the reference, input by input.</summary>
 public abstract class LabConfiguration
@@ -36,11 +38,16 @@ public abstract class LabConfiguration
 
     public override string ToString() => Name;
 
+    /// <summary>Called after each timed input (done, of how many), so a slow model's progress moves within a configuration.</summary>
+    public Action<int, int>? InputDone { get; set; }
+
     /// <summary>Runs every input once, timed, after untimed warm-up runs (JIT tiering, ORT first-run allocation).</summary>
-    protected static ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, string? detail = null)
+    /// <param name="keepOutputs">Return the outputs too (float models), not only their hashes.</param>
+    protected ConfigRun Time(IModelExecutor executor, IReadOnlyList<LabInput> inputs, LabInputSpec spec, bool keepOutputs = false)
     {
         WarmUp(() => executor.Run(inputs[0].Tensors), spec.WarmupMs);
         var hashes = new string[inputs.Count];
+        var kept = keepOutputs ? new IReadOnlyList<NamedTensor>[inputs.Count] : null;
         var clock = new Stopwatch();
         for (int i = 0; i < inputs.Count; i++)
         {
@@ -48,8 +55,10 @@ public abstract class LabConfiguration
             var outputs = executor.Run(inputs[i].Tensors);
             clock.Stop();
             hashes[i] = LabInputs.OutputHash(outputs);
+            if (kept is not null) kept[i] = outputs;
+            InputDone?.Invoke(i + 1, inputs.Count);
         }
-        return new ConfigRun(hashes, clock.Elapsed.TotalMilliseconds / inputs.Count, detail);
+        return new ConfigRun(hashes, clock.Elapsed.TotalMilliseconds / inputs.Count, Outputs: kept);
     }
 
     /// <summary>
@@ -98,14 +107,17 @@ public sealed class CanonicalPathConfiguration(GemmPath path) : LabConfiguration
 public sealed class OrtConfiguration(OrtSettings settings) : LabConfiguration
 {
     public OrtSettings Settings { get; } = settings;
-    public override string Name => $"ort {Settings.Optimization.ToString().ToLowerInvariant()} t{Settings.IntraOpThreads}";
+    public override string Name => NameOf(Settings);
+
+    /// <summary>"ort basic t2": the settings as report rows name them.</summary>
+    public static string NameOf(OrtSettings settings) => $"ort {settings.Optimization.ToString().ToLowerInvariant()} t{settings.IntraOpThreads}";
     public override ConfigKind Kind => ConfigKind.Ort;
     public override bool AppliesTo(PreparedModel model) => true;
 
     public override ConfigRun Run(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec)
     {
         using var ort = new OrtExecutor(model.Bytes, Settings);
-        return Time(ort, inputs, spec);
+        return Time(ort, inputs, spec, keepOutputs: model.IsFloat);
     }
 
     public override IReadOnlyList<NodeOutputHash> Trace(PreparedModel model, IReadOnlyList<LabInput> inputs, LabInputSpec spec, int index)

@@ -30,7 +30,11 @@ public static class CrossIsa
     /// machine, else <paramref name="emulator"/> (found on PATH or given as a path) running it.
     /// </summary>
     /// <exception cref="FileNotFoundException">The build or the emulator is missing (the message says how to get it).</exception>
-    public static ProcessWorkerLauncher Arm64Launcher(string chainPath, string emulator = DefaultEmulator)
+    /// <param name="cpuinfo">
+    /// Under emulation only: an arm64 /proc/cpuinfo to bind over the host's in a private mount namespace for each worker
+    /// (`unshare -m`, root), without which ONNX Runtime's arm64 library crashes under qemu-user; null to run as is.
+    /// </param>
+    public static ProcessWorkerLauncher Arm64Launcher(string chainPath, string emulator = DefaultEmulator, string? cpuinfo = null)
     {
         var chain = Path.GetFullPath(chainPath);
         if (!File.Exists(chain))
@@ -40,7 +44,14 @@ public static class CrossIsa
             ?? throw new FileNotFoundException($"{emulator} not found: `make chain-arm64` installs qemu-user-static and the arm64 runtime libraries", emulator);
         // The arm64 runtime libraries come from Debian's multiarch packages; ICU does not, so globalization is invariant
         // (no output hash depends on culture).
-        return new ProcessWorkerLauncher(qemu, [chain], new Dictionary<string, string> { ["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1" });
+        var environment = new Dictionary<string, string> { ["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1" };
+        if (cpuinfo is null) return new ProcessWorkerLauncher(qemu, [chain], environment);
+        var file = Path.GetFullPath(cpuinfo);
+        if (!File.Exists(file))
+            throw new FileNotFoundException($"no arm64 cpuinfo at {file}: `make chain-arm64` writes one to .data/arm64-cpuinfo", file);
+        var unshare = FindExecutable("unshare") ?? throw new FileNotFoundException("unshare (util-linux) not found", "unshare");
+        // The bind mount lives only in the worker's namespace: this process and the host keep the real /proc/cpuinfo.
+        return new ProcessWorkerLauncher(unshare, ["-m", "sh", "-c", "mount --bind \"$0\" /proc/cpuinfo && exec \"$@\"", file, qemu, chain], environment);
     }
 
     private static string? FindExecutable(string name)

@@ -53,6 +53,35 @@ public static class LabInputs
         return result;
     }
 
+    /// <summary>
+    /// Writes <paramref name="inputs"/> in the layout <see cref="Read"/> takes — one subfolder per input, named by its
+    /// zero-padded index so name order is input order, holding input_000.npy, input_001.npy, ... — for a worker that
+    /// must see exactly these tensors.
+    /// </summary>
+    public static void Write(IReadOnlyList<LabInput> inputs, string directory)
+    {
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var set = Directory.CreateDirectory(Path.Combine(directory, i.ToString("D6", System.Globalization.CultureInfo.InvariantCulture))).FullName;
+            for (var k = 0; k < inputs[i].Tensors.Count; k++)
+                File.WriteAllBytes(Path.Combine(set, $"input_{k:D3}.npy"), TensorFiles.ToNpy(inputs[i].Tensors[k].Value));
+        }
+    }
+
+    /// <summary>
+    /// The specs <see cref="Read"/> checks a folder of <see cref="Write"/> against: the graph's input names in order, each
+    /// with the element type its file in the first set holds (the writer took them from the model's own inputs).
+    /// </summary>
+    public static IReadOnlyList<TensorSpec> WrittenSpecs(IReadOnlyList<string> inputNames, string directory)
+    {
+        var first = Directory.GetDirectories(directory).Order(StringComparer.Ordinal).FirstOrDefault()
+            ?? throw new FormatException($"{directory} holds no input sets");
+        var files = TensorFiles.List(first);
+        if (files.Count != inputNames.Count)
+            throw new FormatException($"{first}: {files.Count} tensor file(s) for a model of {inputNames.Count} input(s)");
+        return inputNames.Select((name, k) => new TensorSpec(name, TensorFiles.Read(files[k]).ElementType, [])).ToArray();
+    }
+
     public static IReadOnlyList<LabInput> Create(IReadOnlyList<TensorSpec> specs, int perPattern, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(perPattern, 1);

@@ -11,8 +11,9 @@ namespace Chain.Lab;
 /// <param name="FloatMacs">Multiply-accumulates per inference of a float model, which admission does not count.</param>
 /// <param name="NotAdmitted">Why admission refused the model (its first reasons); null when admitted or built in.</param>
 /// <param name="InputShapes">Concrete shapes for inputs whose declared shape is symbolic (others' symbolic dimensions become 1).</param>
+/// <param name="Quantized">For the int8 twin `--quantize` made of a float model: which, and at what accuracy cost.</param>
 public sealed record LabModel(string Name, byte[] Bytes, bool IsFloat = false, long FloatMacs = 0, string? NotAdmitted = null,
-    IReadOnlyDictionary<string, long[]>? InputShapes = null)
+    IReadOnlyDictionary<string, long[]>? InputShapes = null, LabQuantizedInfo? Quantized = null)
 {
     /// <summary>
     /// A researcher's model file: admitted ones are measured like consensus models; any other ONNX model runs the

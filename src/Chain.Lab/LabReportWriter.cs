@@ -15,6 +15,8 @@ public static class LabReportWriter
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // A NaN or infinity met by a finite value makes the max |Δ| infinite: written as "Infinity", not refused.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
@@ -49,6 +51,14 @@ public static class LabReportWriter
         foreach (var m in report.Models.Where(m => m.Caveat is not null))
             md.AppendLine().AppendLine(c, $"**{Escape(m.Name)}: {Escape(m.Caveat!)}.**");
         AppendAcrossIsas(md, report);
+        AppendFloatDivergence(md, report);
+        var trades = TradeLines(report);
+        if (trades.Count > 0)
+        {
+            md.AppendLine().AppendLine("## Float vs int8 (--quantize)").AppendLine();
+            md.AppendLine("Each float model beside its int8 twin from `chain model quantize`'s pipeline: how many configurations reproduced the reference bytes, and what the int8 arithmetic costs in accuracy against the float model.").AppendLine();
+            foreach (var line in trades) md.AppendLine("- " + Escape(line));
+        }
         md.AppendLine().AppendLine("| model | ISA | configuration | bit-match | rate | first divergent node | latency ms | GOPS | % of peak | note |")
             .AppendLine("|---|---|---|---:|---:|---|---:|---:|---:|---|");
         foreach (var r in report.Rows)
@@ -89,6 +99,59 @@ public static class LabReportWriter
         }
     }
 
+    /// <summary>
+    /// Per float model and configuration: how often the bytes matched the reference, and when not, by how much — the
+    /// largest absolute and ULP differences over every output element and input, the top-1 flips, the first divergent node.
+    /// </summary>
+    private static void AppendFloatDivergence(StringBuilder md, LabReport report)
+    {
+        var rows = report.Rows.Where(r => r.Float is not null || (!r.Consensus && r.Error is not null)).ToArray();
+        if (rows.Length == 0) return;
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine().AppendLine("## Float models: divergence from the reference").AppendLine();
+        md.AppendLine("Against each model's reference configuration, over every float32 output element of every input. "
+            + "ULP: float32 units in the last place (∞: a NaN or infinity met another value). Top-1 flips: rows (slices of the last dimension, when it is > 1) whose arg-max changed.");
+        md.AppendLine().AppendLine("| model | ISA | configuration | bit-match | max \\|Δ\\| | max ULP | top-1 flips | first divergent node |")
+            .AppendLine("|---|---|---|---:|---:|---:|---:|---|");
+        foreach (var r in rows)
+        {
+            var f = r.Float;
+            md.AppendLine(c, $"| {r.Model} | {r.Isa} | {r.Configuration} | {(r.Error is null ? $"{r.MatchRate * 100:F1}%" : "error")} | "
+                + $"{(f is null ? "—" : f.MaxAbsDiff.ToString("G3", c))} | {(f is null ? "—" : FloatUlp.Describe(f.MaxUlp))} | "
+                + $"{(f?.Top1Flips is { } flips ? $"{flips}/{f.Top1Rows}" : "n/a")} | {Escape(NodeCell(r))} |");
+        }
+    }
+
+    /// <summary>
+    /// One line per int8 twin: the float model's bit-exact configurations and worst divergence, the twin's bit-exact
+    /// configurations, and the accuracy cost (for the console and report.md).
+    /// </summary>
+    public static IReadOnlyList<string> TradeLines(LabReport report)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var lines = new List<string>();
+        foreach (var twin in report.Models.Where(m => m.Quantized is not null))
+        {
+            var q = twin.Quantized!;
+            var floatRows = report.Rows.Where(r => r.Model == q.FloatModel && r.Error is null).ToArray();
+            var int8Rows = report.Rows.Where(r => r.Model == twin.Name && r.Error is null).ToArray();
+            var worst = floatRows.Select(r => r.Float).OfType<FloatDivergence>().ToArray();
+            var flips = worst.Where(f => f.Top1Flips is not null).ToArray();
+            var floatPart = string.Create(c, $"{q.FloatModel} (float): {floatRows.Count(r => r.FullMatch)}/{floatRows.Length} configurations bit-exact")
+                + (worst.Length == 0 ? "" : string.Create(c, $", worst max |Δ| {worst.Max(f => f.MaxAbsDiff):G3}, {FloatUlp.Describe(worst.Max(f => f.MaxUlp))} ULP")
+                    + (flips.Length == 0 ? "" : string.Create(c, $", up to {flips.Max(f => f.Top1Flips)}/{flips[0].Top1Rows} top-1 flips")));
+            var int8Part = string.Create(c, $"{twin.Name} (int8): {int8Rows.Count(r => r.FullMatch)}/{int8Rows.Length} configurations bit-exact");
+            var cost = string.Create(c, $"accuracy cost ({q.Method} calibration on {q.CalibrationInputs}, evaluated on {q.EvaluationInputs} of the lab's float inputs): {q.Accuracy}");
+            lines.Add($"{floatPart}; {int8Part}; {cost}");
+        }
+        return lines;
+    }
+
+    /// <summary>The first divergent node, "—" when nothing diverged, or why the row has none.</summary>
+    public static string NodeCell(LabRow r) => r.Error is not null ? "n/a (error: " + r.Error + ")"
+        : r.DivergentNode is null ? "—"
+        : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
+
     /// <summary>The float input distribution, stated whenever a float model was fed generated inputs.</summary>
     private static string FloatInputsNote(LabReport report) => report.Models.Any(m => m.IsFloat)
         ? $"; {FloatInputs}"
@@ -100,8 +163,40 @@ public static class LabReportWriter
 
     private static string Escape(string text) => text.Replace("|", "\\|").Replace("\n", " ");
 
-    /// <summary>Mean latency per configuration and model (log scale); red bars are configurations that diverged.</summary>
+    /// <summary>
+    /// The chart: on the left, mean latency per configuration and model (log scale; red bars are configurations that
+    /// diverged); on the right, one heatmap per ISA of the match rate, model × configuration, each cell labelled with
+    /// its percentage so the numbers read without the colour scale.
+    /// </summary>
     public static void WriteChart(LabReport report, string path)
+    {
+        var latency = LatencyPlot(report, out var latencyWidth);
+        var heatmaps = report.Rows.Select(r => r.Isa).Distinct().Select(isa => HeatmapPlot(report, isa)).ToArray();
+        var heatWidth = heatmaps.Length == 0 ? 0 : heatmaps.Max(h => h.Width);
+        var width = latencyWidth + heatWidth;
+        var height = Math.Max(700, heatmaps.Sum(h => h.Height));
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height))
+            ?? throw new InvalidOperationException($"cannot allocate a {width}×{height} chart");
+        surface.Canvas.Clear(SkiaSharp.SKColors.White);
+        // Each plot renders to its own image first: a plot rendered into part of a canvas clears the whole canvas.
+        void Draw(Plot plot, int w, int h, int x, int y)
+        {
+            using var bitmap = SkiaSharp.SKBitmap.Decode(plot.GetImage(w, h).GetImageBytes(ImageFormat.Png, 100));
+            surface.Canvas.DrawBitmap(bitmap, x, y);
+        }
+        Draw(latency, latencyWidth, height, 0, 0);
+        var top = 0;
+        foreach (var (plot, w, h) in heatmaps)
+        {
+            Draw(plot, w, h, latencyWidth, top);
+            top += h;
+        }
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, png.ToArray());
+    }
+
+    private static Plot LatencyPlot(LabReport report, out int width)
     {
         var plot = new Plot();
         var bars = new List<Bar>();
@@ -125,8 +220,61 @@ public static class LabReportWriter
         plot.Axes.Bottom.TickLabelStyle.FontSize = 10;
         plot.Axes.Bottom.MinimumSize = 280;
         plot.YLabel("log10(mean latency, µs)");
-        plot.Title("Determinism lab: latency per configuration (green/blue = 100% bit-match, red = diverged)");
+        plot.Title("Latency per configuration (green/blue = 100% bit-match, red = diverged, grey = error)");
         plot.Axes.Margins(bottom: 0);
-        plot.SavePng(path, Math.Max(900, 18 * bars.Count + 200), 700);
+        width = Math.Max(900, 18 * bars.Count + 200);
+        return plot;
+    }
+
+    /// <summary>Match rate of every (model, configuration) on <paramref name="isa"/>: green at 100%, red to gold below, grey for errors.</summary>
+    private static (Plot Plot, int Width, int Height) HeatmapPlot(LabReport report, string isa)
+    {
+        var rows = report.Rows.Where(r => r.Isa == isa).ToArray();
+        var models = rows.Select(r => r.Model).Distinct().ToArray();
+        var configurations = rows.Select(r => r.Configuration).Distinct().ToArray();
+        var plot = new Plot();
+        for (var m = 0; m < models.Length; m++)
+        {
+            var y = models.Length - 1 - m; // first model on top
+            for (var k = 0; k < configurations.Length; k++)
+            {
+                var row = rows.FirstOrDefault(r => r.Model == models[m] && r.Configuration == configurations[k]);
+                if (row is null) continue; // a configuration that does not apply (canonical on a float model)
+                var cell = plot.Add.Rectangle(k - 0.5, k + 0.5, y - 0.5, y + 0.5);
+                cell.FillColor = row.Error is not null ? Colors.LightGray : MatchColour(row.MatchRate);
+                cell.LineColor = Colors.White;
+                cell.LineWidth = 1;
+                var text = plot.Add.Text(row.Error is not null ? "err" : $"{Math.Floor(row.MatchRate * 100):F0}", k, y);
+                text.LabelFontSize = 11;
+                text.LabelAlignment = Alignment.MiddleCenter;
+                text.LabelFontColor = row.Error is null && row.MatchRate < 1 ? Colors.Black : Colors.White;
+                text.LabelBold = true;
+            }
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            configurations.Select((c, k) => new Tick(k, c)).ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Axes.Bottom.TickLabelStyle.FontSize = 12;
+        plot.Axes.Bottom.MinimumSize = 200;
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            models.Select((name, m) => new Tick(models.Length - 1 - m, name)).ToArray());
+        plot.Axes.Left.TickLabelStyle.FontSize = 12;
+        plot.Axes.SetLimits(-0.5, configurations.Length - 0.5, -0.5, models.Length - 0.5);
+        plot.Grid.IsVisible = false;
+        plot.Title($"{isa}: % of inputs bit-identical to the reference");
+        var width = Math.Max(420, 32 * configurations.Length + 260);
+        var height = Math.Max(300, 34 * models.Length + 300);
+        return (plot, width, height);
+    }
+
+    /// <summary>SeaGreen for a full match; below it, from crimson (0%) to gold (just under 100%), so any divergence stands out.</summary>
+    internal static Color MatchColour(double rate)
+    {
+        if (rate >= 1) return Colors.SeaGreen;
+        var t = Math.Clamp(rate, 0, 1);
+        static byte Mix(byte a, byte b, double t) => (byte)Math.Round(a + (b - a) * t);
+        var (from, to) = (Colors.Crimson, Colors.Gold);
+        return new Color(Mix(from.Red, to.Red, t), Mix(from.Green, to.Green, t), Mix(from.Blue, to.Blue, t));
     }
 }

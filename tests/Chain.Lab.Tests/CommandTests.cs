@@ -18,6 +18,48 @@ public class CommandTests
     }
 
     [Fact]
+    public void Quantize_runs_each_float_models_int8_twin_and_prints_the_trade()
+    {
+        var dir = Directory.CreateTempSubdirectory("chain-lab-cli-q").FullName;
+        try
+        {
+            var modelFile = Path.Combine(dir, "mlp.onnx");
+            File.WriteAllBytes(modelFile, LabModels.FloatMlp().Bytes);
+            var json = Path.Combine(dir, "out.json");
+            var (code, output, error) = Chain("determinism", "--model", modelFile, "--inputs", "1", "--no-child", "--warmup-ms", "0", "--quantize", "--json", json);
+            Assert.True(code == 0, output + error);
+            Assert.Equal(["mlp", "mlp-int8", "float-mlp", "float-mlp-int8"], LabReportWriter.FromJson(File.ReadAllText(json)).Models.Select(m => m.Name));
+            Assert.Contains("mlp-int8 (int8): ", output);
+            Assert.Contains("configurations bit-exact; accuracy cost (minmax calibration on 1, evaluated on 1 of the lab's float inputs): top-1 agreement", output);
+            Assert.Contains("max |Δ|", output); // the console table's float columns
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_worker_given_bad_ort_settings_refuses_them_in_one_line()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"chain-lab-ort-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(file, LabModels.GemmTies().Bytes);
+        try
+        {
+            foreach (var bad in new[] { "fast:2", "basic:0", "basic", "basic:1,all:x" })
+            {
+                var (code, output, error) = Chain("determinism-worker", "--model", file, "--inputs", "1", "--seed", "1", "--ort", bad, "--input-dir", ".");
+                Assert.NotEqual(0, code);
+                Assert.Contains($"--ort {bad.Split(',')[^1]}: expected LEVEL:THREADS", error + output);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Determinism_on_a_model_file_writes_the_report_and_exits_0()
     {
         var dir = Directory.CreateTempSubdirectory("chain-lab-cli").FullName;

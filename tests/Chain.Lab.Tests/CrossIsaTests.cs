@@ -118,10 +118,79 @@ public sealed class CrossIsaTests(ITestOutputHelper output)
             ChildProcessConfiguration.Arm64(launcher)[0].Trace(conv, inputs, new LabInputSpec(1, 4), 1));
     }
 
+    [Fact]
+    public void Ort_arm64_either_matches_the_x64_reference_or_its_rows_say_why_not()
+    {
+        var root = RepositoryRoot();
+        var chain = Path.Combine(root, CrossIsa.DefaultArm64Chain);
+        var cpuinfo = Path.Combine(root, ".data", "arm64-cpuinfo");
+        ProcessWorkerLauncher plain;
+        try
+        {
+            plain = CrossIsa.Arm64Launcher(chain);
+        }
+        catch (FileNotFoundException e)
+        {
+            output.WriteLine($"SKIPPED (no arm64 build or emulator): {e.Message}");
+            return;
+        }
+        // One setting, one small integer model: each worker start under qemu costs seconds.
+        LabReport Run(IWorkerLauncher launcher) => DeterminismLab.Run([LabModels.GemmTies()],
+            [new OrtWorkerConfiguration(LabIsa.Arm64, Chain.Inference.Runtime.OrtSettings.Pinned, launcher)], new LabOptions { InputsPerPattern = 1, Seed = 4, WarmupMs = 0, Peak = Peak });
+        var row = Assert.Single(Run(plain).Rows);
+        output.WriteLine($"without an arm64 cpuinfo: {row.Matches}/{row.Runs} {row.Error}");
+        // Natively ORT runs; under qemu it may crash, and then the row must say why and how to get past it.
+        Assert.True(row.FullMatch || row.Error!.Contains("--arm64-cpuinfo", StringComparison.Ordinal), row.Error);
+        if (LabIsa.Host == LabIsa.Arm64 || !File.Exists(cpuinfo) || Environment.UserName != "root") return;
+        var bound = Assert.Single(Run(CrossIsa.Arm64Launcher(chain, cpuinfo: cpuinfo)).Rows);
+        output.WriteLine($"with {cpuinfo}: {bound.Matches}/{bound.Runs} {bound.Error} {bound.Detail}");
+        Assert.True(bound.FullMatch, $"{bound.Matches}/{bound.Runs} {bound.Error}");
+        Assert.StartsWith("child ort basic t1 on arm64", bound.Detail);
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Chain.sln"))) return dir.FullName;
         throw new InvalidOperationException($"no Chain.sln above {AppContext.BaseDirectory}");
+    }
+}
+
+/// <summary>The chart: latency bars beside one match-rate heatmap per ISA.</summary>
+public sealed class ChartTests
+{
+    [Fact]
+    public void The_chart_has_the_latency_bars_and_a_heatmap_per_isa_with_its_colours()
+    {
+        LabRow Row(string isa, string model, string config, int matches, string? error = null) =>
+            new(model, config, ConfigKind.Ort, false, 6, matches, matches / 6.0, null, null, null, 1.5, 0.1, 0.001, null, error, isa);
+        var report = new LabReport("test", "avx2", new PeakResult("fixed", 1), 1, 3, 6,
+            [new LabModelInfo("float-a", new string('a', 64), true, 100, "ort disabled t1", 1), new LabModelInfo("float-b", new string('b', 64), true, 100, "ort disabled t1", 1)],
+            [
+                Row("x64", "float-a", "ort disabled t1", 6), Row("x64", "float-a", "ort all t4", 1), Row("x64", "float-b", "ort disabled t1", 6),
+                Row("arm64", "float-a", "arm64 ort disabled t1", 6), Row("arm64", "float-b", "arm64 ort disabled t1", 0, "crashed"),
+            ]);
+        var file = Path.Combine(Path.GetTempPath(), $"chain-lab-chart-{Guid.NewGuid():N}.png");
+        try
+        {
+            LabReportWriter.WriteChart(report, file);
+            using var bitmap = SkiaSharp.SKBitmap.Decode(file);
+            Assert.NotNull(bitmap);
+            Assert.True(bitmap.Width > 900 + 400, $"width {bitmap.Width}: the heatmaps sit beside the 900-pixel latency plot");
+            var colours = new HashSet<SkiaSharp.SKColor>();
+            for (var y = 0; y < bitmap.Height; y += 2)
+                for (var x = 0; x < bitmap.Width; x += 2)
+                    colours.Add(bitmap.GetPixel(x, y));
+            Assert.True(colours.Count > 50, $"{colours.Count} colours: text and shapes were drawn");
+            // Full match (sea green), a 1/6 match (crimson mixed towards gold), and the latency plot's bars are all there.
+            static SkiaSharp.SKColor Sk(ScottPlot.Color c) => new(c.Red, c.Green, c.Blue, c.Alpha);
+            Assert.Contains(Sk(ScottPlot.Colors.SeaGreen), colours);
+            Assert.Contains(Sk(LabReportWriter.MatchColour(1 / 6.0)), colours);
+            Assert.Contains(Sk(ScottPlot.Colors.SteelBlue), colours); // a fully matching float row's latency bar
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }

@@ -63,6 +63,16 @@ public class LabRunTests(AdversarialRunFixture run) : IClassFixture<AdversarialR
         // The reference configuration compared with itself must agree, whatever the others do.
         Assert.True(rows.Single(r => r.Configuration == "ort disabled t1").FullMatch);
         Assert.Equal("ort disabled t1", Report.Models.Single(m => m.IsFloat).Reference);
+        // Float metrics on every row: zero exactly where the bytes matched, a positive ULP distance wherever they did not.
+        foreach (var r in rows)
+        {
+            var f = Assert.IsType<FloatDivergence>(r.Float);
+            Assert.Equal(r.FullMatch, f.MaxUlp == 0);
+            Assert.Equal(r.FullMatch, f.MaxAbsDiff == 0);
+            Assert.Equal(6, f.Top1Rows); // [1,10] logits: one row per input
+            Assert.InRange(f.Top1Flips ?? -1, 0, 6);
+        }
+        Assert.All(Report.Rows.Where(r => r.Consensus), r => Assert.Null(r.Float));
     }
 
     [Fact]
@@ -88,6 +98,8 @@ public class LabRunTests(AdversarialRunFixture run) : IClassFixture<AdversarialR
             var md = File.ReadAllText(Path.Combine(dir, LabReportWriter.MarkdownFile));
             foreach (var config in run.Configurations) Assert.Contains($"| {config.Name} |", md);
             Assert.Contains("every consensus configuration matched", md);
+            Assert.Contains("## Float models: divergence from the reference", md);
+            Assert.Contains("| float-mlp | x64 | ort disabled t1 | 100.0% | 0 | 0 | 0/6 | — |", md);
             var png = File.ReadAllBytes(Path.Combine(dir, LabReportWriter.ChartFile));
             Assert.True(png.Length > 1000);
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);

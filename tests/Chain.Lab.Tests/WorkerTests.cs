@@ -76,7 +76,9 @@ public class WorkerTests
     {
         using var prepared = PreparedModel.Load(LabModels.ConvOdd());
         var config = new ChildProcessConfiguration(["DOTNET_EnableAVX2"], new ProcessWorkerLauncher("dotnet", [Path.Combine(AppContext.BaseDirectory, "chain.dll"), "no-such-command"]));
-        var error = Assert.Throws<InvalidOperationException>(() => config.Run(prepared, LabInputs.Create(prepared.Inputs, 1, 1), new LabInputSpec(1, 1)));
-        Assert.Contains("worker exited", error.Message);
+        var error = Assert.Throws<WorkerFailedException>(() => config.Run(prepared, LabInputs.Create(prepared.Inputs, 1, 1), new LabInputSpec(1, 1)));
+        Assert.Contains("worker exited with 1: ", error.Message);
+        Assert.Equal(1, error.ExitCode);
+        Assert.False(error.Crashed);
     }
 }

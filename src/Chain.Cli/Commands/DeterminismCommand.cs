@@ -43,10 +43,18 @@ internal static class DeterminismCommand
             DefaultValueFactory = _ => CrossIsa.DefaultArm64Chain,
         };
         var emulator = new Option<string>("--emulator") { Description = "User-mode emulator for arm64 on another ISA", DefaultValueFactory = _ => CrossIsa.DefaultEmulator };
+        var quantize = new Option<bool>("--quantize")
+        {
+            Description = "Also quantize each float model with `chain model quantize`'s pipeline (calibrated on the lab's random-family inputs, or on --inputs DIR) and run the int8 version beside it: float divergence vs int8 bit-exactness, and the accuracy cost",
+        };
+        var cpuinfo = new Option<string?>("--arm64-cpuinfo")
+        {
+            Description = "Under emulation: an arm64 /proc/cpuinfo (`make chain-arm64` writes .data/arm64-cpuinfo) bound over the host's for each arm64 worker (root), so ONNX Runtime arm64 can run under qemu",
+        };
         var command = new Command("determinism",
             "Measure bit-exactness of the canonical executor across GEMM paths and CPU feature sets, and of ONNX Runtime across optimisation levels and threads")
         {
-            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes,
+            model, inputs, seed, json, report, noChild, warmup, isa, arm64Chain, emulator, shapes, cpuinfo, quantize,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -64,7 +72,7 @@ internal static class DeterminismCommand
             {
                 throw new CliException(e.Message);
             }
-            var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!);
+            var arm64 = Arm64Launcher(result.GetValue(isa)!, result.GetValue(arm64Chain)!, result.GetValue(emulator)!, result.GetValue(cpuinfo));
             var configurations = DeterminismLab.DefaultConfigurations(
                 result.GetValue(noChild) ? null : launcher ?? ProcessWorkerLauncher.ForCurrentProcess(), arm64);
             LabReport lab;
@@ -74,7 +82,7 @@ internal static class DeterminismCommand
                     DeterminismLab.Run(models, configurations, new LabOptions
                     {
                         InputsPerPattern = perPattern, Seed = result.GetValue(seed), WarmupMs = Math.Max(0, result.GetValue(warmup)),
-                        InputDirectory = inputDirectory,
+                        InputDirectory = inputDirectory, Quantize = result.GetValue(quantize),
                     }, progress));
             }
             catch (ModelRefusedException e)
@@ -110,15 +118,21 @@ internal static class DeterminismCommand
         var only = new Option<int?>("--only");
         var warmup = new Option<int>("--warmup-ms");
         var inputDir = new Option<string?>("--input-dir");
-        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup, inputDir };
+        var ort = new Option<string?>("--ort") { Description = "Run ONNX Runtime at LEVEL:THREADS[,LEVEL:THREADS...] (e.g. basic:2) on --input-dir instead of the canonical executor" };
+        var values = new Option<bool>("--values") { Description = "Print the outputs themselves too (float models)" };
+        var command = new Command(LabWorker.Command, "Internal: the child process of `chain determinism`") { model, inputs, seed, trace, only, warmup, inputDir, ort, values };
         command.Hidden = true;
         command.SetAction(result => CliApp.Run(result, output =>
         {
             var bytes = InferCommand.ReadFile(result.GetValue(model)!, "model");
             try
             {
-                LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output,
-                    result.GetValue(inputDir));
+                if (result.GetValue(ort) is { } settings)
+                    LabWorker.RunOrt(bytes, settings.Split(',').Select(ParseOrt).ToArray(), result.GetValue(inputDir) ?? throw new CliException("--ort needs --input-dir"),
+                        result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), result.GetValue(values), output);
+                else
+                    LabWorker.Run(bytes, result.GetValue(inputs), result.GetValue(seed), result.GetValue(trace), result.GetValue(only), result.GetValue(warmup), output,
+                        result.GetValue(inputDir));
             }
             catch (ModelRefusedException e)
             {
@@ -134,18 +148,28 @@ internal static class DeterminismCommand
     }
 
     /// <summary>The arm64 worker launcher when <paramref name="isas"/> asks for arm64 on another machine ISA, else null.</summary>
-    private static IWorkerLauncher? Arm64Launcher(string isas, string chain, string emulator)
+    private static IWorkerLauncher? Arm64Launcher(string isas, string chain, string emulator, string? cpuinfo)
     {
         try
         {
             return CrossIsa.ParseIsas(isas).Contains(LabIsa.Arm64) && LabIsa.Host != LabIsa.Arm64
-                ? CrossIsa.Arm64Launcher(chain, emulator)
+                ? CrossIsa.Arm64Launcher(chain, emulator, cpuinfo)
                 : null;
         }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException)
         {
             throw new CliException($"--isa: {e.Message}");
         }
+    }
+
+    /// <summary>The worker's `--ort LEVEL:THREADS`.</summary>
+    internal static OrtSettings ParseOrt(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length == 2 && Enum.TryParse<OrtOptimization>(parts[0], ignoreCase: true, out var level) && Enum.IsDefined(level)
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var threads) && threads >= 1)
+            return new OrtSettings(level, threads);
+        throw new CliException($"--ort {text}: expected LEVEL:THREADS, LEVEL one of disabled, basic, extended, all");
     }
 
     /// <summary>`--inputs`: a count per pattern family, or a folder to read the inputs from.</summary>
@@ -193,18 +217,20 @@ internal static class DeterminismCommand
         output.WriteLine($"int8 peak (single thread, {lab.Peak.Instruction}): {lab.Peak.Gops:F1} GOPS; {lab.InputsPerModel} inputs per model"
             + (lab.InputDirectory is { } dir ? $", read from {dir}" : lab.Models.Any(m => m.IsFloat) ? $"; {LabReportWriter.FloatInputs}" : ""));
         foreach (var m in lab.Models.Where(m => m.Caveat is not null)) output.WriteLine($"{m.Name}: {m.Caveat}");
-        var table = new Table().AddColumns("model", "configuration", "bit-match", "first divergent node", "ms", "GOPS", "% peak");
+        var table = new Table().AddColumns("model", "configuration", "bit-match", "max |Δ|", "ULP", "top-1 flips", "first divergent node", "ms", "GOPS", "% peak");
         foreach (var r in lab.Rows)
         {
             var colour = r.FullMatch ? "green" : r.Consensus ? "red" : "yellow";
-            var node = r.Error is not null ? "error: " + r.Error
-                : r.DivergentNode is null ? ""
-                : $"{r.DivergentNode}{(r.DivergentOp is null ? "" : $" ({r.DivergentOp})")} at {r.FirstDivergentInput}";
+            var node = r.Error is not null ? "error: " + r.Error : r.DivergentNode is null ? "" : LabReportWriter.NodeCell(r);
+            var f = r.Float;
             table.AddRow(Markup.Escape(r.Model + (r.Consensus ? "" : lab.Models.Any(m => m.Name == r.Model && m.NotAdmitted is not null) ? " (not admitted)" : " (float)")), Markup.Escape(r.Configuration),
-                $"[{colour}]{r.Matches}/{r.Runs} ({r.MatchRate * 100:F1}%)[/]", Markup.Escape(node),
+                $"[{colour}]{r.Matches}/{r.Runs} ({r.MatchRate * 100:F1}%)[/]",
+                f is null ? "" : f.MaxAbsDiff.ToString("G3"), f is null ? "" : Markup.Escape(FloatUlp.Describe(f.MaxUlp)),
+                f?.Top1Flips is { } flips ? $"{flips}/{f.Top1Rows}" : f is null ? "" : "n/a", Markup.Escape(node),
                 r.MeanLatencyMs.ToString("F3"), r.Gops.ToString("F2"), (r.PeakFraction * 100).ToString("F1"));
         }
         console.Write(table);
+        foreach (var line in LabReportWriter.TradeLines(lab)) output.WriteLine(line);
         output.WriteLine(lab.ConsensusAllMatch
             ? "every consensus configuration reproduced the canonical reference bit for bit"
             : "DIVERGENCE: at least one consensus configuration did not reproduce the canonical reference");
