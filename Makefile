@@ -127,7 +127,7 @@ DETERMINISM_ARM64_INPUTS ?= 2
 determinism-arm64: chain-arm64
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) determinism --model $(DETERMINISM_ARM64_MODEL) --inputs $(DETERMINISM_ARM64_INPUTS) --isa x64,arm64 \
-		--arm64-chain $(ARM64_OUT)/chain --report .data/determinism-arm64
+		--arm64-chain $(ARM64_OUT)/chain $(if $(ARM64_NATIVE),,--arm64-cpuinfo $(ARM64_CPUINFO)) --report .data/determinism-arm64
 
 # A mixed-architecture devnet: three validators of this build, the last one the arm64 build (under qemu on x86, fast
 # path off), identical blocks and receipts on every node checked at every height; the arm64 node's proposals counted.
