@@ -304,8 +304,14 @@ public sealed class SecretConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
+            FrameBudget?.Abandoned(length);
             throw new PeerProtocolException(ProtocolViolation.TooSlow,
                 $"the body of a {length}-byte frame did not arrive within {deadline.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            FrameBudget?.Abandoned(length); // closed or cut mid-body
+            throw;
         }
         return Decrypt(ciphertext);
     }
