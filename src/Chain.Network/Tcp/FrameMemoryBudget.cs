@@ -129,6 +129,7 @@ public sealed class FrameMemoryBudget
                 CollectionsRequested++;
             }
         }
+        // A background gen-2 collection: the abandoned buffers are large objects, which only gen 2 frees.
         if (collect) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
     }
 

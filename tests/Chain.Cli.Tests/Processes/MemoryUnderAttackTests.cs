@@ -16,7 +16,8 @@ namespace Chain.Cli.Tests.Processes;
 /// random node keys that declare the largest frame the protocol allows and trickle most of it, garbage handshakes, and
 /// idle and slowloris RPC connections, all at node 0 at once. The chain must keep committing, an honest /status must
 /// answer within 1 s, node 0's RSS must stay under <see cref="RssBoundBytes"/>, and once the attackers leave it must
-/// come back to within <see cref="ReturnToleranceBytes"/> of its baseline.
+/// come back to within <see cref="ReturnToleranceBytes"/> of its baseline (or of node 1's RSS, a validator of the same
+/// chain that was not attacked, when the chain's own growth has taken that above node 0's baseline).
 /// </summary>
 [Collection(ProcessCollection.Name)]
 public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
@@ -87,8 +88,9 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
             var back = Stopwatch.StartNew();
             try
             {
-                await net.WaitForAsync($"node 0's RSS back within {Mib(ReturnToleranceBytes)} of its baseline {Mib(baseline)}",
-                    () => Task.FromResult((after = Rss(pid)) <= baseline + ReturnToleranceBytes), TimeSpan.FromSeconds(60));
+                await net.WaitForAsync($"node 0's RSS back within {Mib(ReturnToleranceBytes)} of its baseline {Mib(baseline)} or of node 1's",
+                    () => Task.FromResult((after = Rss(pid)) <= Math.Max(baseline, Rss(net.Net.ProcessId(1) ?? pid)) + ReturnToleranceBytes),
+                    TimeSpan.FromSeconds(60));
             }
             finally
             {
