@@ -16,6 +16,7 @@ internal static class BenchCommand
         bench.Add(BenchNetworkCommand.Create());
         bench.Add(BenchFaultsCommand.Create());
         bench.Add(BenchGasCommand.Create());
+        bench.Add(BenchWanCommand.Create());
         return bench;
     }
 
