@@ -33,10 +33,13 @@ internal static class BenchWanCommand
         var netns = new Option<string?>("--netns") { Description = "Namespace prefix: validator i runs in namespace PREFIXi (tools/netem-devnet.sh makes them); without it only the loopback run" };
         var subnet = new Option<string>("--subnet") { Description = "Validator i listens on SUBNET.(i+1) inside its namespace", DefaultValueFactory = _ => "10.77.0" };
         var netem = new Option<string>("--netem") { Description = "What the namespaces' links do (printed with the figures)", DefaultValueFactory = _ => "netem" };
+        var relayDelay = new Option<int>("--relay-delay-ms") { Description = "Emulate the link in user space instead (kernels without sch_netem): every P2P connection through a DelayRelay adding this one-way delay; 0 = off", DefaultValueFactory = _ => 0 };
+        var relayJitter = new Option<int>("--relay-jitter-ms") { Description = "± uniform jitter of the relay's delay", DefaultValueFactory = _ => 0 };
+        var relayLoss = new Option<double>("--relay-loss-percent") { Description = "Chunks held one retransmission timeout (200 ms) longer, as a lost segment would be", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Write both runs' figures as JSON to this file" };
         var command = new Command("wan", "Finality and committed tx/s of one workload on loopback and across network namespaces with tc netem (tools/netem-devnet.sh)")
         {
-            validators, txs, netns, subnet, netem, json,
+            validators, txs, netns, subnet, netem, relayDelay, relayJitter, relayLoss, json,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -46,17 +49,22 @@ internal static class BenchWanCommand
             string? prefix = result.GetValue(netns);
             string net = result.GetValue(subnet)!;
             if (prefix is not null && !System.Net.IPAddress.TryParse($"{net}.1", out _)) throw new CliException($"--subnet '{net}' is not the first three octets of an IPv4 address");
+            int delay = result.GetValue(relayDelay), jitter = result.GetValue(relayJitter);
+            double loss = result.GetValue(relayLoss);
+            if (delay < 0 || jitter < 0 || jitter > delay || loss is < 0 or > 50)
+                throw new CliException("--relay-delay-ms ≥ 0, --relay-jitter-ms 0..delay, --relay-loss-percent 0..50");
+            var relay = delay > 0 ? new RelayLink(TimeSpan.FromMilliseconds(delay), TimeSpan.FromMilliseconds(jitter), loss) : null;
             var runs = new List<Run>();
             try
             {
-                runs.Add(RunAsync(v, n, null, net, output).GetAwaiter().GetResult());
-                if (prefix is not null) runs.Add(RunAsync(v, n, prefix, net, output).GetAwaiter().GetResult());
+                runs.Add(RunAsync(v, n, null, null, net, output).GetAwaiter().GetResult());
+                if (prefix is not null || relay is not null) runs.Add(RunAsync(v, n, prefix, relay, net, output).GetAwaiter().GetResult());
             }
             catch (RpcClientException e)
             {
                 throw new CliException($"a node refused or did not answer: {e.Message}");
             }
-            Print(runs, prefix is null ? null : result.GetValue(netem), output);
+            Print(runs, relay is not null ? $"user-space relay: delay {delay}ms {jitter}ms, {loss}% of chunks +200 ms" : result.GetValue(netem), output);
             if (result.GetValue(json) is { } file)
                 OutputFiles.WriteText(file, JsonSerializer.Serialize(runs, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             return runs.All(r => r.Committed == r.Transactions) ? 0 : 1;
@@ -64,16 +72,33 @@ internal static class BenchWanCommand
         return command;
     }
 
-    /// <summary>Homes on free ports; on loopback as `chain devnet`, or validator i listening on SUBNET.(i+1) inside namespace PREFIXi.</summary>
-    private static async Task<Run> RunAsync(int validators, int count, string? netnsPrefix, string subnet, TextWriter output)
+    /// <summary>The link a <see cref="DelayRelay"/> emulates.</summary>
+    private sealed record RelayLink(TimeSpan Delay, TimeSpan Jitter, double LossPercent);
+
+    /// <summary>
+    /// Homes on free ports; on loopback as `chain devnet`, or validator i listening on SUBNET.(i+1) inside namespace
+    /// PREFIXi. With a <paramref name="relay"/>, validator i reaches validator j through a relay of its own (on
+    /// SUBNET.254, the bridge, or on loopback).
+    /// </summary>
+    private static async Task<Run> RunAsync(int validators, int count, string? netnsPrefix, RelayLink? relay, string subnet, TextWriter output)
     {
-        string name = netnsPrefix is null ? "loopback" : $"namespaces {netnsPrefix}0..{validators - 1}";
+        string name = (netnsPrefix is null ? "loopback" : $"namespaces {netnsPrefix}0..{validators - 1}") + (relay is null ? "" : " + relay");
         var modelsDir = HomeCommands.RepositoryModelsDirectory();
         var models = GenesisModels.Load(modelsDir);
         var genesis = HomeCommands.RepositoryGenesis();
         var directory = Path.Combine(Path.GetTempPath(), $"chain-bench-wan-{Guid.NewGuid():N}");
         int basePort = LocalNetwork.FindFreePorts(2 * validators);
         string Host(int i) => netnsPrefix is null ? "127.0.0.1" : $"{subnet}.{i + 1}";
+        var relays = new Dictionary<(int From, int To), DelayRelay>();
+        if (relay is not null)
+        {
+            var relayHost = System.Net.IPAddress.Parse(netnsPrefix is null ? "127.0.0.1" : $"{subnet}.254");
+            for (int i = 0; i < validators; i++)
+                for (int j = 0; j < validators; j++)
+                    if (i != j)
+                        relays[(i, j)] = new DelayRelay(new System.Net.IPEndPoint(relayHost, 0), new System.Net.IPEndPoint(System.Net.IPAddress.Parse(Host(j)), basePort + 2 * j),
+                            relay.Delay, relay.Jitter, relay.LossPercent, seed: 1000 * i + j);
+        }
         try
         {
             // Release consensus timeouts; only the pause before building is shortened, as in `chain bench network`.
@@ -81,14 +106,14 @@ internal static class BenchWanCommand
             {
                 c.Consensus.MinBlockIntervalMs = 100;
                 c.Log.Level = "warn";
-                if (netnsPrefix is null) return;
                 int i = (PortOf(c.P2p.Listen) - basePort) / 2;
                 c.P2p.Listen = $"{Host(i)}:{PortOf(c.P2p.Listen)}";
                 c.Rpc.Listen = $"{Host(i)}:{PortOf(c.Rpc.Listen)}";
                 c.P2p.PersistentPeers = c.P2p.PersistentPeers.Select(p =>
                 {
-                    int port = PortOf(p);
-                    return $"{p[..p.IndexOf('@', StringComparison.Ordinal)]}@{Host((port - basePort) / 2)}:{port}";
+                    int port = PortOf(p), j = (port - basePort) / 2;
+                    string key = p[..p.IndexOf('@', StringComparison.Ordinal)];
+                    return relays.TryGetValue((i, j), out var r) ? $"{key}@{r.Endpoint.Address}:{r.Endpoint.Port}" : $"{key}@{Host(j)}:{port}";
                 }).ToList();
             }, launcher: netnsPrefix is null ? null : InNamespace(netnsPrefix));
             var clients = network.Nodes.Select((node, i) => new RpcClient(new Uri($"http://{Host(i)}:{node.RpcPort}/"), network.Genesis.Validators, TimeSpan.FromSeconds(30))).ToArray();
@@ -160,6 +185,7 @@ internal static class BenchWanCommand
         }
         finally
         {
+            foreach (var r in relays.Values) await r.DisposeAsync();
             try
             {
                 Directory.Delete(directory, recursive: true);

@@ -24,6 +24,9 @@ public sealed partial class FullNode
     /// </summary>
     private const long GossipCatchUpMs = 100;
 
+    /// <summary>Bodies one parts response carries at most, but always one (the sync response budget's size).</summary>
+    internal const int PartsResponseByteBudget = 8 << 20;
+
     /// <summary>Full proposals kept to serve parts requests and re-proposals (own and rebuilt), newest last.</summary>
     private const int ServableBlocksKept = 8;
 
@@ -206,7 +209,9 @@ public sealed partial class FullNode
         {
             var tx = inBlock is not null && inBlock.TryGetValue(hash, out var t) ? t : _validator.Mempool.Get(hash);
             if (tx is null) continue;
-            if (bytes + tx.Encoded.Length > ProtocolLimits.MaxBlockBytes) break; // the response's bound: the asker fetches the rest elsewhere
+            // The response's bound (always one body): the asker fetches the rest elsewhere. It keeps parts responses
+            // within what a peer that does not know us accepts (NetworkLimits.UnknownPeerMaxPayloadBytes).
+            if (found.Count > 0 && bytes + tx.Encoded.Length > PartsResponseByteBudget) break;
             bytes += tx.Encoded.Length;
             found.Add(tx);
         }
