@@ -82,6 +82,24 @@ internal static class BenchWanCommand
     /// </summary>
     private static async Task<Run> RunAsync(int validators, int count, string? netnsPrefix, RelayLink? relay, string subnet, TextWriter output)
     {
+        // Free ports are found by binding and letting go, so another program can take one before a node binds it.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await RunOnceAsync(validators, count, netnsPrefix, relay, subnet, output);
+            }
+            catch (PortTakenException e) when (attempt < 3)
+            {
+                output.WriteLine($"{e.Message}; again on other ports");
+            }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : Exception(message);
+
+    private static async Task<Run> RunOnceAsync(int validators, int count, string? netnsPrefix, RelayLink? relay, string subnet, TextWriter output)
+    {
         string name = (netnsPrefix is null ? "loopback" : $"namespaces {netnsPrefix}0..{validators - 1}") + (relay is null ? "" : " + relay");
         var modelsDir = HomeCommands.RepositoryModelsDirectory();
         var models = GenesisModels.Load(modelsDir);
@@ -119,8 +137,15 @@ internal static class BenchWanCommand
             var clients = network.Nodes.Select((node, i) => new RpcClient(new Uri($"http://{Host(i)}:{node.RpcPort}/"), network.Genesis.Validators, TimeSpan.FromSeconds(30))).ToArray();
             output.WriteLine($"{name}: starting {validators} validators in {directory} ...");
             for (int i = 0; i < validators; i++) network.Start(i);
-            if (!await LocalNetwork.WaitUntilAsync(async () => (await Task.WhenAll(clients.Select(HeightAsync))).All(h => h >= 1), TimeSpan.FromSeconds(180)))
-                throw new CliException($"{name}: the network did not commit height 1 within 180 s; logs: {network.LogPath(0)} ...");
+            bool up = await LocalNetwork.WaitUntilAsync(async () =>
+                (await Task.WhenAll(clients.Select(HeightAsync))).All(h => h >= 1) || Enumerable.Range(0, validators).Any(i => !network.IsRunning(i)), TimeSpan.FromSeconds(180));
+            if (Enumerable.Range(0, validators).FirstOrDefault(i => !network.IsRunning(i), -1) is var exited and >= 0)
+            {
+                string log = File.Exists(network.LogPath(exited)) ? File.ReadAllText(network.LogPath(exited)).Trim() : "";
+                if (log.Contains("Address already in use", StringComparison.Ordinal)) throw new PortTakenException($"{name}: validator {exited}'s port was taken");
+                throw new CliException($"{name}: validator {exited} exited at start: {log}");
+            }
+            if (!up) throw new CliException($"{name}: the network did not commit height 1 within 180 s; logs: {network.LogPath(0)} ...");
 
             var transactions = Workload(network.Genesis, models, GenesisModels.LoadTestDigits(modelsDir), validators, count);
             var committedAt = new ConcurrentDictionary<Hash32, double>();

@@ -13,7 +13,8 @@ namespace Chain.Cli.Tests.Processes;
 
 /// <summary>
 /// Issue 15's memory attack on a real validator process (docs/node.md, "Memory under attack"): many P2P peers with
-/// random node keys that declare the largest frame the protocol allows and trickle most of it, garbage handshakes, and
+/// random node keys that declare the largest frame the protocol allows a stranger and trickle most of it, a few that
+/// declare the largest frame it allows anyone (refused on the length alone), garbage handshakes, and
 /// idle and slowloris RPC connections, all at node 0 at once. The chain must keep committing, an honest /status must
 /// answer within 1 s, node 0's RSS must stay under <see cref="RssBoundBytes"/>, and once the attackers leave it must
 /// come back to within <see cref="ReturnToleranceBytes"/> of its baseline (or of node 1's RSS, a validator of the same
@@ -32,6 +33,10 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
     private const int HostileFramePeers = 48;
     /// <summary>Hostile peers that must get through the handshake and declare their frame.</summary>
     private const int DeclaredAtLeast = 32;
+    /// <summary>Strangers that announce a frame above their limit (the whole-block maximum): cut off and banned at once.</summary>
+    private const int OversizePeers = 8;
+    /// <summary>The largest frame a stranger may send: <see cref="NetworkLimits.UnknownPeerMaxPayloadBytes"/> plus channel byte and tag.</summary>
+    private const uint StrangerMaxFrame = 1 + NetworkLimits.UnknownPeerMaxPayloadBytes + NetworkLimits.TagBytes;
     private const int GarbageHandshakes = 60;
     private const int IdleRpcConnections = 160;
     private const int SlowlorisRpcConnections = 160;
@@ -55,8 +60,13 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
             var counters = new AttackCounters();
             var random = new Random(seed);
             var attackers = new List<Task>();
+            // First the strangers announcing whole-block frames, each refused on its length alone (while the peer table has room).
+            for (int i = 0; i < OversizePeers; i++)
+                attackers.Add(HostileFramePeerAsync(target.P2pPort, net.ChainId, NetworkLimits.MaxFrameCiphertextBytes, counters, stop.Token));
+            await net.WaitForAsync($"{OversizePeers} whole-block frames from strangers cut off", () => Task.FromResult(counters.OversizeRefused == OversizePeers),
+                TimeSpan.FromSeconds(30));
             for (int i = 0; i < HostileFramePeers; i++)
-                attackers.Add(HostileFramePeerAsync(target.P2pPort, net.ChainId, counters, stop.Token));
+                attackers.Add(HostileFramePeerAsync(target.P2pPort, net.ChainId, StrangerMaxFrame, counters, stop.Token));
             attackers.Add(GarbageHandshakesAsync(target.P2pPort, net.ChainId, new Random(random.Next()), counters, stop.Token));
             for (int i = 0; i < IdleRpcConnections + SlowlorisRpcConnections; i++)
             {
@@ -67,15 +77,15 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
             ulong startHeight = await net.MinHeightAsync();
             var probes = new List<double>();
             var attackClock = Stopwatch.StartNew();
-            // The attack lasts until every attacker is in place, the node has cut off the first hostile frames it gave
-            // budget to (their bodies too slow, ≈ 43 s: so it has read other hostile frames since) and the chain has
-            // committed 5 heights under it.
-            await net.WaitForAsync("5 heights under the attack, every attacker in place and 2 hostile frames cut off", async () =>
+            // The attack lasts until every attacker is in place, the node has cut off every whole-block frame and the
+            // first stranger frames it gave budget to (their bodies too slow, ≈ 22 s: so it has read others since), and
+            // the chain has committed 5 heights under it.
+            await net.WaitForAsync("5 heights under the attack, every attacker in place, 2 hostile frames cut off as too slow", async () =>
             {
                 probes.Add(await ProbeStatusMsAsync(net));
                 return counters.FramesDeclared >= DeclaredAtLeast && counters.RpcOpen >= IdleRpcConnections + SlowlorisRpcConnections / 2
                     && counters.HungUp >= 2 && await net.MinHeightAsync() >= startHeight + 5;
-            }, TimeSpan.FromSeconds(150));
+            }, TimeSpan.FromSeconds(150), () => counters.ToString());
             ulong endHeight = await net.MinHeightAsync();
             net.Log($"under attack for {attackClock.Elapsed.TotalSeconds:F1} s: heights {startHeight} → {endHeight}; {counters}; " +
                 $"/status probes: {probes.Count}, max {probes.Max():F0} ms, p50 {Percentile(probes, 0.5):F0} ms; peak RSS {Mib(sampler.Peak)}");
@@ -118,10 +128,10 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A peer with a fresh random node key: a real handshake, then a length prefix announcing the largest frame the
-    /// protocol allows and most of its body, sent in 64 KiB pieces at about 4 MiB/s, never finished.
+    /// A peer with a fresh random node key: a real handshake, then a length prefix announcing a frame of
+    /// <paramref name="frame"/> bytes and all of its body but 1 MiB, sent in 64 KiB pieces at about 4 MiB/s, never finished.
     /// </summary>
-    private static async Task HostileFramePeerAsync(int port, ChainId chainId, AttackCounters counters, CancellationToken ct)
+    private static async Task HostileFramePeerAsync(int port, ChainId chainId, uint frame, AttackCounters counters, CancellationToken ct)
     {
         try
         {
@@ -131,12 +141,13 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
             await using var stream = new NetworkStream(socket, ownsSocket: false);
             await using var secure = await SecretConnection.EstablishAsync(stream, chainId, key, null, TimeSpan.FromSeconds(60), TimeProvider.System, ct);
             var prefix = new byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(prefix, NetworkLimits.MaxFrameCiphertextBytes);
+            BinaryPrimitives.WriteUInt32BigEndian(prefix, frame);
             await socket.SendAsync(prefix, ct);
-            counters.Declared();
+            bool oversize = frame > StrangerMaxFrame;
+            if (!oversize) counters.Declared();
             var piece = new byte[64 << 10];
             Random.Shared.NextBytes(piece);
-            long most = NetworkLimits.MaxFrameCiphertextBytes - (2 << 20);
+            long most = frame - (1 << 20);
             try
             {
                 for (long sent = 0; sent < most; sent += piece.Length)
@@ -152,7 +163,11 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
             {
                 // reset by the node
             }
-            if (!ct.IsCancellationRequested) counters.CutOff();
+            if (!ct.IsCancellationRequested)
+            {
+                if (oversize) counters.OversizeCutOff();
+                else counters.CutOff();
+            }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or HandshakeException)
         {
@@ -291,13 +306,16 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
 
     private sealed class AttackCounters
     {
-        private int _declared, _hungUp, _garbage, _rpcOpen, _rpcOpened;
+        private int _declared, _hungUp, _oversize, _garbage, _rpcOpen, _rpcOpened;
         private long _sent;
         public int FramesDeclared => Volatile.Read(ref _declared);
         public int RpcOpen => Volatile.Read(ref _rpcOpen);
         /// <summary>Hostile frame peers the node disconnected (their frame body too slow) after reading part of it.</summary>
         public int HungUp => Volatile.Read(ref _hungUp);
         public void CutOff() => Interlocked.Increment(ref _hungUp);
+        /// <summary>Strangers that announced a frame above their limit and were cut off.</summary>
+        public int OversizeRefused => Volatile.Read(ref _oversize);
+        public void OversizeCutOff() => Interlocked.Increment(ref _oversize);
         public void Declared() => Interlocked.Increment(ref _declared);
         public void Sent(int bytes) => Interlocked.Add(ref _sent, bytes);
         public void Garbage() => Interlocked.Increment(ref _garbage);
@@ -308,7 +326,7 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
         }
         public void RpcClosed() => Interlocked.Decrement(ref _rpcOpen);
         public override string ToString() =>
-            $"{FramesDeclared} maximal frames declared, {HungUp} of them cut off as too slow, {Interlocked.Read(ref _sent) >> 20} MiB of frame bodies sent, {Volatile.Read(ref _garbage)} garbage handshakes refused, " +
+            $"{FramesDeclared} maximal stranger frames declared, {HungUp} of them cut off as too slow, {OversizeRefused} whole-block frames cut off at once, {Interlocked.Read(ref _sent) >> 20} MiB of frame bodies sent, {Volatile.Read(ref _garbage)} garbage handshakes refused, " +
             $"{Volatile.Read(ref _rpcOpened)} RPC connections opened ({RpcOpen} open)";
     }
 }
