@@ -315,20 +315,27 @@ public sealed class SecretConnection : IAsyncDisposable
         var deadline = LargeFrameDeadline(length);
         using var timeout = new CancellationTokenSource(deadline, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
-        byte[] ciphertext = GC.AllocateUninitializedArray<byte>(length);
+        byte[]? ciphertext = null;
         try
         {
-            await _stream.ReadExactlyAsync(ciphertext, linked.Token).ConfigureAwait(false);
+            // The buffer is sized only once the body starts to arrive: a peer that announced a frame and left (or sends
+            // nothing) makes us allocate nothing when its turn in the budget comes.
+            var head = new byte[Math.Min(length, 4096)];
+            int got = await _stream.ReadAsync(head, linked.Token).ConfigureAwait(false);
+            if (got == 0) throw new EndOfStreamException($"the connection closed before the body of a {length}-byte frame");
+            ciphertext = GC.AllocateUninitializedArray<byte>(length);
+            head.AsSpan(0, got).CopyTo(ciphertext);
+            await _stream.ReadExactlyAsync(ciphertext.AsMemory(got), linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            FrameBudget?.Abandoned(length);
+            if (ciphertext is not null) FrameBudget?.Abandoned(length);
             throw new PeerProtocolException(ProtocolViolation.TooSlow,
                 $"the body of a {length}-byte frame did not arrive within {deadline.TotalSeconds:0.#} s");
         }
         catch
         {
-            FrameBudget?.Abandoned(length); // closed or cut mid-body
+            if (ciphertext is not null) FrameBudget?.Abandoned(length); // closed or cut mid-body
             throw;
         }
         return Decrypt(ciphertext);
