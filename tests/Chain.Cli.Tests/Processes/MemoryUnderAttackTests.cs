@@ -27,7 +27,7 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
     public const long RssBoundBytes = 512L << 20;
 
     /// <summary>How far above its pre-attack baseline node 0 may stay once the attackers have left.</summary>
-    public const long ReturnToleranceBytes = 96L << 20;
+    public const long ReturnToleranceBytes = 80L << 20;
 
     /// <summary>More than the node's peer table holds (p2p.max_peers = 40, 3 of them validators): the extra ones are refused.</summary>
     private const int HostileFramePeers = 48;
