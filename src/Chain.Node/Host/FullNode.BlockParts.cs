@@ -24,9 +24,6 @@ public sealed partial class FullNode
     /// </summary>
     private const long GossipCatchUpMs = 100;
 
-    /// <summary>Bodies one parts response carries at most, but always one (the sync response budget's size).</summary>
-    internal const int PartsResponseByteBudget = 8 << 20;
-
     /// <summary>Full proposals kept to serve parts requests and re-proposals (own and rebuilt), newest last.</summary>
     private const int ServableBlocksKept = 8;
 
@@ -211,7 +208,7 @@ public sealed partial class FullNode
             if (tx is null) continue;
             // The response's bound (always one body): the asker fetches the rest elsewhere. It keeps parts responses
             // within what a peer that does not know us accepts (NetworkLimits.UnknownPeerMaxPayloadBytes).
-            if (found.Count > 0 && bytes + tx.Encoded.Length > PartsResponseByteBudget) break;
+            if (found.Count > 0 && bytes + tx.Encoded.Length > _options.PartsResponseByteBudget) break;
             bytes += tx.Encoded.Length;
             found.Add(tx);
         }
