@@ -78,7 +78,7 @@ public sealed class MemoryUnderAttackTests(ITestOutputHelper output)
             var probes = new List<double>();
             var attackClock = Stopwatch.StartNew();
             // The attack lasts until every attacker is in place, the node has cut off every whole-block frame and the
-            // first stranger frames it gave budget to (their bodies too slow, ≈ 22 s: so it has read others since), and
+            // first stranger frames it gave budget to (their bodies too slow, ≈ 18 s: so it has read others since), and
             // the chain has committed 5 heights under it.
             await net.WaitForAsync("5 heights under the attack, every attacker in place, 2 hostile frames cut off as too slow", async () =>
             {
