@@ -151,3 +151,13 @@ FAULT_SECONDS ?= 60
 faults:
 	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
 	$(CLI) bench faults --seed $(FAULT_SEED) --cycles $(FAULT_CYCLES) --kills $(FAULT_KILLS) --duration $(FAULT_SECONDS) --json .data/faults.json
+
+# A WAN-like multi-host devnet on one machine (docs/node.md, "WAN-like devnet"): 7 validators each in its own network
+# namespace, veth pairs to one bridge, 50 ms ± 10 ms and 1 % loss on every validator's link (tc netem, or user-space
+# relays where the kernel has no sch_netem); finality p50/p95 and committed tx/s beside the same run on loopback.
+# Needs root; the namespaces are removed on exit. Figures in .data/wan.json.
+.PHONY: wan
+WAN_TXS ?= 300
+wan:
+	$(DOTNET) build src/Chain.Cli -c $(CONFIG)
+	CHAIN=$(CLI) tools/netem-devnet.sh --txs $(WAN_TXS) --json .data/wan.json

@@ -50,6 +50,24 @@ public class FrameMemoryBudgetTests
     }
 
     [Fact]
+    public async Task Abandoned_frames_ask_for_one_collection_once_the_budget_is_idle_again()
+    {
+        var budget = new FrameMemoryBudget(2 * Max);
+        using (await budget.ReserveAsync(Max, CancellationToken.None)) { }
+        Assert.Equal(0, budget.CollectionsRequested); // a completed frame leaves nothing behind to collect
+
+        var cut = await budget.ReserveAsync(Max, CancellationToken.None);
+        var other = await budget.ReserveAsync(Max, CancellationToken.None);
+        budget.Abandoned(Max); // its body never came: the buffer is garbage
+        cut.Dispose();
+        Assert.Equal(0, budget.CollectionsRequested); // another frame is still being received
+        other.Dispose();
+        Assert.Equal(1, budget.CollectionsRequested);
+        using (await budget.ReserveAsync(Max, CancellationToken.None)) { }
+        Assert.Equal(1, budget.CollectionsRequested); // once per idle period after abandoned frames
+    }
+
+    [Fact]
     public void A_budget_smaller_than_one_frame_is_refused()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FrameMemoryBudget(Max - 1));
@@ -150,5 +168,6 @@ public class FrameMemoryBudgetTests
         Assert.Equal(payload, received);
         Assert.Equal(0, budget.Reserved);
         Assert.Equal(2L * (1 + payload.Length + NetworkLimits.TagBytes), budget.PeakReserved);
+        Assert.Equal(0, budget.CollectionsRequested); // a complete frame asks for no collection
     }
 }

@@ -17,6 +17,7 @@ internal static class BenchCommand
         bench.Add(BenchFaultsCommand.Create());
         bench.Add(BenchGasCommand.Create());
         bench.Add(BenchModelsCommand.Create());
+        bench.Add(BenchWanCommand.Create());
         return bench;
     }
 

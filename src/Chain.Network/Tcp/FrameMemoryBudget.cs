@@ -7,6 +7,9 @@ namespace Chain.Network.Tcp;
 /// which pushes back on its sender through TCP. So however many peers announce maximal frames at once, what they
 /// can pin is the capacity, not peers × frame size (the attack in issue 15: 37 peers × 33.6 MB). Waiters are served in
 /// arrival order, so a large frame is never starved by a stream of smaller ones.
+/// A frame whose body never completes (its peer too slow or gone) leaves its buffer as garbage on the large object
+/// heap, which the GC may not collect for a long time when little else is allocated; so once the budget is idle again
+/// after such frames, it asks for one background collection, and the node's memory comes back after an attack.
 /// </summary>
 public sealed class FrameMemoryBudget
 {
@@ -16,6 +19,7 @@ public sealed class FrameMemoryBudget
     private readonly Lock _gate = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private long _available;
+    private long _abandonedSinceCollection;
 
     private sealed class Waiter(long bytes)
     {
@@ -48,6 +52,15 @@ public sealed class FrameMemoryBudget
 
     /// <summary>The most bytes ever reserved at once (for tests and metrics).</summary>
     public long PeakReserved { get; private set; }
+
+    /// <summary>Background collections asked for after abandoned frames (for tests and metrics).</summary>
+    public int CollectionsRequested { get; private set; }
+
+    /// <summary>Called with the buffer bytes of a frame whose body never completed: its buffer is garbage now.</summary>
+    public void Abandoned(long bytes)
+    {
+        lock (_gate) _abandonedSinceCollection += bytes;
+    }
 
     /// <summary>Reserves <paramref name="bytes"/> (at most the capacity), waiting in arrival order; dispose the lease to give it back.</summary>
     public async ValueTask<Lease> ReserveAsync(long bytes, CancellationToken ct)
@@ -103,11 +116,21 @@ public sealed class FrameMemoryBudget
 
     private void Release(long bytes)
     {
+        bool collect;
         lock (_gate)
         {
             _available += bytes;
             GrantWaiters();
+            // Idle after abandoned frames: nothing of a complete frame is left to collect, only the attackers' garbage.
+            collect = _available == Capacity && _abandonedSinceCollection > 0;
+            if (collect)
+            {
+                _abandonedSinceCollection = 0;
+                CollectionsRequested++;
+            }
         }
+        // A background gen-2 collection: the abandoned buffers are large objects, which only gen 2 frees.
+        if (collect) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
     }
 
     private void GrantWaiters()

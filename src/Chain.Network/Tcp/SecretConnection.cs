@@ -56,6 +56,24 @@ public sealed class SecretConnection : IAsyncDisposable
     public int MaxPayloadBytes { get; }
 
     /// <summary>
+    /// Largest payload accepted from the remote (at most <see cref="MaxPayloadBytes"/>, which stays the send limit): the
+    /// owner lowers it after the handshake for a peer it does not know. A larger announced frame is refused as
+    /// <see cref="ProtocolViolation.Oversize"/> before anything is allocated for it.
+    /// </summary>
+    public int MaxReceivePayloadBytes
+    {
+        get => _maxReceivePayloadBytes ?? MaxPayloadBytes;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxPayloadBytes);
+            _maxReceivePayloadBytes = value;
+        }
+    }
+
+    private int? _maxReceivePayloadBytes;
+
+    /// <summary>
     /// The node-wide budget large inbound frames reserve before their buffers are sized (null: no shared bound, each
     /// frame is still limited to <see cref="MaxPayloadBytes"/>). Set by the owner after the handshake.
     /// </summary>
@@ -229,7 +247,7 @@ public sealed class SecretConnection : IAsyncDisposable
     /// <summary>Reads the next message. Throws <see cref="PeerProtocolException"/> on a bad frame and <see cref="EndOfStreamException"/> on a clean close.</summary>
     public async Task<(MessageChannel Channel, byte[] Payload)> ReadMessageAsync(CancellationToken ct)
     {
-        byte[] plaintext = await ReadFrameAsync(1 + MaxPayloadBytes + NetworkLimits.TagBytes, ct).ConfigureAwait(false);
+        byte[] plaintext = await ReadFrameAsync(1 + MaxReceivePayloadBytes + NetworkLimits.TagBytes, ct).ConfigureAwait(false);
         if (plaintext.Length < 1)
             throw new PeerProtocolException(ProtocolViolation.Malformed, "frame has no channel byte");
         var channel = (MessageChannel)plaintext[0];
@@ -297,15 +315,28 @@ public sealed class SecretConnection : IAsyncDisposable
         var deadline = LargeFrameDeadline(length);
         using var timeout = new CancellationTokenSource(deadline, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
-        byte[] ciphertext = GC.AllocateUninitializedArray<byte>(length);
+        byte[]? ciphertext = null;
         try
         {
-            await _stream.ReadExactlyAsync(ciphertext, linked.Token).ConfigureAwait(false);
+            // The buffer is sized only once the body starts to arrive: a peer that announced a frame and left (or sends
+            // nothing) makes us allocate nothing when its turn in the budget comes.
+            var head = new byte[Math.Min(length, 4096)];
+            int got = await _stream.ReadAsync(head, linked.Token).ConfigureAwait(false);
+            if (got == 0) throw new EndOfStreamException($"the connection closed before the body of a {length}-byte frame");
+            ciphertext = GC.AllocateUninitializedArray<byte>(length);
+            head.AsSpan(0, got).CopyTo(ciphertext);
+            await _stream.ReadExactlyAsync(ciphertext.AsMemory(got), linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
+            if (ciphertext is not null) FrameBudget?.Abandoned(length);
             throw new PeerProtocolException(ProtocolViolation.TooSlow,
                 $"the body of a {length}-byte frame did not arrive within {deadline.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            if (ciphertext is not null) FrameBudget?.Abandoned(length); // closed or cut mid-body
+            throw;
         }
         return Decrypt(ciphertext);
     }

@@ -228,6 +228,9 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
             var secure = await SecretConnection.EstablishAsync(stream, _options.ChainId, _nodeKey, expectedKey,
                 _options.HandshakeTimeout, _time, ct, _options.MaxPayloadBytes).ConfigureAwait(false);
             secure.FrameBudget = FrameBudget;
+            // A stranger gets the smallest frame limit that its ordinary messages need; peers we chose get the full one.
+            if (!outbound && !_options.PersistentPeers.Any(p => p.ExpectedKey == secure.RemoteKey))
+                secure.MaxReceivePayloadBytes = Math.Min(_options.MaxPayloadBytes, _options.UnknownPeerMaxPayloadBytes);
             secure.LargeFrameMinBytesPerSecond = _options.LargeFrameMinBytesPerSecond;
             secure.LargeFrameGrace = _options.LargeFrameGrace;
             return secure;

@@ -33,6 +33,13 @@ public sealed record TcpPeerNetworkOptions
     public int MaxPayloadBytes { get; init; } = NetworkLimits.MaxPayloadBytes;
 
     /// <summary>
+    /// Largest payload accepted from an unknown peer: one that connected to us and whose node key is not a persistent
+    /// peer's (a persistent peer, and any peer we dialed, gets <see cref="MaxPayloadBytes"/>). A larger frame is refused as
+    /// oversize before any buffer is sized. Capped at <see cref="MaxPayloadBytes"/> when that is lower.
+    /// </summary>
+    public int UnknownPeerMaxPayloadBytes { get; init; } = NetworkLimits.UnknownPeerMaxPayloadBytes;
+
+    /// <summary>
     /// Node-wide bytes that large inbound frames (over <see cref="FrameMemoryBudget.SmallFrameBytes"/>) may hold while
     /// they are received and decrypted, across all peers; a frame reserves twice its length (ciphertext and plaintext).
     /// At least one maximal frame. Default: four maximal frames (about 134 MB).
@@ -92,6 +99,7 @@ public sealed record TcpPeerNetworkOptions
         Check(InboundBytesPerSecond > 0, $"InboundBytesPerSecond must be positive, got {InboundBytesPerSecond}");
         Check(MaxPayloadBytes is >= 1 and <= NetworkLimits.MaxPayloadBytes,
             $"MaxPayloadBytes must be 1..{NetworkLimits.MaxPayloadBytes}, got {MaxPayloadBytes}");
+        Check(UnknownPeerMaxPayloadBytes >= 1, $"UnknownPeerMaxPayloadBytes must be at least 1, got {UnknownPeerMaxPayloadBytes}");
         Check(InboundFrameBudgetBytes >= NetworkLimits.MaxFrameCiphertextBytes,
             $"InboundFrameBudgetBytes must hold one maximal frame ({NetworkLimits.MaxFrameCiphertextBytes} bytes), got {InboundFrameBudgetBytes}");
         Check(LargeFrameMinBytesPerSecond >= 1, $"LargeFrameMinBytesPerSecond must be at least 1, got {LargeFrameMinBytesPerSecond}");

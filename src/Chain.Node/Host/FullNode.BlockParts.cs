@@ -206,7 +206,9 @@ public sealed partial class FullNode
         {
             var tx = inBlock is not null && inBlock.TryGetValue(hash, out var t) ? t : _validator.Mempool.Get(hash);
             if (tx is null) continue;
-            if (bytes + tx.Encoded.Length > ProtocolLimits.MaxBlockBytes) break; // the response's bound: the asker fetches the rest elsewhere
+            // The response's bound (always one body): the asker fetches the rest elsewhere. It keeps parts responses
+            // within what a peer that does not know us accepts (NetworkLimits.UnknownPeerMaxPayloadBytes).
+            if (found.Count > 0 && bytes + tx.Encoded.Length > _options.PartsResponseByteBudget) break;
             bytes += tx.Encoded.Length;
             found.Add(tx);
         }

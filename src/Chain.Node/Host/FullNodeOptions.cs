@@ -39,6 +39,12 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>Received transaction batches waiting for the gossip worker (their bytes count in <see cref="InputQueueBytes"/>); beyond this, dropped and counted.</summary>
     public int TransactionQueueCapacity { get; init; } = 1024;
 
+    /// <summary>
+    /// Bodies one parts response carries at most, but always one: the rest is asked of the next peer. 8 MiB keeps a
+    /// response within what a peer that does not know us accepts (NetworkLimits.UnknownPeerMaxPayloadBytes).
+    /// </summary>
+    public int PartsResponseByteBudget { get; init; } = 8 << 20;
+
     /// <summary>A request for a proposal's missing transaction bodies unanswered this long goes to another peer.</summary>
     public TimeSpan PartsRequestTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -103,6 +109,7 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(MaxFutureHeights is >= 1 and <= 64, nameof(MaxFutureHeights), "1..64");
         Require(MaxFutureMessagesPerHeight is >= 1 and <= 100_000, nameof(MaxFutureMessagesPerHeight), "1..100000");
         Require(SyncBatchBlocks is >= 1 and <= SyncLimits.MaxBlocksPerResponse, nameof(SyncBatchBlocks), $"1..{SyncLimits.MaxBlocksPerResponse}");
+        Require(PartsResponseByteBudget is >= 1 and <= 8 << 20, nameof(PartsResponseByteBudget), "1..8 MiB");
         Require(SyncResponseByteBudget >= 1 && SyncResponseByteBudget <= SyncLimits.MaxResponseBytes, nameof(SyncResponseByteBudget), $"1..{SyncLimits.MaxResponseBytes}");
         Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero && PartsRequestTimeout > TimeSpan.Zero,
             "intervals", "positive");

@@ -129,12 +129,13 @@ internal sealed class ProcessTestNetwork : IAsyncDisposable
     }
 
     /// <summary>Polls until <paramref name="condition"/> holds; fails naming <paramref name="what"/> at the deadline.</summary>
-    public async Task WaitForAsync(string what, Func<Task<bool>> condition, TimeSpan? deadline = null)
+    public async Task WaitForAsync(string what, Func<Task<bool>> condition, TimeSpan? deadline = null, Func<string>? state = null)
     {
         var limit = deadline ?? Deadline;
         Log($"waiting for {what}");
         if (!await LocalNetwork.WaitUntilAsync(condition, limit, TimeSpan.FromMilliseconds(200)))
-            throw new Xunit.Sdk.XunitException($"timed out after {limit.TotalSeconds:F0} s waiting for {what}; heights: {string.Join(", ", await HeightsAsync())}");
+            throw new Xunit.Sdk.XunitException($"timed out after {limit.TotalSeconds:F0} s waiting for {what}; heights: {string.Join(", ", await HeightsAsync())}" +
+                (state is null ? "" : $"; {state()}"));
     }
 
     public async Task<ulong?[]> HeightsAsync() => await Task.WhenAll(Enumerable.Range(0, Count).Select(i => Net.HeightAsync(i)));
