@@ -62,7 +62,7 @@ internal static class BenchFaultsCommand
         try
         {
             FaultCampaignReport report;
-            await using (var network = LocalNetwork.Create(Path.Combine(directory, "net"), 4, HomeCommands.RepositoryGenesis(), configure: CampaignConfig))
+            await using (var network = LocalNetwork.Create(Path.Combine(directory, "net"), 4, HomeCommands.RepositoryGenesis(), configure: LocalNetwork.ShortTimeouts))
             {
                 for (int i = 0; i < 4; i++) network.Start(i);
                 report = await new FaultCampaign(network, options, digits, Log).RunAsync();
@@ -82,16 +82,6 @@ internal static class BenchFaultsCommand
         }
     }
 
-    /// <summary>Short timeouts (as the multi-process tests) so a campaign sees many heights and quick recoveries; info logs, which the checks read.</summary>
-    private static void CampaignConfig(NodeConfig config)
-    {
-        config.Consensus.TimeoutProposeMs = 1500;
-        config.Consensus.TimeoutPrevoteMs = 500;
-        config.Consensus.TimeoutPrecommitMs = 500;
-        config.Consensus.TimeoutDeltaMs = 250;
-        config.Consensus.MinBlockIntervalMs = 200;
-        config.Log.Level = "info";
-    }
 
     private static void Print(FaultCampaignReport r, TextWriter output)
     {

@@ -18,6 +18,20 @@ namespace Chain.Cli.Devnet;
 /// </summary>
 internal sealed partial class LocalNetwork : IAsyncDisposable
 {
+    /// <summary>
+    /// Short consensus timeouts, loose enough for two busy cores, and info logs (which the checks read): the fault
+    /// campaign and the multi-process tests use them, so a run sees many heights and quick recoveries.
+    /// </summary>
+    public static void ShortTimeouts(NodeConfig config)
+    {
+        config.Consensus.TimeoutProposeMs = 1500;
+        config.Consensus.TimeoutPrevoteMs = 500;
+        config.Consensus.TimeoutPrecommitMs = 500;
+        config.Consensus.TimeoutDeltaMs = 250;
+        config.Consensus.MinBlockIntervalMs = 200;
+        config.Log.Level = "info";
+    }
+
     private readonly Process?[] _processes;
     private readonly ProcessWorkerLauncher _launcher;
 

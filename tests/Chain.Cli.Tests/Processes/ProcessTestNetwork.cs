@@ -25,15 +25,7 @@ namespace Chain.Cli.Tests.Processes;
 internal sealed class ProcessTestNetwork : IAsyncDisposable
 {
     /// <summary>Short consensus timeouts so a test sees many heights, but loose enough for 2 busy cores.</summary>
-    public static void TestTimeouts(NodeConfig config)
-    {
-        config.Consensus.TimeoutProposeMs = 1500;
-        config.Consensus.TimeoutPrevoteMs = 500;
-        config.Consensus.TimeoutPrecommitMs = 500;
-        config.Consensus.TimeoutDeltaMs = 250;
-        config.Consensus.MinBlockIntervalMs = 200;
-        config.Log.Level = "info";
-    }
+    public static void TestTimeouts(NodeConfig config) => LocalNetwork.ShortTimeouts(config);
 
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
