@@ -249,23 +249,8 @@ internal static class BenchModelsCommand
         }
     }
 
-    private static async Task SubmitAsync(RpcClient client, SignedTransaction tx)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                await client.SubmitAsync(tx, SubmitMode.Sync);
-                return;
-            }
-            catch (RpcClientException e) when (clock.Elapsed < TimeSpan.FromSeconds(30) &&
-                (e.Code == "MempoolFull" || (e.Code == "BadNonce" && e.Message.Contains("pending)", StringComparison.Ordinal))))
-            {
-                await Task.Delay(10);
-            }
-        }
-    }
+    private static Task SubmitAsync(RpcClient client, SignedTransaction tx) =>
+        BenchSubmission.SubmitAsync(client, tx, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10));
 
     // chain_inference_seconds{model=label}: sum and count over every node.
     private static async Task<(double Seconds, long Count)> InferenceTimesAsync(LocalNetwork network, int validators, string label)

@@ -191,22 +191,6 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
         return list;
     }
 
-    /// <summary>Sync-mode submission; retries (returned: how often) the brief window in which a node's mempool still counts just-committed transactions, and a full mempool.</summary>
-    private static async Task<int> SubmitAsync(RpcClient client, SignedTransaction tx)
-    {
-        var clock = Stopwatch.StartNew();
-        for (int retries = 0; ; retries++)
-        {
-            try
-            {
-                await client.SubmitAsync(tx, SubmitMode.Sync);
-                return retries;
-            }
-            catch (RpcClientException e) when (clock.Elapsed < TimeSpan.FromSeconds(30) &&
-                (e.Code == "MempoolFull" || (e.Code == "BadNonce" && e.Message.Contains("pending)", StringComparison.Ordinal))))
-            {
-                await Task.Delay(10);
-            }
-        }
-    }
+    private static Task<int> SubmitAsync(RpcClient client, SignedTransaction tx) =>
+        BenchSubmission.SubmitAsync(client, tx, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10));
 }

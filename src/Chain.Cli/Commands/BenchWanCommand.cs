@@ -268,24 +268,8 @@ internal static class BenchWanCommand
         return list;
     }
 
-    /// <summary>Sync-mode submission, retrying a full mempool and the moment a node's mempool still counts just-committed transactions.</summary>
-    private static async Task SubmitAsync(RpcClient client, SignedTransaction tx)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                await client.SubmitAsync(tx, SubmitMode.Sync);
-                return;
-            }
-            catch (RpcClientException e) when (clock.Elapsed < TimeSpan.FromSeconds(60) &&
-                (e.Code == "MempoolFull" || (e.Code == "BadNonce" && e.Message.Contains("pending)", StringComparison.Ordinal))))
-            {
-                await Task.Delay(20);
-            }
-        }
-    }
+    private static Task SubmitAsync(RpcClient client, SignedTransaction tx) =>
+        BenchSubmission.SubmitAsync(client, tx, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
 
     private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[(int)Math.Round(q * (sorted.Length - 1))];
 
