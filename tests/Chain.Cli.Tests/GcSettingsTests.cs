@@ -4,7 +4,8 @@ namespace Chain.Cli.Tests;
 
 /// <summary>
 /// The node's GC settings travel in chain.runtimeconfig.json: without System.GC.ConserveMemory a 30 MB chunked
-/// registration left ~430 MiB of freed large-object regions committed (docs/execution.md, "Model cache").
+/// registration left ~400 MiB of freed large-object regions committed (docs/execution.md, "Model cache"), and a
+/// 1 MiB chunk transaction's copies belong in gen0, not on the large object heap.
 /// </summary>
 public sealed class GcSettingsTests
 {
@@ -18,5 +19,8 @@ public sealed class GcSettingsTests
         Assert.True(properties.TryGetProperty("System.GC.ConserveMemory", out var value), "chain.runtimeconfig.json sets no System.GC.ConserveMemory");
         int level = value.ValueKind == JsonValueKind.Number ? value.GetInt32() : int.Parse(value.GetString()!);
         Assert.InRange(level, 5, 9);
+        Assert.True(properties.TryGetProperty("System.GC.LOHThreshold", out var threshold), "chain.runtimeconfig.json sets no System.GC.LOHThreshold");
+        long bytes = threshold.ValueKind == JsonValueKind.Number ? threshold.GetInt64() : long.Parse(threshold.GetString()!);
+        Assert.True(bytes > (1L << 20) + (64 << 10), $"System.GC.LOHThreshold {bytes} puts a 1 MiB chunk transaction on the large object heap");
     }
 }
