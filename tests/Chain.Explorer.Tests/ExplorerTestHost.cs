@@ -1,11 +1,10 @@
-using System.Security.Cryptography;
-using System.Text;
 using Chain.Core.Codec;
 using Chain.Core.Crypto;
 using Chain.Core.Protocol;
 using Chain.Execution;
 using Chain.Inference;
 using Chain.Inference.Runtime;
+using Chain.Testing;
 using Chain.Rpc;
 using GenesisModel = Chain.Inference.Runtime.GenesisModel;
 
@@ -18,18 +17,12 @@ namespace Chain.Explorer.Tests;
 /// </summary>
 internal sealed class ExplorerTestHost : IAsyncDisposable
 {
-    private static readonly Lazy<(Genesis Genesis, IReadOnlyList<GenesisModel> Models)> Devnet = new(() =>
-    {
-        var models = GenesisModels.Locate(AppContext.BaseDirectory) ?? throw new InvalidOperationException("genesis/models not found above the test folder");
-        return (GenesisFile.Load(Path.Combine(Path.GetDirectoryName(models)!, "devnet.json")), GenesisModels.Load(models));
-    });
+    public static Genesis Genesis => DevnetFixture.Genesis;
+    public static GenesisModel Mlp => DevnetFixture.Mlp;
+    public static GenesisModel Cnn => DevnetFixture.Cnn;
+    public static IReadOnlyList<GenesisModel> Models => DevnetFixture.Models;
 
-    public static Genesis Genesis => Devnet.Value.Genesis;
-    public static GenesisModel Mlp => Devnet.Value.Models.Single(m => m.File == "mlp.onnx");
-    public static GenesisModel Cnn => Devnet.Value.Models.Single(m => m.File == "cnn.onnx");
-    public static IReadOnlyList<GenesisModel> Models => Devnet.Value.Models;
-
-    private static PrivateKey Key(string name) => PrivateKey.FromSeed(SHA256.HashData(Encoding.UTF8.GetBytes("chain-devnet/" + name)));
+    private static PrivateKey Key(string name) => DevnetFixture.Key(name);
 
     private static readonly PrivateKey[] ValidatorKeys = Enumerable.Range(0, 4).Select(i => Key($"validator-{i}")).ToArray();
     public static PrivateKey Alice { get; } = Key("account-0");

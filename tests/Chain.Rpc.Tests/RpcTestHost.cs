@@ -1,6 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Chain.Core;
 using Chain.Core.Codec;
 using Chain.Core.Crypto;
@@ -8,6 +6,7 @@ using Chain.Core.Protocol;
 using Chain.Execution;
 using Chain.Inference;
 using Chain.Inference.Runtime;
+using Chain.Testing;
 using GenesisModel = Chain.Inference.Runtime.GenesisModel;
 
 namespace Chain.Rpc.Tests;
@@ -18,16 +17,10 @@ namespace Chain.Rpc.Tests;
 /// </summary>
 internal sealed class RpcTestHost : IAsyncDisposable
 {
-    private static readonly Lazy<(Genesis Genesis, IReadOnlyList<GenesisModel> Models)> Devnet = new(() =>
-    {
-        var models = GenesisModels.Locate(AppContext.BaseDirectory) ?? throw new InvalidOperationException("genesis/models not found above the test folder");
-        return (GenesisFile.Load(Path.Combine(Path.GetDirectoryName(models)!, "devnet.json")), GenesisModels.Load(models));
-    });
+    public static Genesis Genesis => DevnetFixture.Genesis;
+    public static GenesisModel Mlp => DevnetFixture.Mlp;
 
-    public static Genesis Genesis => Devnet.Value.Genesis;
-    public static GenesisModel Mlp => Devnet.Value.Models.Single(m => m.File == "mlp.onnx");
-
-    public static PrivateKey Key(string name) => PrivateKey.FromSeed(SHA256.HashData(Encoding.UTF8.GetBytes("chain-devnet/" + name)));
+    public static PrivateKey Key(string name) => DevnetFixture.Key(name);
 
     public static PrivateKey[] ValidatorKeys { get; } = Enumerable.Range(0, 4).Select(i => Key($"validator-{i}")).ToArray();
     public static PrivateKey Alice { get; } = Key("account-0");
