@@ -140,6 +140,11 @@ clean:
 	$(DOTNET) clean Chain.sln -c $(CONFIG) >/dev/null || true
 	rm -rf .data BenchmarkDotNet.Artifacts
 
+# Flake check (issue 15): RUNS (10) clean-clone `make test` runs under stress-ng --cpu CPUS (2); lines in .data/stress-test.log.
+.PHONY: stress-test
+stress-test:
+	@RUNS=$(or $(RUNS),10) CPUS=$(or $(CPUS),2) bash tools/stress-test.sh
+
 # The long fault campaign (docs/faults.md): 4 validators under load; FAULT_CYCLES SIGKILL/restarts, FAULT_KILLS kills
 # right after a commit, a full disk (tmpfs, needs root), one validator 1 h ahead and one frozen, FAULT_SECONDS each.
 # Figures in .data/faults.json; exit 2 when an invariant (no fork, no double sign, no committed tx lost) broke.
