@@ -25,7 +25,7 @@ seeds=$(mktemp -d)
 dotnet "$build/chain-fuzz.dll" seeds "$target" "$seeds"   # the plain build: instrumented code runs only under afl
 # Instrument a copy: what strangers' bytes reach (never the tool code itself).
 rm -rf "$build-afl" && cp -r "$build" "$build-afl"
-for dll in Chain.Core Chain.Consensus Chain.Inference Chain.Node; do
+for dll in Chain.Core Chain.Network Chain.Consensus Chain.Inference Chain.Node; do
   "$tool/sharpfuzz" "$build-afl/$dll.dll" >/dev/null
 done
 mkdir -p "$out"

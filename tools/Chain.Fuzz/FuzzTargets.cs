@@ -1,4 +1,6 @@
 using Chain.Consensus;
+using Chain.Core;
+using Chain.Core.Crypto;
 using Chain.Core.Codec;
 using Chain.Core.Protocol;
 using Chain.Inference;
@@ -6,6 +8,7 @@ using Chain.Inference.Admission;
 using Chain.Inference.Onnx;
 using Chain.Inference.Protobuf;
 using Chain.Inference.Runtime;
+using Chain.Network.Tcp;
 using Chain.Node.Host;
 
 namespace Chain.Fuzz;
@@ -35,6 +38,7 @@ public static class FuzzTargets
         new("status", "a peer status message", b => RoundTrip<PeerStatus>(b)),
         new("gossip", "a transaction batch from a peer (Transactions channel)", b => RoundTrip<TransactionBatch>(b)),
         new("parts", "a compact proposal or block parts request/response from a peer", b => RoundTrip<BlockPartsMessage>(b)),
+        new("handshake", "a stranger's hello and authentication frame (P2P handshake, before any key is proven)", Handshake),
         new("tensor", "a canonical tensor (inference inputs)", b => RoundTrip<Tensor>(b)),
         new("onnx", "an ONNX model through the consensus reader only", Onnx),
         new("model", "an ONNX model through admission, then canonical execution of whatever is admitted", Model),
@@ -96,4 +100,61 @@ public static class FuzzTargets
         }
         return true;
     }
+
+    internal static readonly ChainId HandshakeChain = new("fuzz-chain");
+    private static readonly PrivateKey HandshakeKey = PrivateKey.FromSeed(Enumerable.Repeat((byte)7, 32).ToArray());
+
+    // The bytes are everything a stranger sends before proving a key: the hello, then the authentication frame. The
+    // hello parser is what accepts (true); the whole exchange must end in a HandshakeException, since completing it
+    // would mean a key proven without a signature over this handshake's fresh transcript.
+    private static bool Handshake(byte[] bytes)
+    {
+        bool helloAccepted;
+        try
+        {
+            SecretConnection.ParseHello(bytes, HandshakeChain);
+            helloAccepted = true;
+        }
+        catch (HandshakeException)
+        {
+            helloAccepted = false;
+        }
+        var stream = new ScriptedPeerStream(bytes);
+        try
+        {
+            var connection = SecretConnection.EstablishAsync(stream, HandshakeChain, HandshakeKey, null, TimeSpan.FromSeconds(30),
+                TimeProvider.System, CancellationToken.None).GetAwaiter().GetResult();
+            connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw new FuzzFinding($"a handshake from {bytes.Length} scripted bytes completed: a key was accepted without proof");
+        }
+        catch (HandshakeException)
+        {
+        }
+        return helloAccepted;
+    }
+}
+
+/// <summary>A peer that sends a fixed script and then closes; what we write to it is discarded.</summary>
+internal sealed class ScriptedPeerStream(byte[] script) : Stream
+{
+    private int _position;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        int n = Math.Min(count, script.Length - _position);
+        script.AsSpan(_position, n).CopyTo(buffer.AsSpan(offset, n));
+        _position += n;
+        return n;
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

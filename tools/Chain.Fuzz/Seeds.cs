@@ -3,6 +3,7 @@ using Chain.Core;
 using Chain.Core.Crypto;
 using Chain.Core.Protocol;
 using Chain.Inference;
+using Chain.Network.Tcp;
 using Chain.Node.Host;
 
 namespace Chain.Fuzz;
@@ -33,6 +34,7 @@ public static class Seeds
             new PartsRequest(new Height(2), Block(2).Hash, Transactions().Select(t => t.Hash).ToList()).Encoded.ToArray(),
             new PartsResponse(new Height(2), Block(2).Hash, Transactions().ToList()).Encoded.ToArray(),
         ],
+        "handshake" => Hellos(),
         "tensor" => [Tensor.Create<sbyte>(TensorElementType.Int8, [1, 4], [1, -2, 3, -4]).Encoded.ToArray(), Tensor.Zeros(TensorElementType.UInt8, [2, 2]).Encoded.ToArray()],
         "onnx" or "model" => Models(repositoryRoot),
         _ => throw new ArgumentException($"no seeds for target '{target}'"),
@@ -87,5 +89,16 @@ public static class Seeds
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
                 if (File.Exists(Path.Combine(dir.FullName, "Chain.sln"))) return dir.FullName;
         throw new InvalidOperationException("cannot find the repository root (Chain.sln) above the working directory");
+    }
+
+    // A good hello for the target's chain, alone and followed by an authentication frame a stranger could send (a
+    // length and a ciphertext that cannot authenticate under the fresh keys).
+    private static List<byte[]> Hellos()
+    {
+        byte[] hello = [.. SecretConnection.Prologue(FuzzTargets.HandshakeChain), .. Enumerable.Range(1, SecretConnection.EphemeralKeyBytes).Select(i => (byte)(i * 9))];
+        byte[] frame = new byte[4 + 96 + 16];
+        frame[3] = 96 + 16;
+        for (int i = 4; i < frame.Length; i++) frame[i] = (byte)i;
+        return [hello, [.. hello, .. frame]];
     }
 }

@@ -208,26 +208,54 @@ public sealed class SecretConnection : IAsyncDisposable
         return prologue;
     }
 
+    /// <summary>Bytes of a hello before its chain id: magic, version (u16 BE), chain id length (u8).</summary>
+    internal static int HelloHeadBytes => Magic.Length + 3;
+
     private static async Task<byte[]> ReadHelloAsync(Stream stream, ChainId chainId, CancellationToken ct)
     {
-        var head = new byte[Magic.Length + 3];
+        var head = new byte[HelloHeadBytes];
         await stream.ReadExactlyAsync(head, ct).ConfigureAwait(false);
-        if (!head.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new HandshakeException($"not a Chain peer: expected magic {Convert.ToHexStringLower(Magic)}, got {Convert.ToHexStringLower(head.AsSpan(0, Magic.Length))}");
-        ushort version = BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(Magic.Length));
+        var hello = new byte[HelloLength(head)];
+        head.CopyTo(hello, 0);
+        await stream.ReadExactlyAsync(hello.AsMemory(head.Length), ct).ConfigureAwait(false);
+        return ParseHello(hello, chainId);
+    }
+
+    /// <summary>
+    /// The whole hello's length from its head (<see cref="HelloHeadBytes"/>); throws <see cref="HandshakeException"/>
+    /// for another magic, version or an impossible chain id length, before anything more is read.
+    /// </summary>
+    internal static int HelloLength(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < HelloHeadBytes)
+            throw new HandshakeException($"hello is {head.Length} bytes, shorter than its {HelloHeadBytes}-byte head");
+        if (!head[..Magic.Length].SequenceEqual(Magic))
+            throw new HandshakeException($"not a Chain peer: expected magic {Convert.ToHexStringLower(Magic)}, got {Convert.ToHexStringLower(head[..Magic.Length])}");
+        ushort version = BinaryPrimitives.ReadUInt16BigEndian(head[Magic.Length..]);
         if (version != NetworkLimits.ProtocolVersion)
             throw new HandshakeException($"protocol version mismatch: remote speaks version {version}, we speak version {NetworkLimits.ProtocolVersion}");
-        int idLength = head[^1];
+        int idLength = head[HelloHeadBytes - 1];
         if (idLength is 0 or > ChainId.MaxLength)
             throw new HandshakeException($"remote chain id length {idLength} is outside 1..{ChainId.MaxLength}");
-        var rest = new byte[idLength + EphemeralKeyBytes];
-        await stream.ReadExactlyAsync(rest, ct).ConfigureAwait(false);
-        string remoteChain = Encoding.ASCII.GetString(rest.AsSpan(0, idLength));
+        return HelloHeadBytes + idLength + EphemeralKeyBytes;
+    }
+
+    /// <summary>
+    /// Checks a stranger's hello (the first bytes any connection reads) and returns its ephemeral key; throws
+    /// <see cref="HandshakeException"/> with the reason. Bytes after the hello are not its concern.
+    /// </summary>
+    internal static byte[] ParseHello(ReadOnlySpan<byte> hello, ChainId chainId)
+    {
+        int length = HelloLength(hello);
+        if (hello.Length < length)
+            throw new HandshakeException($"hello is {hello.Length} bytes, its head announces {length}");
+        int idLength = length - HelloHeadBytes - EphemeralKeyBytes;
+        string remoteChain = Encoding.ASCII.GetString(hello.Slice(HelloHeadBytes, idLength));
         if (!ChainId.IsValid(remoteChain, out string reason))
             throw new HandshakeException($"remote chain id is invalid ({reason})");
         if (remoteChain != chainId.Value)
             throw new HandshakeException($"chain id mismatch: remote is on chain '{remoteChain}', we are on chain '{chainId.Value}'");
-        return rest.AsSpan(idLength).ToArray();
+        return hello.Slice(HelloHeadBytes + idLength, EphemeralKeyBytes).ToArray();
     }
 
     internal static byte[] AuthMessage(ReadOnlySpan<byte> transcriptHash) => Concat(AuthLabel, transcriptHash.ToArray());
