@@ -101,8 +101,13 @@ public static class FuzzTargets
         return true;
     }
 
-    internal static readonly ChainId HandshakeChain = new("fuzz-chain");
-    private static readonly PrivateKey HandshakeKey = PrivateKey.FromSeed(Enumerable.Repeat((byte)7, 32).ToArray());
+    // Built on first use, inside the fuzz loop: instrumented code (Chain.Core) must not run before afl's shared memory
+    // is mapped, as a static initializer of FuzzTargets would.
+    internal static class HandshakePeer
+    {
+        public static readonly ChainId Chain = new("fuzz-chain");
+        public static readonly PrivateKey Key = PrivateKey.FromSeed(Enumerable.Repeat((byte)7, 32).ToArray());
+    }
 
     // The bytes are everything a stranger sends before proving a key: the hello, then the authentication frame. The
     // hello parser is what accepts (true); the whole exchange must end in a HandshakeException, since completing it
@@ -112,7 +117,7 @@ public static class FuzzTargets
         bool helloAccepted;
         try
         {
-            SecretConnection.ParseHello(bytes, HandshakeChain);
+            SecretConnection.ParseHello(bytes, HandshakePeer.Chain);
             helloAccepted = true;
         }
         catch (HandshakeException)
@@ -122,7 +127,7 @@ public static class FuzzTargets
         var stream = new ScriptedPeerStream(bytes);
         try
         {
-            var connection = SecretConnection.EstablishAsync(stream, HandshakeChain, HandshakeKey, null, TimeSpan.FromSeconds(30),
+            var connection = SecretConnection.EstablishAsync(stream, HandshakePeer.Chain, HandshakePeer.Key, null, TimeSpan.FromSeconds(30),
                 TimeProvider.System, CancellationToken.None).GetAwaiter().GetResult();
             connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw new FuzzFinding($"a handshake from {bytes.Length} scripted bytes completed: a key was accepted without proof");

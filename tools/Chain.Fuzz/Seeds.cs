@@ -95,7 +95,7 @@ public static class Seeds
     // length and a ciphertext that cannot authenticate under the fresh keys).
     private static List<byte[]> Hellos()
     {
-        byte[] hello = [.. SecretConnection.Prologue(FuzzTargets.HandshakeChain), .. Enumerable.Range(1, SecretConnection.EphemeralKeyBytes).Select(i => (byte)(i * 9))];
+        byte[] hello = [.. SecretConnection.Prologue(FuzzTargets.HandshakePeer.Chain), .. Enumerable.Range(1, SecretConnection.EphemeralKeyBytes).Select(i => (byte)(i * 9))];
         byte[] frame = new byte[4 + 96 + 16];
         frame[3] = 96 + 16;
         for (int i = 4; i < frame.Length; i++) frame[i] = (byte)i;
