@@ -72,4 +72,35 @@ public sealed class NodeMetrics
     public long EvidenceFromPeers => Interlocked.Read(ref _evidenceFromPeers);
     internal void EvidenceFromPeer() => Interlocked.Increment(ref _evidenceFromPeers);
     private long _evidenceFromPeers;
+    /// <summary>Transaction hashes this node announced to peers (relay by hash), counting each peer.</summary>
+    public long HashesAnnouncedOut => Interlocked.Read(ref _hashesAnnouncedOut);
+    internal void HashesAnnouncedOutAdd(int n) => Interlocked.Add(ref _hashesAnnouncedOut, n);
+    private long _hashesAnnouncedOut;
+    /// <summary>Transaction hashes peers announced to this node.</summary>
+    public long HashesAnnouncedIn => Interlocked.Read(ref _hashesAnnouncedIn);
+    internal void HashesAnnouncedInAdd(int n) => Interlocked.Add(ref _hashesAnnouncedIn, n);
+    private long _hashesAnnouncedIn;
+    /// <summary>Announced transaction bodies this node requested (each ask counted, retries of a timed-out one too).</summary>
+    public long HashesRequested => Interlocked.Read(ref _hashesRequested);
+    internal void HashesRequestedAdd(int n) => Interlocked.Add(ref _hashesRequested, n);
+    private long _hashesRequested;
+    /// <summary>Transaction bodies this node sent in answer to peers' requests.</summary>
+    public long BodiesServed => Interlocked.Read(ref _bodiesServed);
+    internal void BodiesServedAdd(int n) => Interlocked.Add(ref _bodiesServed, n);
+    private long _bodiesServed;
+    /// <summary>Announced hashes not requested: the body was here already or being fetched from another announcer.</summary>
+    public long DuplicatesAvoided => Interlocked.Read(ref _duplicatesAvoided);
+    internal void DuplicatesAvoidedAdd(int n) => Interlocked.Add(ref _duplicatesAvoided, n);
+    private long _duplicatesAvoided;
+    /// <summary>Requests for announced bodies unanswered within the relay timeout (then asked of the next announcer, if any).</summary>
+    public long RelayRequestsTimedOut => Interlocked.Read(ref _relayRequestsTimedOut);
+    internal void RelayRequestsTimedOutAdd(int n) => Interlocked.Add(ref _relayRequestsTimedOut, n);
+    private long _relayRequestsTimedOut;
+    /// <summary>
+    /// Bytes of transaction bodies this node put on the wire by transaction relay (pushes to each peer and served
+    /// requests; not block parts), the figure the relay rule keeps near (validators − 1) × size per transaction.
+    /// </summary>
+    public long TransactionBodyBytesSent => Interlocked.Read(ref _transactionBodyBytesSent);
+    internal void TransactionBodyBytesSentAdd(long n) => Interlocked.Add(ref _transactionBodyBytesSent, n);
+    private long _transactionBodyBytesSent;
 }
