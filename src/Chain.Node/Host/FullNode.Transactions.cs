@@ -165,6 +165,7 @@ public sealed partial class FullNode
                 reported = true;
             }
         }
+        Metrics.TransactionsGossipedAdd(admitted.Count);
         // Only newly admitted transactions travel on, by hash, to peers neither known to have them nor covered by the sender.
         var sent = transactions.Select(t => t.Hash).ToArray();
         foreach (var (peer, hashes) in _relay.Received(from, sent, admitted, _network.ConnectedPeers))

@@ -29,7 +29,7 @@ public sealed class NodeMetrics
     /// <summary>Highest height a peer reported; sync is done when <see cref="Height"/> reaches it.</summary>
     public ulong SyncTarget => (ulong)Interlocked.Read(ref _syncTarget);
     public bool Synced => Height >= SyncTarget;
-    /// <summary>Transactions this node sent on in gossip batches (own admissions and newly admitted gossip).</summary>
+    /// <summary>Transactions this node passed on: its clients' pushed in batches, and those newly admitted from peers relayed by hash.</summary>
     public long TransactionsGossiped => Interlocked.Read(ref _transactionsGossiped);
 
     internal void SetHeight(ulong h) => Interlocked.Exchange(ref _height, (long)h);
@@ -44,7 +44,7 @@ public sealed class NodeMetrics
     internal void BlockSynced() => Interlocked.Increment(ref _blocksSynced);
     internal void Misbehaviour() => Interlocked.Increment(ref _misbehaviourReports);
     internal void TransactionsGossipedAdd(int n) => Interlocked.Add(ref _transactionsGossiped, n);
-    /// <summary>Transaction batches sent (each broadcast once; <see cref="TransactionsGossiped"/> counts the transactions in them).</summary>
+    /// <summary>Transaction batches of this node's clients pushed (each broadcast once).</summary>
     public long TransactionBatchesSent => Interlocked.Read(ref _transactionBatchesSent);
     internal void TransactionBatchSent() => Interlocked.Increment(ref _transactionBatchesSent);
     private long _transactionBatchesSent;
