@@ -34,6 +34,7 @@ public static class FuzzTargets
         new("sync", "a block-sync message from a peer", b => RoundTrip<SyncMessage>(b)),
         new("status", "a peer status message", b => RoundTrip<PeerStatus>(b)),
         new("gossip", "a transaction batch from a peer (Transactions channel)", b => RoundTrip<TransactionBatch>(b)),
+        new("relay", "a transaction relay message from a peer (announcement, request, requested bodies, neighbours)", b => RoundTrip<TransactionRelayMessage>(b)),
         new("parts", "a compact proposal or block parts request/response from a peer", b => RoundTrip<BlockPartsMessage>(b)),
         new("tensor", "a canonical tensor (inference inputs)", b => RoundTrip<Tensor>(b)),
         new("onnx", "an ONNX model through the consensus reader only", Onnx),
