@@ -201,7 +201,9 @@ public sealed partial class FullNode
     {
         if (Interlocked.Exchange(ref _neighboursChanged, 0) == 1)
         {
-            var keys = _network.ConnectedPeers.Select(p => p.NodeKey).Distinct().Take(TransactionRelayMessage.MaxNeighbours).ToArray();
+            var peers = _network.ConnectedPeers;
+            _relay.Retain(peers);
+            var keys = peers.Select(p => p.NodeKey).Distinct().Take(TransactionRelayMessage.MaxNeighbours).ToArray();
             _network.Broadcast(MessageChannel.TransactionRelay, new PeerNeighbours(keys).Encoded.ToArray());
         }
         var asks = _relay.Expire(NowMs, HaveTransaction, out int timedOut);

@@ -201,6 +201,14 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
         lock (_lock) _peers.Remove(peer);
     }
 
+    /// <summary>Forgets every peer not connected now (a late message from a departed peer may have brought it back).</summary>
+    public void Retain(IReadOnlyCollection<PeerId> connected)
+    {
+        var keep = connected.ToHashSet();
+        lock (_lock)
+            foreach (var peer in _peers.Keys.Where(p => !keep.Contains(p)).ToList()) _peers.Remove(peer);
+    }
+
     /// <summary>Announced bodies being fetched now.</summary>
     public int InFlight
     {
