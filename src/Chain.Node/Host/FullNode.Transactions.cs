@@ -93,7 +93,10 @@ public sealed partial class FullNode
             case HashAnnouncement a: OnAnnouncement(from, a); break;
             case HashRequest r: OnRequest(from, r); break;
             case RequestedBodies b: OnRequestedBodies(from, b); break;
-            case PeerNeighbours n: _relay.SetNeighbours(from, n.NodeKeys.Select(k => new PeerId(k))); break;
+            case PeerNeighbours n:
+                // Its first list since it connected: ours in return, in case ours reached it before it listened.
+                if (_relay.SetNeighbours(from, n.NodeKeys.Select(k => new PeerId(k)))) _network.Send(from, MessageChannel.TransactionRelay, OurNeighbours(_network.ConnectedPeers));
+                break;
         }
     }
 
@@ -187,6 +190,9 @@ public sealed partial class FullNode
         Metrics.TransactionBodyBytesSentAdd((long)peers.Count * batch.Transactions.Sum(t => (long)t.Encoded.Length));
     }
 
+    private static byte[] OurNeighbours(IReadOnlyList<PeerId> peers) =>
+        new PeerNeighbours(peers.Select(p => p.NodeKey).Distinct().Take(TransactionRelayMessage.MaxNeighbours).ToArray()).Encoded.ToArray();
+
     private void OnRelayPeersChanged(PeerId peer, bool connected)
     {
         if (!connected) _relay.Forget(peer);
@@ -203,8 +209,7 @@ public sealed partial class FullNode
         {
             var peers = _network.ConnectedPeers;
             _relay.Retain(peers);
-            var keys = peers.Select(p => p.NodeKey).Distinct().Take(TransactionRelayMessage.MaxNeighbours).ToArray();
-            _network.Broadcast(MessageChannel.TransactionRelay, new PeerNeighbours(keys).Encoded.ToArray());
+            _network.Broadcast(MessageChannel.TransactionRelay, OurNeighbours(peers));
         }
         var asks = _relay.Expire(NowMs, HaveTransaction, out int timedOut);
         Metrics.RelayRequestsTimedOutAdd(timedOut);

@@ -29,7 +29,7 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
         public readonly RecentSet<Hash32> Known = new(MaxKnownPerPeer);
         public readonly RecentSet<Hash32> Offered = new(MaxOfferedPerPeer);
         public readonly RecentSet<Hash32> Asked = new(MaxOfferedPerPeer);
-        public HashSet<PeerId> Neighbours = [];
+        public HashSet<PeerId>? Neighbours; // null until the peer tells them
     }
 
     private sealed class Fetch(PeerId first, long askedAtMs)
@@ -75,7 +75,7 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
             if (admitted.Count == 0) return announcements;
             foreach (var peer in connected)
             {
-                if (peer == from || source.Neighbours.Contains(peer)) continue;
+                if (peer == from || source.Neighbours?.Contains(peer) == true) continue;
                 var state = Peer(peer);
                 var fresh = admitted.Where(h => state.Known.Add(h)).ToArray();
                 if (fresh.Length == 0) continue;
@@ -189,10 +189,16 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
         return asks.SelectMany(a => a.Value.Chunk(TransactionRelayMessage.MaxHashes).Select(c => (a.Key, c))).ToList();
     }
 
-    /// <summary>A peer told us its neighbours (replacing what it said before).</summary>
-    public void SetNeighbours(PeerId peer, IEnumerable<PeerId> neighbours)
+    /// <summary>A peer told us its neighbours (replacing what it said before); true when it is the first time since it connected.</summary>
+    public bool SetNeighbours(PeerId peer, IEnumerable<PeerId> neighbours)
     {
-        lock (_lock) Peer(peer).Neighbours = [.. neighbours];
+        lock (_lock)
+        {
+            var state = Peer(peer);
+            bool first = state.Neighbours is null;
+            state.Neighbours = [.. neighbours];
+            return first;
+        }
     }
 
     /// <summary>A peer left: what we knew of it goes (fetches from it move on at their timeout).</summary>
