@@ -188,6 +188,35 @@ public sealed class TransactionRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_peer_announcing_junk_is_asked_for_a_bounded_number_and_cannot_crowd_out_an_honest_announcer()
+    {
+        await using var cluster = new NodeCluster();
+        var node = cluster.Start(0); // alone: decides nothing
+        var target = new PeerId(cluster.Keys[0].PublicKey);
+        var tx = cluster.Transfer(0, cluster.Keys[1].Address, 4);
+        using var junk = cluster.Hub.Join(PeerKey("junk").PublicKey);
+        using var honest = cluster.Hub.Join(PeerKey("honest").PublicKey);
+        honest.MessageReceived += m =>
+        {
+            if (m.Channel == MessageChannel.TransactionRelay && Canonical.Decode<TransactionRelayMessage>(m.Payload) is HashRequest)
+                honest.Send(m.From, MessageChannel.TransactionRelay, new RequestedBodies(new TransactionBatch([tx])).Encoded.ToArray());
+        };
+        await NodeCluster.WaitFor(() => node.Metrics.Peers == 2, "both peers connected");
+
+        const int announced = 5 * TransactionRelayMessage.MaxHashes; // more than one peer may have in flight (a quarter of 8,192)
+        for (int m = 0; m < 5; m++)
+            Assert.True(junk.Send(target, MessageChannel.TransactionRelay,
+                new HashAnnouncement(Enumerable.Range(m * TransactionRelayMessage.MaxHashes, TransactionRelayMessage.MaxHashes).Select(HashOf).ToArray()).Encoded.ToArray()));
+        await NodeCluster.WaitFor(() => node.Metrics.HashesAnnouncedIn == announced, "the junk announcements taken");
+        Assert.Equal(2048, node.Metrics.HashesRequested);
+
+        Assert.True(honest.Send(target, MessageChannel.TransactionRelay, new HashAnnouncement([tx.Hash]).Encoded.ToArray()));
+        await NodeCluster.WaitFor(() => node.Mempool.Contains(tx.Hash), "the honest announcer's transaction");
+        Assert.Equal(2049, node.Metrics.HashesRequested);
+        Assert.Equal(0, node.Metrics.MisbehaviourReports); // unanswered announcements are not proof of malice
+    }
+
+    [Fact]
     public async Task Hostile_relay_messages_are_refused_with_the_peer_reported_and_change_nothing()
     {
         await using var cluster = new NodeCluster();

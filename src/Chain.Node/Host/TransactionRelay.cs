@@ -17,6 +17,8 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
     public const int MaxOfferedPerPeer = 8_192;
     /// <summary>Announced bodies being fetched at once; more announcements wait for another announcer or the proposal.</summary>
     public const int MaxInFlight = 8_192;
+    /// <summary>Fetches one peer may be asked for at once: a peer announcing junk cannot fill the whole table.</summary>
+    public const int MaxInFlightPerPeer = MaxInFlight / 4;
     /// <summary>Announcers remembered per fetched hash, asked in turn when the one before does not answer in time.</summary>
     public const int MaxAnnouncers = 4;
 
@@ -30,6 +32,7 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
         public readonly RecentSet<Hash32> Offered = new(MaxOfferedPerPeer);
         public readonly RecentSet<Hash32> Asked = new(MaxOfferedPerPeer);
         public HashSet<PeerId>? Neighbours; // null until the peer tells them
+        public int Fetching; // fetches in flight that wait on this peer
     }
 
     private sealed class Fetch(PeerId first, long askedAtMs)
@@ -37,6 +40,14 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
         public readonly List<PeerId> Announcers = [first];
         public int Asking; // index into Announcers
         public long AskedAtMs = askedAtMs;
+        public PeerId Asked => Announcers[Asking];
+    }
+
+    // Ends a fetch: it no longer counts against the peer it waited on.
+    private void Finish(Hash32 hash, Fetch fetch)
+    {
+        _inFlight.Remove(hash);
+        if (_peers.TryGetValue(fetch.Asked, out var state) && state.Fetching > 0) state.Fetching--; // state may be new since it left
     }
 
     private PeerState Peer(PeerId peer)
@@ -70,7 +81,7 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
             foreach (var h in sent)
             {
                 source.Known.Add(h);
-                _inFlight.Remove(h);
+                if (_inFlight.TryGetValue(h, out var fetch)) Finish(h, fetch);
             }
             if (admitted.Count == 0) return announcements;
             foreach (var peer in connected)
@@ -112,8 +123,10 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
                     avoided++;
                     continue;
                 }
-                if (_inFlight.Count >= MaxInFlight) continue; // another announcer, or the proposal, brings it
+                // Full (for all, or for this peer): another announcer, or the proposal, brings it.
+                if (_inFlight.Count >= MaxInFlight || source.Fetching >= MaxInFlightPerPeer) continue;
                 _inFlight[h] = new Fetch(from, nowMs);
+                source.Fetching++;
                 source.Asked.Add(h);
                 request.Add(h);
             }
@@ -162,29 +175,25 @@ internal sealed class TransactionRelay(long requestTimeoutMs)
         var asks = new Dictionary<PeerId, List<Hash32>>();
         lock (_lock)
         {
-            List<Hash32>? done = null;
-            foreach (var (h, fetch) in _inFlight)
+            var due = _inFlight.Where(f => nowMs - f.Value.AskedAtMs >= requestTimeoutMs).ToList();
+            foreach (var (h, fetch) in due)
             {
-                if (nowMs - fetch.AskedAtMs < requestTimeoutMs) continue;
-                if (have(h))
-                {
-                    (done ??= []).Add(h);
-                    continue;
-                }
+                Finish(h, fetch); // taken up again below if there is someone left to ask
+                if (have(h)) continue;
                 timedOut++;
-                if (fetch.Asking + 1 >= fetch.Announcers.Count)
-                {
-                    (done ??= []).Add(h);
-                    continue;
-                }
-                fetch.Asking++;
+                // The next announcer still connected (state kept) with room for it; none left: dropped.
+                PeerState? next = null;
+                while (++fetch.Asking < fetch.Announcers.Count)
+                    if (_peers.TryGetValue(fetch.Asked, out next) && next.Fetching < MaxInFlightPerPeer) break;
+                    else next = null;
+                if (next is null) continue;
                 fetch.AskedAtMs = nowMs;
-                var next = fetch.Announcers[fetch.Asking];
-                Peer(next).Asked.Add(h);
-                if (!asks.TryGetValue(next, out var list)) asks[next] = list = [];
+                _inFlight[h] = fetch;
+                next.Fetching++;
+                next.Asked.Add(h);
+                if (!asks.TryGetValue(fetch.Asked, out var list)) asks[fetch.Asked] = list = [];
                 list.Add(h);
             }
-            if (done is not null) foreach (var h in done) _inFlight.Remove(h);
         }
         return asks.SelectMany(a => a.Value.Chunk(TransactionRelayMessage.MaxHashes).Select(c => (a.Key, c))).ToList();
     }
