@@ -24,6 +24,8 @@ public enum MessageChannel : byte
     Status = 4,
     /// <summary>Evidence of misbehaviour (canonical evidence items), gossiped until some proposer includes it.</summary>
     Evidence = 5,
+    /// <summary>Transaction relay by hash: announcements, requests, the requested bodies and neighbour lists.</summary>
+    TransactionRelay = 6,
 }
 
 /// <summary>A message that arrived from a connected peer.</summary>

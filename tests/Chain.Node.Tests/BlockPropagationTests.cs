@@ -100,7 +100,7 @@ public sealed class BlockPropagationTests
         SignedTransaction? decoy = null;
         PeerMessage? Tamper(PeerMessage m)
         {
-            if (m.Channel == MessageChannel.Transactions) return null; // the node sees transactions only in proposals
+            if (IncomingFilter.IsTransactionGossip(m)) return null; // the node sees transactions only in proposals
             if (m.Channel != MessageChannel.Consensus || !BlockPartsMessage.IsOne(m.Payload)) return m;
             if (Canonical.Decode<BlockPartsMessage>(m.Payload) is not PartsResponse r || Interlocked.Exchange(ref tampered, 1) == 1) return m;
             // The first answer: a valid, signed transaction, but not one that was asked for.

@@ -25,8 +25,10 @@ internal sealed class IncomingFilter : IPeerNetwork
         };
     }
 
-    /// <summary>Incoming transaction gossip withheld: the node sees transactions only inside blocks.</summary>
-    public static IncomingFilter TransactionsWithheld(IPeerNetwork inner) => new(inner, m => m.Channel != MessageChannel.Transactions);
+    /// <summary>Incoming transaction gossip (pushed batches and relay by hash) withheld: the node sees transactions only inside blocks.</summary>
+    public static IncomingFilter TransactionsWithheld(IPeerNetwork inner) => new(inner, m => !IsTransactionGossip(m));
+
+    public static bool IsTransactionGossip(PeerMessage m) => m.Channel is MessageChannel.Transactions or MessageChannel.TransactionRelay;
 
     public event Action<PeerMessage>? MessageReceived;
 

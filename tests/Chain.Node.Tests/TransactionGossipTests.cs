@@ -13,11 +13,14 @@ namespace Chain.Node.Tests;
 /// <summary>Batched transaction gossip (issue 14): the <see cref="TransactionBatch"/> wire form and how a node takes and passes batches on.</summary>
 public sealed class TransactionGossipTests
 {
-    private static byte[] Encode(Action<MessagePackWriter> write)
+    private delegate void Writes(ref MessagePackWriter writer);
+
+    // The writer is passed by reference: a copy's buffered bytes would never be flushed.
+    private static byte[] Encode(Writes write)
     {
         var buffer = new ArrayBufferWriter<byte>();
         var writer = new MessagePackWriter(buffer);
-        write(writer);
+        write(ref writer);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
@@ -34,8 +37,13 @@ public sealed class TransactionGossipTests
 
         Assert.False(Canonical.TryDecode<TransactionBatch>(new byte[] { 0x90 }, out _, out var empty));
         Assert.Contains("empty transaction batch", empty!.Message);
-        var overlong = Encode(w => w.WriteArrayHeader(TransactionBatch.MaxCount + 1));
-        Assert.False(Canonical.TryDecode<TransactionBatch>(overlong, out _, out _));
+        var overlong = Encode((ref MessagePackWriter w) =>
+        {
+            w.WriteArrayHeader(TransactionBatch.MaxCount + 1);
+            for (int i = 0; i <= TransactionBatch.MaxCount; i++) w.WriteNil(); // enough bytes that only the count is wrong
+        });
+        Assert.False(Canonical.TryDecode<TransactionBatch>(overlong, out _, out var over));
+        Assert.Contains($"has {TransactionBatch.MaxCount + 1} items, limit {TransactionBatch.MaxCount}", over!.Message);
         Assert.False(Canonical.TryDecode<TransactionBatch>(batch.Encoded.ToArray().Append((byte)0).ToArray(), out _, out _));
         Assert.False(Canonical.TryDecode<TransactionBatch>(txs[0].Encoded, out _, out _)); // the old single form is gone
         Assert.Throws<ArgumentException>(() => new TransactionBatch([]));
@@ -43,7 +51,7 @@ public sealed class TransactionGossipTests
     }
 
     [Fact]
-    public async Task Oversize_and_malformed_batches_are_refused_with_the_peer_reported_and_a_good_batch_travels_on_as_one()
+    public async Task Oversize_and_malformed_batches_are_refused_with_the_peer_reported_and_a_good_batch_is_announced_on_as_one()
     {
         await using var cluster = new NodeCluster();
         var node = cluster.Start(0); // alone: it decides nothing, so its mempool keeps what it admits
@@ -53,7 +61,9 @@ public sealed class TransactionGossipTests
         var heard = new List<byte[]>();
         listener.MessageReceived += m =>
         {
-            if (m.Channel == MessageChannel.Transactions) lock (heard) heard.Add(m.Payload);
+            // What the node passes on from a peer: announcements (relay by hash), not bodies.
+            if (m.Channel == MessageChannel.Transactions || (m.Channel == MessageChannel.TransactionRelay && Canonical.Decode<TransactionRelayMessage>(m.Payload) is HashAnnouncement))
+                lock (heard) heard.Add(m.Payload);
         };
         var target = new PeerId(cluster.Keys[0].PublicKey);
         await NodeCluster.WaitFor(() => node.Metrics.Peers == 2, "both peers connected");
@@ -80,13 +90,14 @@ public sealed class TransactionGossipTests
         Assert.False(node.Mempool.Contains(forged.Hash));
         Assert.All(good, t => Assert.True(node.Mempool.Contains(t.Hash)));
 
-        // Passed on: the honest one of the mixed batch, then the good batch as one message; the forged one never.
-        await NodeCluster.WaitFor(() => { lock (heard) return heard.Count == 2; }, "two batches passed on to the other peer");
-        var passed = heard.Select(p => Canonical.Decode<TransactionBatch>(p).Transactions.Select(t => t.Hash).ToArray()).ToArray();
+        // Announced on by hash: the honest one of the mixed batch, then the good batch as one message; the forged one never.
+        await NodeCluster.WaitFor(() => { lock (heard) return heard.Count == 2; }, "two announcements passed on to the other peer");
+        var passed = heard.Select(p => ((HashAnnouncement)Canonical.Decode<TransactionRelayMessage>(p)).Hashes.ToArray()).ToArray();
         Assert.Single(passed[0]);
         Assert.Equal(good.Select(t => t.Hash), passed[1]);
         Assert.Equal(4, node.Metrics.TransactionsGossiped);
-        Assert.Equal(2, node.Metrics.TransactionBatchesSent);
+        Assert.Equal(4, node.Metrics.HashesAnnouncedOut);
+        Assert.Equal(0, node.Metrics.TransactionBatchesSent); // bodies from a peer are never pushed on
         Assert.Null(node.Failure);
     }
 

@@ -37,6 +37,7 @@ public static class FuzzTargets
         new("sync", "a block-sync message from a peer", b => RoundTrip<SyncMessage>(b)),
         new("status", "a peer status message", b => RoundTrip<PeerStatus>(b)),
         new("gossip", "a transaction batch from a peer (Transactions channel)", b => RoundTrip<TransactionBatch>(b)),
+        new("relay", "a transaction relay message from a peer (announcement, request, requested bodies, neighbours)", b => RoundTrip<TransactionRelayMessage>(b)),
         new("parts", "a compact proposal or block parts request/response from a peer", b => RoundTrip<BlockPartsMessage>(b)),
         new("handshake", "a stranger's hello and authentication frame (P2P handshake, before any key is proven)", Handshake),
         new("tensor", "a canonical tensor (inference inputs)", b => RoundTrip<Tensor>(b)),

@@ -28,6 +28,13 @@ public static class Seeds
         "sync" => [new SyncRequest(new Height(1), 8).Encoded.ToArray(), new SyncResponse([new SyncedBlock(Block(1), CommitFor(Block(1)))]).Encoded.ToArray()],
         "status" => [new PeerStatus(new Height(42)).Encoded.ToArray()],
         "gossip" => [new TransactionBatch(Transactions().ToList()).Encoded.ToArray()],
+        "relay" =>
+        [
+            new HashAnnouncement(Transactions().Select(t => t.Hash).ToList()).Encoded.ToArray(),
+            new HashRequest(Transactions().Select(t => t.Hash).Take(1).ToList()).Encoded.ToArray(),
+            new RequestedBodies(new TransactionBatch(Transactions().ToList())).Encoded.ToArray(),
+            new PeerNeighbours([Key(0).PublicKey, Key(1).PublicKey]).Encoded.ToArray(),
+        ],
         "parts" =>
         [
             CompactProposal.Of(new ProposalReceived(new Proposal(new Height(2), new Round(0), null, Block(2).Hash, 1, Key(0).Address).Sign(Chain, Key(0)), Block(2))).Encoded.ToArray(),

@@ -66,6 +66,7 @@ public sealed partial class FullNode : IAsyncDisposable
         });
         _transactionMessages = NewTransactionQueue(options.TransactionQueueCapacity);
         _gossipBuffer = new TransactionGossipBuffer(SendBatch);
+        _relay = new TransactionRelay((long)options.PartsRequestTimeout.TotalMilliseconds);
         Metrics.SetHeight(_validator.Executor.Height.Value);
         _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
     }
@@ -242,7 +243,7 @@ public sealed partial class FullNode : IAsyncDisposable
             Metrics.InputDropped();
             return;
         }
-        if (message.Channel == MessageChannel.Transactions)
+        if (message.Channel is MessageChannel.Transactions or MessageChannel.TransactionRelay)
         {
             EnqueueTransactionMessage(message); // the gossip worker's queue: admission never holds up the loop
             return;
@@ -250,11 +251,21 @@ public sealed partial class FullNode : IAsyncDisposable
         if (!Enqueue(new PeerMessageInput(message))) _queuedPeerBytes.Remove(message.Payload.Length); // Enqueue counted the drop
     }
 
-    private void OnPeerConnected(PeerId peer) => Enqueue(new PeerConnectedInput(peer));
-    private void OnPeerDisconnected(PeerId peer) => Enqueue(new PeerDisconnectedInput(peer));
+    private void OnPeerConnected(PeerId peer)
+    {
+        OnRelayPeersChanged(peer, connected: true);
+        Enqueue(new PeerConnectedInput(peer));
+    }
+
+    private void OnPeerDisconnected(PeerId peer)
+    {
+        OnRelayPeersChanged(peer, connected: false);
+        Enqueue(new PeerDisconnectedInput(peer));
+    }
 
     private void OnTick()
     {
+        RelayTick(); // off the loop: transaction relay has its own lock
         // At most one tick waits in the queue: a slow loop must not be buried under ticks.
         if (Interlocked.Exchange(ref _tickQueued, 1) == 0 && !Enqueue(new TickInput())) Volatile.Write(ref _tickQueued, 0);
     }

@@ -29,7 +29,7 @@ public sealed class NodeMetrics
     /// <summary>Highest height a peer reported; sync is done when <see cref="Height"/> reaches it.</summary>
     public ulong SyncTarget => (ulong)Interlocked.Read(ref _syncTarget);
     public bool Synced => Height >= SyncTarget;
-    /// <summary>Transactions this node sent on in gossip batches (own admissions and newly admitted gossip).</summary>
+    /// <summary>Transactions this node passed on: its clients' pushed in batches, and those newly admitted from peers relayed by hash.</summary>
     public long TransactionsGossiped => Interlocked.Read(ref _transactionsGossiped);
 
     internal void SetHeight(ulong h) => Interlocked.Exchange(ref _height, (long)h);
@@ -44,7 +44,7 @@ public sealed class NodeMetrics
     internal void BlockSynced() => Interlocked.Increment(ref _blocksSynced);
     internal void Misbehaviour() => Interlocked.Increment(ref _misbehaviourReports);
     internal void TransactionsGossipedAdd(int n) => Interlocked.Add(ref _transactionsGossiped, n);
-    /// <summary>Transaction batches sent (each broadcast once; <see cref="TransactionsGossiped"/> counts the transactions in them).</summary>
+    /// <summary>Transaction batches of this node's clients pushed (each broadcast once).</summary>
     public long TransactionBatchesSent => Interlocked.Read(ref _transactionBatchesSent);
     internal void TransactionBatchSent() => Interlocked.Increment(ref _transactionBatchesSent);
     private long _transactionBatchesSent;
@@ -72,4 +72,35 @@ public sealed class NodeMetrics
     public long EvidenceFromPeers => Interlocked.Read(ref _evidenceFromPeers);
     internal void EvidenceFromPeer() => Interlocked.Increment(ref _evidenceFromPeers);
     private long _evidenceFromPeers;
+    /// <summary>Transaction hashes this node announced to peers (relay by hash), counting each peer.</summary>
+    public long HashesAnnouncedOut => Interlocked.Read(ref _hashesAnnouncedOut);
+    internal void HashesAnnouncedOutAdd(int n) => Interlocked.Add(ref _hashesAnnouncedOut, n);
+    private long _hashesAnnouncedOut;
+    /// <summary>Transaction hashes peers announced to this node.</summary>
+    public long HashesAnnouncedIn => Interlocked.Read(ref _hashesAnnouncedIn);
+    internal void HashesAnnouncedInAdd(int n) => Interlocked.Add(ref _hashesAnnouncedIn, n);
+    private long _hashesAnnouncedIn;
+    /// <summary>Announced transaction bodies this node requested (each ask counted, retries of a timed-out one too).</summary>
+    public long HashesRequested => Interlocked.Read(ref _hashesRequested);
+    internal void HashesRequestedAdd(int n) => Interlocked.Add(ref _hashesRequested, n);
+    private long _hashesRequested;
+    /// <summary>Transaction bodies this node sent in answer to peers' requests.</summary>
+    public long BodiesServed => Interlocked.Read(ref _bodiesServed);
+    internal void BodiesServedAdd(int n) => Interlocked.Add(ref _bodiesServed, n);
+    private long _bodiesServed;
+    /// <summary>Announced hashes not requested: the body was here already or being fetched from another announcer.</summary>
+    public long DuplicatesAvoided => Interlocked.Read(ref _duplicatesAvoided);
+    internal void DuplicatesAvoidedAdd(int n) => Interlocked.Add(ref _duplicatesAvoided, n);
+    private long _duplicatesAvoided;
+    /// <summary>Requests for announced bodies unanswered within the relay timeout (then asked of the next announcer, if any).</summary>
+    public long RelayRequestsTimedOut => Interlocked.Read(ref _relayRequestsTimedOut);
+    internal void RelayRequestsTimedOutAdd(int n) => Interlocked.Add(ref _relayRequestsTimedOut, n);
+    private long _relayRequestsTimedOut;
+    /// <summary>
+    /// Bytes of transaction bodies this node put on the wire by transaction relay (pushes to each peer and served
+    /// requests; not block parts), the figure the relay rule keeps near (validators − 1) × size per transaction.
+    /// </summary>
+    public long TransactionBodyBytesSent => Interlocked.Read(ref _transactionBodyBytesSent);
+    internal void TransactionBodyBytesSentAdd(long n) => Interlocked.Add(ref _transactionBodyBytesSent, n);
+    private long _transactionBodyBytesSent;
 }
