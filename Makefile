@@ -49,7 +49,7 @@ property:
 # turn (`make fuzz-all`). Targets: `dotnet run --project tools/Chain.Fuzz -- list`. Findings: artifacts/fuzz-findings/.
 FUZZ_TARGET ?= block
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := transaction block header commit evidence consensus sync status gossip parts handshake tensor onnx model
+FUZZ_TARGETS := transaction block header commit evidence consensus sync status gossip relay parts handshake tensor onnx model
 fuzz:
 	tools/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
 fuzz-all:

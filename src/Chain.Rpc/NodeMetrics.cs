@@ -39,6 +39,9 @@ public sealed class NodeMetrics
     private readonly Counter _modelCacheEvictions;
     private readonly Gauge _modelCacheBytes;
     private readonly Gauge _modelCacheModels;
+    private readonly Counter _relayHashes;
+    private readonly Counter _relayBodiesServed;
+    private readonly Counter _transactionBodyBytesSent;
 
     public NodeMetrics()
     {
@@ -88,6 +91,12 @@ public sealed class NodeMetrics
         _modelCacheEvictions = factory.CreateCounter("chain_model_cache_evictions_total", "Models evicted from the model cache to keep it within inference.model_cache_bytes");
         _modelCacheBytes = factory.CreateGauge("chain_model_cache_bytes", "Bytes charged for the loaded models (InferenceEngine.ChargedBytes: 3× the ONNX size, 4× with an ORT session)");
         _modelCacheModels = factory.CreateGauge("chain_model_cache_models", "Models loaded in the model cache");
+        _relayHashes = factory.CreateCounter("chain_tx_relay_hashes_total",
+            "Transaction relay by hash (docs/network.md): event=announced_out (per peer), announced_in, requested, duplicate_avoided, timed_out",
+            new CounterConfiguration { LabelNames = ["event"] });
+        _relayBodiesServed = factory.CreateCounter("chain_tx_relay_bodies_served_total", "Transaction bodies sent in answer to peers' relay requests");
+        _transactionBodyBytesSent = factory.CreateCounter("chain_tx_body_bytes_sent_total",
+            "Bytes of transaction bodies put on the wire by gossip and relay (pushes and served requests; not block parts)");
     }
 
     /// <summary>The inference engine's model cache, as totals since the node started (counters only move up to them).</summary>
@@ -99,6 +108,19 @@ public sealed class NodeMetrics
         _modelCacheEvictions.IncTo(totals.Evictions);
         _modelCacheBytes.Set(totals.Bytes);
         _modelCacheModels.Set(totals.Models);
+    }
+
+    /// <summary>Transaction relay, as totals since the node started (counters only move up to them).</summary>
+    public void TransactionRelay(TransactionRelayTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        _relayHashes.WithLabels("announced_out").IncTo(totals.AnnouncedOut);
+        _relayHashes.WithLabels("announced_in").IncTo(totals.AnnouncedIn);
+        _relayHashes.WithLabels("requested").IncTo(totals.Requested);
+        _relayHashes.WithLabels("duplicate_avoided").IncTo(totals.DuplicatesAvoided);
+        _relayHashes.WithLabels("timed_out").IncTo(totals.TimedOut);
+        _relayBodiesServed.IncTo(totals.BodiesServed);
+        _transactionBodyBytesSent.IncTo(totals.BodyBytesSent);
     }
 
     /// <summary>
@@ -181,6 +203,10 @@ public sealed class NodeMetrics
 /// <summary>Totals for <see cref="NodeMetrics.PreExecution"/>: the mempool's queue and worker, and block execution's cache hits and misses.</summary>
 public sealed record PreExecutionTotals(int QueueDepth, long Runs, long Dropped, long Failures,
     long InferenceHits, long InferenceMisses, long SignatureHits, long SignatureMisses, long SignaturesPreverified = 0);
+
+/// <summary>Totals for <see cref="NodeMetrics.TransactionRelay"/>.</summary>
+public sealed record TransactionRelayTotals(long AnnouncedOut, long AnnouncedIn, long Requested, long DuplicatesAvoided, long TimedOut,
+    long BodiesServed, long BodyBytesSent);
 
 /// <summary>Totals for <see cref="NodeMetrics.ModelCache"/>.</summary>
 public sealed record ModelCacheTotals(long Hits, long Misses, long Evictions, long Bytes, int Models);

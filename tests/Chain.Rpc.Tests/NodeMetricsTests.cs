@@ -28,6 +28,8 @@ public sealed class NodeMetricsTests
         metrics.RpcRequest("/status", 200);
         metrics.ModelCache(new ModelCacheTotals(Hits: 9, Misses: 2, Evictions: 1, Bytes: 4096, Models: 1));
         metrics.ModelCache(new ModelCacheTotals(Hits: 12, Misses: 2, Evictions: 1, Bytes: 2048, Models: 1)); // totals: counters move up to them
+        metrics.TransactionRelay(new TransactionRelayTotals(AnnouncedOut: 6, AnnouncedIn: 4, Requested: 3, DuplicatesAvoided: 1, TimedOut: 0,
+            BodiesServed: 2, BodyBytesSent: 300));
 
         var text = await Export(metrics);
         foreach (var line in new[]
@@ -41,6 +43,9 @@ public sealed class NodeMetricsTests
             "chain_p2p_messages_total{direction=\"out\"} 1", "chain_rpc_requests_total{route=\"/status\",status=\"200\"} 1",
             "chain_model_cache_hits_total 12", "chain_model_cache_misses_total 2", "chain_model_cache_evictions_total 1",
             "chain_model_cache_bytes 2048", "chain_model_cache_models 1",
+            "chain_tx_relay_hashes_total{event=\"announced_out\"} 6", "chain_tx_relay_hashes_total{event=\"requested\"} 3",
+            "chain_tx_relay_hashes_total{event=\"duplicate_avoided\"} 1", "chain_tx_relay_bodies_served_total 2",
+            "chain_tx_body_bytes_sent_total 300",
         })
             Assert.Contains(line, text);
     }

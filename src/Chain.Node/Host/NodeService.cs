@@ -220,6 +220,9 @@ public sealed class NodeService : IAsyncDisposable
         var cache = Node.Executor.CacheCounters;
         Metrics.PreExecution(new PreExecutionTotals(pool.PreExecutionQueueDepth, pool.PreExecuted, pool.PreExecutionDropped, pool.PreExecutionFailures,
             cache.InferenceHits, cache.InferenceMisses, cache.SignatureHits, cache.SignatureMisses, cache.SignaturesPreverified));
+        var relay = Node.Metrics;
+        Metrics.TransactionRelay(new TransactionRelayTotals(relay.HashesAnnouncedOut, relay.HashesAnnouncedIn, relay.HashesRequested,
+            relay.DuplicatesAvoided, relay.RelayRequestsTimedOut, relay.BodiesServed, relay.TransactionBodyBytesSent));
         var engine = Node.Inference.Engine;
         Metrics.ModelCache(new ModelCacheTotals(engine.ModelCacheHits, engine.ModelCacheMisses, engine.ModelCacheEvictions, engine.ModelCacheBytes, engine.LoadedModels));
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
