@@ -23,6 +23,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly ValidatorNode _validator;
     private readonly Channel<NodeInput> _inputs;
     private readonly FutureMessageBuffer<FutureMessage> _future;
+    private readonly RegossipSchedule _regossip;
     private readonly BlockSyncClient _sync;
     private readonly SyncServeLimiter _syncServeLimit;
     private readonly QueuedBytes _queuedPeerBytes;
@@ -38,7 +39,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private Task? _preExecution;
     private Exception? _preExecutionFailure;
     private int _tickQueued;
-    private long _heightStartedMs, _nextRegossipMs, _nextStatusMs;
+    private long _heightStartedMs, _nextStatusMs;
     private bool _syncing; // the decision being applied came from block sync
     private int _stopped;
 
@@ -54,6 +55,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _validator = new ValidatorNode(options.Name, options.Home, options.Genesis, options.Key, options.Engine, options.Timeouts, (ulong)NowMs,
             out _startActions, options.MaxBlockTransactions, options.Mempool, options.Faults.WrapStore);
         _future = new(options.MaxFutureHeights, options.MaxFutureMessagesPerHeight);
+        _regossip = new((long)options.RegossipInterval.TotalMilliseconds);
         _sync = new BlockSyncClient(options.SyncRequestTimeout, options.SyncGrace, options.SyncBatchBlocks);
         _queuedPeerBytes = new QueuedBytes(options.InputQueueBytes);
         _stages = new HeightStageClock(options.Time);
@@ -364,9 +366,9 @@ public sealed partial class FullNode : IAsyncDisposable
             _local.Enqueue(build);
             DrainLocal();
         }
-        if (now >= _nextRegossipMs)
+        if (_regossip.Due(engine.Height, engine.Round, engine.Step, now))
         {
-            _nextRegossipMs = now + (long)_options.RegossipInterval.TotalMilliseconds;
+            Metrics.Regossiped();
             foreach (var ev in RegossipMessages()) _network.Broadcast(MessageChannel.Consensus, EncodeForPeers(ev));
         }
         if (now >= _nextStatusMs)

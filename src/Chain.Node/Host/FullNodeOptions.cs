@@ -57,7 +57,10 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>The loop's clock tick: timeouts fire with at most this much lateness.</summary>
     public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>While a height is undecided, own proposal and votes of the current round are re-sent this often.</summary>
+    /// <summary>
+    /// Once consensus has stood still this long (same height, round and step), the gossip set is re-sent, and again
+    /// every interval until it moves (<see cref="RegossipSchedule"/>).
+    /// </summary>
     public TimeSpan RegossipInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How often the own height is sent on the Status channel.</summary>

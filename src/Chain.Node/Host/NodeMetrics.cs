@@ -64,6 +64,10 @@ public sealed class NodeMetrics
     public long SyncRequestsThrottled => Interlocked.Read(ref _syncThrottled);
     internal void SyncRequestThrottled() => Interlocked.Increment(ref _syncThrottled);
     private long _syncThrottled;
+    /// <summary>Times the gossip set was re-broadcast because consensus stood still for a whole re-gossip interval.</summary>
+    public long Regossips => Interlocked.Read(ref _regossips);
+    internal void Regossiped() => Interlocked.Increment(ref _regossips);
+    private long _regossips;
     /// <summary>Proposals and votes the signer guard refused to sign (consensus action <c>SigningRefused</c>).</summary>
     public long SigningRefusals => Interlocked.Read(ref _signingRefusals);
     internal void SigningRefused() => Interlocked.Increment(ref _signingRefusals);
