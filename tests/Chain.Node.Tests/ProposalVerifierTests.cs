@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using Chain.Consensus;
+using Chain.Core;
+using Chain.Core.Protocol;
+using Chain.Network;
+using Chain.Node.Host;
+
+namespace Chain.Node.Tests;
+
+/// <summary>
+/// Proposal re-execution runs on the node's verifier worker, off the consensus loop (docs/node.md, "The consensus
+/// loop"): the loop takes votes and timeouts while a verification is slow, a verdict that comes back after its height
+/// was decided is dropped, a verdict in the WAL is replayed rather than asked for again, and a refused proposal still
+/// gets a nil prevote and evidence.
+/// </summary>
+public sealed class ProposalVerifierTests
+{
+    private static PeerId Peer(NodeCluster cluster, int i) => new(cluster.Keys[i].PublicKey);
+
+    /// <summary>Votes a node receives, by sender (its own copy of each, as the network delivered it).</summary>
+    private sealed class VoteLog
+    {
+        public ConcurrentQueue<(PeerId From, Vote Vote)> Votes { get; } = new();
+
+        public IPeerNetwork Watch(IPeerNetwork inner) => new IncomingFilter(inner, m =>
+        {
+            if (m.Channel == MessageChannel.Consensus && ConsensusMessages.TryDecode(m.Payload, out var ev, out _) && ev is VoteReceived v)
+                Votes.Enqueue((m.From, v.Vote.Vote));
+            return true;
+        });
+
+        public bool Has(PeerId from, VoteType type, Height height, bool nil) =>
+            Votes.Any(v => v.From == from && v.Vote.Type == type && v.Vote.Height == height && (v.Vote.BlockHash is null) == nil);
+    }
+
+    [Fact]
+    public async Task The_loop_takes_votes_and_timeouts_while_a_verification_is_stuck_and_drops_the_verdict_that_comes_after_the_decision()
+    {
+        await using var cluster = new NodeCluster();
+        var gate = new GatedVerificationStore.Gate();
+        var seen = new VoteLog();
+        var slow = cluster.Start(0, new FaultInjection { WrapStore = gate.Wrap });
+        cluster.Start(1, network: seen.Watch);
+        cluster.Start(2);
+        cluster.Start(3);
+        await cluster.WaitForHeight(1);
+        try
+        {
+            gate.Close();
+            // A transfer makes the next blocks read accounts while they are re-executed.
+            Assert.Null(cluster.Nodes[1]!.Submit(cluster.Transfer(0, cluster.Keys[2].Address, 1)));
+            await NodeCluster.WaitFor(() => gate.Holding, "node 0's verifier stuck at the gate");
+            var stuck = new Height(slow.Metrics.Height + 1); // it verifies only the height after its last commit
+            Assert.Equal(1, slow.Metrics.VerificationsInFlight);
+
+            // Meanwhile its loop goes on: the propose timeout makes it prevote nil (its verdict is not in), the others'
+            // prevotes and the prevote timeout make it precommit nil, and the others decide without it.
+            await NodeCluster.WaitFor(() => seen.Has(Peer(cluster, 0), VoteType.Prevote, stuck, nil: true), $"node 0's nil prevote at {stuck}");
+            await NodeCluster.WaitFor(() => seen.Has(Peer(cluster, 0), VoteType.Precommit, stuck, nil: true), $"node 0's nil precommit at {stuck}");
+            var others = cluster.Nodes.Skip(1).Select(n => n!).ToList();
+            await cluster.WaitForHeight(stuck.Value + 1, others);
+            Assert.True(gate.Holding);
+            Assert.Equal(stuck.Value - 1, slow.Metrics.Height); // its commit of `stuck` waits for the verification
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        await cluster.WaitForHeight(cluster.Running.Max(n => n.Metrics.Height) + 1);
+        var all = cluster.Running.ToList();
+        NodeCluster.AssertSameChain(all, all.Min(n => n.Metrics.Height));
+        Assert.Null(slow.Failure);
+        // The verdict of the decided height reached no engine; the loop waited for it only to commit.
+        Assert.True(slow.Metrics.VerdictsStale >= 1, $"stale verdicts {slow.Metrics.VerdictsStale}");
+        Assert.True(slow.Metrics.LoopBlockedOnVerification > TimeSpan.Zero);
+        Assert.True(slow.Metrics.ProposalsVerified >= 1);
+    }
+
+    [Fact]
+    public async Task A_verdict_in_the_WAL_is_replayed_on_restart_and_not_asked_for_again()
+    {
+        await using var cluster = new NodeCluster();
+        // The node that is not proposing height 1's round 0 verifies that proposal; it never hears a precommit, a
+        // decision or a peer's status, so it stays at height 1 with the proposal and its verdict in the WAL.
+        var proposer = new ProposerSelection(cluster.Genesis.Validators).Proposer(new Height(1), new Round(0));
+        int node = Enumerable.Range(0, 4).First(i => cluster.Keys[i].Address != proposer);
+        var seen = new VoteLog();
+        var withheld = cluster.Start(node, network: inner => new IncomingFilter(inner, m => m.Channel switch
+        {
+            MessageChannel.Status or MessageChannel.Sync => false,
+            MessageChannel.Consensus => !ConsensusMessages.TryDecode(m.Payload, out var ev, out _)
+                || ev is not (DecisionReceived or VoteReceived { Vote.Vote.Type: VoteType.Precommit }),
+            _ => true,
+        }));
+        int watcher = node == 0 ? 1 : 0;
+        var others = Enumerable.Range(0, 4).Where(i => i != node).Select(i => cluster.Start(i, network: i == watcher ? seen.Watch : null)).ToList();
+        await cluster.WaitForHeight(3, others);
+        // Its prevote for the block went out only after the verdict went through the WAL into its engine.
+        await NodeCluster.WaitFor(() => seen.Has(Peer(cluster, node), VoteType.Prevote, new Height(1), nil: false), "the withheld node's prevote for block 1");
+        Assert.True(withheld.Metrics.ProposalsVerified >= 1);
+        Assert.Equal(0UL, withheld.Metrics.Height);
+        await cluster.StopAsync(node);
+
+        var restarted = cluster.Start(node);
+        await NodeCluster.WaitFor(() => restarted.Metrics.VerdictsReplayed == 1, "the replayed verdict kept the request from the verifier");
+        await cluster.WaitForHeight(others.Max(n => n.Metrics.Height) + 1);
+        var all = cluster.Running.ToList();
+        NodeCluster.AssertSameChain(all, all.Min(n => n.Metrics.Height));
+    }
+
+    [Fact]
+    public async Task A_proposal_refused_by_re_execution_gets_a_nil_prevote_and_evidence()
+    {
+        await using var cluster = new NodeCluster();
+        var seen = new VoteLog();
+        var tampering = new FaultInjection { TamperInferenceOutputs = true };
+        var honest = cluster.Start(0);
+        cluster.Start(1, network: seen.Watch);
+        cluster.Start(2);
+        cluster.Start(3, tampering);
+        var caught = new ConcurrentQueue<InvalidProposalEvidence>();
+        honest.EvidenceRecorded += e => { if (e is InvalidProposalEvidence ip) caught.Enqueue(ip); };
+
+        var digits = cluster.Models[1].Digits;
+        int sent = 0;
+        var until = DateTime.UtcNow + NodeCluster.Deadline;
+        while (caught.IsEmpty)
+        {
+            Assert.True(DateTime.UtcNow < until, "node 0 recorded no evidence against the tampered proposal");
+            if (honest.Mempool.Count == 0) Assert.Null(honest.Submit(cluster.Infer(0, digits[sent++ % digits.Count])));
+            await Task.Delay(25);
+        }
+        Assert.True(caught.TryPeek(out var evidence));
+        Assert.Equal(cluster.Keys[3].Address, evidence.Offender);
+        var at = evidence.Proposal.Proposal;
+        await NodeCluster.WaitFor(() => seen.Votes.Any(v => v.From == Peer(cluster, 0) && v.Vote.Type == VoteType.Prevote && v.Vote.Height == at.Height && v.Vote.Round == at.Round),
+            "node 0's prevote for the tampered round");
+        Assert.All(seen.Votes.Where(v => v.From == Peer(cluster, 0) && v.Vote.Type == VoteType.Prevote && v.Vote.Height == at.Height && v.Vote.Round == at.Round),
+            v => Assert.Null(v.Vote.BlockHash));
+        Assert.True(honest.Metrics.ProposalsVerified >= 1);
+    }
+}
