@@ -91,9 +91,10 @@ public sealed class ProposalVerifierTests
             Assert.Null(others[0].Submit(cluster.Transfer(0, cluster.Keys[2].Address, 1)));
             await NodeCluster.WaitFor(() => gate.Holding, "node 0's verifier stuck at the gate");
             var stuck = new Height(slow.Metrics.Height + 1);
-            // The other three decide without it, twice; node 0 takes their precommits and decides too, and its commit
-            // waits for the verification in flight: committed state never changes under a re-execution.
-            await cluster.WaitForHeight(stuck.Value + 1, others);
+            // The other three decide without it; node 0, without its verdict, learns the decision by block sync, and that
+            // commit waits for the verification in flight: committed state never changes under a re-execution.
+            await cluster.WaitForHeight(stuck.Value, others);
+            await NodeCluster.WaitFor(() => slow.Metrics.CommitsWaitedForVerification >= 1, "node 0's commit waiting for its verifier");
             Assert.True(gate.Holding);
             Assert.Equal(stuck.Value - 1, slow.Metrics.Height);
         }
@@ -106,7 +107,7 @@ public sealed class ProposalVerifierTests
         var all = cluster.Running.ToList();
         NodeCluster.AssertSameChain(all, all.Min(n => n.Metrics.Height));
         Assert.Null(slow.Failure);
-        // The late verdict reached no engine; the loop waited for the verification only to commit.
+        // The late verdict reached no engine; the commit reused the verification's execution.
         Assert.True(slow.Metrics.VerdictsStale >= 1, $"stale verdicts {slow.Metrics.VerdictsStale}");
         Assert.True(slow.Metrics.LoopBlockedOnVerification > TimeSpan.Zero);
     }

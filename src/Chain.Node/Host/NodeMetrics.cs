@@ -96,4 +96,8 @@ public sealed class NodeMetrics
     public TimeSpan LoopBlockedOnVerification => TimeSpan.FromTicks(Interlocked.Read(ref _loopBlockedTicks));
     internal void AddLoopBlockedOnVerification(TimeSpan waited) => Interlocked.Add(ref _loopBlockedTicks, waited.Ticks);
     private long _loopBlockedTicks;
+    /// <summary>Commits (consensus, a peer's decision or block sync) that had to wait for a verification in flight.</summary>
+    public long CommitsWaitedForVerification => Interlocked.Read(ref _commitsWaited);
+    internal void CommitWaitedForVerification() => Interlocked.Increment(ref _commitsWaited);
+    private long _commitsWaited;
 }

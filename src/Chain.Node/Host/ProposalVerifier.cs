@@ -82,6 +82,7 @@ internal sealed class ProposalVerifier : IDisposable
             if (decided is { } h) DropQueued(r => r.Height <= h);
             Publish();
             if (!_busy) return;
+            if (decided is not null) _metrics.CommitWaitedForVerification();
             while (_busy) Monitor.Wait(_sync);
         }
         _metrics.AddLoopBlockedOnVerification(_time.GetElapsedTime(started));
