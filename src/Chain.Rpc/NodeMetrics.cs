@@ -39,6 +39,9 @@ public sealed class NodeMetrics
     private readonly Counter _modelCacheEvictions;
     private readonly Gauge _modelCacheBytes;
     private readonly Gauge _modelCacheModels;
+    private readonly Gauge _verificationsInFlight;
+    private readonly Counter _verifications;
+    private readonly Counter _loopBlockedSeconds;
 
     public NodeMetrics()
     {
@@ -88,6 +91,12 @@ public sealed class NodeMetrics
         _modelCacheEvictions = factory.CreateCounter("chain_model_cache_evictions_total", "Models evicted from the model cache to keep it within inference.model_cache_bytes");
         _modelCacheBytes = factory.CreateGauge("chain_model_cache_bytes", "Bytes charged for the loaded models (InferenceEngine.ChargedBytes: 3× the ONNX size, 4× with an ORT session)");
         _modelCacheModels = factory.CreateGauge("chain_model_cache_models", "Models loaded in the model cache");
+        _verificationsInFlight = factory.CreateGauge("chain_proposal_verifications_in_flight", "Proposal re-executions queued or running on the verifier worker, off the consensus loop");
+        _verifications = factory.CreateCounter("chain_proposal_verifications_total",
+            "Proposal verification requests by outcome: verified (re-executed), dropped (stale or queue full, not run), stale (verdict came after its height was decided), replayed (verdict restored from the WAL, not run)",
+            new CounterConfiguration { LabelNames = ["outcome"] });
+        _loopBlockedSeconds = factory.CreateCounter("chain_consensus_loop_blocked_seconds_total",
+            "Time the consensus loop waited for a proposal verification in flight (before building or committing); it verifies nothing itself");
     }
 
     /// <summary>The inference engine's model cache, as totals since the node started (counters only move up to them).</summary>
@@ -117,6 +126,18 @@ public sealed class NodeMetrics
         _preExecutionHits.WithLabels("signature").IncTo(totals.SignatureHits);
         _preExecutionMisses.WithLabels("signature").IncTo(totals.SignatureMisses);
         _signaturesPreverified.IncTo(totals.SignaturesPreverified);
+    }
+
+    /// <summary>The proposal verifier's totals since the node started (the node samples them); counters only move up.</summary>
+    public void ProposalVerification(ProposalVerificationTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        _verificationsInFlight.Set(totals.InFlight);
+        _verifications.WithLabels("verified").IncTo(totals.Verified);
+        _verifications.WithLabels("dropped").IncTo(totals.Dropped);
+        _verifications.WithLabels("stale").IncTo(totals.Stale);
+        _verifications.WithLabels("replayed").IncTo(totals.Replayed);
+        _loopBlockedSeconds.IncTo(totals.LoopBlocked.TotalSeconds);
     }
 
     /// <summary>One height's stage durations in milliseconds (only the stages this node went through).</summary>
@@ -184,3 +205,6 @@ public sealed record PreExecutionTotals(int QueueDepth, long Runs, long Dropped,
 
 /// <summary>Totals for <see cref="NodeMetrics.ModelCache"/>.</summary>
 public sealed record ModelCacheTotals(long Hits, long Misses, long Evictions, long Bytes, int Models);
+
+/// <summary>Totals for <see cref="NodeMetrics.ProposalVerification"/>.</summary>
+public sealed record ProposalVerificationTotals(long InFlight, long Verified, long Dropped, long Stale, long Replayed, TimeSpan LoopBlocked);

@@ -220,6 +220,9 @@ public sealed class NodeService : IAsyncDisposable
         var cache = Node.Executor.CacheCounters;
         Metrics.PreExecution(new PreExecutionTotals(pool.PreExecutionQueueDepth, pool.PreExecuted, pool.PreExecutionDropped, pool.PreExecutionFailures,
             cache.InferenceHits, cache.InferenceMisses, cache.SignatureHits, cache.SignatureMisses, cache.SignaturesPreverified));
+        var node = Node.Metrics;
+        Metrics.ProposalVerification(new ProposalVerificationTotals(node.VerificationsInFlight, node.ProposalsVerified, node.VerificationsDropped,
+            node.VerdictsStale, node.VerdictsReplayed, node.LoopBlockedOnVerification));
         var engine = Node.Inference.Engine;
         Metrics.ModelCache(new ModelCacheTotals(engine.ModelCacheHits, engine.ModelCacheMisses, engine.ModelCacheEvictions, engine.ModelCacheBytes, engine.LoadedModels));
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
