@@ -28,6 +28,8 @@ public sealed class NodeMetricsTests
         metrics.RpcRequest("/status", 200);
         metrics.ModelCache(new ModelCacheTotals(Hits: 9, Misses: 2, Evictions: 1, Bytes: 4096, Models: 1));
         metrics.ModelCache(new ModelCacheTotals(Hits: 12, Misses: 2, Evictions: 1, Bytes: 2048, Models: 1)); // totals: counters move up to them
+        metrics.ProposalVerification(new ProposalVerificationTotals(InFlight: 1, Verified: 4, Dropped: 1, Stale: 2, Replayed: 1, LoopBlocked: TimeSpan.FromMilliseconds(250)));
+        metrics.ProposalVerification(new ProposalVerificationTotals(InFlight: 0, Verified: 6, Dropped: 1, Stale: 2, Replayed: 1, LoopBlocked: TimeSpan.FromMilliseconds(500)));
 
         var text = await Export(metrics);
         foreach (var line in new[]
@@ -41,6 +43,9 @@ public sealed class NodeMetricsTests
             "chain_p2p_messages_total{direction=\"out\"} 1", "chain_rpc_requests_total{route=\"/status\",status=\"200\"} 1",
             "chain_model_cache_hits_total 12", "chain_model_cache_misses_total 2", "chain_model_cache_evictions_total 1",
             "chain_model_cache_bytes 2048", "chain_model_cache_models 1",
+            "chain_proposal_verifications_in_flight 0", "chain_proposal_verifications_total{outcome=\"verified\"} 6",
+            "chain_proposal_verifications_total{outcome=\"dropped\"} 1", "chain_proposal_verifications_total{outcome=\"stale\"} 2",
+            "chain_proposal_verifications_total{outcome=\"replayed\"} 1", "chain_consensus_loop_blocked_seconds_total 0.5",
         })
             Assert.Contains(line, text);
     }
