@@ -176,3 +176,89 @@ public sealed class ProposalVerifierTests
         Assert.True(honest.Metrics.ProposalsVerified >= 1);
     }
 }
+
+/// <summary>The proposal verifier's bounds, on a real executor, its worker started only where a verdict is expected.</summary>
+public sealed class ProposalVerifierBoundsTests : IDisposable
+{
+    private readonly Chain.Inference.Runtime.InferenceEngine _engine = new(enableFastPath: false);
+    private readonly Chain.Execution.ChainExecutor _executor;
+    private readonly NodeMetrics _metrics = new();
+    private readonly ConcurrentQueue<VerifiedProposal> _verdicts = new();
+    private readonly ProposalVerifier _verifier;
+
+    public ProposalVerifierBoundsTests()
+    {
+        var store = new Chain.Storage.InMemoryStore();
+        _executor = new Chain.Execution.ChainExecutor(Chain.Testing.DevnetFixture.Genesis, store, Chain.Execution.JellyfishStateBackend.Open(store),
+            new Chain.Execution.InferenceRunner(_engine));
+        _verifier = new ProposalVerifier(_executor, TimeProvider.System, _metrics, _verdicts.Enqueue, capacity: 3);
+    }
+
+    // Distinct valid blocks for height 1: each validator's (a first block's time does not depend on the clock).
+    private Block Block(int proposer) => _executor.BuildBlock(
+        new Chain.Execution.ProposalContext(1000, Chain.Testing.DevnetFixture.Genesis.Validators.Validators[proposer].Address, null), []).Block;
+
+    private static VerifyProposalRequest At(ulong height, Block block) => new(new Height(height), block);
+
+    [Fact]
+    public void A_full_queue_pushes_out_only_its_oldest_request_and_a_hash_is_queued_once()
+    {
+        var blocks = Enumerable.Range(0, 4).Select(Block).ToList();
+        Assert.Equal(4, blocks.Select(b => b.Hash).Distinct().Count());
+        Assert.True(_verifier.Request(At(1, blocks[0])));
+        Assert.False(_verifier.Request(At(1, blocks[0]))); // already queued
+        Assert.True(_verifier.Request(At(1, blocks[1])));
+        Assert.True(_verifier.Request(At(1, blocks[2])));
+        Assert.Equal(3, _metrics.VerificationsInFlight);
+        Assert.True(_verifier.Request(At(1, blocks[3]))); // pushes blocks[0] out, and nothing else
+        Assert.Equal(1, _metrics.VerificationsDropped);
+        Assert.Equal(3, _metrics.VerificationsInFlight);
+        Assert.True(_verifier.Request(At(1, blocks[0]))); // no longer queued: it may be asked again (pushing blocks[1] out)
+        Assert.Equal(2, _metrics.VerificationsDropped);
+        Assert.Equal(3, _metrics.VerificationsInFlight);
+    }
+
+    [Fact]
+    public void A_newer_height_drops_older_requests_and_settling_a_decided_height_drops_its_own()
+    {
+        var (a, b, c) = (Block(0), Block(1), Block(2));
+        _verifier.Request(At(1, a));
+        _verifier.Request(At(2, b)); // the engine moved on: height 1 no longer needs a verdict
+        Assert.Equal(1, _metrics.VerificationsDropped);
+        Assert.Equal(1, _metrics.VerificationsInFlight);
+        _verifier.Request(At(2, c));
+        _verifier.Settle(new Height(2)); // height 2 decided (nothing in flight: no wait)
+        Assert.Equal(3, _metrics.VerificationsDropped);
+        Assert.Equal(0, _metrics.VerificationsInFlight);
+        Assert.Equal(TimeSpan.Zero, _metrics.LoopBlockedOnVerification);
+        Assert.Equal(0, _metrics.CommitsWaitedForVerification);
+    }
+
+    [Fact]
+    public async Task The_worker_verifies_the_next_height_and_drops_a_request_for_another_without_a_verdict()
+    {
+        var good = Block(0);
+        _verifier.Request(At(3, Block(1))); // not the height after the last commit: no verdict can matter
+        _verifier.Request(At(3, good));
+        _verifier.Request(At(1, good)); // same hash: still queued (the height-3 copy)
+        _verifier.Settle(new Height(3));
+        _verifier.Request(At(1, good));
+        _verifier.Start();
+        await NodeCluster.WaitFor(() => !_verdicts.IsEmpty, "the verdict", TimeSpan.FromSeconds(30));
+        _verifier.Settle(null);
+        Assert.True(_verdicts.TryDequeue(out var verified));
+        Assert.Null(verified.Failure);
+        Assert.Equal(new Height(1), verified.Verdict!.Height);
+        Assert.Equal(good.Hash, verified.Verdict.BlockHash);
+        Assert.True(verified.Verdict.Valid, verified.Reason);
+        Assert.Empty(_verdicts);
+        Assert.Equal(1, _metrics.ProposalsVerified);
+        Assert.Equal(0, _metrics.VerificationsInFlight);
+    }
+
+    public void Dispose()
+    {
+        _verifier.Dispose();
+        _engine.Dispose();
+    }
+}

@@ -70,7 +70,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _gossipBuffer = new TransactionGossipBuffer(SendBatch);
         Metrics.SetHeight(_validator.Executor.Height.Value);
         _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
-        _verifier = new ProposalVerifier(_validator.Executor, options.Time, Metrics, OnProposalVerified);
+        _verifier = new ProposalVerifier(_validator.Executor, options.Time, Metrics, OnProposalVerified, options.VerificationQueueCapacity);
     }
 
     /// <summary>The name of the thread that re-executes proposals (off the loop; one at a time).</summary>

@@ -40,7 +40,7 @@ internal sealed class ProposalVerifier : IDisposable
     private readonly Thread _worker;
     private bool _busy, _stopped;
 
-    public ProposalVerifier(ChainExecutor executor, TimeProvider time, NodeMetrics metrics, Action<VerifiedProposal> done, int capacity = 4)
+    public ProposalVerifier(ChainExecutor executor, TimeProvider time, NodeMetrics metrics, Action<VerifiedProposal> done, int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _executor = executor;
@@ -62,7 +62,11 @@ internal sealed class ProposalVerifier : IDisposable
             if (_stopped || !_pending.Add(request.Block.Hash)) return false;
             // The engine asks only at its current height: anything older still queued can no longer matter.
             DropQueued(r => r.Height < request.Height);
-            if (_queue.Count >= _capacity) DropQueued(r => ReferenceEquals(r, _queue.First!.Value));
+            if (_queue.Count >= _capacity)
+            {
+                var oldest = _queue.First!.Value;
+                DropQueued(r => ReferenceEquals(r, oldest));
+            }
             _queue.AddLast(request);
             Publish();
             Monitor.PulseAll(_sync);
