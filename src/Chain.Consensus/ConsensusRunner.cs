@@ -31,6 +31,12 @@ public sealed class ConsensusRunner
     public long WalTruncatedBytes { get; private set; }
     /// <summary>Records replayed on open.</summary>
     public int Replayed { get; private set; }
+    /// <summary>
+    /// Blocks whose <see cref="ProposalVerified"/> verdict was replayed on open: the engine has it, so the host need not
+    /// answer the verification request that replaying the proposal repeated.
+    /// </summary>
+    public IReadOnlySet<Hash32> ReplayedVerdicts => _replayedVerdicts;
+    private readonly HashSet<Hash32> _replayedVerdicts = [];
 
     public static string WalPath(string dir) => Path.Combine(dir, "consensus.wal");
     public static string GuardPath(string dir) => Path.Combine(dir, "signer.state");
@@ -55,6 +61,7 @@ public sealed class ConsensusRunner
             runner._live.Add(e);
             if (e.Height != engine.Height) continue; // records of a height the store has not reached cannot apply
             runner.Replayed++;
+            if (e.Event is ProposalVerified verdict) runner._replayedVerdicts.Add(verdict.BlockHash);
             all.AddRange(runner.Process(engine.Handle(e.Event, e.NowMs), e.NowMs, replaying: true));
         }
         if (entries.Count != runner._live.Count) wal.Reset(runner._live);

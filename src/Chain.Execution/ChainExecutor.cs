@@ -50,6 +50,9 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
     private readonly TransactionSignatureCache _signatures;
     private readonly ValidatorHistory _history;
     private readonly Dictionary<Hash32, Executed> _executed = [];
+    // The executor's gate, the one serialisation rule of execution: BuildBlock, VerifyProposal and Commit run one at a
+    // time, so committed state (and _executed, cleared by Commit) never changes under a build or a verification, whatever
+    // thread runs it (the node verifies on a worker, builds and commits on its loop; docs/node.md).
     private readonly Lock _lock = new();
     private BlockHeader? _last;
     private bool _faulted;
@@ -259,6 +262,9 @@ public sealed class ChainExecutor : ILedgerView, IChainHistory
         lock (_lock)
         {
             ThrowIfFaulted();
+            // Built or verified already on this committed state (the proposal verifier, then sync or a peer's decision).
+            if (claimedReceipts is null && _executed.TryGetValue(block.Hash, out var done))
+                return new VerifyResult(null, done.Receipts, done.StateRoot);
             var (failure, executed) = Verify(block, claimedReceipts);
             if (failure is not null) return new VerifyResult(failure, executed?.Receipts ?? [], executed?.StateRoot ?? Hash32.Zero);
             _executed[block.Hash] = executed!;

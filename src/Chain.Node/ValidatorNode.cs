@@ -89,7 +89,10 @@ public sealed class ValidatorNode : IDisposable
     public ConsensusRunner Consensus { get; }
     public Address Address => Key.Address;
 
-    /// <summary>Answers build/verify requests synchronously; null for other actions.</summary>
+    /// <summary>
+    /// Answers build/verify requests synchronously; null for other actions. <see cref="Host.FullNode"/> builds with it on
+    /// its loop and verifies on its proposal verifier's worker instead (re-execution must not hold up the loop).
+    /// </summary>
     public ConsensusEvent? Answer(ConsensusAction action, ulong nowMs) => _app.Answer(action, Address, nowMs);
 
     /// <summary>Stores a decided block (idempotent: WAL replay may decide it again) and prunes the mempool.</summary>

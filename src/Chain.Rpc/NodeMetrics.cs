@@ -42,6 +42,9 @@ public sealed class NodeMetrics
     private readonly Counter _relayHashes;
     private readonly Counter _relayBodiesServed;
     private readonly Counter _transactionBodyBytesSent;
+    private readonly Gauge _verificationsInFlight;
+    private readonly Counter _verifications;
+    private readonly Counter _loopBlockedSeconds;
 
     public NodeMetrics()
     {
@@ -97,6 +100,12 @@ public sealed class NodeMetrics
         _relayBodiesServed = factory.CreateCounter("chain_tx_relay_bodies_served_total", "Transaction bodies sent in answer to peers' relay requests");
         _transactionBodyBytesSent = factory.CreateCounter("chain_tx_body_bytes_sent_total",
             "Bytes of transaction bodies put on the wire by gossip and relay (pushes and served requests; not block parts)");
+        _verificationsInFlight = factory.CreateGauge("chain_proposal_verifications_in_flight", "Proposal re-executions queued or running on the verifier worker, off the consensus loop");
+        _verifications = factory.CreateCounter("chain_proposal_verifications_total",
+            "Proposal verification requests by outcome: verified (re-executed), dropped (stale or queue full, not run), stale (verdict came after its height was decided), replayed (verdict restored from the WAL, not run)",
+            new CounterConfiguration { LabelNames = ["outcome"] });
+        _loopBlockedSeconds = factory.CreateCounter("chain_consensus_loop_blocked_seconds_total",
+            "Time the consensus loop waited for a proposal verification in flight (before building or committing); it verifies nothing itself");
     }
 
     /// <summary>The inference engine's model cache, as totals since the node started (counters only move up to them).</summary>
@@ -139,6 +148,18 @@ public sealed class NodeMetrics
         _preExecutionHits.WithLabels("signature").IncTo(totals.SignatureHits);
         _preExecutionMisses.WithLabels("signature").IncTo(totals.SignatureMisses);
         _signaturesPreverified.IncTo(totals.SignaturesPreverified);
+    }
+
+    /// <summary>The proposal verifier's totals since the node started (the node samples them); counters only move up.</summary>
+    public void ProposalVerification(ProposalVerificationTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        _verificationsInFlight.Set(totals.InFlight);
+        _verifications.WithLabels("verified").IncTo(totals.Verified);
+        _verifications.WithLabels("dropped").IncTo(totals.Dropped);
+        _verifications.WithLabels("stale").IncTo(totals.Stale);
+        _verifications.WithLabels("replayed").IncTo(totals.Replayed);
+        _loopBlockedSeconds.IncTo(totals.LoopBlocked.TotalSeconds);
     }
 
     /// <summary>One height's stage durations in milliseconds (only the stages this node went through).</summary>
@@ -210,3 +231,6 @@ public sealed record TransactionRelayTotals(long AnnouncedOut, long AnnouncedIn,
 
 /// <summary>Totals for <see cref="NodeMetrics.ModelCache"/>.</summary>
 public sealed record ModelCacheTotals(long Hits, long Misses, long Evictions, long Bytes, int Models);
+
+/// <summary>Totals for <see cref="NodeMetrics.ProposalVerification"/>.</summary>
+public sealed record ProposalVerificationTotals(long InFlight, long Verified, long Dropped, long Stale, long Replayed, TimeSpan LoopBlocked);

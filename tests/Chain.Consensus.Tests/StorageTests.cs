@@ -193,6 +193,28 @@ public sealed class RunnerTests
     }
 
     [Fact]
+    public void Restart_ListsTheReplayedVerdict_SoTheHostNeedNotVerifyTheProposalAgain()
+    {
+        var h = new Harness();
+        var fs = new SimFileSystem();
+        var runner = ConsensusRunner.Open(h.Config, h.Keys[h.Me], fs, "/v", new Height(1), h.Now, out _);
+        var block = h.App.BuildBlock(new Height(1), new Round(0), h.Keys[h.ProposerIndex(0)].Address, 1000);
+        var other = h.App.BuildBlock(new Height(1), new Round(1), h.Keys[h.ProposerIndex(1)].Address, 1001);
+        runner.Handle(h.ProposalFor(0, block), 1100);
+        Assert.NotNull(Harness.Voted(runner.Handle(new ProposalVerified(new Height(1), block.Hash, true), 1200), VoteType.Prevote));
+        Assert.Empty(runner.ReplayedVerdicts); // a fresh runner replayed nothing
+
+        fs.Crash(new SimRandom(5)); // the verdict went to the WAL before the engine saw it, and was synced with the prevote
+        var restarted = ConsensusRunner.Open(h.Config, h.Keys[h.Me], fs, "/v", new Height(1), 5000, out var replayed);
+        // Replaying the proposal repeats its verification request; the replayed verdict already answered it.
+        Assert.Contains(replayed, a => a is VerifyProposalRequest v && v.Block.Hash == block.Hash);
+        Assert.Equal([block.Hash], restarted.ReplayedVerdicts);
+        Assert.DoesNotContain(other.Hash, restarted.ReplayedVerdicts);
+        // The engine holds the verdict: answering again changes nothing and signs nothing.
+        Assert.DoesNotContain(restarted.Handle(new ProposalVerified(new Height(1), block.Hash, true), 5100), a => a is BroadcastVote);
+    }
+
+    [Fact]
     public void EvidenceFromTheEngine_IsVerifiedAndPooled()
     {
         var h = new Harness();

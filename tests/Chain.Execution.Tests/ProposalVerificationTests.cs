@@ -46,6 +46,27 @@ public class ProposalVerificationTests
     }
 
     [Fact]
+    public void A_block_verified_once_is_not_executed_again_by_a_second_verification_or_its_commit()
+    {
+        var (_, validator, proposal) = Setup();
+        var first = validator.VerifyProposal(proposal.Block);
+        Assert.True(first.Accepted, first.Failure?.Message);
+        long hits = validator.CacheCounters.InferenceHits, misses = validator.CacheCounters.InferenceMisses;
+        Assert.True(hits + misses >= 2); // the first verification ran both inferences (or found them cached)
+
+        // The node's worker verified it; sync or a peer's decision verifies it again, then the commit: no inference runs.
+        var again = validator.VerifyProposal(proposal.Block);
+        Assert.True(again.Accepted);
+        Assert.Equal(first.StateRoot, again.StateRoot);
+        Assert.Equal(first.Receipts.Select(r => r.Hash), again.Receipts.Select(r => r.Hash));
+        validator.Commit(proposal.Block, CommitFor(proposal.Block));
+        Assert.Equal((hits, misses), (validator.CacheCounters.InferenceHits, validator.CacheCounters.InferenceMisses));
+        Assert.Equal(proposal.Block.Header.StateRoot, validator.StateRoot);
+        // After the commit the block is no longer the next one: it is judged afresh, and refused.
+        Assert.False(validator.VerifyProposal(proposal.Block).Accepted);
+    }
+
+    [Fact]
     public void A_tampered_output_hash_is_named_with_index_and_both_hashes()
     {
         var (_, validator, proposal) = Setup();

@@ -30,6 +30,8 @@ public sealed class NodeMetricsTests
         metrics.ModelCache(new ModelCacheTotals(Hits: 12, Misses: 2, Evictions: 1, Bytes: 2048, Models: 1)); // totals: counters move up to them
         metrics.TransactionRelay(new TransactionRelayTotals(AnnouncedOut: 6, AnnouncedIn: 4, Requested: 3, DuplicatesAvoided: 1, TimedOut: 0,
             BodiesServed: 2, BodyBytesSent: 300));
+        metrics.ProposalVerification(new ProposalVerificationTotals(InFlight: 1, Verified: 4, Dropped: 1, Stale: 2, Replayed: 1, LoopBlocked: TimeSpan.FromMilliseconds(250)));
+        metrics.ProposalVerification(new ProposalVerificationTotals(InFlight: 0, Verified: 6, Dropped: 1, Stale: 2, Replayed: 1, LoopBlocked: TimeSpan.FromMilliseconds(500)));
 
         var text = await Export(metrics);
         foreach (var line in new[]
@@ -46,6 +48,9 @@ public sealed class NodeMetricsTests
             "chain_tx_relay_hashes_total{event=\"announced_out\"} 6", "chain_tx_relay_hashes_total{event=\"requested\"} 3",
             "chain_tx_relay_hashes_total{event=\"duplicate_avoided\"} 1", "chain_tx_relay_bodies_served_total 2",
             "chain_tx_body_bytes_sent_total 300",
+            "chain_proposal_verifications_in_flight 0", "chain_proposal_verifications_total{outcome=\"verified\"} 6",
+            "chain_proposal_verifications_total{outcome=\"dropped\"} 1", "chain_proposal_verifications_total{outcome=\"stale\"} 2",
+            "chain_proposal_verifications_total{outcome=\"replayed\"} 1", "chain_consensus_loop_blocked_seconds_total 0.5",
         })
             Assert.Contains(line, text);
     }

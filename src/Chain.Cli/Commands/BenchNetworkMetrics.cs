@@ -11,6 +11,7 @@ internal static class BenchNetworkMetrics
     {
         var sums = new Dictionary<string, (double Seconds, long Count)>();
         long bytes = 0;
+        double loopBlockedSeconds = 0;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         for (int i = 0; i < validators; i++)
         {
@@ -32,10 +33,17 @@ internal static class BenchNetworkMetrics
                 else if (line.StartsWith("chain_p2p_bytes_total{direction=\"out\"}", StringComparison.Ordinal)
                     && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var b))
                     bytes += (long)b;
+                else if (line.StartsWith("chain_consensus_loop_blocked_seconds_total ", StringComparison.Ordinal)
+                    && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var blocked))
+                    loopBlockedSeconds += blocked;
             }
         }
         string[] order = ["build", "propose", "verify", "prevote", "precommit", "commit", "apply", "total"];
         var stages = order.Where(sums.ContainsKey).Select(s => new StageFigure(s, sums[s].Count == 0 ? double.NaN : sums[s].Seconds * 1000 / sums[s].Count, sums[s].Count)).ToList();
+        // Not a stage of finality: how long the loops waited for a proposal verification in flight, per height (≈ 0:
+        // re-execution runs off the loop, docs/node.md).
+        if (sums.TryGetValue("total", out var total) && total.Count > 0)
+            stages.Add(new StageFigure("loop blocked on verify", loopBlockedSeconds * 1000 / total.Count, total.Count));
         return (stages, bytes);
     }
 

@@ -136,18 +136,58 @@ public sealed partial class FullNode
                 _buildAtMs = buildAt;
                 continue;
             }
+            if (request is VerifyProposalRequest verify)
+            {
+                RequestVerification(verify);
+                continue;
+            }
+            _verifier.Settle(decided: null); // the executor builds one block at a time, verifications included
             long startedAt = _stages.Now;
             if (_validator.Answer(request, (ulong)NowMs) is not { } answer) continue;
-            if (request is BuildBlockRequest) _stages.Built(startedAt);
-            else _stages.Verified(startedAt);
+            _stages.Built(startedAt);
             if (answer is BlockBuilt built && _options.Faults.TamperInferenceOutputs)
                 answer = new BlockBuilt(built.Height, built.Round, InferenceTampering.Tamper(_validator.Executor, built.Block));
             Feed(answer, from: null);
         }
     }
 
+    // Re-execution runs on the verifier's worker, never on the loop; its verdict comes back as an input (FeedVerdicts).
+    private void RequestVerification(VerifyProposalRequest request)
+    {
+        // Restarted mid-height: the WAL gave the engine this block's verdict already; a second one would only repeat it.
+        if (_validator.Consensus.ReplayedVerdicts.Contains(request.Block.Hash))
+        {
+            Metrics.VerdictReplayed();
+            return;
+        }
+        _verifier.Request(request);
+    }
+
+    // On the loop: each finished verification is fed to consensus like any local input (the runner writes it to the
+    // WAL before the engine sees it, so a restart replays this verdict), unless its height was decided meanwhile.
+    private void FeedVerdicts()
+    {
+        while (_verdicts.TryDequeue(out var verified))
+        {
+            // A verification the executor could not run (a store failure) stops the node as it did on the loop.
+            if (verified.Failure is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            var verdict = verified.Verdict!;
+            if (verdict.Height != _validator.Consensus.Engine.Height)
+            {
+                Metrics.VerdictStale(); // decided (by others' votes or by sync) before re-execution finished
+                continue;
+            }
+            _stages.Verified(verified.Ms);
+            Feed(verdict, from: null);
+            DrainLocal();
+        }
+    }
+
     private void OnDecided(Block block, Commit commit)
     {
+        // Committed state must not change under a verification: wait for the one in flight (of this height: the commit
+        // reuses its execution when it verified this block) and drop those queued for this height.
+        _verifier.Settle(block.Height);
         long commitStart = _stages.Now;
         var receipts = _validator.CommitBlock(block, commit);
         long commitEnd = _stages.Now;

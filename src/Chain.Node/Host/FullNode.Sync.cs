@@ -116,6 +116,8 @@ public sealed partial class FullNode
             reason = $"block body does not match its header: {basic}";
             return false;
         }
+        // Serialised with the verifier like a commit; a block it just verified is not executed again (its result is reused).
+        _verifier.Settle(block.Height);
         var verdict = _validator.Executor.VerifyProposal(block);
         if (!verdict.Accepted)
         {

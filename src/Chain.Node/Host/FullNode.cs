@@ -28,6 +28,8 @@ public sealed partial class FullNode : IAsyncDisposable
     private readonly SyncServeLimiter _syncServeLimit;
     private readonly QueuedBytes _queuedPeerBytes;
     private readonly HeightStageClock _stages;
+    private readonly ProposalVerifier _verifier;
+    private readonly ConcurrentQueue<VerifiedProposal> _verdicts = new();
     private readonly PriorityQueue<TimeoutElapsed, long> _timers = new();
     private readonly Queue<PendingEvent> _local = new();
     private readonly ConcurrentQueue<string> _recentMisbehaviour = new();
@@ -38,7 +40,7 @@ public sealed partial class FullNode : IAsyncDisposable
     private Task? _loop;
     private Task? _preExecution;
     private Exception? _preExecutionFailure;
-    private int _tickQueued;
+    private int _tickQueued, _verdictsQueued;
     private long _heightStartedMs, _nextStatusMs;
     private bool _syncing; // the decision being applied came from block sync
     private int _stopped;
@@ -71,7 +73,11 @@ public sealed partial class FullNode : IAsyncDisposable
         _relay = new TransactionRelay((long)options.PartsRequestTimeout.TotalMilliseconds);
         Metrics.SetHeight(_validator.Executor.Height.Value);
         _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
+        _verifier = new ProposalVerifier(_validator.Executor, options.Time, Metrics, OnProposalVerified, options.VerificationQueueCapacity);
     }
+
+    /// <summary>The name of the thread that re-executes proposals (off the loop; one at a time).</summary>
+    public const string VerifierThreadName = ProposalVerifier.ThreadName;
 
     public string Name => _options.Name;
     /// <summary>The state tree, for proofs served by the RPC.</summary>
@@ -118,6 +124,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _network.PeerDisconnected += OnPeerDisconnected;
         // Peers connected before we subscribed would otherwise never get our status and messages.
         foreach (var peer in _network.ConnectedPeers) Enqueue(new PeerConnectedInput(peer));
+        _verifier.Start(); // before the loop: the WAL's start actions may already ask for a verification
         _loop = Task.Run(RunAsync);
         // The mempool's pre-execution worker: one thread's worth of inference ahead of consensus, fed by a bounded
         // queue (MempoolOptions.PreExecutionQueueCapacity), stopped by StopAsync before the store closes.
@@ -204,6 +211,7 @@ public sealed partial class FullNode : IAsyncDisposable
         _stop.Cancel();
         _inputs.Writer.TryComplete();
         if (_loop is not null) await _loop;
+        _verifier.Dispose(); // it reads the store: it ends (after the verification in flight) before the store closes
         _transactionMessages.Writer.TryComplete();
         if (_transactionWorker is not null) await _transactionWorker; // it reads the store too
         if (_preExecution is not null) await _preExecution; // it reads the store: it must end before the store closes
@@ -263,6 +271,14 @@ public sealed partial class FullNode : IAsyncDisposable
     {
         OnRelayPeersChanged(peer, connected: false);
         Enqueue(new PeerDisconnectedInput(peer));
+    }
+
+    // The verifier's worker: the verdict waits in _verdicts and at most one wake-up waits in the input queue (a full
+    // queue refuses it; the next tick feeds the verdict then), so no verdict is lost to a busy loop.
+    private void OnProposalVerified(VerifiedProposal verified)
+    {
+        _verdicts.Enqueue(verified);
+        if (Interlocked.Exchange(ref _verdictsQueued, 1) == 0 && !Enqueue(new VerdictsInput())) Volatile.Write(ref _verdictsQueued, 0);
     }
 
     private void OnTick()
@@ -343,8 +359,13 @@ public sealed partial class FullNode : IAsyncDisposable
                     _network.Broadcast(MessageChannel.Evidence, e.Evidence.Encoded.ToArray(), except: e.From);
                 }
                 break;
+            case VerdictsInput:
+                Volatile.Write(ref _verdictsQueued, 0);
+                FeedVerdicts();
+                break;
             case TickInput:
                 Volatile.Write(ref _tickQueued, 0);
+                FeedVerdicts();
                 _gossipBuffer.Flush(); // transactions admitted since the last tick leave as one batch
                 OnTickOnLoop(NowMs);
                 break;

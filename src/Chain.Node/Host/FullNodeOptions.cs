@@ -103,6 +103,9 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// <summary>Most transactions a block this node proposes carries.</summary>
     public int MaxBlockTransactions { get; init; } = 500;
 
+    /// <summary>Proposal verifications waiting for the verifier's worker (one runs; a newer request pushes the oldest out).</summary>
+    public int VerificationQueueCapacity { get; init; } = 4;
+
     /// <summary>Throws with a clear message when a bound is out of range.</summary>
     public void Validate()
     {
@@ -119,6 +122,7 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(SyncServeBytesPerSecond is >= 1 << 20 and <= 1L << 40, nameof(SyncServeBytesPerSecond), "1 MiB .. 1 TiB");
         Require(SyncServeTotalBytesPerSecond >= SyncServeBytesPerSecond && SyncServeTotalBytesPerSecond <= 1L << 40, nameof(SyncServeTotalBytesPerSecond), "SyncServeBytesPerSecond .. 1 TiB");
         Require(Mempool is { MaxTransactions: >= 1, MaxBytes: >= 1, PreExecutionQueueCapacity: >= 1 }, nameof(Mempool), "positive limits");
+        Require(VerificationQueueCapacity is >= 1 and <= 64, nameof(VerificationQueueCapacity), "1..64");
         Require(MaxBlockTransactions is >= 1 and <= Core.Protocol.ProtocolLimits.MaxTransactionsPerBlock, nameof(MaxBlockTransactions), "1..10000");
         Require(MinBlockInterval >= TimeSpan.Zero && MinBlockInterval.TotalMilliseconds < Timeouts.ProposeBaseMs, nameof(MinBlockInterval),
             "0 .. the propose timeout (exclusive)");

@@ -6,7 +6,8 @@ namespace Chain.Node.Host;
 /// <list type="bullet">
 /// <item><c>build</c>: BuildBlock (proposer);</item>
 /// <item><c>propose</c>: from entering the height until a proposal for it is here (own: built; others: received);</item>
-/// <item><c>verify</c>: re-executing the proposal (VerifyProposal), inference included;</item>
+/// <item><c>verify</c>: re-executing the proposal (VerifyProposal), inference included, on the proposal verifier's
+/// worker (the loop takes votes meanwhile); a verdict that comes back after its height was decided is not counted;</item>
 /// <item><c>prevote</c>: from the proposal until 2/3 prevoted it (this node's precommit, line 36);</item>
 /// <item><c>precommit</c>: from there until 2/3 precommitted it (the decision, line 49);</item>
 /// <item><c>commit</c>: writing block, receipts and state in one synced batch (fsync included);</item>
@@ -50,7 +51,8 @@ internal sealed class HeightStageClock(TimeProvider time)
         _proposer = true;
     }
 
-    public void Verified(long startedAt) => _verifyMs = (_verifyMs ?? 0) + Ms(startedAt, Now);
+    /// <summary>A re-execution of <paramref name="ms"/> finished (timed on the verifier's worker, off the loop).</summary>
+    public void Verified(double ms) => _verifyMs = (_verifyMs ?? 0) + ms;
 
     public void ProposalHere() => _proposalAt ??= Now;
 

@@ -17,6 +17,9 @@ internal sealed record PeerDisconnectedInput(PeerId Peer) : NodeInput;
 /// <summary>Verified evidence to pool and gossip on; <paramref name="From"/> is the peer it came from (null: RPC).</summary>
 internal sealed record EvidenceInput(Evidence Evidence, PeerId? From = null) : NodeInput;
 
+/// <summary>The proposal verifier finished one or more verifications (FullNode._verdicts holds them).</summary>
+internal sealed record VerdictsInput : NodeInput;
+
 /// <summary>The clock ticked: fire due timeouts, re-gossip, status, sync.</summary>
 internal sealed record TickInput : NodeInput;
 

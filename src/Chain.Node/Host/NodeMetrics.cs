@@ -107,4 +107,32 @@ public sealed class NodeMetrics
     public long TransactionBodyBytesSent => Interlocked.Read(ref _transactionBodyBytesSent);
     internal void TransactionBodyBytesSentAdd(long n) => Interlocked.Add(ref _transactionBodyBytesSent, n);
     private long _transactionBodyBytesSent;
+    /// <summary>Proposals the verifier re-executed off the loop (accepted or refused).</summary>
+    public long ProposalsVerified => Interlocked.Read(ref _proposalsVerified);
+    internal void ProposalVerified() => Interlocked.Increment(ref _proposalsVerified);
+    private long _proposalsVerified;
+    /// <summary>Verification requests dropped unverified: their height was decided or passed, or a full queue pushed them out.</summary>
+    public long VerificationsDropped => Interlocked.Read(ref _verificationsDropped);
+    internal void VerificationDropped() => Interlocked.Increment(ref _verificationsDropped);
+    private long _verificationsDropped;
+    /// <summary>Verdicts that came back after their height was decided here, dropped without reaching consensus.</summary>
+    public long VerdictsStale => Interlocked.Read(ref _verdictsStale);
+    internal void VerdictStale() => Interlocked.Increment(ref _verdictsStale);
+    private long _verdictsStale;
+    /// <summary>Verification requests not run because the WAL replayed their verdict on start.</summary>
+    public long VerdictsReplayed => Interlocked.Read(ref _verdictsReplayed);
+    internal void VerdictReplayed() => Interlocked.Increment(ref _verdictsReplayed);
+    private long _verdictsReplayed;
+    /// <summary>Proposal verifications queued or running now (0 or 1 running; a few queued at most).</summary>
+    public long VerificationsInFlight => Interlocked.Read(ref _verificationsInFlight);
+    internal void SetVerificationsInFlight(int n) => Interlocked.Exchange(ref _verificationsInFlight, n);
+    private long _verificationsInFlight;
+    /// <summary>Total time the loop waited for a verification in flight before building or committing (it verifies nothing itself).</summary>
+    public TimeSpan LoopBlockedOnVerification => TimeSpan.FromTicks(Interlocked.Read(ref _loopBlockedTicks));
+    internal void AddLoopBlockedOnVerification(TimeSpan waited) => Interlocked.Add(ref _loopBlockedTicks, waited.Ticks);
+    private long _loopBlockedTicks;
+    /// <summary>Commits (consensus, a peer's decision or block sync) that had to wait for a verification in flight.</summary>
+    public long CommitsWaitedForVerification => Interlocked.Read(ref _commitsWaited);
+    internal void CommitWaitedForVerification() => Interlocked.Increment(ref _commitsWaited);
+    private long _commitsWaited;
 }

@@ -223,6 +223,9 @@ public sealed class NodeService : IAsyncDisposable
         var relay = Node.Metrics;
         Metrics.TransactionRelay(new TransactionRelayTotals(relay.HashesAnnouncedOut, relay.HashesAnnouncedIn, relay.HashesRequested,
             relay.DuplicatesAvoided, relay.RelayRequestsTimedOut, relay.BodiesServed, relay.TransactionBodyBytesSent));
+        var node = Node.Metrics;
+        Metrics.ProposalVerification(new ProposalVerificationTotals(node.VerificationsInFlight, node.ProposalsVerified, node.VerificationsDropped,
+            node.VerdictsStale, node.VerdictsReplayed, node.LoopBlockedOnVerification));
         var engine = Node.Inference.Engine;
         Metrics.ModelCache(new ModelCacheTotals(engine.ModelCacheHits, engine.ModelCacheMisses, engine.ModelCacheEvictions, engine.ModelCacheBytes, engine.LoadedModels));
         // Block sync progress, once a second while behind: "block sync 120/450 (26 %)".
