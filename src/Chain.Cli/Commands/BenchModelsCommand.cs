@@ -158,6 +158,7 @@ internal static class BenchModelsCommand
             int code = new ChunkedUpload(client, key, network.Genesis.Parameters, network.Genesis.ChainId, output, TimeSpan.FromSeconds(120)).Run("bench-resnet", model);
             double registrationSeconds = Stopwatch.GetElapsedTime(r0).TotalSeconds;
             if (code != 0) throw new CliException("the registration failed");
+            await Task.Delay(2000); // the nodes' last commits, and the background collection after the seal's block (MemoryReclaimer)
             var registered = Enumerable.Range(0, Validators).Select(i => ProcessMemory.Read(network.ProcessId(i))).ToArray();
             double chunkTxBytes = model.Length + (chunks + 2) * 200.0; // chunk payloads plus about 200 bytes of envelope per transaction
             double registrationRatio = registrationSeconds / (model.Length / bytesPerSecond);
@@ -197,8 +198,9 @@ internal static class BenchModelsCommand
             var end = Enumerable.Range(0, Validators).Select(i => ProcessMemory.Read(network.ProcessId(i))).ToArray();
             double nodeCharged = await ModelCacheBytesAsync(network, 0) / 1048576.0;
             for (int i = 0; i < Validators; i++)
-                output.WriteLine($"node {i} RSS MiB: start {start[i].RssMb:F0}, peak through registration {registered[i].PeakMb:F0}, " +
-                    $"peak {end[i].PeakMb:F0}, final {end[i].RssMb:F0}; bound {Bound(start[i]):F0}: {end[i].PeakMb / Bound(start[i]):F2}");
+                output.WriteLine($"node {i} RSS MiB: start {start[i].RssMb:F0} (anon {start[i].AnonMb:F0}, files {start[i].FileMb:F0}), " +
+                    $"peak through registration {registered[i].PeakMb:F0}, after it {registered[i].RssMb:F0} (anon {registered[i].AnonMb:F0}, files {registered[i].FileMb:F0}), " +
+                    $"peak {end[i].PeakMb:F0}, final {end[i].RssMb:F0} (anon {end[i].AnonMb:F0}, files {end[i].FileMb:F0}); bound {Bound(start[i]):F0}: {end[i].PeakMb / Bound(start[i]):F2}");
             int worst = Enumerable.Range(0, Validators).MaxBy(i => end[i].PeakMb / Bound(start[i]));
             double ratio = end[worst].PeakMb / Bound(start[worst]);
             output.WriteLine($"model cache charged {nodeCharged:F0} MiB of a {cacheBytes / 1048576.0:F0} MiB budget (node 0)");

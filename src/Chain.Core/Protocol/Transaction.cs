@@ -127,10 +127,10 @@ public abstract class TransactionBody
             TransactionKind.Transfer => new TransferBody(reader.ReadAddress("recipient"), reader.ReadUInt64("amount")),
             TransactionKind.RegisterModel => new RegisterModelBody(
                 reader.ReadString("model name", ProtocolLimits.MaxModelNameBytes),
-                reader.ReadBytes("model bytes", ProtocolLimits.MaxRegisterModelBytes)),
+                reader.ReadBytesSpan("model bytes", ProtocolLimits.MaxRegisterModelBytes)),
             TransactionKind.Infer => new InferBody(
                 reader.ReadHash32("model id"),
-                reader.ReadBytes("input tensor", ProtocolLimits.MaxTensorBytes),
+                reader.ReadBytesSpan("input tensor", ProtocolLimits.MaxTensorBytes),
                 reader.ReadUInt64("max gas")),
             TransactionKind.CreateValidator => new CreateValidatorBody(reader.ReadPublicKey("consensus key"), reader.ReadUInt64("self bond")),
             TransactionKind.Bond => new BondBody(reader.ReadAddress("validator"), reader.ReadUInt64("amount")),
@@ -176,7 +176,7 @@ public abstract class TransactionBody
         if (index >= ProtocolLimits.MaxModelChunks)
             throw reader.Error(DecodeError.InvalidValue, $"chunk index {index}: expected below {ProtocolLimits.MaxModelChunks}", at);
         at = reader.Offset;
-        var bytes = reader.ReadBytes("chunk bytes", ProtocolLimits.ModelChunkBytes);
+        var bytes = reader.ReadBytesSpan("chunk bytes", ProtocolLimits.ModelChunkBytes); // the constructor's copy is the only one
         if (bytes.Length == 0) throw reader.Error(DecodeError.InvalidValue, "chunk bytes: a chunk holds at least 1 byte", at);
         return new UploadModelChunkBody(id, (int)index, bytes);
     }
