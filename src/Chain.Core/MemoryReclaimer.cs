@@ -14,10 +14,10 @@ namespace Chain.Core;
 public sealed class MemoryReclaimer
 {
     /// <summary>Time from a request to its collection: the committing thread has let go of the block by then.</summary>
-    public static readonly TimeSpan DefaultDelay = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan DefaultDelay = TimeSpan.FromMilliseconds(200);
 
     /// <summary>The least time between two collections: each one pauses the process (tens of ms for a ~100 MiB heap).</summary>
-    public static readonly TimeSpan DefaultMinInterval = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan DefaultMinInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>The process's reclaimer (node code calls this one; tests make their own).</summary>
     public static MemoryReclaimer Shared { get; } = new(TimeProvider.System, DefaultDelay, DefaultMinInterval, CompactAndDecommit);

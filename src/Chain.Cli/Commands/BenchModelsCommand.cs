@@ -34,7 +34,7 @@ internal static class BenchModelsCommand
     /// C in goal (c)'s bound, peak RSS ≤ RSS at start + model_cache_bytes + C: what a node holds outside the model
     /// cache while it takes a model of up to 64 MiB (docs/execution.md, "RSS bound", says how it was chosen).
     /// </summary>
-    public const long RssConstantBytes = 256L << 20;
+    public const long RssConstantBytes = 384L << 20;
 
     public sealed record Report(
         int ModelBytes, int Chunks, long ModelGas, long CacheBudgetBytes,
