@@ -1,3 +1,4 @@
+using System.Buffers;
 using Chain.Core.Codec;
 using Chain.Core.Crypto;
 using MessagePack;
@@ -464,13 +465,31 @@ public sealed class SignedTransaction : CanonicalObject<SignedTransaction>, ICan
             reason = $"wrong chain id: transaction is for '{Transaction.ChainId}', this chain is '{expectedChainId}'";
             return false;
         }
-        if (!Ed25519.Verify(Transaction.Sender, Transaction.SignBytes(), Signature))
+        if (!VerifySignature())
         {
             reason = $"bad signature from {Transaction.SenderAddress}";
             return false;
         }
         reason = "";
         return true;
+    }
+
+    // The sign bytes of a chunk transaction are over 1 MiB: built in a pooled buffer, not a new one per verification.
+    private bool VerifySignature()
+    {
+        var payload = Transaction.Encoded.Span;
+        int length = Crypto.SignBytes.Length(SignDomain.Transaction, Transaction.ChainId, payload.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var message = buffer.AsSpan(0, length);
+            Crypto.SignBytes.Write(SignDomain.Transaction, Transaction.ChainId, payload, message);
+            return Ed25519.Verify(Transaction.Sender, message, Signature);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     public override void WriteTo(ref MessagePackWriter writer)
