@@ -32,7 +32,7 @@ internal static class BenchModelsCommand
 
     /// <summary>
     /// C in goal (c)'s bound, peak RSS ≤ RSS at start + model_cache_bytes + C: what a node holds outside the model
-    /// cache while it takes a model of up to 64 MiB (docs/execution.md, "RSS bound", says how it was chosen).
+    /// cache while it takes a model of up to 32 MB, measured, not derived (docs/execution.md, "RSS bound", says how it was chosen).
     /// </summary>
     public const long RssConstantBytes = 384L << 20;
 
