@@ -243,3 +243,10 @@ internal sealed class ModelUploads(Func<Hash32, byte[]?> get, Action<Hash32, byt
         set(StateKeys.ModelUploads, rest.Count == 0 ? null : new ModelUploadQueue(rest).Encoded.ToArray());
     }
 }
+
+/// <summary>Blocks that carried model bytes (a chunk, a seal, a whole small model): after one commits, its copies of those bytes are garbage.</summary>
+public static class ModelUploadBlocks
+{
+    public static bool Carries(Block block) =>
+        block.Transactions.Any(t => t.Transaction.Body is UploadModelChunkBody or SealModelBody or RegisterModelBody);
+}

@@ -122,6 +122,9 @@ public ref struct CanonicalReader
     /// <summary>Reads a binary value of at most <paramref name="maxLength"/> bytes (a copy).</summary>
     public byte[] ReadBytes(string what, int maxLength) => ReadBinarySpan(what, maxLength, exactLength: -1).ToArray();
 
+    /// <summary>Reads a binary value of at most <paramref name="maxLength"/> bytes without copying: a slice of the input, for a constructor that copies it once.</summary>
+    public ReadOnlySpan<byte> ReadBytesSpan(string what, int maxLength) => ReadBinarySpan(what, maxLength, exactLength: -1);
+
     /// <summary>Reads a binary value of exactly <paramref name="length"/> bytes, without copying.</summary>
     public ReadOnlySpan<byte> ReadFixedBytes(string what, int length) => ReadBinarySpan(what, length, exactLength: length);
 

@@ -30,13 +30,25 @@ public static class SignBytes
 
     public static byte[] Build(SignDomain domain, ChainId chainId, ReadOnlySpan<byte> payload)
     {
+        var result = new byte[Length(domain, chainId, payload.Length)];
+        Write(domain, chainId, payload, result);
+        return result;
+    }
+
+    /// <summary>The length of the sign bytes for a payload of <paramref name="payloadLength"/> bytes.</summary>
+    public static int Length(SignDomain domain, ChainId chainId, int payloadLength) =>
+        DomainHash.Tag(Domain(domain)).Length + 1 + (chainId.Value ?? throw new ArgumentException("chain id is not set", nameof(chainId))).Length + payloadLength;
+
+    /// <summary>Writes the sign bytes into <paramref name="destination"/> (exactly <see cref="Length"/> bytes): for a verifier's pooled buffer.</summary>
+    public static void Write(SignDomain domain, ChainId chainId, ReadOnlySpan<byte> payload, Span<byte> destination)
+    {
         var tag = DomainHash.Tag(Domain(domain));
         string id = chainId.Value ?? throw new ArgumentException("chain id is not set", nameof(chainId));
-        var result = new byte[tag.Length + 1 + id.Length + payload.Length];
-        tag.CopyTo(result);
-        result[tag.Length] = (byte)id.Length;
-        Encoding.ASCII.GetBytes(id, result.AsSpan(tag.Length + 1));
-        payload.CopyTo(result.AsSpan(tag.Length + 1 + id.Length));
-        return result;
+        if (destination.Length != tag.Length + 1 + id.Length + payload.Length)
+            throw new ArgumentException($"sign bytes are {tag.Length + 1 + id.Length + payload.Length} bytes, the destination {destination.Length}", nameof(destination));
+        tag.CopyTo(destination);
+        destination[tag.Length] = (byte)id.Length;
+        Encoding.ASCII.GetBytes(id, destination[(tag.Length + 1)..]);
+        payload.CopyTo(destination[(tag.Length + 1 + id.Length)..]);
     }
 }

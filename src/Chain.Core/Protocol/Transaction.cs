@@ -1,3 +1,4 @@
+using System.Buffers;
 using Chain.Core.Codec;
 using Chain.Core.Crypto;
 using MessagePack;
@@ -127,10 +128,10 @@ public abstract class TransactionBody
             TransactionKind.Transfer => new TransferBody(reader.ReadAddress("recipient"), reader.ReadUInt64("amount")),
             TransactionKind.RegisterModel => new RegisterModelBody(
                 reader.ReadString("model name", ProtocolLimits.MaxModelNameBytes),
-                reader.ReadBytes("model bytes", ProtocolLimits.MaxRegisterModelBytes)),
+                reader.ReadBytesSpan("model bytes", ProtocolLimits.MaxRegisterModelBytes)),
             TransactionKind.Infer => new InferBody(
                 reader.ReadHash32("model id"),
-                reader.ReadBytes("input tensor", ProtocolLimits.MaxTensorBytes),
+                reader.ReadBytesSpan("input tensor", ProtocolLimits.MaxTensorBytes),
                 reader.ReadUInt64("max gas")),
             TransactionKind.CreateValidator => new CreateValidatorBody(reader.ReadPublicKey("consensus key"), reader.ReadUInt64("self bond")),
             TransactionKind.Bond => new BondBody(reader.ReadAddress("validator"), reader.ReadUInt64("amount")),
@@ -176,7 +177,7 @@ public abstract class TransactionBody
         if (index >= ProtocolLimits.MaxModelChunks)
             throw reader.Error(DecodeError.InvalidValue, $"chunk index {index}: expected below {ProtocolLimits.MaxModelChunks}", at);
         at = reader.Offset;
-        var bytes = reader.ReadBytes("chunk bytes", ProtocolLimits.ModelChunkBytes);
+        var bytes = reader.ReadBytesSpan("chunk bytes", ProtocolLimits.ModelChunkBytes); // the constructor's copy is the only one
         if (bytes.Length == 0) throw reader.Error(DecodeError.InvalidValue, "chunk bytes: a chunk holds at least 1 byte", at);
         return new UploadModelChunkBody(id, (int)index, bytes);
     }
@@ -464,13 +465,31 @@ public sealed class SignedTransaction : CanonicalObject<SignedTransaction>, ICan
             reason = $"wrong chain id: transaction is for '{Transaction.ChainId}', this chain is '{expectedChainId}'";
             return false;
         }
-        if (!Ed25519.Verify(Transaction.Sender, Transaction.SignBytes(), Signature))
+        if (!VerifySignature())
         {
             reason = $"bad signature from {Transaction.SenderAddress}";
             return false;
         }
         reason = "";
         return true;
+    }
+
+    // The sign bytes of a chunk transaction are over 1 MiB: built in a pooled buffer, not a new one per verification.
+    private bool VerifySignature()
+    {
+        var payload = Transaction.Encoded.Span;
+        int length = Crypto.SignBytes.Length(SignDomain.Transaction, Transaction.ChainId, payload.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var message = buffer.AsSpan(0, length);
+            Crypto.SignBytes.Write(SignDomain.Transaction, Transaction.ChainId, payload, message);
+            return Ed25519.Verify(Transaction.Sender, message, Signature);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     public override void WriteTo(ref MessagePackWriter writer)

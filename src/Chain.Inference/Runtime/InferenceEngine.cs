@@ -64,15 +64,18 @@ public sealed class InferenceEngine : IDisposable
     private readonly bool _enableFastPath;
     private readonly int _selfCheckSeeds;
     private readonly Func<byte[], IModelExecutor> _fastPathFactory;
+    private readonly MemoryReclaimer? _reclaimer;
     private long _fallbacks;
 
     /// <param name="enableFastPath">False forces the canonical executor everywhere (e.g. `--executor canonical`).</param>
     /// <param name="selfCheckSeeds">Random inputs per model in the self-check, besides the adversarial patterns.</param>
     /// <param name="fastPathFactory">Builds the fast executor for model bytes; ONNX Runtime with pinned settings by default.</param>
     /// <param name="modelCacheBytes">The model cache's memory budget (<see cref="ModelCacheBytes"/> counts against it).</param>
+    /// <param name="reclaimer">Asked for a background collection after a model is loaded (its transient copies are garbage) or evicted (the node passes <see cref="MemoryReclaimer.Shared"/>).</param>
     public InferenceEngine(bool enableFastPath = true, int selfCheckSeeds = 4, Func<byte[], IModelExecutor>? fastPathFactory = null,
-        long modelCacheBytes = DefaultModelCacheBytes)
+        long modelCacheBytes = DefaultModelCacheBytes, MemoryReclaimer? reclaimer = null)
     {
+        _reclaimer = reclaimer;
         _enableFastPath = enableFastPath;
         _selfCheckSeeds = selfCheckSeeds;
         _fastPathFactory = fastPathFactory ?? (bytes => new OrtExecutor(bytes, OrtSettings.Pinned));
@@ -198,14 +201,16 @@ public sealed class InferenceEngine : IDisposable
         long charged = ChargedBytes(loaded.OnnxBytes, loaded.Fast is not null);
         var kept = _models.Add(loaded.Canonical.ModelId, loaded, charged, pin, out bool added);
         if (!added) Unload(loaded);
+        _reclaimer?.Request(); // the load's copies (assembled bytes, parsed graph) are garbage now
         return kept;
     }
 
     // An evicted (or duplicate) model: nobody is inside it (pinned models are not evicted), so its memory goes now.
-    private static void Unload(LoadedModel model)
+    private void Unload(LoadedModel model)
     {
         model.TakeFast()?.Dispose();
         model.Canonical.Dispose();
+        _reclaimer?.Request();
     }
 
     /// <summary>Re-runs the self-check for every loaded model (on demand, e.g. from the RPC or CLI).</summary>

@@ -1,3 +1,5 @@
+using Chain.Core;
+
 namespace Chain.Network.Tcp;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace Chain.Network.Tcp;
 /// arrival order, so a large frame is never starved by a stream of smaller ones.
 /// A frame whose body never completes (its peer too slow or gone) leaves its buffer as garbage on the large object
 /// heap, which the GC may not collect for a long time when little else is allocated; so once the budget is idle again
-/// after such frames, it asks for one background collection, and the node's memory comes back after an attack.
+/// after such frames, it asks for one background collection (<see cref="MemoryReclaimer"/>), and the node's memory comes back after an attack.
 /// </summary>
 public sealed class FrameMemoryBudget
 {
@@ -129,8 +131,8 @@ public sealed class FrameMemoryBudget
                 CollectionsRequested++;
             }
         }
-        // A background gen-2 collection: the abandoned buffers are large objects, which only gen 2 frees.
-        if (collect) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
+        // The abandoned buffers are large objects, which only a full collection frees; it runs in the background.
+        if (collect) MemoryReclaimer.Shared.Request();
     }
 
     private void GrantWaiters()

@@ -91,7 +91,8 @@ public sealed class NodeService : IAsyncDisposable
         var validatorKey = home.LoadValidatorKey();
         var nodeKey = home.LoadNodeKey();
 
-        var engine = new InferenceEngine(enableFastPath: config.Inference.FastPath, modelCacheBytes: config.Inference.ModelCacheBytes);
+        var engine = new InferenceEngine(enableFastPath: config.Inference.FastPath, modelCacheBytes: config.Inference.ModelCacheBytes,
+            reclaimer: MemoryReclaimer.Shared);
         foreach (var model in genesis.Models)
         {
             // Decide the executor for the genesis models now (self-check), not on the first block.
@@ -156,6 +157,7 @@ public sealed class NodeService : IAsyncDisposable
         {
             feed.Publish(c.Block);
             metrics.BlockCommitted(c.Height, c.Round, c.Block.Transactions.Count, c.LatencyMs);
+            if (ModelUploadBlocks.Carries(c.Block)) MemoryReclaimer.Shared.Request(); // its chunks' copies are garbage now (docs/execution.md, "RSS bound")
             log.LogInformation("committed height {Height} round {Round}: {Txs} txs, {Evidence} evidence, {LatencyMs} ms{Synced}, block {Block}",
                 c.Height, c.Round, c.Block.Transactions.Count, c.Block.Evidence.Count, c.LatencyMs, c.Synced ? " (block sync)" : "", c.Block.Hash.ToString()[..12]);
         };

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Chain.Cli.Bench;
 using Chain.Cli.Commands;
 using Chain.Core;
 using Chain.Core.Hashing;
@@ -84,6 +85,48 @@ public sealed class LargeModelTests(ITestOutputHelper output)
             var receipt = Run(net, "light", "receipt", hashes[1], "--home", light, "--rerun", "--witness", Url(2));
             Assert.Contains("matches", receipt);
         });
+
+    /// <summary>
+    /// Goal (c)'s bound on one node: registering a ~10 MB model in chunks and running it twice keeps the node's peak RSS
+    /// (VmHWM, the kernel's exact high-water mark) within its RSS at start + the model cache budget + C
+    /// (<see cref="BenchModelsCommand.RssConstantBytes"/>; docs/execution.md, "RSS bound"). No timing is asserted.
+    /// </summary>
+    [Fact]
+    public Task A_node_registering_and_running_a_10_MB_model_stays_within_its_RSS_bound() =>
+        ProcessTestNetwork.RunAsync(output, "model-rss", async net =>
+        {
+            net.Log($"seed {Seed}");
+            var model = SyntheticResNet.Create(Seed, width: 44);
+            var admission = ModelAdmission.Check(model);
+            Assert.True(admission.Admitted, string.Join("; ", admission.Reasons));
+            Assert.InRange(model.Length, 9_000_000, 12_000_000);
+            var id = DomainHash.Compute(HashDomain.Model, model);
+            var file = Path.Combine(net.Directory, "resnet.onnx");
+            await File.WriteAllBytesAsync(file, model);
+            int pid = net.Net.ProcessId(0) ?? throw new InvalidOperationException("node 0 has no process");
+            var start = ProcessMemory.Read(pid);
+            string url = $"http://127.0.0.1:{net.Net.Nodes[0].RpcPort}/";
+
+            Assert.Contains($"model {id} registered",
+                Run(net, "tx", "register-model", "--model", file, "--name", "resnet-10mb", "--devnet-key", "account-0", "--node", url, "--timeout", "120"));
+            var registered = ProcessMemory.Read(pid);
+            var pixels = new byte[3 * 8 * 8];
+            new Random(Seed).NextBytes(pixels);
+            var input = Path.Combine(net.Directory, "image.npy");
+            await File.WriteAllBytesAsync(input, TensorFiles.ToNpy(Tensor.Create(TensorElementType.UInt8, [1, 3, 8, 8], pixels)));
+            foreach (var key in new[] { "account-1", "account-2" }) // the first loads the model, the second meets it cached
+                Assert.Contains("Success", Run(net, "tx", "infer", "--model", id.ToString(), "--input", input, "--devnet-key", key, "--node", url,
+                    "--max-gas", (admission.Gas + 1_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture), "--wait", "--timeout", "120"));
+
+            var end = ProcessMemory.Read(pid);
+            double bound = start.RssMb + (RssCacheBytes + BenchModelsCommand.RssConstantBytes) / 1048576.0;
+            net.Log($"{model.Length} bytes: RSS MiB start {start.RssMb:F0}, peak through registration {registered.PeakMb:F0}, peak {end.PeakMb:F0}, " +
+                $"final {end.RssMb:F0} (anon {end.AnonMb:F0}, files {end.FileMb:F0}); bound {bound:F0}");
+            Assert.True(end.PeakMb <= bound, $"peak RSS {end.PeakMb:F0} MiB is over start {start.RssMb:F0} + budget {RssCacheBytes >> 20} + C {BenchModelsCommand.RssConstantBytes >> 20} = {bound:F0} MiB");
+        }, validators: 1, configure: c => c.Inference.ModelCacheBytes = RssCacheBytes);
+
+    // The RSS test's model cache budget: room for the 10 MB model's 30 MB charge.
+    private const long RssCacheBytes = 64L << 20;
 
     private static string Run(ProcessTestNetwork net, params string[] args)
     {

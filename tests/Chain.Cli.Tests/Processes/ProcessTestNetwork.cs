@@ -57,12 +57,15 @@ internal sealed class ProcessTestNetwork : IAsyncDisposable
     /// keeps the directory; on success deletes it.
     /// </summary>
     public static async Task RunAsync(ITestOutputHelper output, string name, Func<ProcessTestNetwork, Task> body,
-        int validators = 4, Func<int, string[]>? extraArguments = null, int? genesisValidators = null)
+        int validators = 4, Func<int, string[]>? extraArguments = null, int? genesisValidators = null, Action<NodeConfig>? configure = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), $"chain-proc-{name}-{Guid.NewGuid():N}"[..48]);
         var modelsDir = GenesisModels.Locate(AppContext.BaseDirectory) ?? throw new InvalidOperationException("genesis/models not found above the test binaries");
-        var network = LocalNetwork.Create(directory, validators, HomeCommands.RepositoryGenesis(), configure: TestTimeouts, launcher: Launcher(),
-            genesisValidators: genesisValidators);
+        var network = LocalNetwork.Create(directory, validators, HomeCommands.RepositoryGenesis(), configure: c =>
+        {
+            TestTimeouts(c);
+            configure?.Invoke(c);
+        }, launcher: Launcher(), genesisValidators: genesisValidators);
         var test = new ProcessTestNetwork(output, directory, network, GenesisModels.Load(modelsDir));
         try
         {
