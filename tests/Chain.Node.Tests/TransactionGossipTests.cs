@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Chain.Core.Codec;
@@ -13,17 +12,6 @@ namespace Chain.Node.Tests;
 /// <summary>Batched transaction gossip (issue 14): the <see cref="TransactionBatch"/> wire form and how a node takes and passes batches on.</summary>
 public sealed class TransactionGossipTests
 {
-    private delegate void Writes(ref MessagePackWriter writer);
-
-    // The writer is passed by reference: a copy's buffered bytes would never be flushed.
-    private static byte[] Encode(Writes write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
 
     [Fact]
     public void A_batch_round_trips_and_empty_overlong_or_trailing_forms_are_refused()
@@ -37,7 +25,7 @@ public sealed class TransactionGossipTests
 
         Assert.False(Canonical.TryDecode<TransactionBatch>(new byte[] { 0x90 }, out _, out var empty));
         Assert.Contains("empty transaction batch", empty!.Message);
-        var overlong = Encode((ref MessagePackWriter w) =>
+        var overlong = RawMessagePack.Encode((ref MessagePackWriter w) =>
         {
             w.WriteArrayHeader(TransactionBatch.MaxCount + 1);
             for (int i = 0; i <= TransactionBatch.MaxCount; i++) w.WriteNil(); // enough bytes that only the count is wrong

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Chain.Core;
@@ -19,23 +18,12 @@ namespace Chain.Node.Tests;
 /// </summary>
 public sealed class TransactionRelayTests(ITestOutputHelper output)
 {
-    private delegate void Writes(ref MessagePackWriter writer);
-
-    // The writer is passed by reference: a copy's buffered bytes would never be flushed.
-    private static byte[] Encode(Writes write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
 
     private static Hash32 HashOf(int i) => new(SHA256.HashData(BitConverter.GetBytes(i)));
 
     private static PrivateKey PeerKey(string name) => PrivateKey.FromSeed(SHA256.HashData(Encoding.UTF8.GetBytes("chain-node-tests/relay-" + name)));
 
-    private static byte[] Announcement(IEnumerable<Hash32> hashes) => Encode((ref MessagePackWriter w) =>
+    private static byte[] Announcement(IEnumerable<Hash32> hashes) => RawMessagePack.Encode((ref MessagePackWriter w) =>
     {
         var list = hashes.ToList();
         w.WriteArrayHeader(2);
@@ -77,7 +65,7 @@ public sealed class TransactionRelayTests(ITestOutputHelper output)
         Assert.Contains("unknown transaction relay message kind 36", Refusal([0x92, 36, 0x90]));
         Assert.Contains("empty transaction batch", Refusal([0x92, TransactionRelayMessage.KindBodies, 0x90]));
         Refusal([.. messages[0].Encoded.ToArray(), 0]); // trailing byte
-        Assert.Contains("neighbours has 65 items", Refusal(Encode((ref MessagePackWriter w) =>
+        Assert.Contains("neighbours has 65 items", Refusal(RawMessagePack.Encode((ref MessagePackWriter w) =>
         {
             w.WriteArrayHeader(2);
             w.Write(TransactionRelayMessage.KindNeighbours);

@@ -78,6 +78,13 @@ public abstract class TransactionRelayMessage : CanonicalObject<TransactionRelay
         return items;
     }
 
+    protected void WriteHashes(ref MessagePackWriter writer, IReadOnlyList<Hash32> hashes)
+    {
+        WriteHead(ref writer);
+        writer.WriteArrayHeader(hashes.Count);
+        foreach (var h in hashes) writer.Write(h);
+    }
+
     protected void WriteHead(ref MessagePackWriter writer)
     {
         writer.WriteArrayHeader(2);
@@ -91,12 +98,7 @@ public sealed class HashAnnouncement(IReadOnlyList<Hash32> hashes) : Transaction
     public IReadOnlyList<Hash32> Hashes { get; } = CheckDistinct(hashes, "announced hashes", MaxHashes, 1);
     public override byte Kind => KindAnnouncement;
 
-    public override void WriteTo(ref MessagePackWriter writer)
-    {
-        WriteHead(ref writer);
-        writer.WriteArrayHeader(Hashes.Count);
-        foreach (var h in Hashes) writer.Write(h);
-    }
+    public override void WriteTo(ref MessagePackWriter writer) => WriteHashes(ref writer, Hashes);
 }
 
 /// <summary>Announced transactions the sender wants the bodies of (answered with <see cref="RequestedBodies"/>).</summary>
@@ -105,12 +107,7 @@ public sealed class HashRequest(IReadOnlyList<Hash32> hashes) : TransactionRelay
     public IReadOnlyList<Hash32> Hashes { get; } = CheckDistinct(hashes, "requested hashes", MaxHashes, 1);
     public override byte Kind => KindRequest;
 
-    public override void WriteTo(ref MessagePackWriter writer)
-    {
-        WriteHead(ref writer);
-        writer.WriteArrayHeader(Hashes.Count);
-        foreach (var h in Hashes) writer.Write(h);
-    }
+    public override void WriteTo(ref MessagePackWriter writer) => WriteHashes(ref writer, Hashes);
 }
 
 /// <summary>The answer to a <see cref="HashRequest"/>: those of the asked bodies the peer has (and offered), as one batch.</summary>
