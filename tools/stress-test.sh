@@ -10,6 +10,10 @@ command -v stress-ng > /dev/null || apt-get install -y stress-ng > /dev/null || 
 mkdir -p .data
 log=.data/stress-test.log
 repo=$(pwd)
+# The clones live in /tmp, away from ../shared: point the conformance tests at the checkout's copy.
+if [ -z "${ONNX_CONFORMANCE_DIR:-}" ] && [ -d "$repo/../shared/onnx-conformance" ]; then
+    export ONNX_CONFORMANCE_DIR=$(cd "$repo/../shared/onnx-conformance" && pwd)
+fi
 failed=0
 for i in $(seq 1 "$runs"); do
     dir=$(mktemp -d /tmp/chain-stress-XXXXXX)
