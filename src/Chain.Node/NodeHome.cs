@@ -46,6 +46,9 @@ public sealed class NodeHome(string root)
     /// <summary>One home of a generated testnet.</summary>
     public sealed record TestnetNode(string Name, NodeHome Home, PublicKey ValidatorKey, PublicKey NodeKey, int P2pPort, int RpcPort);
 
+    /// <summary>A local testnet's execution parameters unless the caller gives its own.</summary>
+    public static ExecutionParameters TestnetParameters { get; } = new() { BlockGasLimit = 100_000_000 };
+
     /// <summary>
     /// Homes node-0 .. node-(n−1) under <paramref name="directory"/> for a loopback network: validator i listens
     /// for peers on basePort + 2i and serves RPC on basePort + 2i + 1, and every node has all others as
@@ -73,7 +76,7 @@ public sealed class NodeHome(string root)
                 .Concat(DevnetKeys.FundedAccounts()).DistinctBy(a => a.Address);
             var genesis = new Genesis(chainId, genesisTimeMs ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 new ValidatorSet(validatorKeys.Take(inGenesis).Select(k => new Validator(k.PublicKey, 10))), accounts, models,
-                parameters ?? new ExecutionParameters { BlockGasLimit = 100_000_000 });
+                parameters ?? TestnetParameters);
             var nodes = new List<TestnetNode>();
             for (int i = 0; i < validators; i++)
             {

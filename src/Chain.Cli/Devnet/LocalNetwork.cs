@@ -55,11 +55,11 @@ internal sealed partial class LocalNetwork : IAsyncDisposable
     /// (default: this very program).
     /// </summary>
     public static LocalNetwork Create(string directory, int validators, Genesis repositoryGenesis, int basePort = 0, Action<NodeConfig>? configure = null,
-        ProcessWorkerLauncher? launcher = null, int? genesisValidators = null)
+        ProcessWorkerLauncher? launcher = null, int? genesisValidators = null, ExecutionParameters? parameters = null)
     {
         if (basePort == 0) basePort = FindFreePorts(2 * validators);
         var nodes = NodeHome.CreateTestnet(directory, validators, new ChainId("chain-devnet-local"), repositoryGenesis.Models, basePort, devnetKeys: true, configure,
-            genesisValidators: genesisValidators);
+            parameters: parameters, genesisValidators: genesisValidators);
         return new LocalNetwork(nodes, nodes[0].Home.LoadGenesis(), launcher ?? ProcessWorkerLauncher.ForCurrentProcess());
     }
 
