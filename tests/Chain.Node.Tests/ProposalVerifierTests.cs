@@ -82,7 +82,11 @@ public sealed class ProposalVerifierTests
     {
         await using var cluster = new NodeCluster();
         var gate = new GatedVerificationStore.Gate();
-        var slow = cluster.Start(0, new FaultInjection { WrapStore = gate.Wrap });
+        // Node 0's own rounds are slow, so it learns the decision by sync before it could reach a round where it
+        // proposes: a build waits for the verification in flight too (the executor runs one at a time), and with the
+        // gate shut that would hold node 0's loop, and the sync, until the end of the test.
+        var slow = cluster.Start(0, new FaultInjection { WrapStore = gate.Wrap },
+            tune: o => o with { Timeouts = NodeCluster.Timeouts with { ProposeBaseMs = 60_000, PrevoteBaseMs = 60_000, PrecommitBaseMs = 60_000 } });
         var others = Enumerable.Range(1, 3).Select(i => cluster.Start(i)).ToList();
         await cluster.WaitForHeight(1);
         try
