@@ -8,7 +8,8 @@ target=${1:?usage: tools/fuzz.sh TARGET SECONDS [OUT_DIR]}
 seconds=${2:-600}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${3:-$root/artifacts/fuzz-findings/$target}
-build=$root/artifacts/fuzz
+# FUZZ_BUILD: a separate build folder per concurrent campaign (two targets at once on one machine).
+build=${FUZZ_BUILD:-$root/artifacts/fuzz}
 tool=$root/artifacts/sharpfuzz-tool
 
 if ! command -v afl-fuzz >/dev/null; then

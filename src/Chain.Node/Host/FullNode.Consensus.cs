@@ -131,7 +131,8 @@ public sealed partial class FullNode
             if (request is BuildBlockRequest && NowMs < buildAt && _validator.Mempool.Count == 0)
             {
                 // Nothing to propose yet: wait (an idle chain does not commit empty blocks back to back), and build as
-                // soon as a transaction arrives (OnTickOnLoop) or the interval is over. Pending transactions never wait.
+                // soon as a transaction is admitted (WakeForTransactions) or the interval is over (a tick). Pending
+                // transactions never wait.
                 _deferredBuild = pending;
                 _buildAtMs = buildAt;
                 continue;

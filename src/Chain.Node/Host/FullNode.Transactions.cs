@@ -52,6 +52,9 @@ public sealed partial class FullNode
                 finally
                 {
                     Interlocked.Decrement(ref _transactionBatchesInFlight);
+                    // A deferred proposal may have its first transaction now, a pending one its bodies or its last
+                    // batch in flight admitted (it asks a peer only after that): the loop looks at once.
+                    if (_waitsForTransactions) WakeForTransactions();
                 }
             }
         }

@@ -40,7 +40,10 @@ public sealed partial class FullNode : IAsyncDisposable
     private Task? _loop;
     private Task? _preExecution;
     private Exception? _preExecutionFailure;
-    private int _tickQueued, _verdictsQueued;
+    private int _tickQueued, _verdictsQueued, _arrivalQueued;
+    // Set by the loop: it waits for transactions (a deferred proposal, a proposal missing bodies), so the threads that
+    // admit them wake it at once rather than at the next tick.
+    private volatile bool _waitsForTransactions;
     private long _heightStartedMs, _nextStatusMs;
     private bool _syncing; // the decision being applied came from block sync
     private int _stopped;
@@ -69,7 +72,7 @@ public sealed partial class FullNode : IAsyncDisposable
             SingleReader = true,
         });
         _transactionMessages = NewTransactionQueue(options.TransactionQueueCapacity);
-        _gossipBuffer = new TransactionGossipBuffer(SendBatch);
+        _gossipBuffer = new TransactionGossipBuffer(SendBatch, _options.Time, _options.TickInterval);
         _relay = new TransactionRelay((long)options.PartsRequestTimeout.TotalMilliseconds);
         Metrics.SetHeight(_validator.Executor.Height.Value);
         _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
@@ -142,7 +145,7 @@ public sealed partial class FullNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(tx);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this); // the store may be closed already
         var rejection = _validator.Mempool.Add(tx);
-        if (rejection is null) _gossipBuffer.Add(tx);
+        if (rejection is null && (_gossipBuffer.Add(tx) | _waitsForTransactions)) WakeForTransactions();
         return rejection;
     }
 
@@ -152,8 +155,10 @@ public sealed partial class FullNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(transactions);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) == 1, this);
         var rejections = _validator.Mempool.AddRange(transactions);
+        bool wake = false;
         for (var i = 0; i < transactions.Count; i++)
-            if (rejections[i] is null) _gossipBuffer.Add(transactions[i]);
+            if (rejections[i] is null) wake |= _gossipBuffer.Add(transactions[i]) | _waitsForTransactions;
+        if (wake) WakeForTransactions();
         return rejections;
     }
 
@@ -288,6 +293,12 @@ public sealed partial class FullNode : IAsyncDisposable
         if (Interlocked.Exchange(ref _tickQueued, 1) == 0 && !Enqueue(new TickInput())) Volatile.Write(ref _tickQueued, 0);
     }
 
+    /// <summary>Transactions were admitted: the loop flushes a quiet gossip buffer and ends what waited for them now.</summary>
+    private void WakeForTransactions()
+    {
+        if (Interlocked.Exchange(ref _arrivalQueued, 1) == 0 && !Enqueue(new TransactionsArrivedInput())) Volatile.Write(ref _arrivalQueued, 0);
+    }
+
     private bool Enqueue(NodeInput input)
     {
         if (_inputs.Writer.TryWrite(input)) return true;
@@ -306,11 +317,13 @@ public sealed partial class FullNode : IAsyncDisposable
             Execute(_startActions!, from: null);
             _startActions = null;
             DrainLocal();
+            _waitsForTransactions = _deferredBuild is not null;
             BroadcastStatus();
             await foreach (var input in _inputs.Reader.ReadAllAsync(_stop.Token))
             {
                 Process(input);
                 DrainLocal();
+                _waitsForTransactions = _deferredBuild is not null || _pendingProposals.Count > 0;
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -363,6 +376,13 @@ public sealed partial class FullNode : IAsyncDisposable
                 Volatile.Write(ref _verdictsQueued, 0);
                 FeedVerdicts();
                 break;
+            case TransactionsArrivedInput:
+                Volatile.Write(ref _arrivalQueued, 0);
+                _gossipBuffer.Flush();
+                long arrivedAt = NowMs;
+                ReleaseDeferredBuild(arrivedAt);
+                RetryPendingProposals(arrivedAt);
+                break;
             case TickInput:
                 Volatile.Write(ref _tickQueued, 0);
                 FeedVerdicts();
@@ -381,12 +401,7 @@ public sealed partial class FullNode : IAsyncDisposable
             if (timeout.Height == engine.Height) Feed(timeout, from: null);
             DrainLocal();
         }
-        if (_deferredBuild is { } build && (now >= _buildAtMs || _validator.Mempool.Count > 0))
-        {
-            _deferredBuild = null;
-            _local.Enqueue(build);
-            DrainLocal();
-        }
+        ReleaseDeferredBuild(now);
         if (_regossip.Due(engine.Height, engine.Round, engine.Step, now))
         {
             Metrics.Regossiped();
@@ -399,6 +414,15 @@ public sealed partial class FullNode : IAsyncDisposable
         }
         RetryPendingProposals(now);
         RequestBlocksIfBehind(now);
+    }
+
+    // A proposal deferred for want of transactions is built once one is here or the minimum block interval is over.
+    private void ReleaseDeferredBuild(long now)
+    {
+        if (_deferredBuild is not { } build || (now < _buildAtMs && _validator.Mempool.Count == 0)) return;
+        _deferredBuild = null;
+        _local.Enqueue(build);
+        DrainLocal();
     }
 
     /// <summary>The current height's proposal and votes (own and those a lagging peer needs), without the status event.</summary>

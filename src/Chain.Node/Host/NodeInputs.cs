@@ -20,6 +20,9 @@ internal sealed record EvidenceInput(Evidence Evidence, PeerId? From = null) : N
 /// <summary>The proposal verifier finished one or more verifications (FullNode._verdicts holds them).</summary>
 internal sealed record VerdictsInput : NodeInput;
 
+/// <summary>Transactions were admitted while the loop waited for some (FullNode.WakeForTransactions).</summary>
+internal sealed record TransactionsArrivedInput : NodeInput;
+
 /// <summary>The clock ticked: fire due timeouts, re-gossip, status, sync.</summary>
 internal sealed record TickInput : NodeInput;
 

@@ -60,21 +60,27 @@ public sealed class TransactionBatch : CanonicalObject<TransactionBatch>, ICanon
 /// Transactions admitted here, waiting to be gossiped as <see cref="TransactionBatch"/>es: a batch goes out when it
 /// reaches <see cref="TransactionBatch.MaxCount"/> or <see cref="TransactionBatch.FlushBytes"/>, or at the loop's next
 /// tick (<see cref="Flush"/>). Thread-safe; batches leave in admission order (a sender's nonces stay in sequence).
+/// Like Nagle's algorithm: batching costs latency only under load. <see cref="Add"/> says when a transaction finds the
+/// buffer quiet (nothing sent for <paramref name="quietAfter"/>), so the caller flushes it at once instead of at the tick.
 /// </summary>
-internal sealed class TransactionGossipBuffer(Action<TransactionBatch> send)
+internal sealed class TransactionGossipBuffer(Action<TransactionBatch> send, TimeProvider time, TimeSpan quietAfter)
 {
     private readonly Lock _lock = new();
     private readonly List<SignedTransaction> _pending = [];
     private int _bytes;
+    private long _lastSentAt = long.MinValue;
 
-    public void Add(SignedTransaction tx)
+    /// <summary>Queues <paramref name="tx"/>; true when it is the first since the buffer went quiet: flush it now.</summary>
+    public bool Add(SignedTransaction tx)
     {
         lock (_lock)
         {
             if (_pending.Count > 0 && _bytes + tx.Encoded.Length > TransactionBatch.FlushBytes) FlushLocked();
+            bool quiet = _pending.Count == 0 && (_lastSentAt == long.MinValue || time.GetElapsedTime(_lastSentAt) >= quietAfter);
             _pending.Add(tx);
             _bytes += tx.Encoded.Length;
             if (_pending.Count == TransactionBatch.MaxCount || _bytes >= TransactionBatch.FlushBytes) FlushLocked();
+            return quiet && _pending.Count > 0;
         }
     }
 
@@ -90,5 +96,6 @@ internal sealed class TransactionGossipBuffer(Action<TransactionBatch> send)
         send(new TransactionBatch(_pending.ToArray()));
         _pending.Clear();
         _bytes = 0;
+        _lastSentAt = time.GetTimestamp();
     }
 }
