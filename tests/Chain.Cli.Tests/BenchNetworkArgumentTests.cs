@@ -22,6 +22,8 @@ public sealed class BenchNetworkArgumentTests
     [InlineData("--rate", "1e9")]
     [InlineData("--txs", "0")]
     [InlineData("--min-block-interval-ms", "3000")]
+    [InlineData("--batch", "0")]
+    [InlineData("--batch", "257")]
     public void Bad_arguments_are_refused_with_a_message_and_nothing_starts(string option, string value)
     {
         var outcome = CliHarness.Run("bench", "network", option, value);

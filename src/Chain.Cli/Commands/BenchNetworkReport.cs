@@ -68,6 +68,9 @@ internal sealed record BenchNetworkReport(
     BenchFloor Floor, IReadOnlyList<NetworkRun> Runs)
 {
     public bool AllCommitted => Runs.All(r => r.AllCommitted);
+
+    /// <summary>Transactions per POST /txs/batch in the burst (null: no burst, the open-loop phases submit one by one).</summary>
+    public int? BurstBatch { get; init; }
 }
 
 /// <summary>Issue 14's goals, as the issue states them, computed from one run's figures and floor.</summary>

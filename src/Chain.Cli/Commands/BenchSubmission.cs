@@ -29,6 +29,33 @@ internal static class BenchSubmission
         }
     }
 
+    /// <summary>
+    /// One signer's transactions, in nonce order, through POST /txs/batch. From the first refusal on, the rest of the
+    /// batch is sent again after <paramref name="pause"/> when that refusal is transient (as in <see cref="SubmitAsync"/>:
+    /// a full mempool, or the just-committed nonce window; the ones after it were refused for its nonce gap); "Duplicate"
+    /// counts as admitted (a retried batch may repeat one). Returns how often it retried; any other refusal is thrown.
+    /// </summary>
+    public static async Task<int> SubmitBatchAsync(RpcClient client, IReadOnlyList<SignedTransaction> transactions, TimeSpan deadline, TimeSpan pause)
+    {
+        var clock = Stopwatch.StartNew();
+        int retries = 0;
+        for (int from = 0; from < transactions.Count;)
+        {
+            var rest = transactions.Skip(from).ToList();
+            var answers = (await client.SubmitBatchAsync(rest)).Results;
+            int refused = Enumerable.Range(0, answers.Count).FirstOrDefault(i => answers[i].Status != "pending" && answers[i].Code != "Duplicate", -1);
+            if (refused < 0) return retries;
+            var answer = answers[refused];
+            bool transient = answer.Code == "MempoolFull" || (answer.Code == "BadNonce" && answer.Error?.Contains("pending)", StringComparison.Ordinal) == true);
+            if (!transient || clock.Elapsed >= deadline)
+                throw new RpcClientException($"{rest[refused].Hash}: {answer.Error}", 422, answer.Code);
+            from += refused;
+            retries++;
+            await Task.Delay(pause);
+        }
+        return retries;
+    }
+
     private static bool IsTransient(RpcClientException e) =>
         e.Code == "MempoolFull" || (e.Code == "BadNonce" && e.Message.Contains("pending)", StringComparison.Ordinal));
 }

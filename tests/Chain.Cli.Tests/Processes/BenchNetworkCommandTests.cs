@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Chain.Cli.Commands;
 using Xunit.Abstractions;
 
 namespace Chain.Cli.Tests.Processes;
@@ -44,7 +45,8 @@ public sealed class BenchNetworkCommandTests(ITestOutputHelper output)
             var run = doc.RootElement.GetProperty("runs").EnumerateArray().Single();
             var phases = run.GetProperty("phases").EnumerateArray().ToArray();
             Assert.Equal(["light", "burst"], phases.Select(p => p.GetProperty("name").GetString()));
-            Assert.Equal(5, phases[0].GetProperty("committed").GetInt32());
+            Assert.Equal(BenchNetworkRunner.LightTransactions, phases[0].GetProperty("committed").GetInt32());
+            Assert.Equal(64, doc.RootElement.GetProperty("burst_batch").GetInt32());
             Assert.Equal(40, phases[1].GetProperty("committed").GetInt32());
             foreach (var phase in phases)
             {
