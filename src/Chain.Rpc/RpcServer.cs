@@ -44,7 +44,12 @@ public sealed class RpcServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_app is not null) throw new InvalidOperationException("the RPC server is already started");
-        var builder = WebApplication.CreateSlimBuilder();
+        // No appsettings.json to reload: the default host would watch its content root (the working directory) for one.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = StopGrace);
         builder.WebHost.UseKestrel(kestrel =>
