@@ -24,6 +24,7 @@ public sealed class BenchNetworkArgumentTests
     [InlineData("--min-block-interval-ms", "3000")]
     [InlineData("--batch", "0")]
     [InlineData("--batch", "257")]
+    [InlineData("--warmup", "-1")]
     public void Bad_arguments_are_refused_with_a_message_and_nothing_starts(string option, string value)
     {
         var outcome = CliHarness.Run("bench", "network", option, value);

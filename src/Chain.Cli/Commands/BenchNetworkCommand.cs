@@ -24,11 +24,16 @@ internal static class BenchNetworkCommand
             Description = "Burst only: transactions per POST /txs/batch request (each signer's, in nonce order; 1 = one POST /txs each)",
             DefaultValueFactory = _ => 64,
         };
+        var warmup = new Option<int>("--warmup")
+        {
+            Description = "Transactions burst through each network before the measured phases, not measured (fresh processes compile their hot paths first)",
+            DefaultValueFactory = _ => 500,
+        };
         var json = new Option<string?>("--json") { Description = "Write the figures as JSON to this file" };
         var report = new Option<string?>("--report") { Description = "Write report.json, report.md and chart.png into this folder" };
         var command = new Command("network", "Committed tx/s and finality of loopback networks of `chain start` processes vs their floor and issue 14's goals")
         {
-            validators, mix, rate, txs, interval, batch, json, report,
+            validators, mix, rate, txs, interval, batch, warmup, json, report,
         };
         command.SetAction(result => CliApp.Run(result, output =>
         {
@@ -41,10 +46,12 @@ internal static class BenchNetworkCommand
             if (minInterval is < 1 or >= 3000) throw new CliException("--min-block-interval-ms must be 1..2999 (below timeout_propose_ms, 3000)");
             int batchSize = result.GetValue(batch);
             if (batchSize is < 1 or > 256) throw new CliException("--batch must be 1..256 (a node's max_batch_transactions)");
+            int warm = result.GetValue(warmup);
+            if (warm is < 0 or > 20_000) throw new CliException("--warmup must be 0..20000");
             BenchNetworkReport figures;
             try
             {
-                figures = RunAsync(counts, kind, rates, n, minInterval, batchSize, output).GetAwaiter().GetResult();
+                figures = RunAsync(counts, kind, rates, n, minInterval, batchSize, warm, output).GetAwaiter().GetResult();
             }
             catch (RpcClientException e)
             {
@@ -99,7 +106,8 @@ internal static class BenchNetworkCommand
         return values;
     }
 
-    private static async Task<BenchNetworkReport> RunAsync(IReadOnlyList<int> counts, BenchMix mix, IReadOnlyList<double> rates, int perPhase, ulong minInterval, int batchSize, TextWriter output)
+    private static async Task<BenchNetworkReport> RunAsync(IReadOnlyList<int> counts, BenchMix mix, IReadOnlyList<double> rates, int perPhase, ulong minInterval, int batchSize, int warm,
+        TextWriter output)
     {
         var modelsDir = HomeCommands.RepositoryModelsDirectory();
         var models = GenesisModels.Load(modelsDir);
@@ -112,7 +120,7 @@ internal static class BenchNetworkCommand
             // The floor first, on an idle machine, on the disk the nodes will write to.
             output.WriteLine("measuring the floor: fsync, loopback round trip, Ed25519 verify (1 and all cores), MLP inference, 1-tx block execution ...");
             var floor = await BenchNetworkFloor.MeasureAsync(directory, genesis.ChainId, models.Single(m => m.File == "mlp.onnx"), digits);
-            var runner = new BenchNetworkRunner(mix, rates, perPhase, minInterval, batchSize, output);
+            var runner = new BenchNetworkRunner(mix, rates, perPhase, minInterval, batchSize, warm, output);
             var runs = new List<NetworkRun>();
             foreach (int v in counts)
             {
@@ -120,7 +128,7 @@ internal static class BenchNetworkCommand
                 runs.Add(run with { Goals = BenchNetworkGoals.For(mix, run, floor) });
             }
             return new BenchNetworkReport(mix.ToString().ToLowerInvariant(), rates, perPhase, minInterval,
-                $"{Environment.MachineName} ({Environment.ProcessorCount} cpus)", floor, runs) { BurstBatch = rates.Count == 0 ? batchSize : null };
+                $"{Environment.MachineName} ({Environment.ProcessorCount} cpus)", floor, runs) { BurstBatch = rates.Count == 0 ? batchSize : null, Warmup = warm };
         }
         finally
         {

@@ -71,6 +71,9 @@ internal sealed record BenchNetworkReport(
 
     /// <summary>Transactions per POST /txs/batch in the burst (null: no burst, the open-loop phases submit one by one).</summary>
     public int? BurstBatch { get; init; }
+
+    /// <summary>Transactions burst through each network before its measured phases (not measured).</summary>
+    public int Warmup { get; init; }
 }
 
 /// <summary>Issue 14's goals, as the issue states them, computed from one run's figures and floor.</summary>

@@ -15,12 +15,13 @@ using Chain.Rpc;
 namespace Chain.Cli.Commands;
 
 /// <summary>
-/// One network of `chain start` processes under `chain bench network`'s load phases: first the light phase
+/// One network of `chain start` processes under `chain bench network`'s load phases: after an unmeasured warm-up burst
+/// (fresh processes spend their first seconds compiling their hot paths: a third of the CPU in a profile), the light phase
 /// (<see cref="LightTransactions"/> transactions one at a time), then the burst or each open-loop rate in turn, each
 /// phase waited out before the next; commit times come from node 0's block stream.
 /// </summary>
 internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rates, int transactionsPerPhase, ulong minBlockIntervalMs, int burstBatch,
-    TextWriter output)
+    int warmup, TextWriter output)
 {
     public const int LightTransactions = 20; // enough for a p50 that one slow height does not move
 
@@ -44,7 +45,7 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
             throw new CliException($"the network did not commit height 1 within 120 s; logs: {network.LogPath(0)} ...");
 
         int loads = Math.Max(1, rates.Count);
-        var transactions = BuildTransactions(network.Genesis.ChainId, network.Genesis.Parameters, models, digits, validators, LightTransactions + loads * transactionsPerPhase);
+        var transactions = BuildTransactions(network.Genesis.ChainId, network.Genesis.Parameters, models, digits, validators, warmup + LightTransactions + loads * transactionsPerPhase);
         int maxRound = 0;
         _clock.Restart();
         using var stop = new CancellationTokenSource();
@@ -70,14 +71,20 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
         });
         if (await Task.WhenAny(firstEvent.Task, Task.Delay(TimeSpan.FromSeconds(30))) != firstEvent.Task)
             throw new CliException("no block event from node 0 within 30 s");
+        if (warmup > 0)
+        {
+            output.WriteLine($"warm-up: {warmup} transactions, as fast as admitted, not measured ...");
+            var warm = await LoadAsync(network, transactions[..warmup], rate: null, watcher);
+            if (warm.Committed < warm.Transactions) throw new CliException($"the warm-up committed {warm.Committed} of {warm.Transactions} transactions; logs: {network.LogPath(0)} ...");
+        }
         ulong startHeight = await network.HeightAsync(0) ?? 0;
 
         var phases = new List<LoadPhase>();
         output.WriteLine($"light load: {LightTransactions} transactions, one at a time ...");
-        phases.Add(await LightAsync(network, transactions[..LightTransactions], watcher));
+        phases.Add(await LightAsync(network, transactions[warmup..(warmup + LightTransactions)], watcher));
         for (int p = 0; p < loads; p++)
         {
-            var slice = transactions.GetRange(LightTransactions + p * transactionsPerPhase, transactionsPerPhase);
+            var slice = transactions.GetRange(warmup + LightTransactions + p * transactionsPerPhase, transactionsPerPhase);
             double? rate = rates.Count == 0 ? null : rates[p];
             output.WriteLine(rate is { } r
                 ? $"open loop at {r.ToString(CultureInfo.InvariantCulture)} tx/s: {slice.Count} transactions through {validators} nodes ..."

@@ -16,7 +16,7 @@ public sealed class BenchNetworkCommandTests(ITestOutputHelper output)
         var json = Path.Combine(dir, "report.json");
         var launcher = ProcessTestNetwork.Launcher();
         var start = new ProcessStartInfo(launcher.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in launcher.LeadingArguments.Concat(["bench", "network", "--validators", "4", "--txs", "40", "--mix", "transfers", "--report", dir])) start.ArgumentList.Add(a);
+        foreach (var a in launcher.LeadingArguments.Concat(["bench", "network", "--validators", "4", "--txs", "40", "--warmup", "40", "--mix", "transfers", "--report", dir])) start.ArgumentList.Add(a);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start chain");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -47,6 +47,7 @@ public sealed class BenchNetworkCommandTests(ITestOutputHelper output)
             Assert.Equal(["light", "burst"], phases.Select(p => p.GetProperty("name").GetString()));
             Assert.Equal(BenchNetworkRunner.LightTransactions, phases[0].GetProperty("committed").GetInt32());
             Assert.Equal(64, doc.RootElement.GetProperty("burst_batch").GetInt32());
+            Assert.Equal(40, doc.RootElement.GetProperty("warmup").GetInt32());
             Assert.Equal(40, phases[1].GetProperty("committed").GetInt32());
             foreach (var phase in phases)
             {
