@@ -108,6 +108,36 @@ public class MempoolTests
     }
 
     [Fact]
+    public void A_senders_pending_spend_is_exact_before_during_and_after_commits()
+    {
+        // The pool keeps each sender's pending spend as a running sum (admission no longer re-adds the whole queue):
+        // it must stay exact through the window between a commit and Update, and through Update's rebuild.
+        var (executor, pool, _) = Setup();
+        var to = User(0).Address;
+        var a = Enumerable.Range(0, 4).Select(n => Transfer(User(1), (ulong)n, to, 10)).ToArray();
+        foreach (var tx in a) Assert.Null(pool.Add(tx));
+        ulong Spend(SignedTransaction tx) => TransactionRules.Spend(tx.Transaction);
+
+        var (first, firstCommit) = Step(executor, [a[0], a[1]], null);
+        // The window: the block is stored, Update has not run. a0 and a1 are paid from the balance, not pending.
+        ulong headroom = InitialBalance - Spend(a[0]) - Spend(a[1]) - Spend(a[2]) - Spend(a[3]);
+        Assert.Equal(RejectCode.PendingOverspend, pool.Add(Transfer(User(1), 4, to, headroom - 1_000 + 1))?.Code);
+        var leaves5000 = Transfer(User(1), 4, to, headroom - 1_000 - 5_000); // fee 1,000
+        Assert.Null(pool.Add(leaves5000));
+
+        pool.Update(first.Block); // the sender's queue is rebuilt: a2, a3, a4
+        Assert.Equal(3, pool.Count);
+        Assert.Equal(RejectCode.PendingOverspend, pool.Add(Transfer(User(1), 5, to, 4_001))?.Code);
+        Assert.Null(pool.Add(Transfer(User(1), 5, to, 3_000))); // spends 4,000 of the 5,000 left
+
+        var (second, _) = Step(executor, [a[2]], firstCommit);
+        pool.Update(second.Block);
+        Assert.Equal(3, pool.Count);
+        Assert.Equal(RejectCode.PendingOverspend, pool.Add(Transfer(User(1), 6, to, 1))?.Code);
+        Assert.Null(pool.Add(Transfer(User(1), 6, to, 0))); // the last 1,000, to the unit
+    }
+
+    [Fact]
     public void Commit_evicts_included_stale_and_unaffordable_transactions()
     {
         var (executor, pool, _) = Setup();
