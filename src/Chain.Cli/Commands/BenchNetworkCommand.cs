@@ -27,7 +27,7 @@ internal static class BenchNetworkCommand
         var warmup = new Option<int>("--warmup")
         {
             Description = "Transactions burst through each network before the measured phases, not measured (fresh processes compile their hot paths first)",
-            DefaultValueFactory = _ => 500,
+            DefaultValueFactory = _ => 10_000,
         };
         var json = new Option<string?>("--json") { Description = "Write the figures as JSON to this file" };
         var report = new Option<string?>("--report") { Description = "Write report.json, report.md and chart.png into this folder" };

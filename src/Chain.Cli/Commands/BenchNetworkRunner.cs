@@ -169,7 +169,10 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
     private async Task WaitCommittedAsync(IReadOnlyList<Hash32> hashes, TimeSpan deadline, Task watcher)
     {
         var waiting = Stopwatch.StartNew();
-        while (!hashes.All(_committedAt.ContainsKey) && waiting.Elapsed < deadline && !watcher.IsCompleted) await Task.Delay(5);
+        // Only the ones not yet seen are looked at again: the client shares the cores with the nodes it measures.
+        var remaining = hashes.ToHashSet();
+        while (remaining.RemoveWhere(_committedAt.ContainsKey) >= 0 && remaining.Count > 0 && waiting.Elapsed < deadline && !watcher.IsCompleted)
+            await Task.Delay(5);
     }
 
     // Committed tx/s over first submission → last commit of the phase; finality = submission (or due time) → seen committed.
