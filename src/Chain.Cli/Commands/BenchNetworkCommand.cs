@@ -21,7 +21,7 @@ internal static class BenchNetworkCommand
         var interval = new Option<ulong>("--min-block-interval-ms") { Description = "consensus.min_block_interval_ms of every node", DefaultValueFactory = _ => 100 };
         var batch = new Option<int>("--batch")
         {
-            Description = "Burst only: transactions per POST /txs/batch request (each signer's, in nonce order; 1 = one POST /txs each)",
+            Description = "At most this many of a signer's transactions per POST /txs/batch (burst: that many at a time; open loop: those due; 1 = one POST /txs each)",
             DefaultValueFactory = _ => 64,
         };
         var warmup = new Option<int>("--warmup")
@@ -128,7 +128,7 @@ internal static class BenchNetworkCommand
                 runs.Add(run with { Goals = BenchNetworkGoals.For(mix, run, floor) });
             }
             return new BenchNetworkReport(mix.ToString().ToLowerInvariant(), rates, perPhase, minInterval,
-                $"{Environment.MachineName} ({Environment.ProcessorCount} cpus)", floor, runs) { BurstBatch = rates.Count == 0 ? batchSize : null, Warmup = warm };
+                $"{Environment.MachineName} ({Environment.ProcessorCount} cpus)", floor, runs) { Batch = batchSize, Warmup = warm };
         }
         finally
         {

@@ -69,8 +69,8 @@ internal sealed record BenchNetworkReport(
 {
     public bool AllCommitted => Runs.All(r => r.AllCommitted);
 
-    /// <summary>Transactions per POST /txs/batch in the burst (null: no burst, the open-loop phases submit one by one).</summary>
-    public int? BurstBatch { get; init; }
+    /// <summary>At most this many transactions per POST /txs/batch (1: one POST /txs each), burst and open loop alike.</summary>
+    public int Batch { get; init; } = 1;
 
     /// <summary>Transactions burst through each network before its measured phases (not measured).</summary>
     public int Warmup { get; init; }

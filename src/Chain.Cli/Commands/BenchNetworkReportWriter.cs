@@ -73,7 +73,7 @@ internal static class BenchNetworkReportWriter
         md.AppendLine($"# chain bench network: mix {r.Mix}, validators {string.Join(",", r.Runs.Select(run => run.Validators))}");
         md.AppendLine();
         md.AppendLine($"{r.Machine}; {r.Warmup} warm-up transactions (not measured); {r.TransactionsPerPhase} transactions per load phase; min_block_interval_ms {r.MinBlockIntervalMs}; " +
-            (r.Rates.Count == 0 ? $"burst load{(r.BurstBatch is { } b ? $" in batches of {b} per request" : "")}" : $"open-loop rates {string.Join(", ", r.Rates.Select(x => x.ToString(CultureInfo.InvariantCulture)))} tx/s") + ".");
+            $"at most {r.Batch} transactions per request; " + (r.Rates.Count == 0 ? "burst load" : $"open-loop rates {string.Join(", ", r.Rates.Select(x => x.ToString(CultureInfo.InvariantCulture)))} tx/s") + ".");
         md.AppendLine();
         md.AppendLine("| floor | value |");
         md.AppendLine("|---|---|");

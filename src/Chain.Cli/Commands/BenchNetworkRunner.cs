@@ -135,16 +135,28 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
         var senders = transactions.Select((t, i) => (t.Node, t.Tx, DueMs: rate is { } r ? start + i * 1000 / r : double.NaN))
             .GroupBy(t => t.Tx.Transaction.Sender).Select(g => Task.Run(async () =>
             {
-                if (rate is null && burstBatch > 1)
+                if (burstBatch > 1)
                 {
-                    // The burst measures the network, not the client's request round trips: a signer's transactions go
-                    // in batches (POST /txs/batch), each transaction's submission time the moment its batch leaves.
-                    foreach (var chunk in g.Chunk(burstBatch))
+                    // The load measures the network, not the client's request round trips: a signer's transactions go
+                    // in batches (POST /txs/batch) — in the burst, --batch at a time; open loop, whatever is due when
+                    // the first of them is (at most --batch). Finality counts from the batch's departure in the burst,
+                    // from each transaction's due time open loop.
+                    var own = g.ToList();
+                    for (int i = 0; i < own.Count;)
                     {
-                        double at = _clock.Elapsed.TotalMilliseconds;
-                        foreach (var t in chunk) submittedAt[t.Tx.Hash] = at;
+                        if (rate is not null)
+                        {
+                            double wait = own[i].DueMs - _clock.Elapsed.TotalMilliseconds;
+                            if (wait > 0) await Task.Delay(TimeSpan.FromMilliseconds(wait));
+                        }
+                        double now = _clock.Elapsed.TotalMilliseconds;
+                        int end = i + 1;
+                        while (end < own.Count && end - i < burstBatch && (rate is null || own[end].DueMs <= now)) end++;
+                        var chunk = own.GetRange(i, end - i);
+                        foreach (var t in chunk) submittedAt[t.Tx.Hash] = rate is null ? now : t.DueMs;
                         Interlocked.Add(ref retries, await BenchSubmission.SubmitBatchAsync(network.Clients[chunk[0].Node], [.. chunk.Select(t => t.Tx)],
                             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10)));
+                        i = end;
                     }
                     return;
                 }

@@ -46,7 +46,7 @@ public sealed class BenchNetworkCommandTests(ITestOutputHelper output)
             var phases = run.GetProperty("phases").EnumerateArray().ToArray();
             Assert.Equal(["light", "burst"], phases.Select(p => p.GetProperty("name").GetString()));
             Assert.Equal(BenchNetworkRunner.LightTransactions, phases[0].GetProperty("committed").GetInt32());
-            Assert.Equal(64, doc.RootElement.GetProperty("burst_batch").GetInt32());
+            Assert.Equal(64, doc.RootElement.GetProperty("batch").GetInt32());
             Assert.Equal(40, doc.RootElement.GetProperty("warmup").GetInt32());
             Assert.Equal(40, phases[1].GetProperty("committed").GetInt32());
             foreach (var phase in phases)
