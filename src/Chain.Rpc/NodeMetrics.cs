@@ -42,6 +42,7 @@ public sealed class NodeMetrics
     private readonly Counter _relayHashes;
     private readonly Counter _relayBodiesServed;
     private readonly Counter _transactionBodyBytesSent;
+    private readonly Counter _p2pChannelBytes;
     private readonly Gauge _verificationsInFlight;
     private readonly Counter _verifications;
     private readonly Counter _loopBlockedSeconds;
@@ -70,6 +71,9 @@ public sealed class NodeMetrics
             new CounterConfiguration { LabelNames = ["step"] });
         _p2pBytes = factory.CreateCounter("chain_p2p_bytes_total", "Peer-to-peer bytes by direction",
             new CounterConfiguration { LabelNames = ["direction"] });
+        _p2pChannelBytes = factory.CreateCounter("chain_p2p_channel_bytes_sent_total",
+            "Peer-to-peer bytes sent by channel (consensus, transactions, sync, status, evidence, relay; framing included): where chain_p2p_bytes_total{direction=\"out\"} goes",
+            new CounterConfiguration { LabelNames = ["channel"] });
         _p2pMessages = factory.CreateCounter("chain_p2p_messages_total", "Peer-to-peer messages by direction",
             new CounterConfiguration { LabelNames = ["direction"] });
         _rpcRequests = factory.CreateCounter("chain_rpc_requests_total", "RPC requests by route and HTTP status",
@@ -207,6 +211,13 @@ public sealed class NodeMetrics
         _p2pMessages.WithLabels("out").Inc(Math.Max(0, messagesOut));
         _p2pBytes.WithLabels("in").Inc(Math.Max(0, bytesIn));
         _p2pMessages.WithLabels("in").Inc(Math.Max(0, messagesIn));
+    }
+
+    /// <summary>Bytes sent per channel, as totals since the node started (counters only move up to them).</summary>
+    public void P2pChannelBytesSent(IEnumerable<(string Channel, long Bytes)> totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        foreach (var (channel, bytes) in totals) _p2pChannelBytes.WithLabels(channel).IncTo(bytes);
     }
 
     /// <summary>Called by the RPC server for every finished request; <paramref name="route"/> is the route pattern, not the raw path.</summary>

@@ -36,6 +36,9 @@ public class TcpPeerNetworkTests
         Assert.Equal(channels, a.MessagesSent);
         Assert.Equal(channels, b.MessagesReceived);
         Assert.True(a.BytesSent > 0 && b.BytesReceived == a.BytesSent);
+        // Per channel: each sent one 2-byte payload, framed (length, channel, tag); together they are the whole.
+        await Wait.Until(() => Enum.GetValues<MessageChannel>().All(c => a.BytesSentOn(c) == 4 + 1 + 2 + NetworkLimits.TagBytes), "a's bytes counted per channel");
+        Assert.Equal(a.BytesSent, Enum.GetValues<MessageChannel>().Sum(c => a.BytesSentOn(c)));
         Assert.Equal(0, a.HandshakeFailures + b.HandshakeFailures);
     }
 

@@ -25,6 +25,7 @@ public sealed class NodeMetricsTests
         metrics.OrtFallback(model);
         metrics.PeersChanged(3);
         metrics.P2pTraffic(bytesOut: 100, messagesOut: 1, bytesIn: 40, messagesIn: 1);
+        metrics.P2pChannelBytesSent([("consensus", 70), ("transactions", 30)]);
         metrics.RpcRequest("/status", 200);
         metrics.ModelCache(new ModelCacheTotals(Hits: 9, Misses: 2, Evictions: 1, Bytes: 4096, Models: 1));
         metrics.ModelCache(new ModelCacheTotals(Hits: 12, Misses: 2, Evictions: 1, Bytes: 2048, Models: 1)); // totals: counters move up to them
@@ -42,6 +43,7 @@ public sealed class NodeMetricsTests
             "chain_inference_seconds_count{model=\"abababababab\"} 2", "chain_inference_runs_total{executor=\"ort\"} 1",
             "chain_inference_runs_total{executor=\"canonical\"} 1", "chain_inference_ort_fallbacks_total{model=\"abababababab\"} 1",
             "chain_p2p_bytes_total{direction=\"out\"} 100", "chain_p2p_bytes_total{direction=\"in\"} 40",
+            "chain_p2p_channel_bytes_sent_total{channel=\"consensus\"} 70", "chain_p2p_channel_bytes_sent_total{channel=\"transactions\"} 30",
             "chain_p2p_messages_total{direction=\"out\"} 1", "chain_rpc_requests_total{route=\"/status\",status=\"200\"} 1",
             "chain_model_cache_hits_total 12", "chain_model_cache_misses_total 2", "chain_model_cache_evictions_total 1",
             "chain_model_cache_bytes 2048", "chain_model_cache_models 1",

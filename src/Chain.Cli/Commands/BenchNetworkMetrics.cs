@@ -7,9 +7,11 @@ internal static class BenchNetworkMetrics
 {
     // Every node's /metrics: the stage histograms' sums and counts (mean per stage over all nodes' heights), and the
     // p2p bytes sent (the run's whole network traffic, including the idle heights around it).
-    public static async Task<(IReadOnlyList<StageFigure> Stages, long P2pBytesSent)> ScrapeAsync(LocalNetwork network, int validators)
+    public static async Task<(IReadOnlyList<StageFigure> Stages, long P2pBytesSent, IReadOnlyDictionary<string, long> P2pBytesByChannel)> ScrapeAsync(
+        LocalNetwork network, int validators)
     {
         var sums = new Dictionary<string, (double Seconds, long Count)>();
+        var byChannel = new SortedDictionary<string, long>(StringComparer.Ordinal);
         long bytes = 0;
         double loopBlockedSeconds = 0;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -30,6 +32,8 @@ internal static class BenchNetworkMetrics
                     sums[stage] = (sums.GetValueOrDefault(stage).Seconds + sum, sums.GetValueOrDefault(stage).Count);
                 else if (PrometheusSample(line, "chain_height_stage_seconds_count", "stage") is var (stageC, n) && stageC is not null)
                     sums[stageC] = (sums.GetValueOrDefault(stageC).Seconds, sums.GetValueOrDefault(stageC).Count + (long)n);
+                else if (PrometheusSample(line, "chain_p2p_channel_bytes_sent_total", "channel") is var (channel, channelBytes) && channel is not null)
+                    byChannel[channel] = byChannel.GetValueOrDefault(channel) + (long)channelBytes;
                 else if (line.StartsWith("chain_p2p_bytes_total{direction=\"out\"}", StringComparison.Ordinal)
                     && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var b))
                     bytes += (long)b;
@@ -44,7 +48,7 @@ internal static class BenchNetworkMetrics
         // re-execution runs off the loop, docs/node.md).
         if (sums.TryGetValue("total", out var total) && total.Count > 0)
             stages.Add(new StageFigure("loop blocked on verify", loopBlockedSeconds * 1000 / total.Count, total.Count));
-        return (stages, bytes);
+        return (stages, bytes, byChannel);
     }
 
     // `name{label="value"} number` → (value, number); (null, 0) when the line is another metric.

@@ -55,6 +55,9 @@ internal sealed record NetworkRun(
 {
     public IReadOnlyList<GoalRatio> Goals { get; init; } = [];
 
+    /// <summary>Where <see cref="P2pBytesPerCommittedTx"/> goes: the same ratio per P2P channel (chain_p2p_channel_bytes_sent_total).</summary>
+    public IReadOnlyDictionary<string, double> P2pBytesPerCommittedTxByChannel { get; init; } = new Dictionary<string, double>();
+
     public LoadPhase? Light => Phases.FirstOrDefault(p => p.Name == BenchNetworkGoals.LightPhase);
 
     /// <summary>The heaviest load phase: the burst, or the highest open-loop rate.</summary>

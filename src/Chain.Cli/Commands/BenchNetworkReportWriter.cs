@@ -49,6 +49,8 @@ internal static class BenchNetworkReportWriter
         var detail = new Table().AddColumn("per network").AddColumns(r.Runs.Select(run => $"{run.Validators} validators").ToArray());
         detail.AddRow(["heights / highest round", .. r.Runs.Select(run => $"{run.Heights} / {run.MaxRound}")]);
         detail.AddRow(["p2p bytes sent per committed tx (all nodes)", .. r.Runs.Select(run => F(run.P2pBytesPerCommittedTx, 0))]);
+        foreach (var channel in Channels(r))
+            detail.AddRow([$"  of which channel {channel}", .. r.Runs.Select(run => run.P2pBytesPerCommittedTxByChannel.TryGetValue(channel, out var b) ? F(b, 0) : "-")]);
         detail.AddRow(["mean transaction size, B", .. r.Runs.Select(run => F(run.MeanTransactionBytes, 0))]);
         foreach (var stage in r.Runs.SelectMany(run => run.Stages.Select(s => s.Stage)).Distinct())
             detail.AddRow([$"stage {stage}, mean ms per height", .. r.Runs.Select(run => run.Stages.FirstOrDefault(s => s.Stage == stage) is { } s ? F(s.MeanMs, 2) : "-")]);
@@ -98,9 +100,21 @@ internal static class BenchNetworkReportWriter
             md.AppendLine($"| {run.Validators} | {run.Heights} | {run.MaxRound} | {F(run.P2pBytesPerCommittedTx, 0)} | {F(run.MeanTransactionBytes, 0)} | " +
                 string.Join(" | ", StageNames(r).Select(s => run.Stages.FirstOrDefault(x => x.Stage == s) is { } st ? F(st.MeanMs, 2) : "-")) + " |");
         md.AppendLine();
+        if (Channels(r).Count > 0)
+        {
+            md.AppendLine("| validators | " + string.Join(" | ", Channels(r).Select(c => $"{c} B/tx")) + " |");
+            md.AppendLine("|---|" + string.Concat(Channels(r).Select(_ => "---|")));
+            foreach (var run in r.Runs)
+                md.AppendLine($"| {run.Validators} | " + string.Join(" | ", Channels(r).Select(c => run.P2pBytesPerCommittedTxByChannel.TryGetValue(c, out var b) ? F(b, 0) : "-")) + " |");
+            md.AppendLine();
+        }
         md.AppendLine($"![committed tx/s and finality against offered load, one line per validator count]({ChartFile})");
         return md.ToString();
     }
+
+    // The P2P channels any run sent bytes on.
+    private static List<string> Channels(BenchNetworkReport r) =>
+        [.. r.Runs.SelectMany(run => run.P2pBytesPerCommittedTxByChannel.Where(c => c.Value > 0).Select(c => c.Key)).Distinct().Order(StringComparer.Ordinal)];
 
     /// <summary>Left: committed tx/s against offered load; right: finality p50 (solid) and p95 (dashed); one colour per validator count.</summary>
     public static void WriteChart(BenchNetworkReport report, string path)

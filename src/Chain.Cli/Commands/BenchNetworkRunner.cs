@@ -104,10 +104,13 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
             output.WriteLine($"block stream ended: {e.Message}");
         }
         ulong endHeight = await network.HeightAsync(0) ?? 0;
-        var (stages, p2pBytes) = await BenchNetworkMetrics.ScrapeAsync(network, validators);
+        var (stages, p2pBytes, p2pByChannel) = await BenchNetworkMetrics.ScrapeAsync(network, validators);
         int committed = transactions.Count(t => _committedAt.ContainsKey(t.Tx.Hash));
         return new NetworkRun(validators, phases, endHeight - startHeight, maxRound, stages,
-            committed == 0 ? double.NaN : (double)p2pBytes / committed, transactions.Average(t => t.Tx.Encoded.Length));
+            committed == 0 ? double.NaN : (double)p2pBytes / committed, transactions.Average(t => t.Tx.Encoded.Length))
+        {
+            P2pBytesPerCommittedTxByChannel = p2pByChannel.ToDictionary(c => c.Key, c => committed == 0 ? double.NaN : (double)c.Value / committed),
+        };
     }
 
     // One transaction at a time, each submitted once the one before is seen committed: one transaction per block.

@@ -7,6 +7,15 @@ internal sealed class NetworkCounters
     public long DroppedSends, HandshakeFailures, RefusedConnections, Bans;
     public long RateLimitedMessages, ProtocolViolations, HandlerErrors;
 
+    /// <summary>Bytes sent per channel (index: the channel's byte value; unknown channels count in slot 0).</summary>
+    public readonly long[] BytesSentByChannel = new long[8];
+
+    public void AddSent(byte channel, long bytes)
+    {
+        Add(ref BytesSent, bytes);
+        Add(ref BytesSentByChannel[channel < BytesSentByChannel.Length ? channel : 0], bytes);
+    }
+
     public static long Read(ref long counter) => Interlocked.Read(ref counter);
     public static void Add(ref long counter, long amount = 1) => Interlocked.Add(ref counter, amount);
 }

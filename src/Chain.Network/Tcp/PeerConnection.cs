@@ -231,7 +231,7 @@ internal sealed class PeerConnection
                 Interlocked.Add(ref _queuedBytes, -payload.Length);
                 await _secure.WriteMessageAsync(channel, payload, ct).ConfigureAwait(false);
                 NetworkCounters.Add(ref _counters.MessagesSent);
-                NetworkCounters.Add(ref _counters.BytesSent, 4 + 1 + payload.Length + NetworkLimits.TagBytes);
+                _counters.AddSent((byte)channel, 4 + 1 + payload.Length + NetworkLimits.TagBytes);
             }
             if (Volatile.Read(ref _retiring) == 1 && !ct.IsCancellationRequested)
             {

@@ -73,6 +73,10 @@ public sealed class TcpPeerNetwork : IPeerNetwork, IAsyncDisposable, IConnection
     public long BytesSent => NetworkCounters.Read(ref _counters.BytesSent);
     public long MessagesReceived => NetworkCounters.Read(ref _counters.MessagesReceived);
     public long MessagesSent => NetworkCounters.Read(ref _counters.MessagesSent);
+
+    /// <summary>Bytes sent on <paramref name="channel"/> (framing and authentication tag included, as <see cref="BytesSent"/>).</summary>
+    public long BytesSentOn(MessageChannel channel) =>
+        NetworkCounters.Read(ref _counters.BytesSentByChannel[(byte)channel < _counters.BytesSentByChannel.Length ? (byte)channel : 0]);
     /// <summary>Messages not queued because the peer's send queue was full.</summary>
     public long DroppedSends => NetworkCounters.Read(ref _counters.DroppedSends);
     public long HandshakeFailures => NetworkCounters.Read(ref _counters.HandshakeFailures);

@@ -216,6 +216,7 @@ public sealed class NodeService : IAsyncDisposable
         long sent = _network.BytesSent, received = _network.BytesReceived, messagesSent = _network.MessagesSent, messagesReceived = _network.MessagesReceived;
         Metrics.P2pTraffic(sent - _bytesSent, messagesSent - _messagesSent, received - _bytesReceived, messagesReceived - _messagesReceived);
         (_bytesSent, _messagesSent, _bytesReceived, _messagesReceived) = (sent, messagesSent, received, messagesReceived);
+        Metrics.P2pChannelBytesSent(Enum.GetValues<MessageChannel>().Select(c => (c.ToString().ToLowerInvariant(), _network.BytesSentOn(c))));
         Metrics.PeersChanged(_network.ConnectedPeers.Count);
         Metrics.MempoolChanged(Node.Mempool.Count, Node.Mempool.Bytes);
         var pool = Node.Mempool;
