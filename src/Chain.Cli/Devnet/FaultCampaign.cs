@@ -229,6 +229,11 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
         await network.StopAsync(victim, TimeSpan.FromSeconds(30));
         network.Start(victim, "--clock-offset-ms", ((long)FaultCampaignOptions.SkewOffset.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
         f.Injections++;
+        // Its votes can be in commits only once it is back in the rounds. Restarting and catching up took 10-13 s
+        // on a loaded machine (two `make test` runs under stress-ng at once), longer than a short campaign's 6 s window,
+        // which then saw no skewed vote at all and reported the skew as not injected. The window starts here.
+        if (!await LocalNetwork.WaitUntilAsync(() => CaughtUpAsync(victim), Deadline))
+            f.Notes.Add($"the skewed node {victim} did not catch up after its restart within {Deadline.TotalSeconds:F0} s");
         ulong first = await network.HeightAsync(observer) ?? 0, last = first;
         double maxSkew = 0, voteAhead = double.MinValue;
         int unanswered = 0;
