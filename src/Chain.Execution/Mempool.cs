@@ -95,6 +95,7 @@ public sealed class Mempool
     private readonly TransactionSignatureCache _signatures;
     private long _bytes;
     private long _preExecutionDropped, _preExecuted, _preExecutionFailures;
+    private int _preExecuting;
 
     public Mempool(ILedgerView ledger, InferenceRunner? inference = null, MempoolOptions? options = null, TransactionSignatureCache? signatures = null)
     {
@@ -133,6 +134,13 @@ public sealed class Mempool
 
     /// <summary>Infer transactions queued for pre-execution now.</summary>
     public int PreExecutionQueueDepth => _preExecution.Reader.Count;
+
+    /// <summary>No Infer transaction waits for pre-execution or is being pre-executed (a block built now finds every
+    /// admitted one in the cache).</summary>
+    public bool PreExecutionIdle => Volatile.Read(ref _preExecuting) == 0 && _preExecution.Reader.Count == 0;
+
+    /// <summary>Raised by the background worker each time the pre-execution queue has drained.</summary>
+    public event Action? PreExecutionCaughtUp;
 
     /// <summary>
     /// Raised (on the worker's thread) when pre-executing a transaction threw: its hash and the exception. The transaction
@@ -313,30 +321,44 @@ public sealed class Mempool
     {
         if (_inference is null) return 0;
         int ran = 0;
-        while (ran < max && !cancellationToken.IsCancellationRequested && _preExecution.Reader.TryRead(out var hash))
+        // Counted as running from before the read: a transaction is always either queued or running until it is done.
+        Interlocked.Increment(ref _preExecuting);
+        try
         {
-            Entry? entry;
-            lock (_lock) _byHash.TryGetValue(hash, out entry);
-            if (entry?.Tx.Transaction.Body is not InferBody body) continue; // already included or evicted
-            try
-            {
-                var check = _rules.CheckInfer(body, _ledger.GetModel);
-                if (check.Status != ReceiptStatus.Success) continue; // execution will give the same verdict without running it
-                var code = _ledger.GetModelCode(body.ModelId);
-                if (code is null) continue;
-                _inference.Run(body.ModelId, () => code, check.Input!);
-                ran++;
-                Interlocked.Increment(ref _preExecuted);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                Interlocked.Increment(ref _preExecutionFailures);
-                var handler = PreExecutionFailed;
-                if (handler is null) throw; // nobody to tell: never lose it silently
-                handler(hash, e);
-            }
+            while (ran < max && !cancellationToken.IsCancellationRequested && _preExecution.Reader.TryRead(out var hash))
+                if (PreExecuteOne(hash, cancellationToken)) ran++;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _preExecuting);
         }
         return ran;
+    }
+
+    // True when it ran the inference.
+    private bool PreExecuteOne(Hash32 hash, CancellationToken cancellationToken)
+    {
+        Entry? entry;
+        lock (_lock) _byHash.TryGetValue(hash, out entry);
+        if (entry?.Tx.Transaction.Body is not InferBody body) return false; // already included or evicted
+        try
+        {
+            var check = _rules.CheckInfer(body, _ledger.GetModel);
+            if (check.Status != ReceiptStatus.Success) return false; // execution will give the same verdict without running it
+            var code = _ledger.GetModelCode(body.ModelId);
+            if (code is null) return false;
+            _inference!.Run(body.ModelId, () => code, check.Input!);
+            Interlocked.Increment(ref _preExecuted);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _preExecutionFailures);
+            var handler = PreExecutionFailed;
+            if (handler is null) throw; // nobody to tell: never lose it silently
+            handler(hash, e);
+            return false;
+        }
     }
 
     /// <summary>
@@ -349,7 +371,10 @@ public sealed class Mempool
         try
         {
             while (await _preExecution.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
                 PreExecutePending(int.MaxValue, cancellationToken);
+                PreExecutionCaughtUp?.Invoke();
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

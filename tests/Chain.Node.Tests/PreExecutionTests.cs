@@ -22,13 +22,18 @@ public sealed class PreExecutionTests(ITestOutputHelper output)
     {
         await using var cluster = new NodeCluster();
         // Every node's connection drops incoming consensus messages while consensus is held back.
+        // A proposer with an empty mempool waits (MinBlockInterval) and builds once a transaction is pending and
+        // pre-executed; later rounds' proposers find them long pre-executed. So no block is ever built from them ahead
+        // of the cache, and the counters below can start before they are submitted.
         for (int i = 0; i < 4; i++)
-            cluster.Start(i, network: inner => new IncomingFilter(inner, m => !(_consensusHeld && m.Channel == MessageChannel.Consensus)));
+            cluster.Start(i, network: inner => new IncomingFilter(inner, m => !(_consensusHeld && m.Channel == MessageChannel.Consensus)),
+                tune: o => o with { MinBlockInterval = TimeSpan.FromSeconds(1) });
         await cluster.WaitForHeight(1);
         var nodes = cluster.Running.ToList();
 
         // Hold consensus back: no node can decide a height, so nothing submitted from now on reaches a block yet.
         _consensusHeld = true;
+        var before = nodes.Select(n => Snapshot(n.Executor.CacheCounters)).ToList();
         var digits = cluster.Models[1].Digits.Take(4).ToList();
         var txs = digits.Select(d => cluster.Infer(0, d)).ToList();
         var inputs = txs.Select(t => Canonical.Decode<Tensor>(((InferBody)t.Transaction.Body).Input).Hash).Distinct().ToList();
@@ -46,8 +51,6 @@ public sealed class PreExecutionTests(ITestOutputHelper output)
             Assert.All(txs, tx => Assert.False(NodeCluster.Included(n, tx)));
             Assert.Null(n.PreExecutionFailure);
         }
-        var before = nodes.Select(n => Snapshot(n.Executor.CacheCounters)).ToList();
-
         _consensusHeld = false;
         await NodeCluster.WaitFor(() => nodes.All(n => txs.All(tx => NodeCluster.Included(n, tx))), "the Infer transactions committed on every node");
 

@@ -76,6 +76,10 @@ public sealed partial class FullNode : IAsyncDisposable
         _relay = new TransactionRelay((long)options.PartsRequestTimeout.TotalMilliseconds);
         Metrics.SetHeight(_validator.Executor.Height.Value);
         _validator.Mempool.PreExecutionFailed += OnPreExecutionFailed;
+        _validator.Mempool.PreExecutionCaughtUp += () =>
+        {
+            if (_waitsForTransactions) WakeForTransactions(); // a deferred proposal may be waiting for this
+        };
         _verifier = new ProposalVerifier(_validator.Executor, options.Time, Metrics, OnProposalVerified, options.VerificationQueueCapacity);
     }
 
@@ -416,10 +420,13 @@ public sealed partial class FullNode : IAsyncDisposable
         RequestBlocksIfBehind(now);
     }
 
-    // A proposal deferred for want of transactions is built once one is here or the minimum block interval is over.
+    // A proposal deferred for want of transactions is built once one is here and pre-executed (building sooner would
+    // run its inference on the loop), or once the minimum block interval is over.
     private void ReleaseDeferredBuild(long now)
     {
-        if (_deferredBuild is not { } build || (now < _buildAtMs && _validator.Mempool.Count == 0)) return;
+        if (_deferredBuild is not { } build) return;
+        var pool = _validator.Mempool;
+        if (now < _buildAtMs && !(pool.Count > 0 && pool.PreExecutionIdle)) return;
         _deferredBuild = null;
         _local.Enqueue(build);
         DrainLocal();
