@@ -46,8 +46,7 @@ internal static class BenchSubmission
             int refused = Enumerable.Range(0, answers.Count).FirstOrDefault(i => answers[i].Status != "pending" && answers[i].Code != "Duplicate", -1);
             if (refused < 0) return retries;
             var answer = answers[refused];
-            bool transient = answer.Code == "MempoolFull" || (answer.Code == "BadNonce" && answer.Error?.Contains("pending)", StringComparison.Ordinal) == true);
-            if (!transient || clock.Elapsed >= deadline)
+            if (!IsTransient(answer.Code, answer.Error) || clock.Elapsed >= deadline)
                 throw new RpcClientException($"{rest[refused].Hash}: {answer.Error}", 422, answer.Code);
             from += refused;
             retries++;
@@ -56,6 +55,9 @@ internal static class BenchSubmission
         return retries;
     }
 
-    private static bool IsTransient(RpcClientException e) =>
-        e.Code == "MempoolFull" || (e.Code == "BadNonce" && e.Message.Contains("pending)", StringComparison.Ordinal));
+    private static bool IsTransient(RpcClientException e) => IsTransient(e.Code, e.Message);
+
+    // A full mempool, or the window in which a node still counts just-committed transactions as pending.
+    private static bool IsTransient(string? code, string? message) =>
+        code == "MempoolFull" || (code == "BadNonce" && message?.Contains("pending)", StringComparison.Ordinal) == true);
 }
