@@ -95,6 +95,55 @@ public sealed class BenchNetworkReportTests : IDisposable
     }
 
     [Fact]
+    public void A_phase_costs_the_difference_of_the_metrics_before_and_after_it()
+    {
+        var before = new NodeMetricsSnapshot(
+            new Dictionary<string, (double Seconds, long Count)> { ["build"] = (1.0, 100), ["total"] = (20.0, 100) },
+            1_000_000, new Dictionary<string, long> { ["consensus"] = 400_000, ["transactions"] = 600_000 }, 0.5);
+        var after = new NodeMetricsSnapshot(
+            new Dictionary<string, (double Seconds, long Count)> { ["build"] = (1.4, 180), ["total"] = (21.6, 180), ["commit"] = (0.2, 80) },
+            1_300_000, new Dictionary<string, long> { ["consensus"] = 450_000, ["transactions"] = 850_000, ["status"] = 1_000 }, 0.58);
+
+        var phase = after.Since(before);
+        var stages = phase.Stages().ToDictionary(s => s.Stage);
+        Assert.Equal(["build", "commit", "total", "loop blocked on verify"], phase.Stages().Select(s => s.Stage)); // a height's order
+        Assert.Equal(0.4 * 1000 / 80, stages["build"].MeanMs, 9); // 5 ms over the 80 node-heights of the phase, not 1.4 s / 180
+        Assert.Equal(80, stages["build"].Heights);
+        Assert.Equal(1.6 * 1000 / 80, stages["total"].MeanMs, 9);
+        Assert.Equal(0.2 * 1000 / 80, stages["commit"].MeanMs, 9); // a stage first traced in the phase
+        Assert.Equal(0.08 * 1000 / 80, stages["loop blocked on verify"].MeanMs, 9);
+
+        var (all, byChannel) = phase.BytesPerCommitted(committed: 500);
+        Assert.Equal(300_000 / 500.0, all, 9);
+        Assert.Equal(50_000 / 500.0, byChannel["consensus"], 9);
+        Assert.Equal(250_000 / 500.0, byChannel["transactions"], 9);
+        Assert.Equal(1_000 / 500.0, byChannel["status"], 9);
+        Assert.True(double.IsNaN(phase.BytesPerCommitted(committed: 0).All));
+    }
+
+    [Fact]
+    public void The_report_attributes_each_phases_heights_to_stages()
+    {
+        var run = Run(4, 1_000, 80, 900, 500);
+        run = run with
+        {
+            Phases = [.. run.Phases.Select((p, i) => p with
+            {
+                Stages = [new StageFigure("build", 1 + i, 40 * (i + 1)), new StageFigure("total", 10 + i, 40 * (i + 1))],
+                P2pBytesPerCommittedTx = 600 + i,
+            })],
+        };
+        var report = new BenchNetworkReport("transfers", [100, 400], 200, 100, "test (2 cpus)", Floor, [run with { Goals = BenchNetworkGoals.For(BenchMix.Transfers, run, Floor) }]);
+        var md = BenchNetworkReportWriter.ToMarkdown(report);
+        Assert.Contains("| validators | load | node-heights | p2p bytes per committed tx | total ms | build ms |", md);
+        Assert.Contains("| 4 | light | 40 | 600 | 10.00 | 1.00 |", md);
+        Assert.Contains("| 4 | rate 400 | 120 | 602 | 12.00 | 3.00 |", md);
+        var console = new StringWriter();
+        BenchNetworkReportWriter.Print(report, console);
+        Assert.Contains("node-heights", console.ToString());
+    }
+
+    [Fact]
     public void Console_output_prints_the_scaling_table_and_every_goal_with_its_verdict()
     {
         var run = Run(4, 1_000, 80, 900, 500);

@@ -2,13 +2,50 @@ using Chain.Cli.Devnet;
 
 namespace Chain.Cli.Commands;
 
-/// <summary>What `chain bench network` reads from every node's /metrics after a run.</summary>
+/// <summary>
+/// Every node's /metrics at one moment, summed over the nodes: the stage histograms' sums and counts, the p2p bytes
+/// sent (all and per channel) and the loops' time blocked on verification. Counters only grow, so the difference of two
+/// snapshots (<see cref="Since"/>) is what one load phase cost.
+/// </summary>
+internal sealed record NodeMetricsSnapshot(
+    IReadOnlyDictionary<string, (double Seconds, long Count)> StageSums, long P2pBytesSent, IReadOnlyDictionary<string, long> P2pBytesByChannel,
+    double LoopBlockedSeconds)
+{
+    private static readonly string[] StageOrder = ["build", "propose", "verify", "prevote", "precommit", "commit", "apply", "total"];
+
+    /// <summary>What happened between <paramref name="earlier"/> and this snapshot.</summary>
+    public NodeMetricsSnapshot Since(NodeMetricsSnapshot earlier) => new(
+        StageSums.ToDictionary(s => s.Key, s =>
+        {
+            var before = earlier.StageSums.GetValueOrDefault(s.Key);
+            return (s.Value.Seconds - before.Seconds, s.Value.Count - before.Count);
+        }),
+        P2pBytesSent - earlier.P2pBytesSent,
+        P2pBytesByChannel.ToDictionary(c => c.Key, c => c.Value - earlier.P2pBytesByChannel.GetValueOrDefault(c.Key)),
+        LoopBlockedSeconds - earlier.LoopBlockedSeconds);
+
+    /// <summary>The mean milliseconds per node-height of each traced stage, in the order of a height.</summary>
+    public IReadOnlyList<StageFigure> Stages()
+    {
+        var stages = StageOrder.Where(StageSums.ContainsKey)
+            .Select(s => new StageFigure(s, StageSums[s].Count == 0 ? double.NaN : StageSums[s].Seconds * 1000 / StageSums[s].Count, StageSums[s].Count)).ToList();
+        // Not a stage of finality: how long the loops waited for a proposal verification in flight, per height (≈ 0:
+        // re-execution runs off the loop, docs/node.md).
+        if (StageSums.TryGetValue("total", out var total) && total.Count > 0)
+            stages.Add(new StageFigure("loop blocked on verify", LoopBlockedSeconds * 1000 / total.Count, total.Count));
+        return stages;
+    }
+
+    /// <summary>Bytes sent per committed transaction, over all nodes and per channel (NaN when nothing committed).</summary>
+    public (double All, IReadOnlyDictionary<string, double> ByChannel) BytesPerCommitted(int committed) => (
+        committed == 0 ? double.NaN : (double)P2pBytesSent / committed,
+        P2pBytesByChannel.ToDictionary(c => c.Key, c => committed == 0 ? double.NaN : (double)c.Value / committed));
+}
+
+/// <summary>What `chain bench network` reads from every node's /metrics, before and after each load phase.</summary>
 internal static class BenchNetworkMetrics
 {
-    // Every node's /metrics: the stage histograms' sums and counts (mean per stage over all nodes' heights), and the
-    // p2p bytes sent (the run's whole network traffic, including the idle heights around it).
-    public static async Task<(IReadOnlyList<StageFigure> Stages, long P2pBytesSent, IReadOnlyDictionary<string, long> P2pBytesByChannel)> ScrapeAsync(
-        LocalNetwork network, int validators)
+    public static async Task<NodeMetricsSnapshot> ScrapeAsync(LocalNetwork network, int validators)
     {
         var sums = new Dictionary<string, (double Seconds, long Count)>();
         var byChannel = new SortedDictionary<string, long>(StringComparer.Ordinal);
@@ -42,13 +79,7 @@ internal static class BenchNetworkMetrics
                     loopBlockedSeconds += blocked;
             }
         }
-        string[] order = ["build", "propose", "verify", "prevote", "precommit", "commit", "apply", "total"];
-        var stages = order.Where(sums.ContainsKey).Select(s => new StageFigure(s, sums[s].Count == 0 ? double.NaN : sums[s].Seconds * 1000 / sums[s].Count, sums[s].Count)).ToList();
-        // Not a stage of finality: how long the loops waited for a proposal verification in flight, per height (≈ 0:
-        // re-execution runs off the loop, docs/node.md).
-        if (sums.TryGetValue("total", out var total) && total.Count > 0)
-            stages.Add(new StageFigure("loop blocked on verify", loopBlockedSeconds * 1000 / total.Count, total.Count));
-        return (stages, bytes, byChannel);
+        return new NodeMetricsSnapshot(sums, bytes, byChannel, loopBlockedSeconds);
     }
 
     // `name{label="value"} number` → (value, number); (null, 0) when the line is another metric.

@@ -28,7 +28,14 @@ internal sealed record BenchFloor(
 /// </summary>
 internal sealed record LoadPhase(
     string Name, double OfferedTxPerSecond, double SubmittedTxPerSecond, int Transactions, int Committed, double Seconds, double TxPerSecond,
-    double FinalityP50Ms, double FinalityP95Ms, double FinalityMaxMs, int StaleNonceRetries);
+    double FinalityP50Ms, double FinalityP95Ms, double FinalityMaxMs, int StaleNonceRetries)
+{
+    /// <summary>The traced stages of the heights committed during this phase alone (every node's metrics before and after it).</summary>
+    public IReadOnlyList<StageFigure> Stages { get; init; } = [];
+
+    /// <summary>P2P bytes all nodes sent during this phase per transaction it committed.</summary>
+    public double P2pBytesPerCommittedTx { get; init; } = double.NaN;
+}
 
 /// <summary>One traced stage: its mean milliseconds per height over every node, and how many node-heights it covers.</summary>
 internal sealed record StageFigure(string Stage, double MeanMs, long Heights);
@@ -48,7 +55,10 @@ internal sealed record GoalRatio(string Goal, string Formula, double Measured, d
     public string Verdict => !Applies ? "n/a" : Pass ? "PASS" : "MISS";
 }
 
-/// <summary>One network of <see cref="Validators"/> processes under every load phase of the run, and what it cost.</summary>
+/// <summary>
+/// One network of <see cref="Validators"/> processes under every load phase of the run, and what it cost.
+/// <see cref="Stages"/> and the bytes count the measured phases only (from the end of the warm-up to the end of the last phase).
+/// </summary>
 internal sealed record NetworkRun(
     int Validators, IReadOnlyList<LoadPhase> Phases, ulong Heights, int MaxRound, IReadOnlyList<StageFigure> Stages,
     double P2pBytesPerCommittedTx, double MeanTransactionBytes)

@@ -56,6 +56,13 @@ internal static class BenchNetworkReportWriter
             detail.AddRow([$"stage {stage}, mean ms per height", .. r.Runs.Select(run => run.Stages.FirstOrDefault(s => s.Stage == stage) is { } s ? F(s.MeanMs, 2) : "-")]);
         console.Write(detail);
 
+        // Where each phase's finality went: its own heights' stages (light load above all: one transaction per height).
+        var perPhase = new Table().AddColumns(["validators", "load", "node-heights", "p2p B/tx", .. StageNames(r).Select(s => $"{s} ms")]);
+        foreach (var run in r.Runs)
+            foreach (var p in run.Phases)
+                perPhase.AddRow([run.Validators.ToString(), p.Name, PhaseHeights(p), F(p.P2pBytesPerCommittedTx, 0), .. PhaseStageCells(r, p)]);
+        console.Write(perPhase);
+
         var goals = new Table().AddColumns("validators", "goal (issue 14)", "bound", "measured", "bound value", "measured ÷ bound", "verdict");
         foreach (var run in r.Runs)
             foreach (var g in run.Goals)
@@ -99,6 +106,14 @@ internal static class BenchNetworkReportWriter
         foreach (var run in r.Runs)
             md.AppendLine($"| {run.Validators} | {run.Heights} | {run.MaxRound} | {F(run.P2pBytesPerCommittedTx, 0)} | {F(run.MeanTransactionBytes, 0)} | " +
                 string.Join(" | ", StageNames(r).Select(s => run.Stages.FirstOrDefault(x => x.Stage == s) is { } st ? F(st.MeanMs, 2) : "-")) + " |");
+        md.AppendLine();
+        md.AppendLine("Per load phase (each phase's own heights, from every node's metrics before and after it):");
+        md.AppendLine();
+        md.AppendLine("| validators | load | node-heights | p2p bytes per committed tx | " + string.Join(" | ", StageNames(r).Select(s => $"{s} ms")) + " |");
+        md.AppendLine("|---|---|---|---|" + string.Concat(StageNames(r).Select(_ => "---|")));
+        foreach (var run in r.Runs)
+            foreach (var p in run.Phases)
+                md.AppendLine($"| {run.Validators} | {p.Name} | {PhaseHeights(p)} | {F(p.P2pBytesPerCommittedTx, 0)} | " + string.Join(" | ", PhaseStageCells(r, p)) + " |");
         md.AppendLine();
         if (Channels(r).Count > 0)
         {
@@ -169,7 +184,14 @@ internal static class BenchNetworkReportWriter
         yield return ("1-Infer block re-execution, warm (admitted and pre-executed first)", $"{f.InferBlockWarmMs:F3} ms");
     }
 
-    private static IReadOnlyList<string> StageNames(BenchNetworkReport r) => [.. r.Runs.SelectMany(run => run.Stages.Select(s => s.Stage)).Distinct()];
+    private static IReadOnlyList<string> StageNames(BenchNetworkReport r) =>
+        [.. r.Runs.SelectMany(run => run.Stages.Concat(run.Phases.SelectMany(p => p.Stages)).Select(s => s.Stage)).Distinct()];
+
+    private static string[] PhaseStageCells(BenchNetworkReport r, LoadPhase p) =>
+        [.. StageNames(r).Select(s => p.Stages.FirstOrDefault(x => x.Stage == s) is { } st ? F(st.MeanMs, 2) : "-")];
+
+    // Node-heights traced in the phase (heights × nodes): the "total" stage's count.
+    private static string PhaseHeights(LoadPhase p) => p.Stages.FirstOrDefault(s => s.Stage == "total")?.Heights.ToString(CultureInfo.InvariantCulture) ?? "-";
 
     private static double Finite(double value) => double.IsFinite(value) ? value : 0;
 

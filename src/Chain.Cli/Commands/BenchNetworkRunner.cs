@@ -80,8 +80,18 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
         ulong startHeight = await network.HeightAsync(0) ?? 0;
 
         var phases = new List<LoadPhase>();
+        // Every node's metrics before and after each phase: its own stages and bytes, none of the warm-up's.
+        var measuredFrom = await BenchNetworkMetrics.ScrapeAsync(network, validators);
+        var before = measuredFrom;
+        async Task<LoadPhase> Measured(LoadPhase phase)
+        {
+            var after = await BenchNetworkMetrics.ScrapeAsync(network, validators);
+            var cost = after.Since(before);
+            before = after;
+            return phase with { Stages = cost.Stages(), P2pBytesPerCommittedTx = cost.BytesPerCommitted(phase.Committed).All };
+        }
         output.WriteLine($"light load: {LightTransactions} transactions, one at a time ...");
-        phases.Add(await LightAsync(network, transactions[warmup..(warmup + LightTransactions)], watcher));
+        phases.Add(await Measured(await LightAsync(network, transactions[warmup..(warmup + LightTransactions)], watcher)));
         for (int p = 0; p < loads; p++)
         {
             var slice = transactions.GetRange(warmup + LightTransactions + p * transactionsPerPhase, transactionsPerPhase);
@@ -89,7 +99,7 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
             output.WriteLine(rate is { } r
                 ? $"open loop at {r.ToString(CultureInfo.InvariantCulture)} tx/s: {slice.Count} transactions through {validators} nodes ..."
                 : $"burst: {slice.Count} transactions through {validators} nodes, as fast as admitted, {burstBatch} per request ...");
-            var phase = await LoadAsync(network, slice, rate, watcher);
+            var phase = await Measured(await LoadAsync(network, slice, rate, watcher));
             output.WriteLine($"  {phase.Committed} of {phase.Transactions} committed, {phase.TxPerSecond:F1} tx/s, finality p50 {phase.FinalityP50Ms:F0} ms");
             phases.Add(phase);
         }
@@ -104,12 +114,13 @@ internal sealed class BenchNetworkRunner(BenchMix mix, IReadOnlyList<double> rat
             output.WriteLine($"block stream ended: {e.Message}");
         }
         ulong endHeight = await network.HeightAsync(0) ?? 0;
-        var (stages, p2pBytes, p2pByChannel) = await BenchNetworkMetrics.ScrapeAsync(network, validators);
-        int committed = transactions.Count(t => _committedAt.ContainsKey(t.Tx.Hash));
-        return new NetworkRun(validators, phases, endHeight - startHeight, maxRound, stages,
-            committed == 0 ? double.NaN : (double)p2pBytes / committed, transactions.Average(t => t.Tx.Encoded.Length))
+        var measured = (await BenchNetworkMetrics.ScrapeAsync(network, validators)).Since(measuredFrom);
+        var measuredTransactions = transactions[warmup..];
+        int committed = measuredTransactions.Count(t => _committedAt.ContainsKey(t.Tx.Hash));
+        var (bytesPerTx, bytesPerTxByChannel) = measured.BytesPerCommitted(committed);
+        return new NetworkRun(validators, phases, endHeight - startHeight, maxRound, measured.Stages(), bytesPerTx, measuredTransactions.Average(t => t.Tx.Encoded.Length))
         {
-            P2pBytesPerCommittedTxByChannel = p2pByChannel.ToDictionary(c => c.Key, c => committed == 0 ? double.NaN : (double)c.Value / committed),
+            P2pBytesPerCommittedTxByChannel = bytesPerTxByChannel,
         };
     }
 
