@@ -30,7 +30,8 @@ for dll in Chain.Core Chain.Network Chain.Consensus Chain.Inference Chain.Node; 
   "$tool/sharpfuzz" "$build-afl/$dll.dll" >/dev/null
 done
 mkdir -p "$out"
-export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1
+# No CPU binding: afl-fuzz binds each instance to a free core and refuses a third on two cores; campaigns here share.
+export AFL_NO_AFFINITY=1 AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1
 afl-fuzz -V "$seconds" -i "$seeds" -o "$out" -t 10000 -m none -- dotnet "$build-afl/chain-fuzz.dll" afl "$target" 2>&1 | grep -v "Fuzzing test case" | tail -n 6 || true
 stats="$out/default/fuzzer_stats"
 if [ -f "$stats" ]; then
