@@ -343,6 +343,24 @@ public class ModelAdmissionTests
     }
 
     [Fact]
+    public void Attribute_of_another_type_than_onnx_defines_is_refused()
+    {
+        // Found by the model fuzz target: this ArgMax was admitted, then failed in the executor on every input.
+        OnnxModel ArgMax(OnnxAttribute last) => Model([Node("ArgMax", ["x"], ["y"], OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L), last)],
+            [Value("x", T.UInt8, 1, 4)], [Value("y", T.Int64, 1, 1)]);
+        Assert.True(Check(ArgMax(OnnxAttribute.Of("select_last_index", 1L))).Admitted);
+        var reason = Refused(ArgMax(OnnxAttribute.Of("select_last_index", [1L])), "attribute");
+        Assert.Contains("'select_last_index' is Ints, ONNX defines it as Int", reason.Message);
+
+        // And on any op: MaxPool's kernel_shape as one int, its storage_order as a string.
+        var pool = Model([Node("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", 2L))], [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
+        Assert.Contains("'kernel_shape' is Int, ONNX defines it as Ints", Refused(pool, "attribute").Message);
+        var order = Model([Node("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", [2L, 2L]), OnnxAttribute.Of("storage_order", "0"))],
+            [Value("x", T.UInt8, 1, 1, 4, 4)], [Value("y", T.UInt8, 1, 1, 3, 3)]);
+        Assert.Contains("'storage_order' is String, ONNX defines it as Int", Refused(order, "attribute").Message);
+    }
+
+    [Fact]
     public void Attribute_given_twice_is_refused()
     {
         var model = Model([Node("MaxPool", ["x"], ["y"], OnnxAttribute.Of("kernel_shape", [2L, 2L]), OnnxAttribute.Of("kernel_shape", [3L, 3L]))],
