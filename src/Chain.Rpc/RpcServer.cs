@@ -74,6 +74,7 @@ public sealed class RpcServer : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(
                 _options.MinRequestBodyBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(5));
         });
+        var refill = RateRefill(_options.MaxRequestsPerSecondPerClient);
         if (_options.MaxRequestsPerSecondPerClient > 0)
             builder.Services.AddRateLimiter(limits =>
             {
@@ -92,8 +93,8 @@ public sealed class RpcServer : IAsyncDisposable
                         _ => new System.Threading.RateLimiting.TokenBucketRateLimiterOptions
                         {
                             TokenLimit = 2 * _options.MaxRequestsPerSecondPerClient,
-                            TokensPerPeriod = Math.Max(1, _options.MaxRequestsPerSecondPerClient / 10),
-                            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                            TokensPerPeriod = refill.Tokens,
+                            ReplenishmentPeriod = refill.Period,
                             QueueLimit = 0,
                             AutoReplenishment = true,
                         }));
@@ -108,6 +109,17 @@ public sealed class RpcServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Port = new Uri(address).Port;
         _app = app;
+    }
+
+    /// <summary>
+    /// The bucket's refill for <paramref name="perSecond"/> requests a second: about a tenth of a second's worth at a time,
+    /// over a period that makes the rate exact (25/s: 2 every 80 ms; 1/s: 1 every second, not 1 every 100 ms).
+    /// </summary>
+    internal static (int Tokens, TimeSpan Period) RateRefill(int perSecond)
+    {
+        if (perSecond <= 0) return (1, TimeSpan.FromSeconds(1)); // unused: no limiter
+        int tokens = Math.Max(1, perSecond / 10);
+        return (tokens, TimeSpan.FromTicks(TimeSpan.TicksPerSecond * tokens / perSecond));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken = default)
@@ -148,7 +160,11 @@ public sealed class RpcServer : IAsyncDisposable
         app.MapGet("/metrics", WriteMetricsAsync);
         Explorer.ExplorerRoutes.Map(app, new Explorer.ExplorerSource(() => _node.ChainId, () => _node.Blocks, h => _node.ValidatorsAt(h), key => _node.State.Get(key)));
         // "{*path}", not the default "{*path:nonfile}": a path with a dot in its last segment is an unknown endpoint too.
-        app.MapFallback("{*path}", () => RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));
+        // It takes every method, so a known path asked with another one lands here as well: 405, not 404.
+        var allowed = new AllowedMethods(app.DataSources);
+        app.MapFallback("{*path}", (HttpContext context) => allowed.For(context.Request.Path) is { Count: > 0 } methods
+            ? RpcErrors.MethodNotAllowed(context, methods)
+            : RpcErrors.NotFound("no such endpoint (see docs/rpc.md)"));
     }
 
     private async Task WriteMetricsAsync(HttpContext context)

@@ -28,7 +28,17 @@ public sealed class SyncServeLimiterTests
     public void The_number_of_tracked_peers_is_bounded()
     {
         var limiter = new SyncServeLimiter(bytesPerSecond: 1, burstBytes: 10, maxPeers: 3);
-        for (byte b = 1; b <= 10; b++) Assert.True(limiter.TrySpend(Peer(b), 10, nowMs: 0));
+        for (byte b = 1; b <= 10; b++)
+        {
+            Assert.True(limiter.TrySpend(Peer(b), 10, nowMs: 0));
+            Assert.InRange(limiter.TrackedPeers, 1, 3);
+        }
+        // Refused requests (over the peer's burst) are remembered within the same bound.
+        for (byte b = 11; b <= 30; b++)
+        {
+            Assert.False(limiter.TrySpend(Peer(b), 11, nowMs: 0));
+            Assert.InRange(limiter.TrackedPeers, 1, 3);
+        }
     }
 
     [Fact]

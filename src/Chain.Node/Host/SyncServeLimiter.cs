@@ -31,17 +31,21 @@ public sealed class SyncServeLimiter(double bytesPerSecond, double burstBytes, d
             total = Math.Min(capacity, left + Math.Max(0, nowMs - totalAt) * totalBytesPerSecond / 1000.0);
             _total = (total, nowMs);
         }
+        // Bounded, refused requests included; a peer that was cleared starts afresh, and the node-wide bucket still holds.
+        if (!_buckets.ContainsKey(peer) && _buckets.Count >= maxPeers) _buckets.Clear();
         if (tokens < bytes || total < bytes)
         {
             if (tokens >= bytes) RefusedNodeWide++;
             _buckets[peer] = (tokens, nowMs);
             return false;
         }
-        if (!_buckets.ContainsKey(peer) && _buckets.Count >= maxPeers) _buckets.Clear(); // bounded; the node-wide bucket still holds
         _buckets[peer] = (tokens - bytes, nowMs);
         if (double.IsFinite(total)) _total = (total - bytes, nowMs);
         return true;
     }
 
     public void Forget(PeerId peer) => _buckets.Remove(peer);
+
+    /// <summary>Peers with a bucket now (at most <c>maxPeers</c>).</summary>
+    internal int TrackedPeers => _buckets.Count;
 }
