@@ -60,12 +60,13 @@ public sealed class FaultTests
         await cluster.WaitForHeight(before + 3, three);
 
         cluster.Hub.Partition([cluster.Keys[0].PublicKey, cluster.Keys[1].PublicKey], [cluster.Keys[2].PublicKey, cluster.Keys[3].PublicKey]);
-        // Let decisions already in flight when the links were cut land (node 3 may also sync from node 2).
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        ulong atSplit = cluster.Running.Max(n => n.Metrics.Height);
+        // No side holds more than 2/3 of the power: over several rounds' worth of time, nothing may be decided but the
+        // one height whose precommits were already on their way when the links were cut (however slowly a loaded node
+        // gets to them; node 3 may also sync from node 2, which moves no maximum).
+        await Task.Delay(TimeSpan.FromSeconds(6));
         ulong stuck = cluster.Running.Max(n => n.Metrics.Height);
-        // No side holds more than 2/3 of the power: over several rounds' worth of time, no height may be decided.
-        await Task.Delay(TimeSpan.FromSeconds(4));
-        Assert.Equal(stuck, cluster.Running.Max(n => n.Metrics.Height));
+        Assert.True(stuck <= atSplit + 1, $"heights decided during a 2/2 split: {atSplit} at the split, {stuck} after it");
 
         cluster.Hub.Heal();
         await cluster.WaitForHeight(stuck + 2);

@@ -121,7 +121,9 @@ public sealed class HostileInputTests
             };
             rogue.Send(m.From, MessageChannel.Sync, response.Encoded.ToArray());
         };
-        var late = cluster.Start(3, tune: o => o with { SyncRequestTimeout = TimeSpan.FromMilliseconds(400) }, hub: hub);
+        // Short enough that avoiding the only peer after each bad answer (twice this) stays brief, long enough that a
+        // loaded machine's stalled loop does not expire a request whose answer is already queued (answers would shift).
+        var late = cluster.Start(3, tune: o => o with { SyncRequestTimeout = TimeSpan.FromMilliseconds(1500) }, hub: hub);
 
         await NodeCluster.WaitFor(() => late.Metrics.Height >= 3, "the late node synced from honest responses");
         var reasons = late.RecentMisbehaviour;

@@ -239,7 +239,8 @@ public sealed class HostileModelTests(ITestOutputHelper output)
         Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, new Chain.Node.Host.TransactionBatch([hostile]).Encoded.ToArray()));
         Assert.True(peer.Send(target, Chain.Network.MessageChannel.Transactions, new Chain.Node.Host.TransactionBatch([transfer]).Encoded.ToArray()));
         // The gossip worker takes batches in order: once the transfer is in, the model was judged.
-        await NodeCluster.WaitFor(() => node.Mempool.Contains(transfer.Hash), "the transfer gossiped after the model admitted");
+        // The worker counts a batch once the mempool took it, a moment after the mempool shows it: wait for both.
+        await NodeCluster.WaitFor(() => node.Mempool.Contains(transfer.Hash) && node.Metrics.TransactionsGossiped >= 1, "the transfer gossiped after the model admitted");
 
         Assert.False(node.Mempool.Contains(hostile.Hash));
         Assert.Equal(1, node.Mempool.Count);

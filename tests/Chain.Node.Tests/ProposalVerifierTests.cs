@@ -125,13 +125,15 @@ public sealed class ProposalVerifierTests
         var proposer = new ProposerSelection(cluster.Genesis.Validators).Proposer(new Height(1), new Round(0));
         int node = Enumerable.Range(0, 4).First(i => cluster.Keys[i].Address != proposer);
         var seen = new VoteLog();
+        // It starts before the proposer does, so its propose timeout is long: on a loaded machine the proposal may take
+        // seconds to come, and a nil prevote would never be followed by one for the block.
         var withheld = cluster.Start(node, network: inner => new IncomingFilter(inner, m => m.Channel switch
         {
             MessageChannel.Status or MessageChannel.Sync => false,
             MessageChannel.Consensus => !ConsensusMessages.TryDecode(m.Payload, out var ev, out _)
                 || ev is not (DecisionReceived or VoteReceived { Vote.Vote.Type: VoteType.Precommit }),
             _ => true,
-        }));
+        }), tune: o => o with { Timeouts = NodeCluster.Timeouts with { ProposeBaseMs = 60_000 } });
         int watcher = node == 0 ? 1 : 0;
         var others = Enumerable.Range(0, 4).Where(i => i != node).Select(i => cluster.Start(i, network: i == watcher ? seen.Watch : null)).ToList();
         await cluster.WaitForHeight(3, others);

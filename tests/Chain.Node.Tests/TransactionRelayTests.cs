@@ -128,7 +128,8 @@ public sealed class TransactionRelayTests(ITestOutputHelper output)
 
         var tx = cluster.Transfer(0, cluster.Keys[1].Address, 7);
         Assert.Null(nodeA.Submit(tx));
-        await NodeCluster.WaitFor(() => nodeC.Mempool.Contains(tx.Hash), "the transaction at C");
+        // B counts a body as served once its send returned, which may be after C admitted it: wait for both.
+        await NodeCluster.WaitFor(() => nodeC.Mempool.Contains(tx.Hash) && nodeB.Metrics.BodiesServed >= 1, "the transaction at C, served by B");
 
         Assert.True(nodeB.Mempool.Contains(tx.Hash));
         Assert.Equal(1, nodeB.Metrics.HashesAnnouncedOut); // to C only: A sent it
@@ -142,8 +143,10 @@ public sealed class TransactionRelayTests(ITestOutputHelper output)
     [Fact]
     public async Task An_announcer_that_never_answers_does_not_stop_the_transaction_the_next_announcer_brings_it()
     {
+        // The node's clock is a fake one: the first fetch times out when the test says so, not when a loaded machine does.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20_000));
         await using var cluster = new NodeCluster();
-        var node = cluster.Start(0, tune: o => o with { PartsRequestTimeout = TimeSpan.FromMilliseconds(300) }); // alone: decides nothing
+        var node = cluster.Start(0, tune: o => o with { PartsRequestTimeout = TimeSpan.FromMilliseconds(300), Time = time }); // alone: decides nothing
         var target = new PeerId(cluster.Keys[0].PublicKey);
         var tx = cluster.Transfer(0, cluster.Keys[1].Address, 3);
         using var silent = cluster.Hub.Join(PeerKey("silent").PublicKey);
@@ -165,6 +168,9 @@ public sealed class TransactionRelayTests(ITestOutputHelper output)
         Assert.True(silent.Send(target, MessageChannel.TransactionRelay, new HashAnnouncement([tx.Hash]).Encoded.ToArray()));
         await NodeCluster.WaitFor(() => Volatile.Read(ref silentAsked) == 1, "the first announcer asked");
         Assert.True(honest.Send(target, MessageChannel.TransactionRelay, new HashAnnouncement([tx.Hash]).Encoded.ToArray()));
+        await NodeCluster.WaitFor(() => node.Metrics.DuplicatesAvoided == 1, "the second announcement taken while the first fetch is in flight");
+        Assert.Equal(0, Volatile.Read(ref honestAsked));
+        time.Advance(TimeSpan.FromMilliseconds(300)); // the first fetch's timeout: the next tick asks the second announcer
         await NodeCluster.WaitFor(() => node.Mempool.Contains(tx.Hash), "the body from the second announcer");
 
         Assert.Equal(1, Volatile.Read(ref silentAsked));
@@ -179,7 +185,9 @@ public sealed class TransactionRelayTests(ITestOutputHelper output)
     public async Task A_peer_announcing_junk_is_asked_for_a_bounded_number_and_cannot_crowd_out_an_honest_announcer()
     {
         await using var cluster = new NodeCluster();
-        var node = cluster.Start(0); // alone: decides nothing
+        // No fetch may time out while the announcements are taken (a freed slot would be asked again): a loaded machine
+        // can take longer than the default 500 ms.
+        var node = cluster.Start(0, tune: o => o with { PartsRequestTimeout = TimeSpan.FromMinutes(5) }); // alone: decides nothing
         var target = new PeerId(cluster.Keys[0].PublicKey);
         var tx = cluster.Transfer(0, cluster.Keys[1].Address, 4);
         using var junk = cluster.Hub.Join(PeerKey("junk").PublicKey);

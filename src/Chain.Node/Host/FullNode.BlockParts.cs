@@ -18,12 +18,6 @@ public sealed partial class FullNode
     /// <summary>Blocks of the current height being rebuilt at once (distinct proposals); more are dropped until re-gossip.</summary>
     private const int MaxPendingProposals = 4;
 
-    /// <summary>
-    /// How long a proposal with missing bodies waits for transaction batches already received but not yet admitted
-    /// (the proposer sends its batch before its proposal) before asking peers.
-    /// </summary>
-    private const long GossipCatchUpMs = 100;
-
     /// <summary>Full proposals kept to serve parts requests and re-proposals (own and rebuilt), newest last.</summary>
     private const int ServableBlocksKept = 8;
 
@@ -249,7 +243,7 @@ public sealed partial class FullNode
 
     /// <summary>
     /// On each tick: bodies gossip brought meanwhile; the first request once no received batch is waiting for admission
-    /// (or <see cref="GossipCatchUpMs"/> passed); a new peer for requests unanswered past <see cref="FullNodeOptions.PartsRequestTimeout"/>.
+    /// (or <see cref="FullNodeOptions.GossipCatchUp"/> passed); a new peer for requests unanswered past <see cref="FullNodeOptions.PartsRequestTimeout"/>.
     /// </summary>
     private void RetryPendingProposals(long now)
     {
@@ -259,7 +253,7 @@ public sealed partial class FullNode
             if (pending.Missing == 0) Complete(pending);
             else if (pending.Awaiting is null)
             {
-                if (!GossipInFlight || now - pending.CreatedAtMs >= GossipCatchUpMs) AskNext(pending, now);
+                if (!GossipInFlight || now - pending.CreatedAtMs >= (long)_options.GossipCatchUp.TotalMilliseconds) AskNext(pending, now);
             }
             else if (now - pending.AskedAtMs >= (long)_options.PartsRequestTimeout.TotalMilliseconds) AskNext(pending, now);
         }

@@ -45,6 +45,12 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
     /// </summary>
     public int PartsResponseByteBudget { get; init; } = 8 << 20;
 
+    /// <summary>
+    /// How long a proposal with missing bodies waits for transaction batches already received but not yet admitted
+    /// (the proposer sends its batch before its proposal) before asking peers for the bodies.
+    /// </summary>
+    public TimeSpan GossipCatchUp { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>A request for a proposal's missing transaction bodies unanswered this long goes to another peer.</summary>
     public TimeSpan PartsRequestTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -117,7 +123,8 @@ public sealed record FullNodeOptions(string Name, string Home, Genesis Genesis, 
         Require(SyncBatchBlocks is >= 1 and <= SyncLimits.MaxBlocksPerResponse, nameof(SyncBatchBlocks), $"1..{SyncLimits.MaxBlocksPerResponse}");
         Require(PartsResponseByteBudget is >= 1 and <= 8 << 20, nameof(PartsResponseByteBudget), "1..8 MiB");
         Require(SyncResponseByteBudget >= 1 && SyncResponseByteBudget <= SyncLimits.MaxResponseBytes, nameof(SyncResponseByteBudget), $"1..{SyncLimits.MaxResponseBytes}");
-        Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero && PartsRequestTimeout > TimeSpan.Zero,
+        Require(TickInterval > TimeSpan.Zero && RegossipInterval > TimeSpan.Zero && StatusInterval > TimeSpan.Zero && SyncRequestTimeout > TimeSpan.Zero && PartsRequestTimeout > TimeSpan.Zero
+                && GossipCatchUp > TimeSpan.Zero,
             "intervals", "positive");
         Require(SyncServeBytesPerSecond is >= 1 << 20 and <= 1L << 40, nameof(SyncServeBytesPerSecond), "1 MiB .. 1 TiB");
         Require(SyncServeTotalBytesPerSecond >= SyncServeBytesPerSecond && SyncServeTotalBytesPerSecond <= 1L << 40, nameof(SyncServeTotalBytesPerSecond), "SyncServeBytesPerSecond .. 1 TiB");
