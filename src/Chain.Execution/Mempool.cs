@@ -94,6 +94,7 @@ public sealed class Mempool
     private readonly TransactionRules _rules;
     private readonly TransactionSignatureCache _signatures;
     private long _bytes;
+    private long _updates; // Updates applied, counted under _lock: an account read before one may be stale
     private long _preExecutionDropped, _preExecuted, _preExecutionFailures;
     private int _preExecuting;
 
@@ -173,10 +174,16 @@ public sealed class Mempool
         if (_ledger.IsIncluded(tx.Hash)) return new(RejectCode.AlreadyIncluded, $"transaction {tx.Hash} is already in a block");
         if (Contains(tx.Hash)) return Duplicate(tx); // before the body check: gossip brings each transaction from every peer
         if (_rules.CheckBody(t, _ledger) is { } certainFailure) return certainFailure;
+        // The account is read outside the lock. A block may commit and Update may drop its transactions between the read
+        // and the lock: the stale nonce then sees the sender's next nonce as a gap (a stress run's client got "nonce 6,
+        // expected 5" that way). Update counts itself under the lock; a read it overtook is made again, under the lock
+        // (rare: only when a block raced this submission).
+        long updatesSeen = Volatile.Read(ref _updates);
         var account = _ledger.GetAccount(t.SenderAddress);
 
         lock (_lock)
         {
+            if (_updates != updatesSeen) account = _ledger.GetAccount(t.SenderAddress);
             if (_byHash.ContainsKey(tx.Hash)) return Duplicate(tx);
             _bySender.TryGetValue(t.SenderAddress, out var queue);
             // Entries below the account's nonce were just committed (the block is stored, Update has not run yet):
@@ -258,6 +265,7 @@ public sealed class Mempool
         var included = block.Transactions.Select(t => t.Hash).ToHashSet();
         lock (_lock)
         {
+            _updates++;
             // Every transaction of the block has its sender among these, so each sender's queue is walked once and
             // rebuilt once (removing entries one by one from the front of a long queue would shift it each time).
             foreach (var sender in senders)

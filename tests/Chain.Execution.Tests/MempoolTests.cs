@@ -275,6 +275,61 @@ public class MempoolTests
         Assert.Equal(1, pool.PreExecuted);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_block_committed_while_a_submission_read_the_account_does_not_make_the_next_nonce_look_early(int read)
+    {
+        // A submission reads the sender's account (nonce 0 still pending) outside the pool's lock; before it takes the
+        // lock, the block with nonce 0 commits and Update drops it. The stale nonce must not make nonce 1 a gap (a stress
+        // run's client got "nonce 6, expected 5"). A transfer's admission reads the account twice before the lock (its
+        // body check, then the nonce): the block lands right after the first, then right after the second.
+        var runner = Runner();
+        var executor = new ChainExecutor(Fixture.Genesis(), new Chain.Storage.InMemoryStore(), new InMemoryStateBackend(), runner);
+        var ledger = new BlockAfterRead(executor);
+        var pool = new Mempool(ledger, runner);
+        Assert.Null(pool.Add(Transfer(User(1), 0, User(2).Address, 5)));
+        ledger.Arm(read, () =>
+        {
+            var (proposal, _) = Step(executor, pool.Select(), null);
+            pool.Update(proposal.Block);
+        });
+
+        Assert.Null(pool.Add(Transfer(User(1), 1, User(2).Address, 5)));
+        Assert.True(ledger.Fired, $"the submission made fewer than {read} account reads");
+        Assert.Equal(1, pool.Count);
+        Assert.Equal(1UL, executor.GetAccount(User(1).Address).Nonce);
+    }
+
+    // Runs an action right after the n-th GetAccount (returning what that read saw): a block committing mid-submission.
+    private sealed class BlockAfterRead(ILedgerView inner) : ILedgerView
+    {
+        private int _left;
+        private Action? _then;
+        public bool Fired { get; private set; }
+
+        public void Arm(int read, Action then) => (_left, _then) = (read, then);
+
+        public ChainId ChainId => inner.ChainId;
+        public ExecutionParameters Parameters => inner.Parameters;
+        public Height Height => inner.Height;
+        public Account GetAccount(Address address)
+        {
+            var account = inner.GetAccount(address);
+            if (_then is { } then && --_left == 0)
+            {
+                _then = null;
+                Fired = true;
+                then();
+            }
+            return account;
+        }
+        public ModelInfo? GetModel(Hash32 modelId) => inner.GetModel(modelId);
+        public byte[]? GetModelCode(Hash32 modelId) => inner.GetModelCode(modelId);
+        public bool IsIncluded(Hash32 transactionHash) => inner.IsIncluded(transactionHash);
+        public StakingLedger Staking => inner.Staking;
+    }
+
     private sealed class BrokenModelCode(ILedgerView inner) : ILedgerView
     {
         public bool Broken { get; set; } = true;

@@ -81,7 +81,13 @@ internal sealed class FaultCampaign(LocalNetwork network, FaultCampaignOptions o
     {
         var report = new FaultCampaignReport(options.Seed, [.. FaultCampaignOptions.All.Select(f => new FaultFigures(f))]);
         await using var load = new FaultLoad(network, digits, signers: 4, options.Seed, () => Enumerable.Range(0, Count).Where(i => i != _victim && network.IsRunning(i)).ToArray());
-        await Require("every node at height 2 under load", () => AllAtLeastAsync(2));
+        await Require("every node at height 2 under load", async () =>
+        {
+            // A node that could not start (a port taken, a bad home) fails the campaign now, with where to look.
+            if (Enumerable.Range(0, Count).FirstOrDefault(i => !network.IsRunning(i), -1) is var dead and >= 0)
+                throw new CliException($"node {dead} exited before the campaign began (its log: {network.LogPath(dead)})");
+            return await AllAtLeastAsync(2);
+        });
         foreach (var figures in report.Faults)
         {
             if (!options.Faults.Contains(figures.Fault))

@@ -177,13 +177,18 @@ internal sealed partial class LocalNetwork : IAsyncDisposable
         }
     }
 
-    /// <summary>A base port with <paramref name="count"/> consecutive free loopback ports.</summary>
+    /// <summary>
+    /// A base port with <paramref name="count"/> consecutive free loopback ports, below the kernel's ephemeral range
+    /// (ip_local_port_range): a port found free inside it can be taken by any outgoing connection — another test's
+    /// client — before the node binds it (a stress run's node 0 failed to start with "address already in use" that way).
+    /// </summary>
     public static int FindFreePorts(int count)
     {
         var random = new Random(Environment.ProcessId);
+        int low = 10_000, high = Math.Max(low + 1_000, EphemeralPortsFrom() - count);
         for (int attempt = 0; attempt < 200; attempt++)
         {
-            int basePort = random.Next(20_000, 60_000 - count);
+            int basePort = random.Next(low, high);
             var sockets = new List<Socket>();
             try
             {
@@ -205,6 +210,20 @@ internal sealed partial class LocalNetwork : IAsyncDisposable
             }
         }
         throw new InvalidOperationException($"no {count} consecutive free ports found");
+    }
+
+    // The first port the kernel hands out to outgoing connections (Linux's default is 32768); 32768 where unknown.
+    private static int EphemeralPortsFrom()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 2 && int.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out int from) && from is > 1024 and <= 65535) return from;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return 32_768;
     }
 
     public async ValueTask DisposeAsync()
